@@ -1,0 +1,1 @@
+//! gomirror: a Go module mirror that never serves a corrupted byte.

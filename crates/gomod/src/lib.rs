@@ -1,0 +1,22 @@
+//! Go module formats, written from the rules of `golang.org/x/mod` and the
+//! Go Modules Reference (go.dev/ref/mod).
+//!
+//! Everything here is pure and synchronous: inputs come through
+//! `std::io::Read`/`Seek` or byte slices, outputs through `Write` or values.
+//! No async, no network. One module per concept:
+//!
+//! | module | concept |
+//! |---|---|
+//! | [`module`] | module paths, import paths, file paths, case-encoding, major-version suffixes |
+//! | [`semver`] | Go's semantic versions: validity, canonical form, comparison, sorting |
+//! | [`pseudo`] | pseudo-versions: parse, validate against a base, build |
+//! | [`modfile`] | the go.mod file format (enough for a mirror) |
+//! | [`zip`] | module zip files: create from a tree, check, extract |
+//! | [`dirhash`] | the `h1:` hash recorded in go.sum |
+
+pub mod dirhash;
+pub mod modfile;
+pub mod module;
+pub mod pseudo;
+pub mod semver;
+pub mod zip;
