@@ -463,6 +463,9 @@ impl Collected {
         }
     }
 
+    /// Checks one directive and records what it says. A directive's checks
+    /// stop at its first problem. (The rules are summed up on [`parse`],
+    /// [`parse_lax`] and [`parse_replace`].)
     fn interpret(&mut self, mut d: Directive<'_>) -> Result<(), Error> {
         let mode = d.mode;
         let verb = d.verb;
@@ -512,6 +515,8 @@ impl Collected {
                 if self.module.is_some() {
                     return fail(&d, "repeated module statement");
                 }
+                // Recorded before the checks: after a malformed `module`
+                // line, another one is still "repeated".
                 let deprecated =
                     parse_deprecation(&directive_comment(d.block_comments, &d.line.comments));
                 let module = self.module.insert(Module {
@@ -686,8 +691,10 @@ fn parse_replace(d: &mut Directive<'_>) -> Result<Replace, Error> {
     })
 }
 
-/// Parses `data` and interprets every statement under `mode`.
-fn interpret(filename: &str, data: &[u8], mode: Mode) -> Result<(Collected, FileSyntax), Errors> {
+/// Parses `data` and interprets every statement under `mode`: top-level
+/// lines, and the lines of blocks whose only token is a block verb; other
+/// blocks are errors, except in a lax parse, which skips them.
+fn read_file(filename: &str, data: &[u8], mode: Mode) -> Result<(Collected, FileSyntax), Errors> {
     let mut syntax = parse_syntax(filename, data).map_err(|e| Errors(vec![e]))?;
     let mut c = Collected::default();
     for (i, stmt) in syntax.stmt.iter_mut().enumerate() {
@@ -775,7 +782,7 @@ impl File {
 /// A syntax error (only the first is reported), or every problem with the
 /// directives, in file order, each as `file:line: message`.
 pub fn parse(filename: &str, data: &[u8]) -> Result<File, Errors> {
-    let (c, syntax) = interpret(filename, data, Mode::Strict)?;
+    let (c, syntax) = read_file(filename, data, Mode::Strict)?;
     Ok(File::from_parts(c, syntax))
 }
 
@@ -799,7 +806,7 @@ pub fn parse(filename: &str, data: &[u8]) -> Result<File, Errors> {
 /// A syntax error (only the first is reported), or every problem with the
 /// directives read, in file order, each as `file:line: message`.
 pub fn parse_lax(filename: &str, data: &[u8]) -> Result<File, Errors> {
-    let (c, syntax) = interpret(filename, data, Mode::Lax)?;
+    let (c, syntax) = read_file(filename, data, Mode::Lax)?;
     Ok(File::from_parts(c, syntax))
 }
 
@@ -811,7 +818,7 @@ pub fn parse_lax(filename: &str, data: &[u8]) -> Result<File, Errors> {
 ///
 /// As for [`parse`].
 pub fn parse_work(filename: &str, data: &[u8]) -> Result<WorkFile, Errors> {
-    let (c, syntax) = interpret(filename, data, Mode::Work)?;
+    let (c, syntax) = read_file(filename, data, Mode::Work)?;
     Ok(WorkFile {
         go: c.go,
         toolchain: c.toolchain,
