@@ -1,1 +1,2238 @@
-//! (to be written)
+//! Module zip files: create them from a file tree, check them, extract them
+//! (`golang.org/x/mod/zip`).
+//!
+//! # What a module zip is
+//!
+//! A module zip holds the files of one module version, each under the name
+//! `<module>@<version>/<file path>`. The rules, which every function here
+//! enforces, exist so that a module zip extracts the same way on every
+//! platform and file system:
+//!
+//! * The module path must be valid ([`module::check_path`]); the version must
+//!   be valid, canonical ([`module::canonical_version`]) and agree with the
+//!   path's major-version suffix ([`module::check`]); every file path after
+//!   the `<module>@<version>/` prefix must be valid
+//!   ([`module::check_file_path`]) and clean.
+//! * No two file paths may be equal under Unicode case folding, and no path
+//!   may name both a file and a directory.
+//! * A `go.mod` may appear in the top-level directory only, and must be
+//!   spelled `go.mod` (not `GO.MOD`).
+//! * The zip file may be at most [`MAX_ZIP_FILE`] bytes (500 MiB), and so may
+//!   the total uncompressed size of its files. A top-level `go.mod` or
+//!   `LICENSE` may be at most [`MAX_GO_MOD`] or [`MAX_LICENSE`] bytes
+//!   (16 MiB each).
+//! * Each file's content must have exactly its declared uncompressed size.
+//! * Empty directories, permissions and timestamps do not count. Symbolic
+//!   links and other irregular files are not allowed.
+//!
+//! When a zip is created from a file tree, some files are left out rather
+//! than rejected (see [`check_files`] and [`create_from_dir`]): version
+//! control directories, nested modules, most of `vendor/`, symbolic links,
+//! and `.hg_archival.txt`.
+//!
+//! # Reading zips: nothing declared is trusted
+//!
+//! [`check_zip`], [`unzip`] and [`crate::dirhash::hash_zip`] read a zip the
+//! way Go's `archive/zip` does, and insist that it reads the same way through
+//! the `zip` crate: a zip that the two readers would interpret differently
+//! (different entries, names, sizes or data offsets; data before the first
+//! entry) is rejected as ambiguous. Every entry's content is decompressed and
+//! counted — never more than one byte past its declared size — and must
+//! match its declared size and CRC-32; the real total may not exceed the
+//! 500 MiB limit. So a zip whose metadata is right while its body is wrong
+//! cannot pass.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crate::module;
+
+/// The maximum size in bytes of a module zip file, and also of the total
+/// uncompressed size of its files: 500 MiB. The `go` command rejects larger
+/// ones.
+pub const MAX_ZIP_FILE: u64 = 500 << 20;
+
+/// The maximum size in bytes of the top-level `go.mod` in a module zip:
+/// 16 MiB.
+pub const MAX_GO_MOD: u64 = 16 << 20;
+
+/// The maximum size in bytes of the top-level `LICENSE` in a module zip:
+/// 16 MiB.
+pub const MAX_LICENSE: u64 = 16 << 20;
+
+/// The size limits the functions of this module enforce. The public
+/// functions always use the defaults, which are Go's; smaller limits exist
+/// so that tests of the limits run fast.
+#[doc(hidden)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest zip file accepted, in bytes.
+    pub max_zip_file: u64,
+    /// Largest total of the files' sizes, declared or real, in bytes.
+    pub max_unzipped: u64,
+    /// Largest top-level `go.mod`, in bytes.
+    pub max_go_mod: u64,
+    /// Largest top-level `LICENSE`, in bytes.
+    pub max_license: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_zip_file: MAX_ZIP_FILE,
+            max_unzipped: MAX_ZIP_FILE,
+            max_go_mod: MAX_GO_MOD,
+            max_license: MAX_LICENSE,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+/// An error creating, checking or extracting a module zip.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The version is valid but not in canonical form.
+    #[error(
+        "version {} is not canonical (should be {})",
+        module::quote(.version),
+        module::quote(.canonical)
+    )]
+    NotCanonical {
+        /// The version given.
+        version: String,
+        /// Its canonical form (empty if the version is not valid at all).
+        canonical: String,
+    },
+    /// The module path or version is invalid, or they do not agree.
+    #[error(transparent)]
+    Module(#[from] module::Error),
+    /// A size limit is exceeded.
+    #[error(transparent)]
+    Size(#[from] SizeError),
+    /// One or more files are not allowed in a module zip.
+    #[error(transparent)]
+    Files(#[from] FileErrorList),
+    /// The zip's structure cannot be read.
+    #[error("not a valid zip file: {0}")]
+    Format(String),
+    /// The zip would read differently through Go's `archive/zip` than here
+    /// (for example, two readers would find different entries), so its
+    /// content is not well defined.
+    #[error("not a valid zip file: ambiguous structure: {0}")]
+    Ambiguous(String),
+    /// An entry's content does not match what the zip declares about it
+    /// (size, CRC-32), cannot be decompressed, or uses an unsupported
+    /// compression method or encryption.
+    #[error("corrupt zip entry {name}: {detail}")]
+    Corrupt {
+        /// The entry's name as stored in the zip.
+        name: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// While creating a zip, a file yielded more bytes than its size said.
+    #[error("file {} is larger than declared size", module::quote(.0))]
+    LargerThanDeclared(String),
+    /// [`unzip`] was asked to extract into a directory that has files.
+    #[error("target directory {} exists and is not empty", .0.display())]
+    NotEmpty(PathBuf),
+    /// An I/O error.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// An error from one of the operations, with the operation and the
+    /// directory or file it was working on, as in
+    /// `create zip from directory /src/m: ...`.
+    #[error("{verb}{}: {source}", .path.as_ref().map(|p| format!(" {}", p.display())).unwrap_or_default())]
+    Op {
+        /// The operation, such as `create zip` or `unzip`.
+        verb: &'static str,
+        /// The directory or file involved, if any.
+        path: Option<PathBuf>,
+        /// The error.
+        source: Box<Error>,
+    },
+}
+
+impl Error {
+    /// The error without the operation context that [`Error::Op`] adds.
+    pub fn inner(&self) -> &Error {
+        match self {
+            Error::Op { source, .. } => source.inner(),
+            e => e,
+        }
+    }
+
+    fn io(context: impl Into<String>, source: io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    fn op(self, verb: &'static str, path: Option<&Path>) -> Self {
+        Error::Op {
+            verb,
+            path: path.map(Path::to_path_buf),
+            source: Box::new(self),
+        }
+    }
+}
+
+/// A size limit that a module's files or zip exceed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SizeError {
+    /// The zip file itself is too large.
+    #[error("module zip file is too large ({size} bytes; limit is {limit} bytes)")]
+    ZipFile {
+        /// The zip file's size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The files in a zip add up to too many bytes (declared or real).
+    #[error("total uncompressed size of module contents too large (max size is {limit} bytes)")]
+    Unzipped {
+        /// The limit.
+        limit: u64,
+    },
+    /// The files of a tree to be zipped add up to too many bytes.
+    #[error("module source tree too large (max size is {limit} bytes)")]
+    SourceTree {
+        /// The limit.
+        limit: u64,
+    },
+}
+
+/// Why a file is invalid in, or omitted from, a module zip.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FileErrorKind {
+    // Invalid files.
+    /// The path is not in clean form (Go's `path.Clean`).
+    #[error("file path is not clean")]
+    PathNotClean,
+    /// The path is absolute.
+    #[error("file path is not relative")]
+    PathNotRelative,
+    /// The path breaks [`module::check_file_path`].
+    #[error(transparent)]
+    BadPath(module::Error),
+    /// A zip entry's path (after the prefix) is not UTF-8; holds the path
+    /// quoted as Go's `%q` would quote its bytes.
+    #[error("malformed file path {0}: invalid UTF-8")]
+    NotUtf8(String),
+    /// A file named like `go.mod` in another case.
+    #[error("go.mod files must have lowercase names")]
+    GoModCase,
+    /// A zip entry named `go.mod` (in any case) below the top directory.
+    #[error("go.mod file not in module root directory")]
+    GoModNotRoot,
+    /// The top-level `go.mod` is larger than the limit (in bytes).
+    #[error("go.mod file too large (max size is {0} bytes)")]
+    GoModSize(u64),
+    /// The top-level `LICENSE` is larger than the limit (in bytes).
+    #[error("LICENSE file too large (max size is {0} bytes)")]
+    LicenseSize(u64),
+    /// Two paths are equal under case folding.
+    #[error(
+        "case-insensitive file name collision: {} and {}",
+        module::quote(.0),
+        module::quote(.1)
+    )]
+    CaseCollision(String, String),
+    /// A path names both a file and a directory.
+    #[error("entry {} is both a file and a directory", module::quote(.0))]
+    FileAndDirectory(String),
+    /// A file path appears twice.
+    #[error("multiple entries for file {}", module::quote(.0))]
+    Duplicate(String),
+    /// A zip entry does not start with `module@version/` (the prefix).
+    #[error("path does not have prefix {}", module::quote(.0))]
+    MissingPrefix(String),
+    /// Examining the file failed; holds the error message.
+    #[error("{0}")]
+    Io(String),
+
+    // Omitted files.
+    /// A version control directory (`.bzr`, `.git`, `.hg`, `.svn`).
+    #[error("directory is a version control repository")]
+    VersionControl,
+    /// A file in a vendored package.
+    #[error("file is in vendor directory")]
+    Vendored,
+    /// A file in a nested module (a directory with its own `go.mod`).
+    #[error("file is in another module")]
+    SubmoduleFile,
+    /// A directory holding a nested module.
+    #[error("directory is in another module")]
+    SubmoduleDirectory,
+    /// The top-level `.hg_archival.txt` that `hg archive` adds.
+    #[error("file is inserted by 'hg archive' and is always omitted")]
+    HgArchivalTxt,
+    /// A symbolic link.
+    #[error("file is a symbolic link")]
+    Symlink,
+    /// Something other than a regular file, directory or symbolic link (or,
+    /// when listing a directory, a symbolic link).
+    #[error("not a regular file")]
+    NotRegular,
+}
+
+/// A file that is invalid in, or omitted from, a module zip, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {kind}")]
+pub struct FileError {
+    /// The file's path: relative to the module root for [`check_files`], a
+    /// file system path for [`check_dir`], the entry name for [`check_zip`].
+    pub path: String,
+    /// Why.
+    pub kind: FileErrorKind,
+}
+
+/// The invalid files of a module, displayed one per line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileErrorList(pub Vec<FileError>);
+
+impl fmt::Display for FileErrorList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for FileErrorList {}
+
+/// The verdict on a set of files: which are valid, which are left out and
+/// why, which are not allowed and why, and whether a size limit is exceeded.
+///
+/// Every file examined appears in exactly one of the three lists (a
+/// directory left out by [`check_dir`] appears as itself, without its
+/// files).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckedFiles {
+    /// The files that belong in the zip.
+    pub valid: Vec<String>,
+    /// Files left out of the zip, and why.
+    pub omitted: Vec<FileError>,
+    /// Files not allowed in a module zip, and why.
+    pub invalid: Vec<FileError>,
+    /// Set if the files (or the zip) are too large.
+    pub size_error: Option<SizeError>,
+}
+
+impl CheckedFiles {
+    /// `Ok` if these files make a valid module zip; otherwise the size error
+    /// if there is one, else the list of invalid files.
+    pub fn err(&self) -> Result<(), Error> {
+        if let Some(e) = &self.size_error {
+            return Err(Error::Size(e.clone()));
+        }
+        if !self.invalid.is_empty() {
+            return Err(Error::Files(FileErrorList(self.invalid.clone())));
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Files
+// ---------------------------------------------------------------------------
+
+/// What kind of file system object a [`File`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// A regular file.
+    Regular,
+    /// A directory.
+    Directory,
+    /// A symbolic link (the link itself, not its target).
+    Symlink,
+    /// Anything else: device, socket, named pipe...
+    Other,
+}
+
+/// What [`File::lstat`] reports: the kind of object and its size in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileInfo {
+    /// The kind of object; a symbolic link is reported as such, not as its
+    /// target.
+    pub kind: FileKind,
+    /// The size in bytes (meaningful for regular files).
+    pub size: u64,
+}
+
+impl FileInfo {
+    fn from_metadata(m: &fs::Metadata) -> Self {
+        let ft = m.file_type();
+        let kind = if ft.is_symlink() {
+            FileKind::Symlink
+        } else if ft.is_dir() {
+            FileKind::Directory
+        } else if ft.is_file() {
+            FileKind::Regular
+        } else {
+            FileKind::Other
+        };
+        FileInfo {
+            kind,
+            size: m.len(),
+        }
+    }
+}
+
+/// A file to put in a module zip: from a directory, another zip, memory, or
+/// anything that looks like a file.
+pub trait File {
+    /// The clean, slash-separated path of the file relative to the module
+    /// root, such as `go.mod` or `internal/x/x.go`.
+    fn path(&self) -> &str;
+
+    /// What the file is and how large. For a symbolic link, this describes
+    /// the link, not its target.
+    fn lstat(&self) -> io::Result<FileInfo>;
+
+    /// The file's content. Only called for regular files.
+    fn open(&self) -> io::Result<Box<dyn Read + '_>>;
+}
+
+impl<T: File + ?Sized> File for &T {
+    fn path(&self) -> &str {
+        (**self).path()
+    }
+    fn lstat(&self) -> io::Result<FileInfo> {
+        (**self).lstat()
+    }
+    fn open(&self) -> io::Result<Box<dyn Read + '_>> {
+        (**self).open()
+    }
+}
+
+impl<T: File + ?Sized> File for Box<T> {
+    fn path(&self) -> &str {
+        (**self).path()
+    }
+    fn lstat(&self) -> io::Result<FileInfo> {
+        (**self).lstat()
+    }
+    fn open(&self) -> io::Result<Box<dyn Read + '_>> {
+        (**self).open()
+    }
+}
+
+/// A regular file held in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemFile {
+    /// The path relative to the module root.
+    pub path: String,
+    /// The content.
+    pub data: Vec<u8>,
+}
+
+impl File for MemFile {
+    fn path(&self) -> &str {
+        &self.path
+    }
+    fn lstat(&self) -> io::Result<FileInfo> {
+        Ok(FileInfo {
+            kind: FileKind::Regular,
+            size: self.data.len() as u64,
+        })
+    }
+    fn open(&self) -> io::Result<Box<dyn Read + '_>> {
+        Ok(Box::new(&self.data[..]))
+    }
+}
+
+/// A file found by walking a directory.
+#[derive(Debug)]
+struct DirFile {
+    file_path: PathBuf,
+    slash_path: String,
+    info: FileInfo,
+}
+
+impl File for DirFile {
+    fn path(&self) -> &str {
+        &self.slash_path
+    }
+    fn lstat(&self) -> io::Result<FileInfo> {
+        Ok(self.info)
+    }
+    fn open(&self) -> io::Result<Box<dyn Read + '_>> {
+        Ok(Box::new(fs::File::open(&self.file_path)?))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Checking a list of files
+// ---------------------------------------------------------------------------
+
+/// Checks a list of files against the module zip rules, without opening any
+/// file except the top-level `go.mod`.
+///
+/// Every file in the list lands in exactly one of the lists of the result:
+///
+/// * **omitted**: files in vendored packages (see below), files in nested
+///   modules (below a directory that holds a `go.mod` in any case, if that
+///   `go.mod` is a regular file), the top-level `.hg_archival.txt`, symbolic
+///   links and other irregular files;
+/// * **invalid**: paths that are not clean or not relative, that break
+///   [`module::check_file_path`], a top-level `go.mod` in another case,
+///   case-insensitive collisions, a path that is both a file and a
+///   directory, repeated paths, files whose [`File::lstat`] fails, and a
+///   top-level `go.mod` or `LICENSE` over 16 MiB;
+/// * **valid**: the rest.
+///
+/// A path is reported once, with the first problem found. If the valid
+/// files add up to more than 500 MiB, `size_error` is set.
+///
+/// # Vendored packages
+///
+/// A file is in a vendored package if it is in a directory below a `vendor`
+/// directory: `vendor/a/x.go` is, `vendor/x.go` is not. The rule depends on
+/// the `go` line of the top-level `go.mod` (when it parses, leniently):
+///
+/// * before go 1.24 (or with no `go` line), `vendor/modules.txt` is kept, and
+///   for a `vendor` directory below the top (`pkg/vendor/...`) the test is
+///   applied, as the go command always did, to the path after its eighth
+///   byte, so `pkg/vendor/vendor.go` is also left out;
+/// * from go 1.24, `vendor/modules.txt` is left out too, and the test is
+///   applied to the path after `/vendor/`, so `pkg/vendor/vendor.go` is kept.
+///
+/// Call [`CheckedFiles::err`] on the result to get the verdict as an error.
+pub fn check_files<F: File>(files: &[F]) -> CheckedFiles {
+    check_files_inner(files, &Limits::default()).0
+}
+
+/// [`check_files`] with configurable limits, for tests.
+#[doc(hidden)]
+pub fn check_files_with_limits<F: File>(files: &[F], limits: &Limits) -> CheckedFiles {
+    check_files_inner(files, limits).0
+}
+
+/// Like [`check_files`], also returning the indexes and sizes of the valid
+/// files.
+fn check_files_inner<F: File>(files: &[F], limits: &Limits) -> (CheckedFiles, Vec<(usize, u64)>) {
+    let mut cf = CheckedFiles::default();
+    let mut reported: std::collections::HashSet<String> = Default::default();
+    let mut add_error = |cf: &mut CheckedFiles, path: &str, omitted: bool, kind: FileErrorKind| {
+        if !reported.insert(path.to_string()) {
+            return;
+        }
+        let fe = FileError {
+            path: path.to_string(),
+            kind,
+        };
+        if omitted {
+            cf.omitted.push(fe);
+        } else {
+            cf.invalid.push(fe);
+        }
+    };
+
+    // Directories holding a go.mod (in any case) other than the root: their
+    // files belong to other modules. Also read the root go.mod's go line.
+    let mut have_go_mod: std::collections::HashSet<String> = Default::default();
+    let mut go124 = false;
+    for f in files {
+        let p = f.path();
+        let (dir, base) = split_path(p);
+        if !base.eq_ignore_ascii_case("go.mod") {
+            continue;
+        }
+        let info = match f.lstat() {
+            Ok(info) => info,
+            Err(e) => {
+                add_error(&mut cf, p, false, FileErrorKind::Io(e.to_string()));
+                continue;
+            }
+        };
+        if info.kind != FileKind::Regular {
+            continue;
+        }
+        have_go_mod.insert(dir.to_string());
+        if base == "go.mod" && dir.is_empty() {
+            if let Ok(mut r) = f.open() {
+                let mut data = Vec::new();
+                if r.read_to_end(&mut data).is_ok() {
+                    go124 = go_mod::vendor_rules_go124(&data);
+                }
+            }
+        }
+    }
+    let in_submodule = |p: &str| {
+        let mut p = p;
+        loop {
+            let (dir, _) = split_path(p);
+            if dir.is_empty() {
+                return false;
+            }
+            if have_go_mod.contains(dir) {
+                return true;
+            }
+            p = &dir[..dir.len() - 1];
+        }
+    };
+
+    let mut collisions = CollisionChecker::default();
+    let mut valid = Vec::new();
+    let mut remaining = limits.max_unzipped;
+    for (i, f) in files.iter().enumerate() {
+        let p = f.path();
+        if clean_path(p) != p {
+            add_error(&mut cf, p, false, FileErrorKind::PathNotClean);
+            continue;
+        }
+        if p.starts_with('/') {
+            add_error(&mut cf, p, false, FileErrorKind::PathNotRelative);
+            continue;
+        }
+        if is_vendored_package(p, go124) {
+            add_error(&mut cf, p, true, FileErrorKind::Vendored);
+            continue;
+        }
+        if in_submodule(p) {
+            add_error(&mut cf, p, true, FileErrorKind::SubmoduleFile);
+            continue;
+        }
+        if p == ".hg_archival.txt" {
+            add_error(&mut cf, p, true, FileErrorKind::HgArchivalTxt);
+            continue;
+        }
+        if let Err(e) = module::check_file_path(p) {
+            add_error(&mut cf, p, false, FileErrorKind::BadPath(e));
+            continue;
+        }
+        if p.eq_ignore_ascii_case("go.mod") && p != "go.mod" {
+            add_error(&mut cf, p, false, FileErrorKind::GoModCase);
+            continue;
+        }
+        let info = match f.lstat() {
+            Ok(info) => info,
+            Err(e) => {
+                add_error(&mut cf, p, false, FileErrorKind::Io(e.to_string()));
+                continue;
+            }
+        };
+        if let Err(kind) = collisions.check(p, info.kind == FileKind::Directory) {
+            add_error(&mut cf, p, false, kind);
+            continue;
+        }
+        match info.kind {
+            FileKind::Regular => {}
+            FileKind::Symlink => {
+                add_error(&mut cf, p, true, FileErrorKind::Symlink);
+                continue;
+            }
+            _ => {
+                add_error(&mut cf, p, true, FileErrorKind::NotRegular);
+                continue;
+            }
+        }
+        let size = info.size;
+        if size <= remaining {
+            remaining -= size;
+        } else if cf.size_error.is_none() {
+            cf.size_error = Some(SizeError::SourceTree {
+                limit: limits.max_unzipped,
+            });
+        }
+        if p == "go.mod" && size > limits.max_go_mod {
+            add_error(
+                &mut cf,
+                p,
+                false,
+                FileErrorKind::GoModSize(limits.max_go_mod),
+            );
+            continue;
+        }
+        if p == "LICENSE" && size > limits.max_license {
+            add_error(
+                &mut cf,
+                p,
+                false,
+                FileErrorKind::LicenseSize(limits.max_license),
+            );
+            continue;
+        }
+        cf.valid.push(p.to_string());
+        valid.push((i, size));
+    }
+    (cf, valid)
+}
+
+/// Reports whether the file `name` (a clean slash-separated path relative
+/// to the module root) is in a vendored package, under the rules of the go
+/// 1.24 language version and later if `go124`, else of earlier ones. See
+/// [`check_files`].
+fn is_vendored_package(name: &str, go124: bool) -> bool {
+    if go124 && name == "vendor/modules.txt" {
+        return true;
+    }
+    let rest_start = if name.starts_with("vendor/") {
+        "vendor/".len()
+    } else if let Some(j) = name.find("/vendor/") {
+        if go124 {
+            j + "/vendor/".len()
+        } else {
+            // The go command's long-standing rule (golang.org/issue/37397),
+            // kept so that zips of older modules keep their hashes.
+            "/vendor/".len()
+        }
+    } else {
+        return false;
+    };
+    name.as_bytes()[rest_start..].contains(&b'/')
+}
+
+/// Finds paths equal under case folding and paths used both as a file and
+/// as a directory (including as the parent of another path).
+#[derive(Default)]
+struct CollisionChecker {
+    /// Folded path to (original path, is a directory).
+    seen: HashMap<String, (String, bool)>,
+}
+
+impl CollisionChecker {
+    fn check(&mut self, p: &str, is_dir: bool) -> Result<(), FileErrorKind> {
+        let mut p = p.to_string();
+        let mut is_dir = is_dir;
+        loop {
+            let fold = str_to_fold(&p);
+            match self.seen.get(&fold) {
+                Some((other, other_is_dir)) => {
+                    if *other != p {
+                        return Err(FileErrorKind::CaseCollision(other.clone(), p));
+                    }
+                    if is_dir != *other_is_dir {
+                        return Err(FileErrorKind::FileAndDirectory(p));
+                    }
+                    if !is_dir {
+                        return Err(FileErrorKind::Duplicate(p));
+                    }
+                    // The same directory again (as the parent of another
+                    // file) is fine.
+                }
+                None => {
+                    self.seen.insert(fold, (p.clone(), is_dir));
+                }
+            }
+            match p.rfind('/') {
+                Some(i) => {
+                    p.truncate(i);
+                    is_dir = true;
+                }
+                None => return Ok(()),
+            }
+        }
+    }
+}
+
+/// A string such that `str_to_fold(s) == str_to_fold(t)` exactly when `s`
+/// and `t` are equal under simple Unicode case folding (Go's
+/// `strings.EqualFold`).
+fn str_to_fold(s: &str) -> String {
+    if !s.bytes().any(|b| b >= 0x80 || b.is_ascii_uppercase()) {
+        return s.to_string();
+    }
+    s.chars().map(fold_char).collect()
+}
+
+/// One representative of `c`'s case-folding class: the lower case of its
+/// upper case, using only one-to-one mappings (so `ſ`, `s` and `S` all give
+/// `s`; `K`, `k` and the Kelvin sign all give `k`; `ß` and `ẞ` give `ß`).
+fn fold_char(c: char) -> char {
+    // Pairs that simple case folding relates although neither is the other's
+    // one-to-one upper or lower case.
+    match c {
+        '\u{1FD3}' => return '\u{0390}',
+        '\u{1FE3}' => return '\u{03B0}',
+        '\u{FB05}' => return '\u{FB06}',
+        _ => {}
+    }
+    let upper = single(c.to_uppercase()).unwrap_or(c);
+    single(upper.to_lowercase()).unwrap_or(upper)
+}
+
+fn single(mut it: impl Iterator<Item = char>) -> Option<char> {
+    let c = it.next()?;
+    match it.next() {
+        None => Some(c),
+        Some(_) => None,
+    }
+}
+
+/// Splits `p` after its last slash, like Go's `path.Split`: the directory
+/// part keeps its trailing slash and is empty for a top-level name.
+fn split_path(p: &str) -> (&str, &str) {
+    match p.rfind('/') {
+        Some(i) => (&p[..=i], &p[i + 1..]),
+        None => ("", p),
+    }
+}
+
+/// Go's `path.Clean`: the shortest equivalent slash-separated path,
+/// processing `.` and `..` lexically; `.` for an empty result.
+pub(crate) fn clean_path(p: &str) -> String {
+    String::from_utf8(clean_path_bytes(p.as_bytes())).expect("cleaning keeps UTF-8 intact")
+}
+
+/// [`clean_path`] over bytes that need not be UTF-8. Cleaning only looks at
+/// `/` and `.`, which never occur inside a multi-byte UTF-8 sequence.
+pub(crate) fn clean_path_bytes(p: &[u8]) -> Vec<u8> {
+    let rooted = p.first() == Some(&b'/');
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for part in p.split(|&b| b == b'/') {
+        match part {
+            b"" | b"." => {}
+            b".." => {
+                if parts.last().is_some_and(|last| *last != b"..") {
+                    parts.pop();
+                } else if !rooted {
+                    parts.push(part);
+                }
+            }
+            _ => parts.push(part),
+        }
+    }
+    let mut out = Vec::with_capacity(p.len());
+    if rooted {
+        out.push(b'/');
+    }
+    out.extend_from_slice(&parts.join(&b'/'));
+    if out.is_empty() {
+        out.push(b'.');
+    }
+    out
+}
+
+/// Quotes bytes the way Go's `%q` does: valid UTF-8 as
+/// [`module::quote`] would, invalid bytes as `\xHH`.
+fn quote_bytes(b: &[u8]) -> String {
+    let mut out = String::from("\"");
+    for chunk in b.utf8_chunks() {
+        let valid = module::quote(chunk.valid());
+        out.push_str(&valid[1..valid.len() - 1]);
+        for byte in chunk.invalid() {
+            out.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    out.push('"');
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Directories
+// ---------------------------------------------------------------------------
+
+/// Checks the files of the directory `dir` as [`create_from_dir`] would
+/// zip them: the directory is listed (see [`create_from_dir`] for what the
+/// listing leaves out), then the files are checked as by [`check_files`].
+///
+/// The paths in the result are file system paths (`dir` joined with the
+/// relative path). A directory left out while listing (version control,
+/// nested module) is reported as itself, without its files, after the files
+/// [`check_files`] left out.
+///
+/// Returns an error only if listing the directory fails; otherwise call
+/// [`CheckedFiles::err`] for the verdict. Files are not opened (except
+/// `go.mod`), so [`create_from_dir`] can still fail reading them.
+pub fn check_dir(dir: impl AsRef<Path>) -> Result<CheckedFiles, Error> {
+    let dir = dir.as_ref();
+    let (files, omitted) = list_files_in_dir(dir)?;
+    let (mut cf, _) = check_files_inner(&files, &Limits::default());
+    let join = |p: &str| dir.join(p).to_string_lossy().into_owned();
+    for v in &mut cf.valid {
+        *v = join(v);
+    }
+    cf.omitted.extend(omitted);
+    for e in cf.omitted.iter_mut().chain(cf.invalid.iter_mut()) {
+        e.path = join(&e.path);
+    }
+    Ok(cf)
+}
+
+/// Lists the files under `dir` the way the go command does before zipping a
+/// directory, returning the regular files and what was left out.
+///
+/// The walk, in lexical order, does not follow symbolic links. It leaves out
+/// (and reports): directories named `.bzr`, `.git`, `.hg` or `.svn`, with
+/// their content; directories other than `dir` that contain a `go.mod` (a
+/// nested module), with their content; everything in a vendored package (see
+/// [`check_files`]; the `go` line is read from `dir/go.mod`); and symbolic
+/// links and other irregular files.
+fn list_files_in_dir(dir: &Path) -> Result<(Vec<DirFile>, Vec<FileError>), Error> {
+    let go124 = fs::read(dir.join("go.mod"))
+        .map(|data| go_mod::vendor_rules_go124(&data))
+        .unwrap_or(false);
+    let mut files = Vec::new();
+    let mut omitted = Vec::new();
+    let meta = fs::symlink_metadata(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+    walk(
+        dir,
+        dir,
+        String::new(),
+        &meta,
+        go124,
+        &mut files,
+        &mut omitted,
+    )?;
+    Ok((files, omitted))
+}
+
+/// Visits `path` (`rel` relative to the root `root`, empty for the root
+/// itself) and, for a directory, its entries in lexical order.
+#[allow(clippy::too_many_arguments)]
+fn walk(
+    root: &Path,
+    path: &Path,
+    rel: String,
+    meta: &fs::Metadata,
+    go124: bool,
+    files: &mut Vec<DirFile>,
+    omitted: &mut Vec<FileError>,
+) -> Result<(), Error> {
+    let io_err = |p: &Path, e: io::Error| Error::io(p.display().to_string(), e);
+    let slash_path = if rel.is_empty() {
+        ".".to_string()
+    } else {
+        rel.clone()
+    };
+    let is_dir = meta.is_dir();
+    // A directory is read before it is examined, so an unreadable directory
+    // is an error even if it would have been left out.
+    let mut names = Vec::new();
+    if is_dir {
+        for entry in fs::read_dir(path).map_err(|e| io_err(path, e))? {
+            names.push(entry.map_err(|e| io_err(path, e))?.file_name());
+        }
+        names.sort();
+    }
+
+    if is_vendored_package(&slash_path, go124) {
+        omitted.push(FileError {
+            path: slash_path,
+            kind: FileErrorKind::Vendored,
+        });
+        if !is_dir {
+            return Ok(());
+        }
+        // A vendored directory is reported, and its files are still visited
+        // (and reported in turn), as the go command does.
+    } else if is_dir {
+        if path != root {
+            let base = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            if matches!(base.as_deref(), Some(".bzr" | ".git" | ".hg" | ".svn")) {
+                omitted.push(FileError {
+                    path: slash_path,
+                    kind: FileErrorKind::VersionControl,
+                });
+                return Ok(());
+            }
+            if fs::symlink_metadata(path.join("go.mod")).is_ok_and(|m| !m.is_dir()) {
+                omitted.push(FileError {
+                    path: slash_path,
+                    kind: FileErrorKind::SubmoduleDirectory,
+                });
+                return Ok(());
+            }
+        }
+    } else {
+        let info = FileInfo::from_metadata(meta);
+        if info.kind != FileKind::Regular {
+            omitted.push(FileError {
+                path: slash_path,
+                kind: FileErrorKind::NotRegular,
+            });
+        } else {
+            files.push(DirFile {
+                file_path: path.to_path_buf(),
+                slash_path,
+                info,
+            });
+        }
+        return Ok(());
+    }
+
+    for name in names {
+        let child = path.join(&name);
+        let child_meta = fs::symlink_metadata(&child).map_err(|e| io_err(&child, e))?;
+        let name = name.to_string_lossy();
+        let child_rel = if rel.is_empty() {
+            name.into_owned()
+        } else {
+            format!("{rel}/{name}")
+        };
+        walk(root, &child, child_rel, &child_meta, go124, files, omitted)?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Creating zips
+// ---------------------------------------------------------------------------
+
+/// Checks that `module_path`@`version` may have a module zip: the version is
+/// canonical and [`module::check`] passes.
+fn check_module_version(module_path: &str, version: &str) -> Result<(), Error> {
+    let canonical = module::canonical_version(version);
+    if canonical != version {
+        return Err(Error::NotCanonical {
+            version: version.to_string(),
+            canonical,
+        });
+    }
+    module::check(module_path, version)?;
+    Ok(())
+}
+
+/// Writes the module zip of `module_path`@`version` holding `files` to `w`.
+///
+/// The module path and version are checked first, then the files as by
+/// [`check_files`]: any invalid file or size error fails the whole zip, and
+/// omitted files are left out. Each valid file is then read and compressed
+/// (Deflate) under the name `module@version/path`, in the order given; a file
+/// that yields more bytes than [`File::lstat`] reported is an error. The
+/// result is a zip that Go's `archive/zip` reads and that hashes
+/// ([`crate::dirhash::hash_zip`]) like the go command's own zip of the same
+/// files.
+///
+/// Errors are wrapped as `create zip: ...`.
+pub fn create<W: Write, F: File>(
+    w: W,
+    module_path: &str,
+    version: &str,
+    files: &[F],
+) -> Result<(), Error> {
+    create_inner(w, module_path, version, files, &Limits::default())
+        .map_err(|e| e.op("create zip", None))
+}
+
+/// [`create`] with configurable limits, for tests.
+#[doc(hidden)]
+pub fn create_with_limits<W: Write, F: File>(
+    w: W,
+    module_path: &str,
+    version: &str,
+    files: &[F],
+    limits: &Limits,
+) -> Result<(), Error> {
+    create_inner(w, module_path, version, files, limits).map_err(|e| e.op("create zip", None))
+}
+
+fn create_inner<W: Write, F: File>(
+    w: W,
+    module_path: &str,
+    version: &str,
+    files: &[F],
+    limits: &Limits,
+) -> Result<(), Error> {
+    check_module_version(module_path, version)?;
+    let (cf, valid) = check_files_inner(files, limits);
+    cf.err()?;
+
+    let prefix = format!("{module_path}@{version}/");
+    let zip_err = |e: ::zip::result::ZipError| Error::io("writing zip", io::Error::other(e));
+    let mut zw = ::zip::ZipWriter::new_stream(w);
+    let options = ::zip::write::SimpleFileOptions::default()
+        .compression_method(::zip::CompressionMethod::Deflated)
+        .last_modified_time(::zip::DateTime::default())
+        .unix_permissions(0o644);
+    let mut buf = vec![0u8; COPY_BUFFER_SIZE];
+    for (i, size) in valid {
+        let f = &files[i];
+        let p = f.path();
+        let mut r = f.open().map_err(|e| Error::io(format!("opening {p}"), e))?;
+        zw.start_file(format!("{prefix}{p}"), options)
+            .map_err(zip_err)?;
+        // Read at most one byte more than declared, to notice a file that
+        // grew without reading all of it.
+        let mut left = size.saturating_add(1);
+        loop {
+            let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            if want == 0 {
+                return Err(Error::LargerThanDeclared(p.to_string()));
+            }
+            let n = match r.read(&mut buf[..want]) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io(format!("reading {p}"), e)),
+            };
+            left -= n as u64;
+            if left == 0 {
+                return Err(Error::LargerThanDeclared(p.to_string()));
+            }
+            zw.write_all(&buf[..n])
+                .map_err(|e| Error::io("writing zip", e))?;
+        }
+    }
+    zw.finish().map_err(zip_err)?;
+    Ok(())
+}
+
+/// Writes the module zip of `module_path`@`version` holding the files of
+/// the directory `dir` to `w`.
+///
+/// The directory is listed as the go command lists it: in lexical order,
+/// without following symbolic links, leaving out version control directories
+/// (`.bzr`, `.git`, `.hg`, `.svn`), nested modules (subdirectories with
+/// their own `go.mod`), vendored packages, symbolic links and irregular
+/// files. The files are then zipped as by [`create`]. Empty directories leave
+/// no trace.
+///
+/// Errors are wrapped as `create zip from directory <dir>: ...`.
+pub fn create_from_dir<W: Write>(
+    w: W,
+    module_path: &str,
+    version: &str,
+    dir: impl AsRef<Path>,
+) -> Result<(), Error> {
+    let dir = dir.as_ref();
+    let result = list_files_in_dir(dir)
+        .and_then(|(files, _)| create_inner(w, module_path, version, &files, &Limits::default()));
+    result.map_err(|e| e.op("create zip from directory", Some(dir)))
+}
+
+const COPY_BUFFER_SIZE: usize = 256 * 1024;
+
+// ---------------------------------------------------------------------------
+// Checking and extracting zips
+// ---------------------------------------------------------------------------
+
+/// Checks that the zip read from `zip` is a valid module zip for
+/// `module_path`@`version`, and that its content is intact.
+///
+/// Fails (`Err`) if the module path or version is not allowed a module zip,
+/// if the zip's structure cannot be read or is ambiguous, or if an entry's
+/// content is corrupt (see below). Otherwise returns the verdict on its
+/// entries, to be examined with [`CheckedFiles::err`]:
+///
+/// * `size_error` if the zip is over 500 MiB (nothing else is then read), or
+///   the declared sizes of its files add up to more;
+/// * **invalid**: entries without the `module@version/` prefix, with a path
+///   that is not clean, breaks [`module::check_file_path`] or is not UTF-8,
+///   colliding under case folding, repeated, both a file and a directory, a
+///   `go.mod` (in any case) below the top directory, a top-level `GO.MOD` in
+///   another case, a top-level `go.mod` or `LICENSE` over 16 MiB;
+/// * **valid**: the names of the other file entries (directory entries are
+///   allowed but not listed).
+///
+/// When the names and declared sizes pass, every entry's content is then
+/// decompressed and checked against what the zip declares: its size (never
+/// reading more than one byte past it), its CRC-32, Store or Deflate as the
+/// method, no encryption, a directory entry empty. This is stricter than
+/// Go's `CheckZip`, which looks at names and declared sizes only, and it is
+/// what makes the check worth trusting: metadata can be right while the body
+/// is wrong.
+pub fn check_zip<R: Read + Seek>(
+    module_path: &str,
+    version: &str,
+    zip: R,
+) -> Result<CheckedFiles, Error> {
+    check_zip_with_limits(module_path, version, zip, &Limits::default())
+}
+
+/// [`check_zip`] with configurable limits, for tests.
+#[doc(hidden)]
+pub fn check_zip_with_limits<R: Read + Seek>(
+    module_path: &str,
+    version: &str,
+    zip: R,
+    limits: &Limits,
+) -> Result<CheckedFiles, Error> {
+    let (mut reader, cf) = match open_and_check_names(module_path, version, zip, limits)? {
+        Opened::TooLarge(cf) => return Ok(cf),
+        Opened::Zip(reader, cf) => (reader, cf),
+    };
+    if cf.err().is_ok() {
+        reader.read_contents(|_, _| true, |_, _, mut content| drain(&mut content))?;
+    }
+    Ok(cf)
+}
+
+enum Opened<R> {
+    TooLarge(CheckedFiles),
+    Zip(read::ArchiveReader<R>, CheckedFiles),
+}
+
+/// Checks the module path and version, the zip's size, its structure, and
+/// the names and declared sizes of its entries.
+fn open_and_check_names<R: Read + Seek>(
+    module_path: &str,
+    version: &str,
+    mut zip: R,
+    limits: &Limits,
+) -> Result<Opened<R>, Error> {
+    check_module_version(module_path, version)?;
+    let size = zip
+        .seek(SeekFrom::End(0))
+        .map_err(|e| Error::io("reading zip", e))?;
+    if size > limits.max_zip_file {
+        return Ok(Opened::TooLarge(CheckedFiles {
+            size_error: Some(SizeError::ZipFile {
+                size,
+                limit: limits.max_zip_file,
+            }),
+            ..Default::default()
+        }));
+    }
+    let reader = read::ArchiveReader::open(zip, limits)?;
+    let prefix = format!("{module_path}@{version}/");
+    let cf = check_entry_names(reader.entries(), prefix.as_bytes(), limits);
+    Ok(Opened::Zip(reader, cf))
+}
+
+/// The name and declared-size rules of [`check_zip`], over the entries of
+/// the central directory in order.
+fn check_entry_names(entries: &[read::Entry], prefix: &[u8], limits: &Limits) -> CheckedFiles {
+    let mut cf = CheckedFiles::default();
+    let mut collisions = CollisionChecker::default();
+    let mut total: u64 = 0;
+    for e in entries {
+        let entry_name = || String::from_utf8_lossy(&e.name).into_owned();
+        let mut add_error = |kind| {
+            cf.invalid.push(FileError {
+                path: entry_name(),
+                kind,
+            })
+        };
+        let Some(rest) = e.name.strip_prefix(prefix) else {
+            add_error(FileErrorKind::MissingPrefix(
+                String::from_utf8_lossy(prefix).into_owned(),
+            ));
+            continue;
+        };
+        if rest.is_empty() {
+            continue;
+        }
+        let is_dir = rest.ends_with(b"/");
+        let rest = if is_dir {
+            &rest[..rest.len() - 1]
+        } else {
+            rest
+        };
+        if clean_path_bytes(rest) != rest {
+            add_error(FileErrorKind::PathNotClean);
+            continue;
+        }
+        let Ok(name) = std::str::from_utf8(rest) else {
+            add_error(FileErrorKind::NotUtf8(quote_bytes(rest)));
+            continue;
+        };
+        if let Err(err) = module::check_file_path(name) {
+            add_error(FileErrorKind::BadPath(err));
+            continue;
+        }
+        if let Err(kind) = collisions.check(name, is_dir) {
+            add_error(kind);
+            continue;
+        }
+        if is_dir {
+            continue;
+        }
+        let base = split_path(name).1;
+        if base.eq_ignore_ascii_case("go.mod") {
+            if base != name {
+                add_error(FileErrorKind::GoModNotRoot);
+                continue;
+            }
+            if name != "go.mod" {
+                add_error(FileErrorKind::GoModCase);
+                continue;
+            }
+        }
+        let size = e.size;
+        if size <= limits.max_unzipped - total {
+            total += size;
+        } else if cf.size_error.is_none() {
+            cf.size_error = Some(SizeError::Unzipped {
+                limit: limits.max_unzipped,
+            });
+        }
+        if name == "go.mod" && size > limits.max_go_mod {
+            add_error(FileErrorKind::GoModSize(limits.max_go_mod));
+            continue;
+        }
+        if name == "LICENSE" && size > limits.max_license {
+            add_error(FileErrorKind::LicenseSize(limits.max_license));
+            continue;
+        }
+        cf.valid.push(entry_name());
+    }
+    cf
+}
+
+fn drain(r: &mut impl Read) -> io::Result<()> {
+    let mut buf = vec![0u8; COPY_BUFFER_SIZE];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Extracts the module zip of `module_path`@`version` read from `zip` into
+/// the directory `dir`.
+///
+/// `dir` must be empty or not exist yet (it is created, with its parents).
+/// Everything [`check_zip`] checks from the names and declared sizes is
+/// checked before anything is written; each file's content is checked
+/// (size, CRC-32) as it is written. If that fails, what was written is
+/// removed again before the error is returned. Files are created read-only,
+/// directories as needed; directory entries are otherwise ignored.
+///
+/// Errors are wrapped as `unzip <dir>: ...`.
+pub fn unzip<R: Read + Seek>(
+    dir: impl AsRef<Path>,
+    module_path: &str,
+    version: &str,
+    zip: R,
+) -> Result<(), Error> {
+    unzip_with_limits(dir, module_path, version, zip, &Limits::default())
+}
+
+/// [`unzip`] with configurable limits, for tests.
+#[doc(hidden)]
+pub fn unzip_with_limits<R: Read + Seek>(
+    dir: impl AsRef<Path>,
+    module_path: &str,
+    version: &str,
+    zip: R,
+    limits: &Limits,
+) -> Result<(), Error> {
+    let dir = dir.as_ref();
+    unzip_inner(dir, module_path, version, zip, limits).map_err(|e| e.op("unzip", Some(dir)))
+}
+
+fn unzip_inner<R: Read + Seek>(
+    dir: &Path,
+    module_path: &str,
+    version: &str,
+    zip: R,
+    limits: &Limits,
+) -> Result<(), Error> {
+    if let Ok(mut entries) = fs::read_dir(dir) {
+        if entries.next().is_some() {
+            return Err(Error::NotEmpty(dir.to_path_buf()));
+        }
+    }
+    let mut reader = match open_and_check_names(module_path, version, zip, limits)? {
+        Opened::TooLarge(cf) => return cf.err(),
+        Opened::Zip(reader, cf) => {
+            cf.err()?;
+            reader
+        }
+    };
+
+    let existed = dir.exists();
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+    let prefix_len = module_path.len() + 1 + version.len() + 1;
+    let mut buf = vec![0u8; COPY_BUFFER_SIZE];
+    let result = reader.read_contents(
+        |_, _| true,
+        |_, e, content| {
+            let name = std::str::from_utf8(&e.name[prefix_len..])
+                .map_err(|_| io::Error::other("checked names are UTF-8"))?;
+            let dst = dir.join(name);
+            if let Some(parent) = dst.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            let mut opts = fs::OpenOptions::new();
+            opts.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                opts.mode(0o444);
+            }
+            let mut out = opts.open(&dst)?;
+            loop {
+                let n = match content.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                out.write_all(&buf[..n])?;
+            }
+            out.sync_all()
+        },
+    );
+    if let Err(e) = result {
+        remove_extracted(dir, existed);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Best-effort removal of what a failed [`unzip`] wrote into `dir`, which
+/// was empty or absent before.
+fn remove_extracted(dir: &Path, existed: bool) {
+    if !existed {
+        let _ = fs::remove_dir_all(dir);
+        return;
+    }
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let p = entry.path();
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                let _ = fs::remove_dir_all(&p);
+            } else {
+                let _ = fs::remove_file(&p);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The go line of go.mod
+// ---------------------------------------------------------------------------
+
+/// The language version of a module's go.mod, as x/mod's zip package reads
+/// it to choose vendoring rules: the go.mod is parsed leniently (as a
+/// dependency's, [`crate::modfile::parse_lax`]) and its `go` directive is
+/// used only if the whole file parses.
+mod go_mod {
+    use crate::modfile;
+
+    /// Whether the `go` line of this go.mod selects the go 1.24 vendoring
+    /// rules: the file parses leniently, has a `go` directive, and its
+    /// version is a valid Go version whose language version (`1.N`) is at
+    /// least `1.24`.
+    pub(super) fn vendor_rules_go124(data: &[u8]) -> bool {
+        match modfile::parse_lax("go.mod", data) {
+            Ok(f) => f.go.is_some_and(|go| lang_at_least(&go.version, 1, 24)),
+            Err(_) => false,
+        }
+    }
+
+    /// Whether Go version `v` (without the `go` prefix) is valid and its
+    /// language version (major.minor) is at least `major.minor`.
+    fn lang_at_least(v: &str, major: u64, minor: u64) -> bool {
+        let Some((v_major, v_minor)) = parse_go_version(v) else {
+            return false;
+        };
+        let cmp = |a: &str, b: u64| {
+            let b = b.to_string();
+            a.len().cmp(&b.len()).then_with(|| a.cmp(&b))
+        };
+        match cmp(v_major, major) {
+            std::cmp::Ordering::Equal => {
+                v_minor.is_some_and(|m| cmp(m, minor) != std::cmp::Ordering::Less)
+            }
+            o => o == std::cmp::Ordering::Greater,
+        }
+    }
+
+    /// The major and minor numbers of a valid Go version like `1`, `1.21`,
+    /// `1.21.3`, `1.22rc1` (no leading zeros; no pre-release on a patch
+    /// release).
+    fn parse_go_version(v: &str) -> Option<(&str, Option<&str>)> {
+        let int = |s: &str| -> Option<usize> {
+            let n = s.bytes().take_while(u8::is_ascii_digit).count();
+            if n == 0 || (s.starts_with('0') && n != 1) {
+                None
+            } else {
+                Some(n)
+            }
+        };
+        let n = int(v)?;
+        let (major, rest) = v.split_at(n);
+        if rest.is_empty() {
+            return Some((major, None));
+        }
+        let rest = rest.strip_prefix('.')?;
+        let n = int(rest)?;
+        let (minor, rest) = rest.split_at(n);
+        if rest.is_empty() {
+            return Some((major, Some(minor)));
+        }
+        if let Some(patch) = rest.strip_prefix('.') {
+            let n = int(patch)?;
+            return (n == patch.len()).then_some((major, Some(minor)));
+        }
+        let letters = rest.bytes().take_while(u8::is_ascii_lowercase).count();
+        if letters == 0 {
+            return None;
+        }
+        let pre = &rest[letters..];
+        if pre.is_empty() || int(pre)? == pre.len() {
+            Some((major, Some(minor)))
+        } else {
+            None
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        /// Each case's answer is what x/mod (fe2ec04) computes:
+        /// `version.Compare(version.Lang("go"+ParseLax(f).Go.Version), "go1.24") >= 0`.
+        fn go_line_selects_vendor_rules() {
+            for (src, want) in [
+                ("go 1.24\n", true),
+                ("module m\n\ngo 1.24\n", true),
+                ("go 1.24.0\n", true),
+                ("go 1.25rc1\n", true),
+                ("go 2.0\n", true),
+                ("go 1.23\n", false),
+                ("go 1.23.9\n", false),
+                ("module m\n", false),
+                ("", false),
+                ("go 1.24beta\n", true),
+                ("go v1.24.x\n", true),
+                ("go 1.24.0rc1\n", false),
+                ("go 1.24rc01\n", false),
+                ("go 1.24\ngo 1.24\n", false),
+                ("go 1.24\nmodule a b\n", false),
+                ("go 1.24\nrequire x.com/a\n", false),
+                ("go 1.24\nrequire x.com/a/v2 v1.0.0\n", false),
+                ("go 1.24\nrequire x.com/a vbad\n", false),
+                ("go 1.24\nrequire (\n\tx.com/a v1.0.0\n", false),
+                ("go 1.24\n/* comment */\n", false),
+                ("go 1.24\nmodule \"unterminated\n", false),
+                ("go 1.24\n\u{0}\n", false),
+                (
+                    "go 1.24 // comment\nrequire (\n\tx.com/a v1.0.0 // indirect\n)\n",
+                    true,
+                ),
+                (
+                    "go 1.24\nrequire x.com/a/v2 v2.0.0\nretract [v1.0.0, v1.1.0]\n",
+                    true,
+                ),
+                (
+                    "go 1.24\nreplace x.com/a => ./a\nunknown directive here\n",
+                    true,
+                ),
+                ("go 1.24\nmodule \"quoted/\\u0041\"\n", true),
+                ("go 1.24\ntool (\n\tx.com/a\n)\n", true),
+                ("go (\n\t1.24\n)\n", false),
+                ("go 1.24\nmodule `raw`\n", false),
+                ("go 1.24\nrequire x.com/a v1.0\n", true),
+                ("go 1.24\nignore ./foo\n", true),
+                ("go 1.24\nignore (\n a b\n)\n", false),
+                ("go 1.24\nretract v1.0.0 garbage [\n", true),
+                ("go 1.24\nmodule 'x'\n", false),
+                ("go 1.24\nmodule x\u{a0}y\n", false),
+                ("go 1.24 \r\n", true),
+                ("go 1.24\nrequire \"x.com/a\" \"v1.0.0\"\n", true),
+                ("go 1.24\nrequire x.com/a v1.0.0+incompatible\n", true),
+                ("go 1.24\nrequire x.com/a/v2 v2.0.0+incompatible\n", true),
+                ("go 1.24\nrequire gopkg.in/yaml.v3 v3.0.1\n", true),
+                ("go 1.24\nrequire gopkg.in/yaml.v3 v2.0.1\n", false),
+                ("go 1.24\n)\n", true),
+                ("go 1.24\nfoo (\n)\n", true),
+                ("go 1.24\nfoo ( )\n", true),
+                ("go 1.24\nrequire ( ) x\n", false),
+                ("go 1.24\nmodule \"a\\qb\"\n", false),
+                ("go 1.24\nmodule \"\\xff\"\n", true),
+                ("go 1.24\nmodule \"\\400\"\n", false),
+                ("go 1.24\n\nrequire (\n)\n", true),
+                ("go 1.24 extra\n", false),
+                ("go\n", false),
+                ("go 1.9999999999999999999999\n", true),
+                ("go 01.24\n", false),
+                ("go 1.024\n", false),
+                ("go 1.24.01\n", true),
+                ("go 1.24 // x\nmodule m // y\n", true),
+                ("\u{feff}go 1.24\n", false),
+                ("go 1.24\nrequire x.com/a v1.0.0 // comment\n", true),
+                ("go 1.24\nrequire x.com/a v1.0.0-\n", false),
+                ("go 1.24\nrequire x.com/a v1.0.0-pre\n", true),
+                ("go 1.24\nrequire x.com/A v1.0.0\n", true),
+                ("go 1.24\nexclude x.com/a vbad\n", true),
+                ("go 1.24\nreplace garbage\n", true),
+                ("go 1.24\n{\n", true),
+                ("go 1.24\n[x]\n", true),
+                ("go 1.24\nx,y\n", true),
+            ] {
+                assert_eq!(vendor_rules_go124(src.as_bytes()), want, "{src:?}");
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Reading zips
+// ---------------------------------------------------------------------------
+
+/// Reading a zip the way Go's `archive/zip` does, cross-checked against the
+/// `zip` crate, with every entry's content verified as it is read.
+pub(crate) mod read {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::io::{self, BufReader, Read, Seek, SeekFrom};
+    use std::rc::Rc;
+
+    use ::zip::read::{ArchiveOffset, Config, ZipFileEntry};
+    use ::zip::{CompressionMethod, ZipArchive};
+
+    use super::{drain, Error, Limits, SizeError};
+
+    const END_SIG: u32 = 0x0605_4b50;
+    const END_LEN: usize = 22;
+    const CENTRAL_SIG: u32 = 0x0201_4b50;
+    const CENTRAL_LEN: usize = 46;
+    const LOCAL_SIG: u32 = 0x0403_4b50;
+    const LOCAL_LEN: usize = 30;
+    const DESCRIPTOR_SIG: u32 = 0x0807_4b50;
+    const END64_LOCATOR_SIG: u32 = 0x0706_4b50;
+    const END64_LOCATOR_LEN: u64 = 20;
+    const END64_SIG: u32 = 0x0606_4b50;
+    const END64_LEN: usize = 56;
+    const ZIP64_EXTRA: u16 = 0x0001;
+
+    /// One entry of the central directory, as Go's `archive/zip` sees it.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub(crate) struct Entry {
+        /// The name, as stored.
+        pub(crate) name: Vec<u8>,
+        pub(crate) flags: u16,
+        pub(crate) method: u16,
+        pub(crate) crc32: u32,
+        pub(crate) compressed_size: u64,
+        /// The declared uncompressed size.
+        pub(crate) size: u64,
+        pub(crate) header_offset: u64,
+    }
+
+    impl Entry {
+        fn display_name(&self) -> String {
+            String::from_utf8_lossy(&self.name).into_owned()
+        }
+
+        fn corrupt(&self, detail: impl Into<String>) -> Error {
+            Error::Corrupt {
+                name: self.display_name(),
+                detail: detail.into(),
+            }
+        }
+    }
+
+    fn format(msg: impl Into<String>) -> Error {
+        Error::Format(msg.into())
+    }
+
+    fn io_err(e: io::Error) -> Error {
+        Error::io("reading zip", e)
+    }
+
+    fn le16(b: &[u8]) -> u16 {
+        u16::from_le_bytes([b[0], b[1]])
+    }
+    fn le32(b: &[u8]) -> u32 {
+        u32::from_le_bytes(b[..4].try_into().expect("4 bytes"))
+    }
+    fn le64(b: &[u8]) -> u64 {
+        u64::from_le_bytes(b[..8].try_into().expect("8 bytes"))
+    }
+
+    fn read_at<R: Read + Seek>(r: &mut R, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        r.seek(SeekFrom::Start(offset))?;
+        r.read_exact(buf)
+    }
+
+    /// The offset in `b` of the last end-of-central-directory signature
+    /// whose comment fits in `b`; `None` if the last signature's comment
+    /// does not fit, or there is none.
+    fn find_end_in_block(b: &[u8]) -> Option<usize> {
+        if b.len() < END_LEN {
+            return None;
+        }
+        for i in (0..=b.len() - END_LEN).rev() {
+            if le32(&b[i..]) == END_SIG {
+                let comment_len = le16(&b[i + END_LEN - 2..]) as usize;
+                return (i + END_LEN + comment_len <= b.len()).then_some(i);
+            }
+        }
+        None
+    }
+
+    /// The central directory's entries, found and read with Go's rules.
+    ///
+    /// Deliberately stricter than Go: data before the first entry (an
+    /// archive offset, as in self-extracting archives) is rejected.
+    fn read_directory<R: Read + Seek>(r: &mut R, len: u64) -> Result<Vec<Entry>, Error> {
+        // The end record: in the last 1 KiB, else in the last 65 KiB.
+        let mut end_offset = None;
+        let mut block = Vec::new();
+        for (i, block_len) in [1024u64, 65 * 1024].into_iter().enumerate() {
+            let block_len = block_len.min(len);
+            block = vec![0u8; block_len as usize];
+            read_at(r, len - block_len, &mut block).map_err(io_err)?;
+            if let Some(p) = find_end_in_block(&block) {
+                end_offset = Some(len - block_len + p as u64);
+                block.drain(..p);
+                break;
+            }
+            if i == 1 || block_len == len {
+                break;
+            }
+        }
+        let Some(mut end_offset) = end_offset else {
+            return Err(format("no end of central directory record"));
+        };
+        let b = &block[4..];
+        let mut records = u64::from(le16(&b[6..]));
+        let mut dir_size = u64::from(le32(&b[8..]));
+        let mut dir_offset = u64::from(le32(&b[12..]));
+
+        if records == 0xffff || dir_size == 0xffff_ffff || dir_offset == 0xffff_ffff {
+            if let Some(p) = find_end64(r, end_offset)? {
+                end_offset = p;
+                let mut b = [0u8; END64_LEN];
+                read_at(r, p, &mut b).map_err(io_err)?;
+                if le32(&b) != END64_SIG {
+                    return Err(format("bad zip64 end of central directory record"));
+                }
+                records = le64(&b[32..]);
+                dir_size = le64(&b[40..]);
+                dir_offset = le64(&b[48..]);
+            }
+        }
+        if dir_size > i64::MAX as u64 || dir_offset > i64::MAX as u64 {
+            return Err(format("central directory size or offset out of range"));
+        }
+        let mut base = i128::from(end_offset) - i128::from(dir_size) - i128::from(dir_offset);
+        let start = base + i128::from(dir_offset);
+        if start < 0 || start >= i128::from(len) {
+            return Err(format("central directory offset out of range"));
+        }
+        if base > 0 {
+            // Go's fallback for end records that imply an archive offset
+            // while the directory is where the record says.
+            let mut b = [0u8; 4];
+            if read_at(r, dir_offset, &mut b).is_ok()
+                && le32(&b) == CENTRAL_SIG
+                && read_header(&mut BufReader::new(Offset(r, dir_offset)))
+                    .is_ok_and(|e| e.is_some())
+            {
+                base = 0;
+            }
+        }
+        if base != 0 {
+            return Err(Error::Ambiguous(
+                "data before the first entry (archive offset) is not allowed".into(),
+            ));
+        }
+
+        r.seek(SeekFrom::Start(dir_offset)).map_err(io_err)?;
+        let mut br = BufReader::with_capacity(64 * 1024, &mut *r);
+        let mut entries = Vec::new();
+        while let Some(e) = read_header(&mut br)? {
+            entries.push(e);
+        }
+        if entries.len() as u16 != records as u16 {
+            return Err(format(format!(
+                "central directory has {} entries, end record says {records}",
+                entries.len()
+            )));
+        }
+        if entries.len() as u64 != records {
+            return Err(Error::Ambiguous(format!(
+                "central directory has {} entries, end record says {records}",
+                entries.len()
+            )));
+        }
+        Ok(entries)
+    }
+
+    /// A reader of `R` from a fixed offset on (for a one-off header read).
+    struct Offset<'a, R>(&'a mut R, u64);
+
+    impl<R: Read + Seek> Read for Offset<'_, R> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.0.seek(SeekFrom::Start(self.1))?;
+            let n = self.0.read(buf)?;
+            self.1 += n as u64;
+            Ok(n)
+        }
+    }
+
+    /// The offset of the zip64 end record, if a valid locator precedes the
+    /// end record.
+    fn find_end64<R: Read + Seek>(r: &mut R, end_offset: u64) -> Result<Option<u64>, Error> {
+        let Some(locator) = end_offset.checked_sub(END64_LOCATOR_LEN) else {
+            return Ok(None);
+        };
+        let mut b = [0u8; END64_LOCATOR_LEN as usize];
+        read_at(r, locator, &mut b).map_err(io_err)?;
+        if le32(&b) != END64_LOCATOR_SIG || le32(&b[4..]) != 0 || le32(&b[16..]) != 1 {
+            return Ok(None);
+        }
+        let p = le64(&b[8..]);
+        // Go reads the offset as a signed number and ignores negative ones.
+        Ok((p <= i64::MAX as u64).then_some(p))
+    }
+
+    /// The next central directory header, or `None` where Go stops reading
+    /// them (a wrong signature, or the file ends).
+    fn read_header<B: Read>(r: &mut B) -> Result<Option<Entry>, Error> {
+        let mut b = [0u8; CENTRAL_LEN];
+        match r.read_exact(&mut b) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) => return Err(io_err(e)),
+        }
+        if le32(&b) != CENTRAL_SIG {
+            return Ok(None);
+        }
+        let flags = le16(&b[8..]);
+        let method = le16(&b[10..]);
+        let crc32 = le32(&b[16..]);
+        let compressed32 = le32(&b[20..]);
+        let size32 = le32(&b[24..]);
+        let name_len = le16(&b[28..]) as usize;
+        let extra_len = le16(&b[30..]) as usize;
+        let comment_len = le16(&b[32..]) as usize;
+        let offset32 = le32(&b[42..]);
+        let mut var = vec![0u8; name_len + extra_len + comment_len];
+        match r.read_exact(&mut var) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) => return Err(io_err(e)),
+        }
+        let name = var[..name_len].to_vec();
+        let mut e = Entry {
+            name,
+            flags,
+            method,
+            crc32,
+            compressed_size: u64::from(compressed32),
+            size: u64::from(size32),
+            header_offset: u64::from(offset32),
+        };
+        let mut extra = &var[name_len..name_len + extra_len];
+        while extra.len() >= 4 {
+            let tag = le16(extra);
+            let field_len = le16(&extra[2..]) as usize;
+            extra = &extra[4..];
+            if extra.len() < field_len {
+                break;
+            }
+            let (mut field, rest) = extra.split_at(field_len);
+            extra = rest;
+            if tag != ZIP64_EXTRA {
+                continue;
+            }
+            let mut next = || -> Option<u64> {
+                let v = le64(field.get(..8)?);
+                field = &field[8..];
+                Some(v)
+            };
+            if size32 == u32::MAX {
+                let Some(v) = next() else { return Ok(None) };
+                e.size = v;
+            }
+            if compressed32 == u32::MAX {
+                let Some(v) = next() else { return Ok(None) };
+                e.compressed_size = v;
+            }
+            if offset32 == u32::MAX {
+                let Some(v) = next() else { return Ok(None) };
+                e.header_offset = v;
+            }
+        }
+        Ok(Some(e))
+    }
+
+    /// A reader of a shared `R` with its own position, so that the `zip`
+    /// crate's archive and this module can both read the same zip.
+    pub(crate) struct Handle<R> {
+        shared: Rc<RefCell<Shared<R>>>,
+        pos: u64,
+        len: u64,
+    }
+
+    struct Shared<R> {
+        inner: R,
+        /// The inner reader's position, if known.
+        pos: Option<u64>,
+    }
+
+    impl<R> Handle<R> {
+        fn new(inner: R, len: u64) -> Self {
+            Handle {
+                shared: Rc::new(RefCell::new(Shared { inner, pos: None })),
+                pos: 0,
+                len,
+            }
+        }
+
+        fn another(&self) -> Self {
+            Handle {
+                shared: Rc::clone(&self.shared),
+                pos: 0,
+                len: self.len,
+            }
+        }
+    }
+
+    impl<R: Read + Seek> Read for Handle<R> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let mut s = self.shared.borrow_mut();
+            if s.pos != Some(self.pos) {
+                s.pos = None;
+                s.inner.seek(SeekFrom::Start(self.pos))?;
+                s.pos = Some(self.pos);
+            }
+            match s.inner.read(buf) {
+                Ok(n) => {
+                    self.pos += n as u64;
+                    s.pos = Some(self.pos);
+                    Ok(n)
+                }
+                Err(e) => {
+                    s.pos = None;
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    impl<R: Read + Seek> Seek for Handle<R> {
+        fn seek(&mut self, from: SeekFrom) -> io::Result<u64> {
+            let target = match from {
+                SeekFrom::Start(n) => Some(n),
+                SeekFrom::End(d) => self.len.checked_add_signed(d),
+                SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            };
+            let target = target.ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidInput, "seek to a negative offset")
+            })?;
+            self.pos = target;
+            Ok(target)
+        }
+    }
+
+    /// A zip opened for reading: its entries as Go sees them, confirmed to
+    /// be the entries the `zip` crate sees.
+    pub(crate) struct ArchiveReader<R> {
+        own: Handle<R>,
+        archive: ZipArchive<Handle<R>>,
+        entries: Vec<Entry>,
+        /// For each entry, its index in `archive` if it is the last entry
+        /// of its name (the one the crate, like Go's `HashZip`, keeps).
+        crate_index: Vec<Option<usize>>,
+        limits: Limits,
+    }
+
+    fn crate_config() -> Config {
+        Config {
+            archive_offset: ArchiveOffset::Known(0),
+        }
+    }
+
+    fn crate_err(e: ::zip::result::ZipError) -> Error {
+        match e {
+            ::zip::result::ZipError::Io(e) => io_err(e),
+            e => format(e.to_string()),
+        }
+    }
+
+    /// Checks that the `zip` crate's view of an entry is Go's.
+    fn same_entry(ours: &Entry, theirs: &ZipFileEntry<'_>) -> Result<(), Error> {
+        let method_agrees = match ours.method {
+            0 => theirs.compression() == CompressionMethod::Stored,
+            8 => theirs.compression() == CompressionMethod::Deflated,
+            // Rejected when read.
+            _ => true,
+        };
+        if theirs.name_raw() != ours.name.as_slice()
+            || !method_agrees
+            || theirs.crc32() != ours.crc32
+            || theirs.compressed_size() != ours.compressed_size
+            || theirs.size() != ours.size
+            || theirs.header_start() != ours.header_offset
+        {
+            return Err(Error::Ambiguous(format!(
+                "entry {} reads differently through different zip readers",
+                ours.display_name()
+            )));
+        }
+        Ok(())
+    }
+
+    impl<R: Read + Seek> ArchiveReader<R> {
+        /// Reads the zip's directory. Fails if the zip is larger than
+        /// `limits.max_zip_file`, malformed, or ambiguous.
+        pub(crate) fn open(mut r: R, limits: &Limits) -> Result<Self, Error> {
+            let len = r.seek(SeekFrom::End(0)).map_err(io_err)?;
+            if len > limits.max_zip_file {
+                return Err(SizeError::ZipFile {
+                    size: len,
+                    limit: limits.max_zip_file,
+                }
+                .into());
+            }
+            let mut own = Handle::new(r, len);
+            let entries = read_directory(&mut own, len)?;
+            let archive =
+                ZipArchive::with_config(crate_config(), own.another()).map_err(crate_err)?;
+
+            // The crate keeps one entry per name, the last; so does Go's
+            // HashZip. Both views must hold the same names, and the same
+            // entry for each.
+            let mut last = HashMap::with_capacity(entries.len());
+            for (i, e) in entries.iter().enumerate() {
+                last.insert(e.name.as_slice(), i);
+            }
+            if archive.len() != last.len() {
+                return Err(Error::Ambiguous(format!(
+                    "zip readers disagree on the number of entries ({} or {})",
+                    last.len(),
+                    archive.len()
+                )));
+            }
+            let mut crate_index = vec![None; entries.len()];
+            for (name, &i) in &last {
+                let j = archive.index_for_name_raw(name).ok_or_else(|| {
+                    Error::Ambiguous(format!(
+                        "entry {} is missing for another zip reader",
+                        entries[i].display_name()
+                    ))
+                })?;
+                let theirs = archive.by_index_data(j).map_err(crate_err)?;
+                same_entry(&entries[i], &theirs)?;
+                crate_index[i] = Some(j);
+            }
+            drop(last);
+            Ok(ArchiveReader {
+                own,
+                archive,
+                entries,
+                crate_index,
+                limits: limits.clone(),
+            })
+        }
+
+        /// The entries of the central directory, in order.
+        pub(crate) fn entries(&self) -> &[Entry] {
+            &self.entries
+        }
+
+        /// Reads the entries that `select` picks, in order, passing the
+        /// content of each file entry to `visit` through a reader that
+        /// verifies it.
+        ///
+        /// Each picked entry's local header must be sound. A directory entry
+        /// (name ending in `/`) must declare no content and is not visited.
+        /// A file entry must use Store or Deflate without encryption, be the
+        /// last entry of its name, and its content is read through a reader
+        /// that fails if it turns out longer than declared (reading at most
+        /// one byte more) or shorter, if its CRC-32 is wrong, or if the real
+        /// total over all entries read exceeds `max_unzipped`. Whatever
+        /// `visit` leaves unread is read afterwards, so every picked entry is
+        /// verified in full. A data descriptor must agree with the CRC-32 of
+        /// the central directory.
+        pub(crate) fn read_contents(
+            &mut self,
+            mut select: impl FnMut(usize, &Entry) -> bool,
+            mut visit: impl FnMut(usize, &Entry, &mut dyn Read) -> io::Result<()>,
+        ) -> Result<(), Error> {
+            let mut budget = self.limits.max_unzipped;
+            for (i, entry) in self.entries.iter().enumerate() {
+                if !select(i, entry) {
+                    continue;
+                }
+                let data_start = local_data_start(&mut self.own, entry)?;
+                if entry.name.ends_with(b"/") {
+                    if entry.size != 0 {
+                        return Err(entry.corrupt("directory entry has content"));
+                    }
+                    continue;
+                }
+                if entry.method != 0 && entry.method != 8 {
+                    return Err(entry.corrupt(format!(
+                        "unsupported compression method {} (module zips use Store or Deflate)",
+                        entry.method
+                    )));
+                }
+                if entry.flags & 1 != 0 {
+                    return Err(entry.corrupt("encrypted entries are not supported"));
+                }
+                let Some(j) = self.crate_index[i] else {
+                    return Err(Error::Ambiguous(format!(
+                        "entry {} is repeated",
+                        entry.display_name()
+                    )));
+                };
+                {
+                    let file = self
+                        .archive
+                        .by_index(j)
+                        .map_err(|e| entry.corrupt(e.to_string()))?;
+                    if file.data_start().is_some_and(|s| s != data_start) {
+                        return Err(Error::Ambiguous(format!(
+                            "entry {} has its data at different offsets for different readers",
+                            entry.display_name()
+                        )));
+                    }
+                    let mut content = Verified {
+                        inner: file,
+                        declared: entry.size,
+                        count: 0,
+                        budget: &mut budget,
+                        limit: self.limits.max_unzipped,
+                        failure: None,
+                    };
+                    let result = visit(i, entry, &mut content).and_then(|()| drain(&mut content));
+                    if let Err(e) = result {
+                        return Err(match content.failure.take() {
+                            Some(Failure::Budget(limit)) => SizeError::Unzipped { limit }.into(),
+                            Some(Failure::Read(detail)) => entry.corrupt(detail),
+                            None => Error::io(format!("extracting {}", entry.display_name()), e),
+                        });
+                    }
+                }
+                if entry.flags & 0x8 != 0 {
+                    check_descriptor(&mut self.own, entry, data_start)?;
+                }
+            }
+            Ok(())
+        }
+    }
+
+    /// Where an entry's data starts, from its local header (which must have
+    /// the right signature).
+    fn local_data_start<R: Read + Seek>(r: &mut R, e: &Entry) -> Result<u64, Error> {
+        let mut b = [0u8; LOCAL_LEN];
+        read_at(r, e.header_offset, &mut b)
+            .map_err(|err| e.corrupt(format!("reading local header: {err}")))?;
+        if le32(&b) != LOCAL_SIG {
+            return Err(e.corrupt("bad local header signature"));
+        }
+        let name_len = u64::from(le16(&b[26..]));
+        let extra_len = u64::from(le16(&b[28..]));
+        e.header_offset
+            .checked_add(LOCAL_LEN as u64 + name_len + extra_len)
+            .ok_or_else(|| e.corrupt("local header offset out of range"))
+    }
+
+    /// Checks the data descriptor after an entry's data: its CRC-32 (after
+    /// an optional signature) must be the central directory's.
+    fn check_descriptor<R: Read + Seek>(
+        r: &mut R,
+        e: &Entry,
+        data_start: u64,
+    ) -> Result<(), Error> {
+        let at = data_start
+            .checked_add(e.compressed_size)
+            .ok_or_else(|| e.corrupt("data descriptor offset out of range"))?;
+        let mut b = [0u8; 16];
+        let short = |err: io::Error| e.corrupt(format!("reading data descriptor: {err}"));
+        read_at(r, at, &mut b[..4]).map_err(short)?;
+        let crc_at = if le32(&b) == DESCRIPTOR_SIG { 4 } else { 0 };
+        r.read_exact(&mut b[4..12 + crc_at]).map_err(short)?;
+        if le32(&b[crc_at..]) != e.crc32 {
+            return Err(e.corrupt("data descriptor CRC-32 does not match the central directory"));
+        }
+        Ok(())
+    }
+
+    enum Failure {
+        Budget(u64),
+        Read(String),
+    }
+
+    /// An entry's decompressed content, counted against its declared size
+    /// and the budget of real bytes.
+    struct Verified<'a, R> {
+        inner: R,
+        declared: u64,
+        count: u64,
+        budget: &'a mut u64,
+        limit: u64,
+        failure: Option<Failure>,
+    }
+
+    impl<R: Read> Verified<'_, R> {
+        fn larger(&self) -> String {
+            format!(
+                "uncompressed size is larger than declared size ({} bytes)",
+                self.declared
+            )
+        }
+
+        fn fail(&mut self, failure: Failure) -> io::Error {
+            let msg = match &failure {
+                Failure::Budget(limit) => format!("more than {limit} bytes in total"),
+                Failure::Read(detail) => detail.clone(),
+            };
+            self.failure = Some(failure);
+            io::Error::new(io::ErrorKind::InvalidData, msg)
+        }
+    }
+
+    impl<R: Read> Read for Verified<'_, R> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.failure.is_some() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "entry already failed",
+                ));
+            }
+            if buf.is_empty() {
+                return Ok(0);
+            }
+            // Never ask for more than one byte past the declared size.
+            let room = self.declared - self.count + 1;
+            let want = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+            let n = match self.inner.read(&mut buf[..want]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(e),
+                // The zip crate refuses, as we would, a byte past the
+                // declared size; report it in our words.
+                Err(e)
+                    if self.count + want as u64 > self.declared
+                        && e.to_string().contains("larger than") =>
+                {
+                    return Err(self.fail(Failure::Read(self.larger())));
+                }
+                Err(e) => return Err(self.fail(Failure::Read(e.to_string()))),
+            };
+            if n == 0 {
+                if self.count < self.declared {
+                    let msg = format!(
+                        "uncompressed size is smaller than declared size ({} bytes)",
+                        self.declared
+                    );
+                    return Err(self.fail(Failure::Read(msg)));
+                }
+                return Ok(0);
+            }
+            self.count += n as u64;
+            if self.count > self.declared {
+                return Err(self.fail(Failure::Read(self.larger())));
+            }
+            if n as u64 > *self.budget {
+                return Err(self.fail(Failure::Budget(self.limit)));
+            }
+            *self.budget -= n as u64;
+            Ok(n)
+        }
+    }
+}
