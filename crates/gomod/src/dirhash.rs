@@ -328,41 +328,7 @@ fn join_name(prefix: &str, rel: &[u8]) -> Vec<u8> {
     let mut joined = prefix.as_bytes().to_vec();
     joined.push(b'/');
     joined.extend_from_slice(rel);
-    match String::from_utf8(joined) {
-        Ok(s) => zip::clean_path(&s).into_bytes(),
-        // Cleaning only looks at '/' and '.', which never occur inside a
-        // multi-byte UTF-8 sequence, so cleaning the lossless parts is the
-        // same; but a name that is not UTF-8 is rare enough to clean as is.
-        Err(e) => clean_bytes(e.as_bytes()),
-    }
-}
-
-/// Go's `path.Clean` over bytes that need not be UTF-8.
-fn clean_bytes(p: &[u8]) -> Vec<u8> {
-    let rooted = p.first() == Some(&b'/');
-    let mut parts: Vec<&[u8]> = Vec::new();
-    for part in p.split(|&b| b == b'/') {
-        match part {
-            b"" | b"." => {}
-            b".." => {
-                if parts.last().is_some_and(|last| *last != b"..") {
-                    parts.pop();
-                } else if !rooted {
-                    parts.push(part);
-                }
-            }
-            _ => parts.push(part),
-        }
-    }
-    let mut out = Vec::with_capacity(p.len());
-    if rooted {
-        out.push(b'/');
-    }
-    out.extend_from_slice(&parts.join(&b'/'));
-    if out.is_empty() {
-        out.push(b'.');
-    }
-    out
+    zip::clean_path_bytes(&joined)
 }
 
 #[cfg(unix)]
@@ -531,7 +497,7 @@ mod tests {
     }
 
     #[test]
-    fn clean_bytes_matches_go_path_clean() {
+    fn path_cleaning_matches_go_path_clean() {
         for (input, want) in [
             ("", "."),
             ("a/b/../c", "a/c"),
@@ -540,7 +506,11 @@ mod tests {
             ("a//b/./", "a/b"),
             ("a/..", "."),
         ] {
-            assert_eq!(clean_bytes(input.as_bytes()), want.as_bytes(), "{input}");
+            assert_eq!(
+                zip::clean_path_bytes(input.as_bytes()),
+                want.as_bytes(),
+                "{input}"
+            );
         }
     }
 }
