@@ -13,8 +13,10 @@
 //! | [`modfile`] | the go.mod file format (enough for a mirror) |
 //! | [`zip`] | module zip files: create from a tree, check, extract |
 //! | [`dirhash`] | the `h1:` hash recorded in go.sum |
+//! | [`glob`] | `path.Match` globs and GOPRIVATE-style pattern lists |
 
 pub mod dirhash;
+pub mod glob;
 pub mod modfile;
 pub mod module;
 pub mod pseudo;

@@ -880,9 +880,12 @@ pub fn check_dir(dir: impl AsRef<Path>) -> Result<CheckedFiles, Error> {
 /// [`check_files`]; the `go` line is read from `dir/go.mod`); and symbolic
 /// links and other irregular files.
 fn list_files_in_dir(dir: &Path) -> Result<(Vec<DirFile>, Vec<FileError>), Error> {
-    let go124 = fs::read(dir.join("go.mod"))
-        .map(|data| go_mod::vendor_rules_go124(&data))
-        .unwrap_or(false);
+    // Only a regular file is read: a FIFO named go.mod must not block.
+    let root_go_mod = dir.join("go.mod");
+    let go124 = fs::metadata(&root_go_mod).is_ok_and(|m| m.file_type().is_file())
+        && fs::read(&root_go_mod)
+            .map(|data| go_mod::vendor_rules_go124(&data))
+            .unwrap_or(false);
     let mut files = Vec::new();
     let mut omitted = Vec::new();
     let meta = fs::symlink_metadata(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
@@ -1167,6 +1170,112 @@ pub fn check_zip_with_limits<R: Read + Seek>(
         reader.read_contents(|_, _| true, |_, _, mut content| drain(&mut content))?;
     }
     Ok(cf)
+}
+
+/// What admission needs to know of a module zip, learnt in one pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZipSummary {
+    /// The verdict of [`check_zip`].
+    pub checked: CheckedFiles,
+    /// The zip's `h1:` (as [`crate::dirhash::hash_zip`] computes it), set
+    /// only when the zip is valid.
+    pub h1: Option<String>,
+    /// The content of the top-level `go.mod`, if the zip is valid and has
+    /// one.
+    pub go_mod: Option<Vec<u8>>,
+}
+
+/// [`check_zip`], the zip's `h1:` and its go.mod, reading every entry's
+/// content exactly once (a mirror admitting a 500 MiB zip should not read
+/// it three times). The same rules and limits as [`check_zip`] apply; the
+/// hash and go.mod are only produced for a zip that passes them.
+pub fn check_and_hash_zip<R: Read + Seek>(
+    module_path: &str,
+    version: &str,
+    zip: R,
+) -> Result<ZipSummary, Error> {
+    check_and_hash_zip_with_limits(module_path, version, zip, &Limits::default())
+}
+
+/// [`check_and_hash_zip`] with configurable limits, for tests.
+#[doc(hidden)]
+pub fn check_and_hash_zip_with_limits<R: Read + Seek>(
+    module_path: &str,
+    version: &str,
+    zip: R,
+    limits: &Limits,
+) -> Result<ZipSummary, Error> {
+    let (mut reader, cf) = match open_and_check_names(module_path, version, zip, limits)? {
+        Opened::TooLarge(cf) => {
+            return Ok(ZipSummary {
+                checked: cf,
+                h1: None,
+                go_mod: None,
+            })
+        }
+        Opened::Zip(reader, cf) => (reader, cf),
+    };
+    if cf.err().is_err() {
+        return Ok(ZipSummary {
+            checked: cf,
+            h1: None,
+            go_mod: None,
+        });
+    }
+    let go_mod_name = format!("{module_path}@{version}/go.mod").into_bytes();
+    let n = reader.entries().len();
+    let mut digests: Vec<Option<[u8; 32]>> = vec![None; n];
+    let mut go_mod = None;
+    let mut buf = vec![0u8; COPY_BUFFER_SIZE];
+    reader.read_contents(
+        |_, _| true,
+        |i, entry, content| {
+            use sha2::Digest;
+            let keep = entry.name == go_mod_name;
+            let mut kept = Vec::new();
+            let mut h = sha2::Sha256::new();
+            loop {
+                match content.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(k) => {
+                        h.update(&buf[..k]);
+                        if keep {
+                            kept.extend_from_slice(&buf[..k]);
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            digests[i] = Some(h.finalize().into());
+            if keep {
+                go_mod = Some(kept);
+            }
+            Ok(())
+        },
+    )?;
+    // A valid module zip has no repeated names, so each entry is its own
+    // last entry; directory entries hash as empty files.
+    let empty: [u8; 32] = {
+        use sha2::Digest;
+        sha2::Sha256::digest(b"").into()
+    };
+    let mut hasher = crate::dirhash::Hasher::new();
+    for (i, e) in reader.entries().iter().enumerate() {
+        let digest = if e.name.ends_with(b"/") {
+            empty
+        } else {
+            digests[i].unwrap_or(empty)
+        };
+        hasher
+            .add_digest(&e.name, digest)
+            .map_err(|err| Error::Format(err.to_string()))?;
+    }
+    Ok(ZipSummary {
+        checked: cf,
+        h1: Some(hasher.finish()),
+        go_mod,
+    })
 }
 
 enum Opened<R> {
