@@ -1,1 +1,5 @@
-fn main() {}
+//! The `gomirror` command: a thin shell over the `gomirror` library.
+
+fn main() -> std::process::ExitCode {
+    gomirror::cli::main()
+}

