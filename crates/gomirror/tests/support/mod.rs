@@ -11,6 +11,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+/// An HTTP client for tests (rustls with the ring provider).
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// The `gomirror` binary built for this test run.
 pub fn gomirror() -> Command {
     Command::new(env!("CARGO_BIN_EXE_gomirror"))

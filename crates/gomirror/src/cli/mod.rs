@@ -1,0 +1,78 @@
+//! Command-line interface: argument parsing and dispatch.
+
+mod modcmd;
+
+use crate::config::{Config, ServeFlags};
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// A Go module mirror that never serves a corrupted byte.
+#[derive(Debug, Parser)]
+#[command(name = "gomirror", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the GOPROXY protocol from a verified cache filled from upstreams.
+    ///
+    /// Every setting below can also come from the environment (the name in
+    /// brackets) or from the TOML file given by --config (the flag's name
+    /// with `_` for `-`). Flags win over the environment, which wins over
+    /// the file.
+    Serve {
+        #[command(flatten)]
+        flags: Box<ServeFlags>,
+        /// Print the resolved configuration and exit.
+        #[arg(long)]
+        print_config: bool,
+    },
+    /// Build, hash and check module zips exactly as the go command does.
+    #[command(subcommand)]
+    Mod(modcmd::ModCommand),
+}
+
+/// Parses the command line, runs the command and maps its outcome to an
+/// exit code: 0 success, 1 a failed check or operation, 2 bad usage.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Mod(cmd) => modcmd::run(cmd),
+        Command::Serve {
+            flags,
+            print_config,
+        } => {
+            let cfg = match Config::resolve(&flags) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("gomirror: invalid configuration: {e:#}");
+                    return ExitCode::from(2);
+                }
+            };
+            if print_config {
+                println!("{cfg:#?}");
+                return ExitCode::SUCCESS;
+            }
+            crate::serve::init_logging(cfg.log_format);
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("gomirror: cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match rt.block_on(crate::serve::run(cfg)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("gomirror: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! One typed [`Config`], from a TOML file, then the environment, then
+//! command-line flags (later sources win).
+//!
+//! Go's own variable names (`GOPROXY`, `GONOPROXY`, `GOPRIVATE`, `GOSUMDB`,
+//! `GONOSUMDB`, `GOINSECURE`) mean what they mean to the go command.
+//! gomirror's own settings use the `GOMIRROR_` prefix in the environment and
+//! the same name in lower case in the TOML file (`GOMIRROR_DATA_DIR` ↔
+//! `data_dir`, `GOPROXY` ↔ `goproxy`).
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Args;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Settings shared by every subcommand that touches the store.
+#[derive(Debug, Clone, Args, Default)]
+pub struct StoreFlags {
+    /// Directory holding the cache [env: GOMIRROR_DATA_DIR] [default: ./gomirror-data]
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// TOML configuration file [env: GOMIRROR_CONFIG]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Flags of `gomirror serve`. Each has a TOML key and an environment
+/// variable; flags win over the environment, which wins over the file.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ServeFlags {
+    #[command(flatten)]
+    pub store: StoreFlags,
+    /// Address to listen on [env: GOMIRROR_LISTEN] [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Upstream chain with the go command's GOPROXY syntax: URLs (http, https,
+    /// file) separated by `,` (fall through on 404/410) or `|` (fall through
+    /// on any error); `direct`; `off` [env: GOPROXY] [default: https://proxy.golang.org,direct]
+    #[arg(long, value_name = "LIST")]
+    pub goproxy: Option<String>,
+    /// Glob patterns of module paths never requested from proxy upstreams
+    /// [env: GONOPROXY] [default: GOPRIVATE]
+    #[arg(long, value_name = "PATTERNS")]
+    pub gonoproxy: Option<String>,
+    /// Glob patterns of private module paths (default for GONOPROXY and
+    /// GONOSUMDB) [env: GOPRIVATE]
+    #[arg(long, value_name = "PATTERNS")]
+    pub goprivate: Option<String>,
+    /// Checksum database: `sum.golang.org`, `name+key [url]`, or `off`
+    /// [env: GOSUMDB] [default: sum.golang.org]
+    #[arg(long, value_name = "DB")]
+    pub gosumdb: Option<String>,
+    /// Glob patterns of modules not checked against the checksum database
+    /// [env: GONOSUMDB] [default: GOPRIVATE]
+    #[arg(long, value_name = "PATTERNS")]
+    pub gonosumdb: Option<String>,
+    /// Glob patterns of modules that may be fetched over plain HTTP or
+    /// without certificate checks [env: GOINSECURE]
+    #[arg(long, value_name = "PATTERNS")]
+    pub goinsecure: Option<String>,
+    /// How long `list` and `@latest` answers are fresh, e.g. `60s`
+    /// [env: GOMIRROR_LIST_TTL] [default: 60s]
+    #[arg(long, value_name = "DURATION")]
+    pub list_ttl: Option<String>,
+    /// PEM certificate chain; with --tls-key, serve HTTPS (ALPN h2, http/1.1)
+    /// [env: GOMIRROR_TLS_CERT]
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert [env: GOMIRROR_TLS_KEY]
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// Upstream connect timeout [env: GOMIRROR_UPSTREAM_CONNECT_TIMEOUT] [default: 10s]
+    #[arg(long, value_name = "DURATION")]
+    pub upstream_connect_timeout: Option<String>,
+    /// Upstream time to first byte of the response [env: GOMIRROR_UPSTREAM_FIRST_BYTE_TIMEOUT] [default: 30s]
+    #[arg(long, value_name = "DURATION")]
+    pub upstream_first_byte_timeout: Option<String>,
+    /// Longest pause while receiving an upstream body [env: GOMIRROR_UPSTREAM_IDLE_TIMEOUT] [default: 30s]
+    #[arg(long, value_name = "DURATION")]
+    pub upstream_idle_timeout: Option<String>,
+    /// Extra attempts per upstream on transient errors [env: GOMIRROR_UPSTREAM_RETRIES] [default: 2]
+    #[arg(long, value_name = "N")]
+    pub upstream_retries: Option<u32>,
+    /// Bytes of small verified objects kept in memory [env: GOMIRROR_MEMORY_CACHE_BYTES] [default: 33554432]
+    #[arg(long, value_name = "BYTES")]
+    pub memory_cache_bytes: Option<u64>,
+    /// Log format: `human` or `json` [env: GOMIRROR_LOG_FORMAT] [default: human]
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+}
+
+/// The TOML file: every key optional, names as in [`ServeFlags`].
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    goproxy: Option<String>,
+    gonoproxy: Option<String>,
+    goprivate: Option<String>,
+    gosumdb: Option<String>,
+    gonosumdb: Option<String>,
+    goinsecure: Option<String>,
+    list_ttl: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    upstream_connect_timeout: Option<String>,
+    upstream_first_byte_timeout: Option<String>,
+    upstream_idle_timeout: Option<String>,
+    upstream_retries: Option<u32>,
+    memory_cache_bytes: Option<u64>,
+    log_format: Option<String>,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// The resolved configuration of a gomirror process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub goproxy: String,
+    pub gonoproxy: String,
+    pub goprivate: String,
+    pub gosumdb: String,
+    pub gonosumdb: String,
+    pub goinsecure: String,
+    pub list_ttl: Duration,
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub upstream_connect_timeout: Duration,
+    pub upstream_first_byte_timeout: Duration,
+    pub upstream_idle_timeout: Duration,
+    pub upstream_retries: u32,
+    pub memory_cache_bytes: u64,
+    pub log_format: LogFormat,
+}
+
+/// Reads a variable; an empty value counts as unset, like the go command.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|s| !s.is_empty())
+}
+
+fn duration(name: &str, s: &str) -> Result<Duration> {
+    humantime::parse_duration(s)
+        .map_err(|e| anyhow!("invalid {name} {s:?}: {e} (expected e.g. 30s, 5m)"))
+}
+
+/// Picks flag, else environment, else file, else default.
+fn layer<T: Clone>(flag: &Option<T>, env_val: Option<T>, file: &Option<T>) -> Option<T> {
+    flag.clone().or(env_val).or_else(|| file.clone())
+}
+
+impl StoreFlags {
+    /// Resolves only the data directory (for commands that need the store
+    /// but not the server settings).
+    pub fn data_dir(&self) -> Result<PathBuf> {
+        let file = load_file(
+            self.config
+                .clone()
+                .or_else(|| env("GOMIRROR_CONFIG").map(PathBuf::from)),
+        )?;
+        Ok(layer(
+            &self.data_dir,
+            env("GOMIRROR_DATA_DIR").map(PathBuf::from),
+            &file.data_dir,
+        )
+        .unwrap_or_else(|| PathBuf::from("gomirror-data")))
+    }
+}
+
+fn load_file(path: Option<PathBuf>) -> Result<FileConfig> {
+    let Some(path) = path else {
+        return Ok(FileConfig::default());
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
+}
+
+impl Config {
+    /// Resolves the configuration from flags, environment and file, and
+    /// validates every setting; an invalid one is an error naming it.
+    pub fn resolve(flags: &ServeFlags) -> Result<Config> {
+        let file = load_file(
+            flags
+                .store
+                .config
+                .clone()
+                .or_else(|| env("GOMIRROR_CONFIG").map(PathBuf::from)),
+        )?;
+        let s = |flag: &Option<String>, var: &str, f: &Option<String>| layer(flag, env(var), f);
+
+        let listen_s = s(&flags.listen, "GOMIRROR_LISTEN", &file.listen)
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen: SocketAddr = listen_s.parse().map_err(|e| {
+            anyhow!("invalid listen address (GOMIRROR_LISTEN / --listen) {listen_s:?}: {e}")
+        })?;
+        let data_dir = flags.store.data_dir()?;
+        let goproxy = s(&flags.goproxy, "GOPROXY", &file.goproxy)
+            .unwrap_or_else(|| "https://proxy.golang.org,direct".into());
+        let goprivate = s(&flags.goprivate, "GOPRIVATE", &file.goprivate).unwrap_or_default();
+        let gonoproxy =
+            s(&flags.gonoproxy, "GONOPROXY", &file.gonoproxy).unwrap_or_else(|| goprivate.clone());
+        let gonosumdb =
+            s(&flags.gonosumdb, "GONOSUMDB", &file.gonosumdb).unwrap_or_else(|| goprivate.clone());
+        let gosumdb =
+            s(&flags.gosumdb, "GOSUMDB", &file.gosumdb).unwrap_or_else(|| "sum.golang.org".into());
+        let goinsecure = s(&flags.goinsecure, "GOINSECURE", &file.goinsecure).unwrap_or_default();
+        let dur = |flag: &Option<String>,
+                   var: &str,
+                   f: &Option<String>,
+                   default: &str|
+         -> Result<Duration> {
+            let v = s(flag, var, f).unwrap_or_else(|| default.into());
+            duration(var, &v)
+        };
+        let list_ttl = dur(&flags.list_ttl, "GOMIRROR_LIST_TTL", &file.list_ttl, "60s")?;
+        let upstream_connect_timeout = dur(
+            &flags.upstream_connect_timeout,
+            "GOMIRROR_UPSTREAM_CONNECT_TIMEOUT",
+            &file.upstream_connect_timeout,
+            "10s",
+        )?;
+        let upstream_first_byte_timeout = dur(
+            &flags.upstream_first_byte_timeout,
+            "GOMIRROR_UPSTREAM_FIRST_BYTE_TIMEOUT",
+            &file.upstream_first_byte_timeout,
+            "30s",
+        )?;
+        let upstream_idle_timeout = dur(
+            &flags.upstream_idle_timeout,
+            "GOMIRROR_UPSTREAM_IDLE_TIMEOUT",
+            &file.upstream_idle_timeout,
+            "30s",
+        )?;
+        let upstream_retries = match layer(
+            &flags.upstream_retries,
+            env("GOMIRROR_UPSTREAM_RETRIES")
+                .map(|v| {
+                    v.parse()
+                        .map_err(|e| anyhow!("invalid GOMIRROR_UPSTREAM_RETRIES {v:?}: {e}"))
+                })
+                .transpose()?,
+            &file.upstream_retries,
+        ) {
+            Some(n) if n > 10 => bail!("invalid upstream_retries {n}: at most 10"),
+            Some(n) => n,
+            None => 2,
+        };
+        let memory_cache_bytes = layer(
+            &flags.memory_cache_bytes,
+            env("GOMIRROR_MEMORY_CACHE_BYTES")
+                .map(|v| {
+                    v.parse()
+                        .map_err(|e| anyhow!("invalid GOMIRROR_MEMORY_CACHE_BYTES {v:?}: {e}"))
+                })
+                .transpose()?,
+            &file.memory_cache_bytes,
+        )
+        .unwrap_or(32 << 20);
+        let tls_cert = layer(
+            &flags.tls_cert,
+            env("GOMIRROR_TLS_CERT").map(PathBuf::from),
+            &file.tls_cert,
+        );
+        let tls_key = layer(
+            &flags.tls_key,
+            env("GOMIRROR_TLS_KEY").map(PathBuf::from),
+            &file.tls_key,
+        );
+        let tls = match (tls_cert, tls_key) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            _ => bail!("GOMIRROR_TLS_CERT (--tls-cert) and GOMIRROR_TLS_KEY (--tls-key) must be set together"),
+        };
+        let log_format = match s(&flags.log_format, "GOMIRROR_LOG_FORMAT", &file.log_format).as_deref() {
+            None | Some("human") => LogFormat::Human,
+            Some("json") => LogFormat::Json,
+            Some(other) => bail!("invalid log format (GOMIRROR_LOG_FORMAT / --log-format) {other:?}: expected human or json"),
+        };
+        Ok(Config {
+            listen,
+            data_dir,
+            goproxy,
+            gonoproxy,
+            goprivate,
+            gosumdb,
+            gonosumdb,
+            goinsecure,
+            list_ttl,
+            tls,
+            upstream_connect_timeout,
+            upstream_first_byte_timeout,
+            upstream_idle_timeout,
+            upstream_retries,
+            memory_cache_bytes,
+            log_format,
+        })
+    }
+}

@@ -1,0 +1,480 @@
+//! HTTP routing and headers for the GOPROXY protocol; no business logic.
+//!
+//! ```text
+//! GET|HEAD /<module>/@v/list
+//! GET|HEAD /<module>/@v/<version>.info|.mod|.zip
+//! GET|HEAD /<module>/@latest
+//! ```
+//!
+//! Module paths and versions arrive case-encoded (`!` + lower case) and are
+//! decoded and checked with `gomod`. Malformed requests get `400`, unknown
+//! modules and versions `404` with a one-line plain-text reason (the go
+//! command falls through to its next proxy on 404/410), failing upstreams
+//! `502`, a failing store `503`.
+
+use crate::mirror::{Ext, Failure, Mirror, Object};
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::Response;
+use base64::Engine as _;
+use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use std::sync::Arc;
+
+/// A parsed GOPROXY request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyRequest {
+    List {
+        module: String,
+    },
+    Latest {
+        module: String,
+    },
+    Versioned {
+        module: String,
+        version: String,
+        ext: Ext,
+    },
+    /// `.info` for a query that is not a canonical version.
+    Query {
+        module: String,
+        query: String,
+    },
+}
+
+/// A request that cannot be answered: the status and a one-line reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal(pub StatusCode, pub String);
+
+/// Parses a request path (percent-decoded, without query) into a
+/// [`ProxyRequest`], applying the go command's rules to the module path
+/// (`CheckPath`) and version.
+pub fn parse_path(path: &str) -> Result<ProxyRequest, Refusal> {
+    let bad = |msg: String| Refusal(StatusCode::BAD_REQUEST, msg);
+    let not_found = |msg: String| Refusal(StatusCode::NOT_FOUND, msg);
+    let p = path.strip_prefix('/').unwrap_or(path);
+    let module_of = |enc: &str| -> Result<String, Refusal> {
+        let m = gomod::module::unescape_path(enc).map_err(|e| bad(format!("bad request: {e}")))?;
+        gomod::module::check_path(&m).map_err(|e| bad(format!("bad request: {e}")))?;
+        Ok(m)
+    };
+    if let Some(enc) = p.strip_suffix("/@latest") {
+        return Ok(ProxyRequest::Latest {
+            module: module_of(enc)?,
+        });
+    }
+    let Some((enc, file)) = p.rsplit_once("/@v/") else {
+        return Err(not_found(format!(
+            "not found: {path}: not a module proxy path"
+        )));
+    };
+    let module = module_of(enc)?;
+    if file == "list" {
+        return Ok(ProxyRequest::List { module });
+    }
+    let Some((enc_v, ext)) = file.rsplit_once('.') else {
+        return Err(not_found(format!("not found: unknown file {file:?}")));
+    };
+    let ext = match ext {
+        "info" => Ext::Info,
+        "mod" => Ext::Mod,
+        "zip" => Ext::Zip,
+        _ => return Err(not_found(format!("not found: unknown file {file:?}"))),
+    };
+    let version =
+        gomod::module::unescape_version(enc_v).map_err(|e| bad(format!("bad request: {e}")))?;
+    let canonical = gomod::module::canonical_version(&version) == version;
+    if canonical {
+        if let Err(e) = gomod::module::check(&module, &version) {
+            return Err(not_found(format!("not found: {e}")));
+        }
+        return Ok(ProxyRequest::Versioned {
+            module,
+            version,
+            ext,
+        });
+    }
+    if ext == Ext::Info {
+        return Ok(ProxyRequest::Query {
+            module,
+            query: version,
+        });
+    }
+    Err(not_found(format!(
+        "not found: {module}@{version}: version is not canonical"
+    )))
+}
+
+/// Shared state of the HTTP layer.
+#[derive(Clone)]
+pub struct AppState {
+    pub mirror: Arc<Mirror>,
+}
+
+/// The axum router of the mirror.
+pub fn router(state: AppState) -> axum::Router {
+    axum::Router::new().fallback(handle).with_state(state)
+}
+
+fn text(status: StatusCode, msg: &str) -> Response {
+    let mut line: String = msg
+        .lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(1000)
+        .collect();
+    line.push('\n');
+    let mut r = Response::new(Body::from(line));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    let cc = if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
+        "public, max-age=60"
+    } else {
+        "no-store"
+    };
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cc));
+    r
+}
+
+fn failure_response(f: &Failure) -> Response {
+    match f {
+        Failure::NotFound(m) => text(StatusCode::NOT_FOUND, &format!("not found: {m}")),
+        Failure::Upstream(m) => text(StatusCode::BAD_GATEWAY, &format!("upstream failed: {m}")),
+        Failure::Store(m) => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("storage unavailable: {m}"),
+        ),
+    }
+}
+
+/// A single byte range `bytes=a-b`, `bytes=a-` or `bytes=-n`; `None` for
+/// anything else (served as a full `200`).
+fn parse_range(h: &HeaderMap) -> Option<(Option<u64>, Option<u64>)> {
+    let v = h.get(header::RANGE)?.to_str().ok()?.trim();
+    let spec = v.strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None;
+    }
+    let (a, b) = spec.split_once('-')?;
+    let a = a.trim();
+    let b = b.trim();
+    let a = if a.is_empty() {
+        None
+    } else {
+        Some(a.parse().ok()?)
+    };
+    let b = if b.is_empty() {
+        None
+    } else {
+        Some(b.parse().ok()?)
+    };
+    if a.is_none() && b.is_none() {
+        return None;
+    }
+    Some((a, b))
+}
+
+/// Resolves a range against the length: inclusive bounds, or `Err` when
+/// unsatisfiable.
+fn resolve_range(r: (Option<u64>, Option<u64>), len: u64) -> Result<(u64, u64), ()> {
+    let (s, e) = match r {
+        (Some(s), Some(e)) if s <= e => (s, e.min(len.saturating_sub(1))),
+        (Some(_), Some(_)) => return Err(()),
+        (Some(s), None) => (s, len.saturating_sub(1)),
+        (None, Some(n)) if n > 0 => (len.saturating_sub(n), len.saturating_sub(1)),
+        _ => return Err(()),
+    };
+    if len == 0 || s >= len {
+        return Err(());
+    }
+    Ok((s, e))
+}
+
+fn etag_matches(h: &HeaderMap, etag: &str) -> bool {
+    let Some(v) = h.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    v.split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t.trim_start_matches("W/") == etag)
+}
+
+async fn handle(
+    State(st): State<AppState>,
+    method: Method,
+    uri: http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    if method != Method::GET && method != Method::HEAD {
+        let mut r = text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method not allowed: use GET or HEAD",
+        );
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return r;
+    }
+    let raw = uri.path();
+    let path = match percent_decode(raw) {
+        Some(p) => p,
+        None => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "bad request: malformed percent-encoding",
+            )
+        }
+    };
+    if path == "/" {
+        return text(
+            StatusCode::OK,
+            concat!(
+                "gomirror ",
+                env!("CARGO_PKG_VERSION"),
+                ": a Go module mirror; set GOPROXY to this URL"
+            ),
+        );
+    }
+    if path.starts_with("/sumdb/") {
+        return text(
+            StatusCode::NOT_FOUND,
+            "not found: checksum database proxying is not configured",
+        );
+    }
+    let req = match parse_path(&path) {
+        Ok(r) => r,
+        Err(Refusal(status, msg)) => return text(status, &msg),
+    };
+    let head = method == Method::HEAD;
+    let mirror = &st.mirror;
+    let range = parse_range(&headers);
+    let result = match &req {
+        ProxyRequest::List { module } => mirror.list(module).await,
+        ProxyRequest::Latest { module } => mirror.latest(module).await,
+        ProxyRequest::Query { module, query } => mirror.query_info(module, query).await,
+        ProxyRequest::Versioned {
+            module,
+            version,
+            ext,
+        } => mirror.versioned(module, version, *ext).await,
+    };
+    let obj = match result {
+        Ok(o) => o,
+        Err(f) => return failure_response(&f),
+    };
+    respond(mirror, &req, obj, &headers, range, head)
+}
+
+fn respond(
+    mirror: &Arc<Mirror>,
+    req: &ProxyRequest,
+    obj: Object,
+    headers: &HeaderMap,
+    range: Option<(Option<u64>, Option<u64>)>,
+    head: bool,
+) -> Response {
+    let (content_type, versioned, is_zip) = match req {
+        ProxyRequest::List { .. } => ("text/plain; charset=utf-8", false, false),
+        ProxyRequest::Latest { .. } | ProxyRequest::Query { .. } => {
+            ("application/json", false, false)
+        }
+        ProxyRequest::Versioned { ext: Ext::Info, .. } => ("application/json", true, false),
+        ProxyRequest::Versioned { ext: Ext::Mod, .. } => ("text/plain; charset=utf-8", true, false),
+        ProxyRequest::Versioned { ext: Ext::Zip, .. } => ("application/zip", true, true),
+    };
+    let etag = format!("\"{}\"", obj.meta.sha256);
+    let cache_control = if obj.stale {
+        "public, max-age=0, must-revalidate".to_owned()
+    } else if versioned {
+        "public, max-age=31536000, immutable".to_owned()
+    } else {
+        format!("public, max-age={}", mirror.list_ttl().as_secs())
+    };
+    let mut h = HeaderMap::new();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::ETAG,
+        HeaderValue::from_str(&etag).expect("hex etag"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_str(&cache_control).expect("ascii"),
+    );
+    if versioned {
+        let raw = hex::decode(&obj.meta.sha256).unwrap_or_default();
+        let digest = format!(
+            "sha-256=:{}:",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        );
+        h.insert(
+            "repr-digest",
+            HeaderValue::from_str(&digest).expect("base64"),
+        );
+    }
+    if is_zip {
+        h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    }
+    if obj.stale {
+        h.insert("x-gomirror-stale", HeaderValue::from_static("1"));
+        h.insert(
+            header::WARNING,
+            HeaderValue::from_static("110 gomirror \"Response is Stale\""),
+        );
+    }
+    if etag_matches(headers, &etag) {
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        h.remove(header::CONTENT_TYPE);
+        *r.headers_mut() = h;
+        return r;
+    }
+    let size = obj.meta.size;
+    let mut status = StatusCode::OK;
+    let mut span = None;
+    if let (true, Some(r)) = (is_zip, range) {
+        match resolve_range(r, size) {
+            Ok((s, e)) => {
+                status = StatusCode::PARTIAL_CONTENT;
+                h.insert(
+                    header::CONTENT_RANGE,
+                    HeaderValue::from_str(&format!("bytes {s}-{e}/{size}")).expect("ascii"),
+                );
+                span = Some((s, e));
+            }
+            Err(()) => {
+                let mut r = text(StatusCode::RANGE_NOT_SATISFIABLE, "range not satisfiable");
+                r.headers_mut().insert(
+                    header::CONTENT_RANGE,
+                    HeaderValue::from_str(&format!("bytes */{size}")).expect("ascii"),
+                );
+                return r;
+            }
+        }
+    }
+    let len = span.map(|(s, e)| e - s + 1).unwrap_or(size);
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    let body = if head {
+        Body::empty()
+    } else {
+        Body::from_stream(mirror.body(obj, span))
+    };
+    let mut r = Response::new(body);
+    *r.status_mut() = status;
+    *r.headers_mut() = h;
+    r
+}
+
+/// Decodes `%XX` escapes; `None` for a malformed escape or non-UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    if !s.contains('%') {
+        return Some(s.to_owned());
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hx = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hx, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_proxy_paths() {
+        assert_eq!(
+            parse_path("/github.com/!azure/go/@v/v1.2.3.zip"),
+            Ok(ProxyRequest::Versioned {
+                module: "github.com/Azure/go".into(),
+                version: "v1.2.3".into(),
+                ext: Ext::Zip
+            })
+        );
+        assert_eq!(
+            parse_path("/example.com/m/@v/list"),
+            Ok(ProxyRequest::List {
+                module: "example.com/m".into()
+            })
+        );
+        assert_eq!(
+            parse_path("/example.com/m/@latest"),
+            Ok(ProxyRequest::Latest {
+                module: "example.com/m".into()
+            })
+        );
+        assert_eq!(
+            parse_path("/example.com/m/@v/master.info"),
+            Ok(ProxyRequest::Query {
+                module: "example.com/m".into(),
+                query: "master".into()
+            })
+        );
+        assert_eq!(
+            parse_path("/example.com/m/@v/v2.0.0+incompatible.mod"),
+            Ok(ProxyRequest::Versioned {
+                module: "example.com/m".into(),
+                version: "v2.0.0+incompatible".into(),
+                ext: Ext::Mod
+            })
+        );
+        // Malformed: bad escapes, invalid paths → 400; wrong versions → 404.
+        assert_eq!(
+            parse_path("/github.com/Azure/go/@v/list").unwrap_err().0,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            parse_path("/-x/@v/list").unwrap_err().0,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            parse_path("/example.com/m/@v/v2.0.0.zip").unwrap_err().0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            parse_path("/example.com/m/@v/master.zip").unwrap_err().0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            parse_path("/example.com/m/@v/v1.0.0.tar").unwrap_err().0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            parse_path("/favicon.ico").unwrap_err().0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            parse_path("/example.com/m/@v/V1.0.0.zip").unwrap_err().0,
+            StatusCode::BAD_REQUEST
+        );
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(resolve_range((Some(0), Some(9)), 100), Ok((0, 9)));
+        assert_eq!(resolve_range((Some(90), None), 100), Ok((90, 99)));
+        assert_eq!(resolve_range((None, Some(10)), 100), Ok((90, 99)));
+        assert_eq!(resolve_range((Some(50), Some(500)), 100), Ok((50, 99)));
+        assert_eq!(resolve_range((Some(100), None), 100), Err(()));
+        assert_eq!(resolve_range((Some(5), Some(1)), 100), Err(()));
+        assert_eq!(resolve_range((None, Some(0)), 100), Err(()));
+    }
+
+    #[test]
+    fn percent() {
+        assert_eq!(percent_decode("/a%21b").as_deref(), Some("/a!b"));
+        assert_eq!(percent_decode("/a%2"), None);
+        assert_eq!(percent_decode("/a%zz"), None);
+    }
+}

@@ -1,0 +1,1002 @@
+//! The core: look up → verify → (miss) fetch → admit → serve, with
+//! singleflight.
+//!
+//! Invariant 2 lives here, in `Mirror::load` and [`Mirror::body`]: nothing
+//! leaves the cache without matching the sha256 and size it was admitted
+//! with. Small objects (`.info`, `.mod`, `list`, `@latest`, zips up to
+//! 1 MiB) are verified whole before a single byte is sent, then kept in a
+//! bounded in-memory tier. A large zip is verified whole before sending
+//! whenever its stored copy is not the one last verified (the store's
+//! fingerprint: on a file system any write changes the ctime), and is always
+//! hashed again on the way out: if the last chunk does not complete the
+//! admitted digest (rot that changed no metadata), the stream ends with an
+//! error instead of a clean end, so the client sees a broken transfer, never
+//! a bad body with a good ending. A rotten object is quarantined and fetched
+//! again through admission.
+
+use crate::admit::{self, AdmitError, FailureKind};
+use crate::store::{Meta, ObjectRead, Store};
+use crate::upstream::{self, Chain, Fallthrough, FetchError, Source};
+use bytes::Bytes;
+use futures_util::future::{BoxFuture, FutureExt, Shared};
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+/// Objects up to this size are verified whole before sending.
+pub const SMALL_OBJECT: u64 = 1 << 20;
+
+/// The versioned files of the GOPROXY protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ext {
+    Info,
+    Mod,
+    Zip,
+}
+
+impl Ext {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ext::Info => "info",
+            Ext::Mod => "mod",
+            Ext::Zip => "zip",
+        }
+    }
+    fn limit(self) -> u64 {
+        match self {
+            Ext::Info => admit::MAX_INFO,
+            Ext::Mod => admit::MAX_MOD,
+            Ext::Zip => admit::MAX_ZIP,
+        }
+    }
+}
+
+/// Why a request could not be answered with content.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Failure {
+    /// No upstream has it (every one answered 404/410), or it is invalid.
+    #[error("{0}")]
+    NotFound(String),
+    /// Upstreams failed or served only content that failed admission.
+    #[error("{0}")]
+    Upstream(String),
+    /// The store failed.
+    #[error("{0}")]
+    Store(String),
+}
+
+/// An object ready to be sent.
+pub struct Object {
+    pub key: String,
+    pub meta: Meta,
+    pub data: Data,
+    /// Served from cache because every upstream failed.
+    pub stale: bool,
+}
+
+/// Where an object's bytes come from.
+pub enum Data {
+    /// Verified bytes in memory.
+    Memory(Bytes),
+    /// A stored large object, verified while it streams.
+    Stored(Pin<Box<dyn ObjectRead>>),
+}
+
+/// Counters of what the mirror did, by kind; the metrics endpoint reads them.
+#[derive(Default)]
+pub struct Counters {
+    inner: Mutex<HashMap<(&'static str, String), u64>>,
+}
+
+impl Counters {
+    /// Adds one to `name{label}`.
+    pub fn inc(&self, name: &'static str, label: &str) {
+        *self
+            .inner
+            .lock()
+            .unwrap()
+            .entry((name, label.to_owned()))
+            .or_default() += 1;
+    }
+    /// The current value of `name{label}`.
+    pub fn get(&self, name: &'static str, label: &str) -> u64 {
+        self.inner
+            .lock()
+            .unwrap()
+            .get(&(name, label.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    }
+    /// Every counter, sorted.
+    pub fn snapshot(&self) -> Vec<((&'static str, String), u64)> {
+        let mut v: Vec<_> = self
+            .inner
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+type Flight = Shared<BoxFuture<'static, Result<(), Failure>>>;
+
+/// Settings of the mirror core.
+pub struct Settings {
+    pub chain: Chain,
+    pub gonoproxy: String,
+    pub list_ttl: Duration,
+    pub memory_cache_bytes: u64,
+    pub policy: upstream::Policy,
+}
+
+/// The mirror core. Cheap to share behind an `Arc`.
+pub struct Mirror {
+    store: Arc<dyn Store>,
+    chain: Chain,
+    gonoproxy: String,
+    list_ttl: Duration,
+    client: upstream::Client,
+    inflight: Mutex<HashMap<String, Flight>>,
+    mem: Mutex<MemTier>,
+    /// Fingerprints of stored copies of large objects verified whole.
+    verified: Mutex<HashMap<String, String>>,
+    pub counters: Counters,
+}
+
+/// A bounded in-memory tier of verified small objects.
+struct MemTier {
+    /// key → (record, verified bytes, fingerprint of the stored copy they
+    /// were read from).
+    lru: lru::LruCache<String, (Meta, Bytes, Option<String>)>,
+    bytes: u64,
+    budget: u64,
+}
+
+impl MemTier {
+    fn get(&mut self, key: &str) -> Option<(Meta, Bytes, Option<String>)> {
+        self.lru.get(key).cloned()
+    }
+    fn put(&mut self, key: &str, meta: Meta, data: Bytes, fingerprint: Option<String>) {
+        if data.len() as u64 > self.budget / 8 {
+            return;
+        }
+        if let Some((_, old, _)) = self
+            .lru
+            .put(key.to_owned(), (meta, data.clone(), fingerprint))
+        {
+            self.bytes -= old.len() as u64;
+        }
+        self.bytes += data.len() as u64;
+        while self.bytes > self.budget {
+            match self.lru.pop_lru() {
+                Some((_, (_, d, _))) => self.bytes -= d.len() as u64,
+                None => break,
+            }
+        }
+    }
+    fn remove(&mut self, key: &str) {
+        if let Some((_, d, _)) = self.lru.pop(key) {
+            self.bytes -= d.len() as u64;
+        }
+    }
+}
+
+/// The store key of a versioned file: case-encoded path and version.
+pub fn versioned_key(module: &str, version: &str, ext: Ext) -> Result<String, Failure> {
+    let p = gomod::module::escape_path(module).map_err(|e| Failure::NotFound(e.to_string()))?;
+    let v = gomod::module::escape_version(version).map_err(|e| Failure::NotFound(e.to_string()))?;
+    Ok(format!("{p}/@v/{v}.{}", ext.as_str()))
+}
+
+fn escaped(module: &str) -> Result<String, Failure> {
+    gomod::module::escape_path(module).map_err(|e| Failure::NotFound(e.to_string()))
+}
+
+fn sha_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+/// One upstream attempt's failure, classified for the chain walk.
+enum TryError {
+    NotFound(String),
+    Fetch(FetchError),
+    Admit(AdmitError),
+    Store(String),
+}
+
+impl Mirror {
+    /// Creates the mirror core over `store`.
+    pub fn new(store: Arc<dyn Store>, s: Settings) -> anyhow::Result<Arc<Mirror>> {
+        let client = upstream::Client::new(s.policy)?;
+        Ok(Arc::new(Mirror {
+            store,
+            chain: s.chain,
+            gonoproxy: s.gonoproxy,
+            list_ttl: s.list_ttl,
+            client,
+            inflight: Mutex::new(HashMap::new()),
+            mem: Mutex::new(MemTier {
+                lru: lru::LruCache::new(NonZeroUsize::new(1 << 20).expect("non-zero")),
+                bytes: 0,
+                budget: s.memory_cache_bytes,
+            }),
+            verified: Mutex::new(HashMap::new()),
+            counters: Counters::default(),
+        }))
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The list time-to-live, for `Cache-Control`.
+    pub fn list_ttl(&self) -> Duration {
+        self.list_ttl
+    }
+
+    fn chain_for(&self, module: &str) -> Chain {
+        if !self.gonoproxy.is_empty() && gomod::glob::match_prefix_patterns(&self.gonoproxy, module)
+        {
+            self.chain.private()
+        } else {
+            self.chain.clone()
+        }
+    }
+
+    /// Records an integrity failure of `kind` from `source` (an upstream
+    /// name, or `store`).
+    fn integrity_failure(&self, kind: FailureKind, source: &str, what: &str, msg: &str) {
+        self.counters
+            .inc("integrity_failures", &format!("{}|{source}", kind.as_str()));
+        tracing::warn!(
+            kind = kind.as_str(),
+            source,
+            object = what,
+            "integrity failure: {msg}"
+        );
+    }
+
+    /// Takes a rotten object out of service and out of every cache tier.
+    async fn quarantine(&self, key: &str, kind: FailureKind, msg: &str) {
+        self.mem.lock().unwrap().remove(key);
+        self.verified.lock().unwrap().remove(key);
+        self.integrity_failure(kind, "store", key, msg);
+        self.counters.inc("quarantined", "");
+        if let Err(e) = self.store.quarantine(key, msg).await {
+            tracing::error!(key, "quarantine failed: {e}");
+        }
+    }
+
+    /// Loads a stored object with its guarantee. Small objects are
+    /// verified whole, then kept in memory. A large object is verified whole
+    /// unless this exact stored copy (its store fingerprint) was verified
+    /// whole before, and is then verified again while it streams. `None`
+    /// when absent or rotten (a rotten object is quarantined first).
+    async fn load(&self, key: &str) -> Result<Option<Object>, Failure> {
+        let hit = self.mem.lock().unwrap().get(key);
+        if let Some((meta, data, fp)) = hit {
+            // The stored copy changed since it was read (rewritten, or
+            // tampered with): verify it again rather than serve from memory.
+            if fp.is_none() || self.store.fingerprint(key) == fp {
+                return Ok(Some(Object {
+                    key: key.to_owned(),
+                    meta,
+                    data: Data::Memory(data),
+                    stale: false,
+                }));
+            }
+            self.mem.lock().unwrap().remove(key);
+        }
+        let opened = match self.store.open(key).await {
+            Ok(Some(o)) => o,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(Failure::Store(e.to_string())),
+        };
+        let meta = opened.meta;
+        let mut reader = opened.reader;
+        let len = match reader.seek(std::io::SeekFrom::End(0)).await {
+            Ok(l) => l,
+            Err(e) => return Err(Failure::Store(format!("{key}: {e}"))),
+        };
+        if len != meta.size {
+            self.quarantine(
+                key,
+                FailureKind::Size,
+                &format!("stored length {len}, admitted {}", meta.size),
+            )
+            .await;
+            return Ok(None);
+        }
+        reader
+            .rewind()
+            .await
+            .map_err(|e| Failure::Store(format!("{key}: {e}")))?;
+        if meta.size <= SMALL_OBJECT {
+            let mut buf = Vec::with_capacity(meta.size as usize);
+            reader
+                .read_to_end(&mut buf)
+                .await
+                .map_err(|e| Failure::Store(format!("{key}: {e}")))?;
+            if sha_hex(&buf) != meta.sha256 {
+                self.quarantine(
+                    key,
+                    FailureKind::Sha256,
+                    "stored bytes do not match the admitted sha256",
+                )
+                .await;
+                return Ok(None);
+            }
+            let data = Bytes::from(buf);
+            self.mem
+                .lock()
+                .unwrap()
+                .put(key, meta.clone(), data.clone(), opened.fingerprint);
+            return Ok(Some(Object {
+                key: key.to_owned(),
+                meta,
+                data: Data::Memory(data),
+                stale: false,
+            }));
+        }
+        let known = match (&opened.fingerprint, self.verified.lock().unwrap().get(key)) {
+            (Some(fp), Some(v)) => fp == v,
+            _ => false,
+        };
+        if !known {
+            let mut h = Sha256::new();
+            let mut buf = vec![0u8; 256 << 10];
+            loop {
+                let n = reader
+                    .read(&mut buf)
+                    .await
+                    .map_err(|e| Failure::Store(format!("{key}: {e}")))?;
+                if n == 0 {
+                    break;
+                }
+                h.update(&buf[..n]);
+            }
+            if hex::encode(h.finalize()) != meta.sha256 {
+                self.quarantine(
+                    key,
+                    FailureKind::Sha256,
+                    "stored bytes do not match the admitted sha256",
+                )
+                .await;
+                return Ok(None);
+            }
+            if let Some(fp) = opened.fingerprint {
+                self.verified.lock().unwrap().insert(key.to_owned(), fp);
+            }
+            reader
+                .rewind()
+                .await
+                .map_err(|e| Failure::Store(format!("{key}: {e}")))?;
+        }
+        Ok(Some(Object {
+            key: key.to_owned(),
+            meta,
+            data: Data::Stored(reader),
+            stale: false,
+        }))
+    }
+
+    /// The body of `obj` (or of `range` of it, inclusive bounds), holding the
+    /// integrity guarantee: a stored object streamed whole is hashed on the
+    /// way out and ends in an error, not a clean end, if it does not match.
+    pub fn body(
+        self: &Arc<Self>,
+        obj: Object,
+        range: Option<(u64, u64)>,
+    ) -> BoxStream<'static, std::io::Result<Bytes>> {
+        match obj.data {
+            Data::Memory(b) => {
+                let b = match range {
+                    Some((s, e)) => b.slice(s as usize..=e as usize),
+                    None => b,
+                };
+                futures_util::stream::once(async move { Ok(b) }).boxed()
+            }
+            Data::Stored(reader) => {
+                let this = self.clone();
+                let key = obj.key;
+                let meta = obj.meta;
+                match range {
+                    // `load` verified this copy whole (now or before).
+                    Some((s, e)) => range_stream(reader, s, e),
+                    None => verified_stream(this, key, meta, reader),
+                }
+            }
+        }
+    }
+
+    /// Runs `fill` for `key` once, however many callers ask at the same
+    /// time; every caller gets the one result. The work runs in its own task
+    /// so a caller that goes away does not cancel it for the others.
+    async fn singleflight<F>(self: &Arc<Self>, key: &str, fill: F) -> Result<(), Failure>
+    where
+        F: std::future::Future<Output = Result<(), Failure>> + Send + 'static,
+    {
+        let flight = {
+            let mut map = self.inflight.lock().unwrap();
+            if let Some(f) = map.get(key) {
+                self.counters.inc("singleflight_waiters", "");
+                f.clone()
+            } else {
+                let this = self.clone();
+                let k = key.to_owned();
+                let handle = tokio::spawn(async move {
+                    let r = fill.await;
+                    this.inflight.lock().unwrap().remove(&k);
+                    r
+                });
+                let f: Flight = async move {
+                    handle.await.unwrap_or_else(|e| {
+                        Err(Failure::Upstream(format!("fetch task failed: {e}")))
+                    })
+                }
+                .boxed()
+                .shared();
+                map.insert(key.to_owned(), f.clone());
+                f
+            }
+        };
+        flight.await
+    }
+
+    /// A versioned `.info`, `.mod` or `.zip` (canonical version): from the
+    /// cache, verified; on a miss or rot, fetched through admission first.
+    pub async fn versioned(
+        self: &Arc<Self>,
+        module: &str,
+        version: &str,
+        ext: Ext,
+    ) -> Result<Object, Failure> {
+        let key = versioned_key(module, version, ext)?;
+        if let Some(o) = self.load(&key).await? {
+            self.counters.inc("cache", "hit");
+            return Ok(o);
+        }
+        self.counters.inc("cache", "miss");
+        let this = self.clone();
+        let (m, v) = (module.to_owned(), version.to_owned());
+        self.singleflight(&key, async move { this.fetch_versioned(&m, &v, ext).await })
+            .await?;
+        match self.load(&key).await? {
+            Some(o) => Ok(o),
+            None => Err(Failure::Upstream(format!(
+                "{module}@{version}: admitted object failed verification"
+            ))),
+        }
+    }
+
+    /// Walks the chain for a versioned file until one upstream's content is
+    /// admitted and stored.
+    async fn fetch_versioned(
+        self: &Arc<Self>,
+        module: &str,
+        version: &str,
+        ext: Ext,
+    ) -> Result<(), Failure> {
+        let key = versioned_key(module, version, ext)?;
+        let rel = key.clone();
+        let chain = self.chain_for(module);
+        self.walk_chain(
+            &chain,
+            &format!("{module}@{version}.{}", ext.as_str()),
+            |src| {
+                let this = self.clone();
+                let (rel, key, module, version) = (
+                    rel.clone(),
+                    key.clone(),
+                    module.to_owned(),
+                    version.to_owned(),
+                );
+                async move {
+                    this.try_versioned(&src, &rel, &key, &module, &version, ext)
+                        .await
+                }
+                .boxed()
+            },
+        )
+        .await
+    }
+
+    /// Tries each chain entry with the GOPROXY fall-through rules; content
+    /// failing admission always moves on to the next entry.
+    async fn walk_chain<F>(&self, chain: &Chain, what: &str, mut attempt: F) -> Result<(), Failure>
+    where
+        F: FnMut(Source) -> BoxFuture<'static, Result<(), TryError>>,
+    {
+        let mut errors: Vec<String> = vec![];
+        let mut all_not_found = true;
+        for (src, fall) in &chain.entries {
+            match attempt(src.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(TryError::NotFound(msg)) => errors.push(msg),
+                Err(TryError::Admit(e)) => {
+                    all_not_found = false;
+                    errors.push(format!("{}: refused: {}", src.name(), e.msg));
+                }
+                Err(TryError::Store(msg)) => return Err(Failure::Store(msg)),
+                Err(TryError::Fetch(e)) => {
+                    all_not_found = false;
+                    errors.push(e.to_string());
+                    if *fall == Fallthrough::OnNotFound {
+                        break;
+                    }
+                }
+            }
+        }
+        let msg = format!("{what}: {}", errors.join("; "));
+        if all_not_found {
+            Err(Failure::NotFound(msg))
+        } else {
+            Err(Failure::Upstream(msg))
+        }
+    }
+
+    /// GETs `rel` from `src` with retries on transient failures (including
+    /// truncated bodies), and receives the body into staging.
+    async fn fetch_body(
+        &self,
+        src: &Source,
+        rel: &str,
+        limit: u64,
+    ) -> Result<admit::Received, TryError> {
+        let retries = self.client.policy.retries;
+        let mut attempt = 0;
+        loop {
+            self.counters.inc("upstream_requests", src.name());
+            let r = match self.client.get(src, rel).await {
+                Ok(body) => admit::receive(
+                    self.store.as_ref(),
+                    body,
+                    limit,
+                    self.client.policy.idle_timeout,
+                )
+                .await
+                .map_err(|e| {
+                    self.integrity_failure(e.kind, src.name(), rel, &e.msg);
+                    TryError::Admit(e)
+                }),
+                Err(e) if e.is_not_found() => return Err(TryError::NotFound(e.to_string())),
+                Err(e) => {
+                    self.counters.inc("upstream_errors", src.name());
+                    Err(TryError::Fetch(e))
+                }
+            };
+            let retryable = matches!(&r, Err(TryError::Fetch(FetchError::Transient { .. })))
+                || matches!(&r, Err(TryError::Admit(e)) if e.kind == FailureKind::Truncated);
+            if r.is_ok() || !retryable || attempt >= retries {
+                return r;
+            }
+            attempt += 1;
+            tokio::time::sleep(upstream::backoff(attempt)).await;
+        }
+    }
+
+    async fn try_versioned(
+        self: &Arc<Self>,
+        src: &Source,
+        rel: &str,
+        key: &str,
+        module: &str,
+        version: &str,
+        ext: Ext,
+    ) -> Result<(), TryError> {
+        let received = self.fetch_body(src, rel, ext.limit()).await?;
+        let refuse = |e: AdmitError| {
+            self.integrity_failure(e.kind, src.name(), key, &e.msg);
+            TryError::Admit(e)
+        };
+        let mut meta = admit::meta(&received, None, src.name());
+        match ext {
+            Ext::Info => {
+                let data = std::fs::read(received.staged.path())
+                    .map_err(|e| TryError::Store(format!("reading staged info: {e}")))?;
+                admit::check_info(&data, Some(version)).map_err(refuse)?;
+            }
+            Ext::Mod => {
+                let data = std::fs::read(received.staged.path())
+                    .map_err(|e| TryError::Store(format!("reading staged go.mod: {e}")))?;
+                let h1 = gomod::dirhash::hash_go_mod(&data);
+                let zip_key = versioned_key(module, version, Ext::Zip)
+                    .map_err(|e| TryError::Store(e.to_string()))?;
+                if let Ok(Some(zm)) = self.store.meta(&zip_key).await {
+                    if zm.gomod_h1.as_deref().is_some_and(|z| z != h1) {
+                        return Err(refuse(AdmitError {
+                            kind: FailureKind::GoModMismatch,
+                            msg: format!("go.mod {h1} differs from the go.mod in the stored zip"),
+                        }));
+                    }
+                }
+                meta.h1 = Some(h1);
+            }
+            Ext::Zip => {
+                let path = received.staged.path().to_owned();
+                let (m, v) = (module.to_owned(), version.to_owned());
+                let facts = tokio::task::spawn_blocking(move || admit::check_zip(&m, &v, &path))
+                    .await
+                    .map_err(|e| TryError::Store(format!("zip check task: {e}")))?
+                    .map_err(refuse)?;
+                let mod_key = versioned_key(module, version, Ext::Mod)
+                    .map_err(|e| TryError::Store(e.to_string()))?;
+                if let Ok(Some(mm)) = self.store.meta(&mod_key).await {
+                    if mm.h1.as_deref().is_some_and(|h| h != facts.gomod_h1) {
+                        return Err(refuse(AdmitError {
+                            kind: FailureKind::GoModMismatch,
+                            msg: format!(
+                                "the zip's go.mod {} differs from the stored .mod",
+                                facts.gomod_h1
+                            ),
+                        }));
+                    }
+                }
+                meta.h1 = Some(facts.h1);
+                meta.gomod_h1 = Some(facts.gomod_h1);
+            }
+        }
+        self.store
+            .put(key, received.staged, &meta)
+            .await
+            .map_err(|e| TryError::Store(e.to_string()))?;
+        self.counters.inc("admitted", ext.as_str());
+        tracing::info!(
+            object = key,
+            upstream = src.name(),
+            size = meta.size,
+            "admitted"
+        );
+        Ok(())
+    }
+
+    /// `@v/list`: fresh from the cache within the TTL, else from upstream;
+    /// when every upstream fails, the last list (marked stale) merged with
+    /// the versions present in the cache.
+    pub async fn list(self: &Arc<Self>, module: &str) -> Result<Object, Failure> {
+        let key = format!("{}/@v/list", escaped(module)?);
+        self.volatile(module, &key, "@v/list", admit::MAX_LIST, |data| {
+            let list = admit::clean_list(data)?;
+            Ok(list
+                .iter()
+                .map(|v| format!("{v}\n"))
+                .collect::<String>()
+                .into_bytes())
+        })
+        .await
+    }
+
+    /// `@latest`: like `list`, the answer is cached briefly, served stale
+    /// when every upstream fails.
+    pub async fn latest(self: &Arc<Self>, module: &str) -> Result<Object, Failure> {
+        let key = format!("{}/@latest", escaped(module)?);
+        self.volatile(module, &key, "@latest", admit::MAX_INFO, |data| {
+            admit::check_info(data, None)?;
+            Ok(data.to_vec())
+        })
+        .await
+    }
+
+    async fn volatile(
+        self: &Arc<Self>,
+        module: &str,
+        key: &str,
+        rel_suffix: &'static str,
+        limit: u64,
+        clean: fn(&[u8]) -> Result<Vec<u8>, AdmitError>,
+    ) -> Result<Object, Failure> {
+        let cached = self.load(key).await?;
+        if let Some(o) = &cached {
+            if admit::now_unix().saturating_sub(o.meta.admitted_at) < self.list_ttl.as_secs().max(1)
+            {
+                self.counters.inc("cache", "hit");
+                return Ok(cached.expect("checked"));
+            }
+        }
+        let this = self.clone();
+        let (m, k) = (module.to_owned(), key.to_owned());
+        let r = self
+            .singleflight(key, async move {
+                let rel = format!("{}/{rel_suffix}", escaped(&m)?);
+                let chain = this.chain_for(&m);
+                let this2 = this.clone();
+                this.walk_chain(&chain, &format!("{m}/{rel_suffix}"), move |src| {
+                    let this = this2.clone();
+                    let (rel, k) = (rel.clone(), k.clone());
+                    async move {
+                        let received = this.fetch_body(&src, &rel, limit).await?;
+                        let data = std::fs::read(received.staged.path())
+                            .map_err(|e| TryError::Store(format!("reading staged {rel}: {e}")))?;
+                        let cleaned = clean(&data).map_err(|e| {
+                            this.integrity_failure(e.kind, src.name(), &k, &e.msg);
+                            TryError::Admit(e)
+                        })?;
+                        let meta = Meta {
+                            size: cleaned.len() as u64,
+                            sha256: sha_hex(&cleaned),
+                            h1: None,
+                            gomod_h1: None,
+                            origin: src.name().to_owned(),
+                            admitted_at: admit::now_unix(),
+                            sumdb_tree_size: None,
+                        };
+                        this.mem.lock().unwrap().remove(&k);
+                        this.store
+                            .put_bytes(&k, &cleaned, &meta)
+                            .await
+                            .map_err(|e| TryError::Store(e.to_string()))
+                    }
+                    .boxed()
+                })
+                .await
+            })
+            .await;
+        match r {
+            Ok(()) => {
+                self.counters.inc("cache", "miss");
+                self.load(key).await?.ok_or_else(|| {
+                    Failure::Upstream(format!(
+                        "{module}/{rel_suffix}: stored answer failed verification"
+                    ))
+                })
+            }
+            Err(f) => {
+                let is_list = rel_suffix == "@v/list";
+                if let Some(mut o) = cached {
+                    self.counters.inc("cache", "stale");
+                    tracing::warn!(module, "serving stale {rel_suffix}: {f}");
+                    if is_list {
+                        o = self.merge_cached_versions(module, o).await?;
+                    }
+                    o.stale = true;
+                    return Ok(o);
+                }
+                if is_list {
+                    let versions = self.cached_versions(module).await?;
+                    if !versions.is_empty() {
+                        self.counters.inc("cache", "stale");
+                        let body = versions
+                            .iter()
+                            .map(|v| format!("{v}\n"))
+                            .collect::<String>();
+                        return Ok(memory_object(
+                            key,
+                            body.into_bytes(),
+                            matches!(f, Failure::Upstream(_)),
+                        ));
+                    }
+                }
+                Err(f)
+            }
+        }
+    }
+
+    /// Versions of `module` present in the cache (any of .info/.mod/.zip),
+    /// excluding pseudo-versions, sorted.
+    async fn cached_versions(&self, module: &str) -> Result<Vec<String>, Failure> {
+        let prefix = format!("{}/@v/", escaped(module)?);
+        let keys = self
+            .store
+            .list(&prefix)
+            .await
+            .map_err(|e| Failure::Store(e.to_string()))?;
+        let mut out: Vec<String> = keys
+            .iter()
+            .filter_map(|k| k.strip_prefix(&prefix))
+            .filter_map(|f| f.rsplit_once('.').map(|(v, _)| v))
+            .filter_map(|v| gomod::module::unescape_version(v).ok())
+            .filter(|v| gomod::semver::is_valid(v) && !gomod::pseudo::is_pseudo_version(v))
+            .collect();
+        gomod::semver::sort(&mut out);
+        out.dedup();
+        Ok(out)
+    }
+
+    async fn merge_cached_versions(&self, module: &str, o: Object) -> Result<Object, Failure> {
+        let Data::Memory(b) = &o.data else {
+            return Ok(o);
+        };
+        let mut all: Vec<String> = String::from_utf8_lossy(b)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        all.extend(self.cached_versions(module).await?);
+        gomod::semver::sort(&mut all);
+        all.dedup();
+        let body = all.iter().map(|v| format!("{v}\n")).collect::<String>();
+        Ok(memory_object(&o.key, body.into_bytes(), true))
+    }
+
+    /// `.info` for a non-canonical query (a branch, a commit, `v1.2`):
+    /// forwarded to the upstreams, answered with the canonical info, which
+    /// is also admitted under its canonical version.
+    pub async fn query_info(
+        self: &Arc<Self>,
+        module: &str,
+        query: &str,
+    ) -> Result<Object, Failure> {
+        let q =
+            gomod::module::escape_version(query).map_err(|e| Failure::NotFound(e.to_string()))?;
+        let rel = format!("{}/@v/{q}.info", escaped(module)?);
+        let chain = self.chain_for(module);
+        let result: Arc<Mutex<Option<Vec<u8>>>> = Arc::default();
+        let this = self.clone();
+        let res2 = result.clone();
+        self.walk_chain(&chain, &format!("{module}@{query}.info"), move |src| {
+            let this = this.clone();
+            let rel = rel.clone();
+            let res = res2.clone();
+            let module = module.to_owned();
+            async move {
+                let received = this.fetch_body(&src, &rel, admit::MAX_INFO).await?;
+                let data = std::fs::read(received.staged.path())
+                    .map_err(|e| TryError::Store(format!("reading staged info: {e}")))?;
+                let info = admit::check_info(&data, None).map_err(|e| {
+                    this.integrity_failure(e.kind, src.name(), &rel, &e.msg);
+                    TryError::Admit(e)
+                })?;
+                if let Err(e) = gomod::module::check(&module, &info.version) {
+                    let e = AdmitError {
+                        kind: FailureKind::Info,
+                        msg: e.to_string(),
+                    };
+                    this.integrity_failure(e.kind, src.name(), &rel, &e.msg);
+                    return Err(TryError::Admit(e));
+                }
+                let key = versioned_key(&module, &info.version, Ext::Info)
+                    .map_err(|e| TryError::Store(e.to_string()))?;
+                if matches!(this.store.meta(&key).await, Ok(None)) {
+                    let meta = admit::meta(&received, None, src.name());
+                    this.store
+                        .put(&key, received.staged, &meta)
+                        .await
+                        .map_err(|e| TryError::Store(e.to_string()))?;
+                }
+                *res.lock().unwrap() = Some(data);
+                Ok(())
+            }
+            .boxed()
+        })
+        .await?;
+        let data = result.lock().unwrap().take().expect("set on success");
+        Ok(memory_object(
+            &format!("query:{module}@{query}"),
+            data,
+            false,
+        ))
+    }
+}
+
+/// An object built in memory (merged lists, query answers).
+fn memory_object(key: &str, data: Vec<u8>, stale: bool) -> Object {
+    let meta = Meta {
+        size: data.len() as u64,
+        sha256: sha_hex(&data),
+        h1: None,
+        gomod_h1: None,
+        origin: "gomirror".into(),
+        admitted_at: admit::now_unix(),
+        sumdb_tree_size: None,
+    };
+    Object {
+        key: key.to_owned(),
+        meta,
+        data: Data::Memory(Bytes::from(data)),
+        stale,
+    }
+}
+
+/// Streams a stored object whole while hashing it; if the bytes do not
+/// complete the admitted digest (or end early), the stream yields an error
+/// instead of ending cleanly, and the object is quarantined.
+fn verified_stream(
+    mirror: Arc<Mirror>,
+    key: String,
+    meta: Meta,
+    reader: Pin<Box<dyn ObjectRead>>,
+) -> BoxStream<'static, std::io::Result<Bytes>> {
+    struct St {
+        mirror: Arc<Mirror>,
+        key: String,
+        meta: Meta,
+        reader: Pin<Box<dyn ObjectRead>>,
+        hasher: Sha256,
+        sent: u64,
+        done: bool,
+    }
+    let st = St {
+        mirror,
+        key,
+        meta,
+        reader,
+        hasher: Sha256::new(),
+        sent: 0,
+        done: false,
+    };
+    futures_util::stream::unfold(st, |mut st| async move {
+        if st.done {
+            return None;
+        }
+        let remaining = st.meta.size - st.sent;
+        let want = remaining.min(256 << 10) as usize;
+        let mut buf = vec![0u8; want];
+        let n = if want == 0 {
+            0
+        } else {
+            match st.reader.read(&mut buf).await {
+                Ok(n) => n,
+                Err(e) => {
+                    st.done = true;
+                    return Some((Err(e), st));
+                }
+            }
+        };
+        if n == 0 || st.sent + n as u64 == st.meta.size {
+            buf.truncate(n);
+            st.hasher.update(&buf);
+            st.sent += n as u64;
+            st.done = true;
+            let digest = hex::encode(std::mem::take(&mut st.hasher).finalize());
+            if st.sent != st.meta.size || digest != st.meta.sha256 {
+                let msg = format!(
+                    "stored bytes do not match the admitted digest ({} of {} bytes read)",
+                    st.sent, st.meta.size
+                );
+                let (m, k) = (st.mirror.clone(), st.key.clone());
+                let msg2 = msg.clone();
+                tokio::spawn(async move { m.quarantine(&k, FailureKind::Sha256, &msg2).await });
+                return Some((Err(std::io::Error::other(msg)), st));
+            }
+            return Some((Ok(Bytes::from(buf)), st));
+        }
+        buf.truncate(n);
+        st.hasher.update(&buf);
+        st.sent += n as u64;
+        Some((Ok(Bytes::from(buf)), st))
+    })
+    .boxed()
+}
+
+/// Streams bytes `start..=end` of a stored object (already verified whole).
+fn range_stream(
+    reader: Pin<Box<dyn ObjectRead>>,
+    start: u64,
+    end: u64,
+) -> BoxStream<'static, std::io::Result<Bytes>> {
+    futures_util::stream::unfold(
+        (reader, start, false),
+        move |(mut r, pos, sought)| async move {
+            if pos > end {
+                return None;
+            }
+            if !sought {
+                if let Err(e) = r.seek(std::io::SeekFrom::Start(pos)).await {
+                    return Some((Err(e), (r, end + 1, true)));
+                }
+            }
+            let want = (end + 1 - pos).min(256 << 10) as usize;
+            let mut buf = vec![0u8; want];
+            match r.read(&mut buf).await {
+                Ok(0) => Some((
+                    Err(std::io::Error::other("stored object ended early")),
+                    (r, end + 1, true),
+                )),
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Ok(Bytes::from(buf)), (r, pos + n as u64, true)))
+                }
+                Err(e) => Some((Err(e), (r, end + 1, true))),
+            }
+        },
+    )
+    .boxed()
+}

@@ -1,0 +1,170 @@
+//! `gomirror serve`: the listener (HTTP/1.1 and HTTP/2 — h2c with prior
+//! knowledge, or TLS with ALPN `h2`/`http/1.1`) and graceful shutdown: on
+//! SIGTERM or SIGINT the listener closes, in-flight requests (downloads
+//! included) run to completion, then the process exits.
+
+use crate::config::{Config, LogFormat};
+use crate::http::{router, AppState};
+use crate::mirror::{Mirror, Settings};
+use crate::store::FsStore;
+use crate::upstream::{Chain, Policy};
+use anyhow::{anyhow, Context, Result};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Sets up logging: human-readable by default, JSON lines for machines.
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GOMIRROR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    let _ = match format {
+        LogFormat::Human => b.try_init(),
+        LogFormat::Json => b.json().try_init(),
+    };
+}
+
+/// Builds the mirror core from a configuration.
+pub fn build_mirror(cfg: &Config) -> Result<Arc<Mirror>> {
+    let chain = Chain::parse(&cfg.goproxy).map_err(|e| anyhow!("GOPROXY: {e}"))?;
+    for (name, v) in [
+        ("GONOPROXY", &cfg.gonoproxy),
+        ("GOPRIVATE", &cfg.goprivate),
+        ("GONOSUMDB", &cfg.gonosumdb),
+        ("GOINSECURE", &cfg.goinsecure),
+    ] {
+        gomod::glob::check_patterns(v).map_err(|e| anyhow!("{name}: {e}"))?;
+    }
+    let store = FsStore::open(&cfg.data_dir)
+        .with_context(|| format!("opening the data directory {}", cfg.data_dir.display()))?;
+    Mirror::new(
+        Arc::new(store),
+        Settings {
+            chain,
+            gonoproxy: cfg.gonoproxy.clone(),
+            list_ttl: cfg.list_ttl,
+            memory_cache_bytes: cfg.memory_cache_bytes,
+            policy: Policy {
+                connect_timeout: cfg.upstream_connect_timeout,
+                first_byte_timeout: cfg.upstream_first_byte_timeout,
+                idle_timeout: cfg.upstream_idle_timeout,
+                retries: cfg.upstream_retries,
+            },
+        },
+    )
+}
+
+fn tls_acceptor(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<tokio_rustls::TlsAcceptor> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let certs = rustls_pemfile::certs(&mut std::io::BufReader::new(
+        std::fs::File::open(cert)
+            .with_context(|| format!("GOMIRROR_TLS_CERT {}", cert.display()))?,
+    ))
+    .collect::<Result<Vec<_>, _>>()
+    .with_context(|| format!("GOMIRROR_TLS_CERT {}: not PEM certificates", cert.display()))?;
+    let key = rustls_pemfile::private_key(&mut std::io::BufReader::new(
+        std::fs::File::open(key).with_context(|| format!("GOMIRROR_TLS_KEY {}", key.display()))?,
+    ))
+    .with_context(|| format!("GOMIRROR_TLS_KEY {}", key.display()))?
+    .ok_or_else(|| anyhow!("GOMIRROR_TLS_KEY {}: no private key found", key.display()))?;
+    let mut sc = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("TLS certificate and key do not form a valid pair")?;
+    sc.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(sc)))
+}
+
+/// Runs the server until SIGTERM/SIGINT, then drains in-flight requests.
+pub async fn run(cfg: Config) -> Result<()> {
+    let mirror = build_mirror(&cfg)?;
+    let app = router(AppState { mirror });
+    let tls = match &cfg.tls {
+        Some((c, k)) => Some(tls_acceptor(c, k)?),
+        None => None,
+    };
+    let listener = TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("listening on {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, tls = tls.is_some(), data_dir = %cfg.data_dir.display(), goproxy = %cfg.goproxy, "gomirror listening");
+    // A line on stdout for scripts and tests that bind port 0.
+    println!(
+        "listening on {}://{addr}",
+        if tls.is_some() { "https" } else { "http" }
+    );
+
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let svc = hyper_util::service::TowerToHyperService::new(app.clone());
+        let builder = builder.clone();
+        match &tls {
+            None => {
+                let conn = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+                    .into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(%peer, "connection ended: {e}");
+                    }
+                });
+            }
+            Some(acc) => {
+                let acc = acc.clone();
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    let tls_stream = match acc.accept(stream).await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            tracing::debug!(%peer, "TLS handshake failed: {e}");
+                            return;
+                        }
+                    };
+                    let conn = builder
+                        .serve_connection_with_upgrades(TokioIo::new(tls_stream), svc)
+                        .into_owned();
+                    if let Err(e) = watcher.watch(conn).await {
+                        tracing::debug!(%peer, "connection ended: {e}");
+                    }
+                });
+            }
+        }
+    }
+    drop(listener);
+    tracing::info!("shutting down: finishing in-flight requests");
+    graceful.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

@@ -1,0 +1,244 @@
+//! A real HTTP server on loopback serving module files in the GOPROXY
+//! layout, built with `gomod`, with faults that can be switched on per
+//! path: the test "upstream mirror".
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::Response;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// What a faulty upstream does to a response.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Correct status and headers (full Content-Length), then the body is
+    /// cut after this many bytes and the connection broken.
+    Truncate(usize),
+    /// Correct status and headers, but bytes flipped in the body.
+    Corrupt,
+    /// Answer with this status and a short body.
+    Status(u16),
+    /// Serve this body instead (with its own length).
+    Replace(Vec<u8>),
+    /// Correct headers, this many bytes, then nothing more (the connection
+    /// stays open until the client gives up).
+    Stall(usize),
+}
+
+#[derive(Default)]
+struct UpState {
+    root: PathBuf,
+    counts: Mutex<HashMap<String, u64>>,
+    faults: Mutex<HashMap<String, Fault>>,
+    /// Fault applied to every path (unless a per-path one is set).
+    fault_all: Mutex<Option<Fault>>,
+    delay_ms: Mutex<u64>,
+}
+
+/// A running upstream: its base URL, request counts, fault switches.
+pub struct Upstream {
+    pub addr: SocketAddr,
+    state: Arc<UpState>,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Upstream {
+    /// Serves `root` (a GOPROXY directory layout) on 127.0.0.1.
+    pub fn start(root: &Path) -> Upstream {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let state = Arc::new(UpState {
+            root: root.to_owned(),
+            ..Default::default()
+        });
+        let st = state.clone();
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        rt.spawn(async move {
+            let app = axum::Router::new().fallback(serve).with_state(st);
+            axum::serve(listener, app).await.unwrap();
+        });
+        Upstream {
+            addr,
+            state,
+            _rt: rt,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// How many requests reached `path` (e.g. `/example.com/m/@v/v1.0.0.zip`).
+    pub fn count(&self, path: &str) -> u64 {
+        self.state
+            .counts
+            .lock()
+            .unwrap()
+            .get(path)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Total requests whose path ends with `suffix`.
+    pub fn count_suffix(&self, suffix: &str) -> u64 {
+        self.state
+            .counts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| k.ends_with(suffix))
+            .map(|(_, v)| v)
+            .sum()
+    }
+
+    pub fn set_fault(&self, path: &str, f: Fault) {
+        self.state.faults.lock().unwrap().insert(path.to_owned(), f);
+    }
+
+    pub fn clear_faults(&self) {
+        self.state.faults.lock().unwrap().clear();
+        *self.state.fault_all.lock().unwrap() = None;
+    }
+
+    pub fn set_fault_all(&self, f: Fault) {
+        *self.state.fault_all.lock().unwrap() = Some(f);
+    }
+
+    /// Delays every answer (to widen race windows in singleflight tests).
+    pub fn set_delay_ms(&self, ms: u64) {
+        *self.state.delay_ms.lock().unwrap() = ms;
+    }
+}
+
+async fn serve(State(st): State<Arc<UpState>>, uri: http::Uri) -> Response {
+    let path = uri.path().to_owned();
+    *st.counts.lock().unwrap().entry(path.clone()).or_default() += 1;
+    let delay = *st.delay_ms.lock().unwrap();
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
+    let fault = st
+        .faults
+        .lock()
+        .unwrap()
+        .get(&path)
+        .cloned()
+        .or_else(|| st.fault_all.lock().unwrap().clone());
+    let rel = path.trim_start_matches('/');
+    let file = st.root.join(rel);
+    let data = match (rel.contains(".."), std::fs::read(&file)) {
+        (false, Ok(d)) => d,
+        _ => return resp(404, b"not found\n".to_vec(), None),
+    };
+    match fault {
+        None => resp(200, data, None),
+        Some(Fault::Status(s)) => resp(s, b"injected failure\n".to_vec(), None),
+        Some(Fault::Replace(b)) => resp(200, b, None),
+        Some(Fault::Corrupt) => {
+            let mut d = data;
+            let n = d.len();
+            for i in [n / 3, n / 2, n.saturating_sub(40)] {
+                if i < n {
+                    d[i] ^= 0x5a;
+                }
+            }
+            resp(200, d, None)
+        }
+        Some(Fault::Stall(at)) => {
+            let full = data.len();
+            let head = Bytes::from(data[..at.min(full)].to_vec());
+            let stream =
+                futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(head) })
+                    .chain(futures_util::stream::pending());
+            resp_stream(200, Body::from_stream(stream), full)
+        }
+        Some(Fault::Truncate(at)) => {
+            let full = data.len();
+            let head = Bytes::from(data[..at.min(full)].to_vec());
+            let stream = futures_util::stream::iter(vec![
+                Ok::<Bytes, std::io::Error>(head),
+                Err(std::io::Error::other("injected: connection cut")),
+            ]);
+            resp_stream(200, Body::from_stream(stream), full)
+        }
+    }
+}
+
+fn content_type(status: u16) -> &'static str {
+    if status == 200 {
+        "application/octet-stream"
+    } else {
+        "text/plain; charset=utf-8"
+    }
+}
+
+fn resp(status: u16, data: Vec<u8>, _len: Option<usize>) -> Response {
+    let len = data.len();
+    resp_stream(status, Body::from(data), len)
+}
+
+fn resp_stream(status: u16, body: Body, len: usize) -> Response {
+    Response::builder()
+        .status(status)
+        .header("content-type", content_type(status))
+        .header("content-length", len)
+        .body(body)
+        .unwrap()
+}
+
+/// One module version to publish in a GOPROXY directory.
+pub struct ModVersion<'a> {
+    pub path: &'a str,
+    pub version: &'a str,
+    /// Files of the module tree (relative path, content).
+    pub files: Vec<(&'a str, Vec<u8>)>,
+}
+
+/// Writes `.info`, `.mod`, `.zip` for `m` under `root` and adds it to
+/// `list`, building the zip from a real tree with `gomod` (the way the go
+/// command would), and returns the zip's `h1:`.
+pub fn publish(root: &Path, m: &ModVersion) -> String {
+    let tree = tempfile::tempdir().unwrap();
+    for (rel, content) in &m.files {
+        let p = tree.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+    let ep = gomod::module::escape_path(m.path).unwrap();
+    let ev = gomod::module::escape_version(m.version).unwrap();
+    let dir = root.join(&ep).join("@v");
+    std::fs::create_dir_all(&dir).unwrap();
+    let zip_path = dir.join(format!("{ev}.zip"));
+    let f = std::fs::File::create(&zip_path).unwrap();
+    gomod::zip::create_from_dir(f, m.path, m.version, tree.path()).unwrap();
+    let gomod_bytes = match std::fs::read(tree.path().join("go.mod")) {
+        Ok(b) => b,
+        Err(_) => gomod::modfile::synthesize_go_mod(m.path),
+    };
+    std::fs::write(dir.join(format!("{ev}.mod")), gomod_bytes).unwrap();
+    std::fs::write(
+        dir.join(format!("{ev}.info")),
+        format!(
+            "{{\"Version\":\"{}\",\"Time\":\"2024-01-02T03:04:05Z\"}}",
+            m.version
+        ),
+    )
+    .unwrap();
+    let mut list = std::fs::read_to_string(dir.join("list")).unwrap_or_default();
+    if !gomod::pseudo::is_pseudo_version(m.version) {
+        list.push_str(m.version);
+        list.push('\n');
+    }
+    std::fs::write(dir.join("list"), list).unwrap();
+    gomod::dirhash::hash_zip(std::fs::File::open(&zip_path).unwrap()).unwrap()
+}
