@@ -134,6 +134,9 @@ async fn serve(State(st): State<Arc<UpState>>, uri: http::Uri) -> Response {
         .get(&path)
         .cloned()
         .or_else(|| st.fault_all.lock().unwrap().clone());
+    if let Some(Fault::Status(s)) = fault {
+        return resp(s, b"injected failure\n".to_vec(), None);
+    }
     let rel = path.trim_start_matches('/');
     let file = st.root.join(rel);
     let data = match (rel.contains(".."), std::fs::read(&file)) {
@@ -142,7 +145,7 @@ async fn serve(State(st): State<Arc<UpState>>, uri: http::Uri) -> Response {
     };
     match fault {
         None => resp(200, data, None),
-        Some(Fault::Status(s)) => resp(s, b"injected failure\n".to_vec(), None),
+        Some(Fault::Status(_)) => unreachable!("answered above"),
         Some(Fault::Replace(b)) => resp(200, b, None),
         Some(Fault::Corrupt) => {
             let mut d = data;
