@@ -85,6 +85,12 @@ pub struct ServeFlags {
     /// Bytes of small verified objects kept in memory [env: GOMIRROR_MEMORY_CACHE_BYTES] [default: 33554432]
     #[arg(long, value_name = "BYTES")]
     pub memory_cache_bytes: Option<u64>,
+    /// How long a large zip verified whole is served without re-hashing
+    /// while its stored copy is unchanged (any write to it forces a full
+    /// verification); `0s` hashes every download
+    /// [env: GOMIRROR_REVERIFY_INTERVAL] [default: 10m]
+    #[arg(long, value_name = "DURATION")]
+    pub reverify_interval: Option<String>,
     /// Log format: `human` or `json` [env: GOMIRROR_LOG_FORMAT] [default: human]
     #[arg(long, value_name = "FORMAT")]
     pub log_format: Option<String>,
@@ -110,6 +116,7 @@ struct FileConfig {
     upstream_idle_timeout: Option<String>,
     upstream_retries: Option<u32>,
     memory_cache_bytes: Option<u64>,
+    reverify_interval: Option<String>,
     log_format: Option<String>,
 }
 
@@ -138,6 +145,7 @@ pub struct Config {
     pub upstream_idle_timeout: Duration,
     pub upstream_retries: u32,
     pub memory_cache_bytes: u64,
+    pub reverify_interval: Duration,
     pub log_format: LogFormat,
 }
 
@@ -264,6 +272,12 @@ impl Config {
             &file.memory_cache_bytes,
         )
         .unwrap_or(32 << 20);
+        let reverify_interval = dur(
+            &flags.reverify_interval,
+            "GOMIRROR_REVERIFY_INTERVAL",
+            &file.reverify_interval,
+            "10m",
+        )?;
         let tls_cert = layer(
             &flags.tls_cert,
             env("GOMIRROR_TLS_CERT").map(PathBuf::from),
@@ -300,6 +314,7 @@ impl Config {
             upstream_idle_timeout,
             upstream_retries,
             memory_cache_bytes,
+            reverify_interval,
             log_format,
         })
     }

@@ -24,13 +24,14 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use std::time::{Duration, Instant};
 
 /// Objects up to this size are verified whole before sending.
 pub const SMALL_OBJECT: u64 = 1 << 20;
+/// Size of the chunks a stored object is streamed in: small enough that
+/// hundreds of concurrent downloads stay within a few tens of MiB.
+const CHUNK: usize = 64 << 10;
 
 /// The versioned files of the GOPROXY protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -84,8 +85,15 @@ pub struct Object {
 pub enum Data {
     /// Verified bytes in memory.
     Memory(Bytes),
-    /// A stored large object, verified while it streams.
-    Stored(Pin<Box<dyn ObjectRead>>),
+    /// A stored large object.
+    Stored {
+        reader: Box<dyn ObjectRead>,
+        /// Hash while streaming (the copy was not verified recently).
+        hash: bool,
+        /// The stored copy's fingerprint, recorded when a hashed stream
+        /// completes and matches.
+        fingerprint: Option<String>,
+    },
 }
 
 /// Counters of what the mirror did, by kind; the metrics endpoint reads them.
@@ -136,6 +144,9 @@ pub struct Settings {
     pub list_ttl: Duration,
     pub memory_cache_bytes: u64,
     pub policy: upstream::Policy,
+    /// How long a large object verified whole is streamed without hashing
+    /// while its stored copy is unchanged; zero hashes every download.
+    pub reverify_interval: Duration,
 }
 
 /// The mirror core. Cheap to share behind an `Arc`.
@@ -147,8 +158,11 @@ pub struct Mirror {
     client: upstream::Client,
     inflight: Mutex<HashMap<String, Flight>>,
     mem: Mutex<MemTier>,
-    /// Fingerprints of stored copies of large objects verified whole.
-    verified: Mutex<HashMap<String, String>>,
+    /// Large objects: the fingerprint of the stored copy last verified
+    /// whole, and when.
+    verified: Mutex<HashMap<String, (String, Instant)>>,
+    reverify_interval: Duration,
+    verify_gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     pub counters: Counters,
 }
 
@@ -230,6 +244,8 @@ impl Mirror {
                 budget: s.memory_cache_bytes,
             }),
             verified: Mutex::new(HashMap::new()),
+            reverify_interval: s.reverify_interval,
+            verify_gates: Mutex::new(HashMap::new()),
             counters: Counters::default(),
         }))
     }
@@ -241,6 +257,16 @@ impl Mirror {
     /// The list time-to-live, for `Cache-Control`.
     pub fn list_ttl(&self) -> Duration {
         self.list_ttl
+    }
+
+    /// The lock serialising full verifications of one key.
+    fn verify_gate(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut gates = self.verify_gates.lock().unwrap();
+        // Forget gates nobody holds, so the map stays small.
+        if gates.len() > 1024 {
+            gates.retain(|_, g| Arc::strong_count(g) > 1);
+        }
+        gates.entry(key.to_owned()).or_default().clone()
     }
 
     fn chain_for(&self, module: &str) -> Chain {
@@ -301,41 +327,24 @@ impl Mirror {
             Ok(None) => return Ok(None),
             Err(e) => return Err(Failure::Store(e.to_string())),
         };
+        let store_err = |e: std::io::Error| Failure::Store(format!("{key}: {e}"));
         let meta = opened.meta;
-        let mut reader = opened.reader;
-        let len = match reader.seek(std::io::SeekFrom::End(0)).await {
-            Ok(l) => l,
-            Err(e) => return Err(Failure::Store(format!("{key}: {e}"))),
-        };
+        let reader = opened.reader;
+        let len = reader.len().await.map_err(store_err)?;
         if len != meta.size {
-            self.quarantine(
-                key,
-                FailureKind::Size,
-                &format!("stored length {len}, admitted {}", meta.size),
-            )
-            .await;
+            let msg = format!("stored length {len}, admitted {}", meta.size);
+            self.quarantine(key, FailureKind::Size, &msg).await;
             return Ok(None);
         }
-        reader
-            .rewind()
-            .await
-            .map_err(|e| Failure::Store(format!("{key}: {e}")))?;
         if meta.size <= SMALL_OBJECT {
-            let mut buf = Vec::with_capacity(meta.size as usize);
-            reader
-                .read_to_end(&mut buf)
+            let data = read_whole(reader.as_ref(), meta.size)
                 .await
-                .map_err(|e| Failure::Store(format!("{key}: {e}")))?;
-            if sha_hex(&buf) != meta.sha256 {
-                self.quarantine(
-                    key,
-                    FailureKind::Sha256,
-                    "stored bytes do not match the admitted sha256",
-                )
-                .await;
+                .map_err(store_err)?;
+            if data.len() as u64 != meta.size || sha_hex(&data) != meta.sha256 {
+                let msg = "stored bytes do not match the admitted sha256";
+                self.quarantine(key, FailureKind::Sha256, msg).await;
                 return Ok(None);
             }
-            let data = Bytes::from(buf);
             self.mem
                 .lock()
                 .unwrap()
@@ -347,51 +356,61 @@ impl Mirror {
                 stale: false,
             }));
         }
-        let known = match (&opened.fingerprint, self.verified.lock().unwrap().get(key)) {
-            (Some(fp), Some(v)) => fp == v,
-            _ => false,
+        // When was this exact stored copy last verified whole?
+        let last_verified = |m: &Mirror| -> Option<Instant> {
+            let fp = opened.fingerprint.as_ref()?;
+            let v = m.verified.lock().unwrap();
+            v.get(key).filter(|(f, _)| f == fp).map(|(_, at)| *at)
         };
-        if !known {
-            let mut h = Sha256::new();
-            let mut buf = vec![0u8; 256 << 10];
-            loop {
-                let n = reader
-                    .read(&mut buf)
-                    .await
-                    .map_err(|e| Failure::Store(format!("{key}: {e}")))?;
-                if n == 0 {
-                    break;
+        let mut at = last_verified(self);
+        if at.is_none() {
+            // Concurrent first requests for a large object wait for one
+            // full verification instead of each reading the whole object.
+            let gate = self.verify_gate(key);
+            let _turn = gate.lock().await;
+            at = last_verified(self);
+            if at.is_none() {
+                let mut h = Sha256::new();
+                let mut pos = 0;
+                while pos < meta.size {
+                    let chunk = reader.read_at(pos, CHUNK).await.map_err(store_err)?;
+                    if chunk.is_empty() {
+                        break;
+                    }
+                    h.update(&chunk);
+                    pos += chunk.len() as u64;
                 }
-                h.update(&buf[..n]);
+                if pos != meta.size || hex::encode(h.finalize()) != meta.sha256 {
+                    let msg = "stored bytes do not match the admitted sha256";
+                    self.quarantine(key, FailureKind::Sha256, msg).await;
+                    return Ok(None);
+                }
+                if let Some(fp) = &opened.fingerprint {
+                    self.verified
+                        .lock()
+                        .unwrap()
+                        .insert(key.to_owned(), (fp.clone(), Instant::now()));
+                }
             }
-            if hex::encode(h.finalize()) != meta.sha256 {
-                self.quarantine(
-                    key,
-                    FailureKind::Sha256,
-                    "stored bytes do not match the admitted sha256",
-                )
-                .await;
-                return Ok(None);
-            }
-            if let Some(fp) = opened.fingerprint {
-                self.verified.lock().unwrap().insert(key.to_owned(), fp);
-            }
-            reader
-                .rewind()
-                .await
-                .map_err(|e| Failure::Store(format!("{key}: {e}")))?;
         }
+        // Hash on the way out unless this copy was verified (whole, or by a
+        // complete hashed stream) within the re-verify interval.
+        let hash = at.is_none_or(|t| t.elapsed() >= self.reverify_interval);
         Ok(Some(Object {
             key: key.to_owned(),
             meta,
-            data: Data::Stored(reader),
+            data: Data::Stored {
+                reader,
+                hash,
+                fingerprint: opened.fingerprint,
+            },
             stale: false,
         }))
     }
 
     /// The body of `obj` (or of `range` of it, inclusive bounds), holding the
-    /// integrity guarantee: a stored object streamed whole is hashed on the
-    /// way out and ends in an error, not a clean end, if it does not match.
+    /// integrity guarantee. A stored object streamed whole with hashing (see
+    /// `load`) ends in an error, not a clean end, if it does not match.
     pub fn body(
         self: &Arc<Self>,
         obj: Object,
@@ -405,16 +424,18 @@ impl Mirror {
                 };
                 futures_util::stream::once(async move { Ok(b) }).boxed()
             }
-            Data::Stored(reader) => {
-                let this = self.clone();
-                let key = obj.key;
-                let meta = obj.meta;
-                match range {
-                    // `load` verified this copy whole (now or before).
-                    Some((s, e)) => range_stream(reader, s, e),
-                    None => verified_stream(this, key, meta, reader),
+            Data::Stored {
+                reader,
+                hash,
+                fingerprint,
+            } => match range {
+                // `load` verified this copy whole (now or before).
+                Some((s, e)) => range_stream(reader, s, e),
+                None if hash => {
+                    verified_stream(self.clone(), obj.key, obj.meta, reader, fingerprint)
                 }
-            }
+                None => range_stream(reader, 0, obj.meta.size.saturating_sub(1)),
+            },
         }
     }
 
@@ -895,20 +916,43 @@ fn memory_object(key: &str, data: Vec<u8>, stale: bool) -> Object {
     }
 }
 
+/// Reads a whole small object (at most `size` bytes).
+async fn read_whole(reader: &dyn ObjectRead, size: u64) -> std::io::Result<Bytes> {
+    let first = reader.read_at(0, size as usize).await?;
+    if first.len() as u64 >= size {
+        return Ok(first);
+    }
+    let mut all = bytes::BytesMut::from(&first[..]);
+    while (all.len() as u64) < size {
+        let more = reader
+            .read_at(all.len() as u64, size as usize - all.len())
+            .await?;
+        if more.is_empty() {
+            break;
+        }
+        all.extend_from_slice(&more);
+    }
+    Ok(all.freeze())
+}
+
 /// Streams a stored object whole while hashing it; if the bytes do not
 /// complete the admitted digest (or end early), the stream yields an error
-/// instead of ending cleanly, and the object is quarantined.
+/// instead of its last chunk, so the client never sees a clean end of a bad
+/// body, and the object is quarantined. A matching stream records the copy
+/// as verified.
 fn verified_stream(
     mirror: Arc<Mirror>,
     key: String,
     meta: Meta,
-    reader: Pin<Box<dyn ObjectRead>>,
+    reader: Box<dyn ObjectRead>,
+    fingerprint: Option<String>,
 ) -> BoxStream<'static, std::io::Result<Bytes>> {
     struct St {
         mirror: Arc<Mirror>,
         key: String,
+        fingerprint: Option<String>,
         meta: Meta,
-        reader: Pin<Box<dyn ObjectRead>>,
+        reader: Box<dyn ObjectRead>,
         hasher: Sha256,
         sent: u64,
         done: bool,
@@ -916,6 +960,7 @@ fn verified_stream(
     let st = St {
         mirror,
         key,
+        fingerprint,
         meta,
         reader,
         hasher: Sha256::new(),
@@ -926,24 +971,17 @@ fn verified_stream(
         if st.done {
             return None;
         }
-        let remaining = st.meta.size - st.sent;
-        let want = remaining.min(256 << 10) as usize;
-        let mut buf = vec![0u8; want];
-        let n = if want == 0 {
-            0
-        } else {
-            match st.reader.read(&mut buf).await {
-                Ok(n) => n,
-                Err(e) => {
-                    st.done = true;
-                    return Some((Err(e), st));
-                }
+        let want = (st.meta.size - st.sent).min(CHUNK as u64) as usize;
+        let chunk = match st.reader.read_at(st.sent, want).await {
+            Ok(c) => c,
+            Err(e) => {
+                st.done = true;
+                return Some((Err(e), st));
             }
         };
-        if n == 0 || st.sent + n as u64 == st.meta.size {
-            buf.truncate(n);
-            st.hasher.update(&buf);
-            st.sent += n as u64;
+        st.hasher.update(&chunk);
+        st.sent += chunk.len() as u64;
+        if chunk.len() < want || st.sent == st.meta.size {
             st.done = true;
             let digest = hex::encode(std::mem::take(&mut st.hasher).finalize());
             if st.sent != st.meta.size || digest != st.meta.sha256 {
@@ -954,49 +992,47 @@ fn verified_stream(
                 let (m, k) = (st.mirror.clone(), st.key.clone());
                 let msg2 = msg.clone();
                 tokio::spawn(async move { m.quarantine(&k, FailureKind::Sha256, &msg2).await });
+                // Never the last good-looking chunk: the client must see a
+                // broken transfer.
                 return Some((Err(std::io::Error::other(msg)), st));
             }
-            return Some((Ok(Bytes::from(buf)), st));
+            if let Some(fp) = st.fingerprint.take() {
+                st.mirror
+                    .verified
+                    .lock()
+                    .unwrap()
+                    .insert(st.key.clone(), (fp, Instant::now()));
+            }
         }
-        buf.truncate(n);
-        st.hasher.update(&buf);
-        st.sent += n as u64;
-        Some((Ok(Bytes::from(buf)), st))
+        Some((Ok(chunk), st))
     })
     .boxed()
 }
 
-/// Streams bytes `start..=end` of a stored object (already verified whole).
+/// Streams bytes `start..=end` of a stored copy verified whole (by `load`,
+/// now or within the re-verify interval); a copy that ends early is an
+/// error, never a short clean body.
 fn range_stream(
-    reader: Pin<Box<dyn ObjectRead>>,
+    reader: Box<dyn ObjectRead>,
     start: u64,
     end: u64,
 ) -> BoxStream<'static, std::io::Result<Bytes>> {
-    futures_util::stream::unfold(
-        (reader, start, false),
-        move |(mut r, pos, sought)| async move {
-            if pos > end {
-                return None;
+    futures_util::stream::unfold((reader, start), move |(r, pos)| async move {
+        if pos > end {
+            return None;
+        }
+        let want = (end + 1 - pos).min(CHUNK as u64) as usize;
+        match r.read_at(pos, want).await {
+            Ok(c) if c.is_empty() => Some((
+                Err(std::io::Error::other("stored object ended early")),
+                (r, end + 1),
+            )),
+            Ok(c) => {
+                let next = pos + c.len() as u64;
+                Some((Ok(c), (r, next)))
             }
-            if !sought {
-                if let Err(e) = r.seek(std::io::SeekFrom::Start(pos)).await {
-                    return Some((Err(e), (r, end + 1, true)));
-                }
-            }
-            let want = (end + 1 - pos).min(256 << 10) as usize;
-            let mut buf = vec![0u8; want];
-            match r.read(&mut buf).await {
-                Ok(0) => Some((
-                    Err(std::io::Error::other("stored object ended early")),
-                    (r, end + 1, true),
-                )),
-                Ok(n) => {
-                    buf.truncate(n);
-                    Some((Ok(Bytes::from(buf)), (r, pos + n as u64, true)))
-                }
-                Err(e) => Some((Err(e), (r, end + 1, true))),
-            }
-        },
-    )
+            Err(e) => Some((Err(e), (r, end + 1))),
+        }
+    })
     .boxed()
 }

@@ -49,6 +49,7 @@ pub fn build_mirror(cfg: &Config) -> Result<Arc<Mirror>> {
             gonoproxy: cfg.gonoproxy.clone(),
             list_ttl: cfg.list_ttl,
             memory_cache_bytes: cfg.memory_cache_bytes,
+            reverify_interval: cfg.reverify_interval,
             policy: Policy {
                 connect_timeout: cfg.upstream_connect_timeout,
                 first_byte_timeout: cfg.upstream_first_byte_timeout,

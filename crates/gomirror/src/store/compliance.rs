@@ -3,7 +3,6 @@
 //! empty store.
 
 use super::{Meta, Store};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 fn meta_for(bytes: &[u8], origin: &str) -> Meta {
     use sha2::Digest;
@@ -56,15 +55,27 @@ async fn put_get(store: &dyn Store) {
     assert_eq!(m, meta);
     assert_eq!(b, data);
     // Seeking works (ranges are served from it).
-    let mut o = store
+    let o = store
         .open("example.com/m/@v/v1.0.0.zip")
         .await
         .unwrap()
         .unwrap();
-    o.reader.seek(std::io::SeekFrom::Start(1000)).await.unwrap();
-    let mut buf = [0u8; 10];
-    o.reader.read_exact(&mut buf).await.unwrap();
-    assert_eq!(&buf, &data[1000..1010]);
+    assert_eq!(o.reader.len().await.unwrap(), data.len() as u64);
+    assert_eq!(
+        &o.reader.read_at(1000, 10).await.unwrap()[..],
+        &data[1000..1010]
+    );
+    // Short only at the end, empty past it.
+    assert_eq!(
+        &o.reader.read_at(data.len() as u64 - 3, 10).await.unwrap()[..],
+        &data[data.len() - 3..]
+    );
+    assert!(o
+        .reader
+        .read_at(data.len() as u64 + 5, 10)
+        .await
+        .unwrap()
+        .is_empty());
     // Empty objects are objects.
     let empty = meta_for(b"", "x");
     store

@@ -14,10 +14,12 @@
 //! record into place, sync the directory. A crash before the record's rename
 //! leaves bytes without a record, which the store treats as absent.
 
-use super::{check_key, Meta, Opened, Result, Staged, Store, StoreError};
+use super::{check_key, Meta, ObjectRead, Opened, Result, Staged, Store, StoreError};
 use async_trait::async_trait;
+use bytes::Bytes;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Suffix of metadata records beside objects; no key element may end in it.
 pub(crate) const META_SUFFIX: &str = ".gmeta";
@@ -83,6 +85,54 @@ impl FsStore {
     }
 }
 
+/// Positional reads of an open stored file (`pread` on a blocking thread,
+/// straight into the returned buffer).
+struct FileRead {
+    /// `None`: the bytes are missing (a zero-length copy).
+    file: Option<Arc<std::fs::File>>,
+}
+
+impl FileRead {
+    fn missing() -> FileRead {
+        FileRead { file: None }
+    }
+}
+
+#[async_trait]
+impl ObjectRead for FileRead {
+    async fn len(&self) -> std::io::Result<u64> {
+        let Some(f) = self.file.clone() else {
+            return Ok(0);
+        };
+        tokio::task::spawn_blocking(move || f.metadata().map(|m| m.len()))
+            .await
+            .expect("store task panicked")
+    }
+
+    async fn read_at(&self, pos: u64, max: usize) -> std::io::Result<Bytes> {
+        use std::os::unix::fs::FileExt;
+        let Some(f) = self.file.clone() else {
+            return Ok(Bytes::new());
+        };
+        tokio::task::spawn_blocking(move || {
+            let mut buf = vec![0u8; max];
+            let mut n = 0;
+            while n < max {
+                match f.read_at(&mut buf[n..], pos + n as u64) {
+                    Ok(0) => break,
+                    Ok(k) => n += k,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            buf.truncate(n);
+            Ok(Bytes::from(buf))
+        })
+        .await
+        .expect("store task panicked")
+    }
+}
+
 /// Identifies a stored copy: any write through the file system changes the
 /// ctime, a replacement changes the inode.
 fn fingerprint_of(m: &std::fs::Metadata) -> String {
@@ -119,36 +169,37 @@ impl Store for FsStore {
         let Some(meta) = self.meta(key).await? else {
             return Ok(None);
         };
-        match tokio::fs::File::open(&path).await {
-            Ok(f) => {
-                use std::os::unix::fs::MetadataExt;
-                let fingerprint = f.metadata().await.ok().map(|m| {
-                    format!(
-                        "{}:{}:{}:{}.{}:{}.{}",
-                        m.dev(),
-                        m.ino(),
-                        m.size(),
-                        m.mtime(),
-                        m.mtime_nsec(),
-                        m.ctime(),
-                        m.ctime_nsec()
-                    )
-                });
-                Ok(Some(Opened {
-                    meta,
-                    reader: Box::pin(f),
-                    fingerprint,
-                }))
-            }
+        let opened = tokio::task::spawn_blocking(
+            move || -> std::io::Result<Option<(std::fs::File, String)>> {
+                match std::fs::File::open(&path) {
+                    Ok(f) => {
+                        let fp = fingerprint_of(&f.metadata()?);
+                        Ok(Some((f, fp)))
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(e),
+                }
+            },
+        )
+        .await
+        .expect("store task panicked")
+        .map_err(io_err("open", key))?;
+        Ok(Some(match opened {
+            Some((f, fp)) => Opened {
+                meta,
+                reader: Box::new(FileRead {
+                    file: Some(Arc::new(f)),
+                }),
+                fingerprint: Some(fp),
+            },
             // A record without its bytes: the object is missing; the
             // caller's verification reports it as rot.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Some(Opened {
+            None => Opened {
                 meta,
-                reader: Box::pin(std::io::Cursor::new(Vec::new())),
+                reader: Box::new(FileRead::missing()),
                 fingerprint: None,
-            })),
-            Err(e) => Err(io_err("open", key)(e)),
-        }
+            },
+        }))
     }
 
     fn fingerprint(&self, key: &str) -> Option<String> {

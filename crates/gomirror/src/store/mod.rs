@@ -16,10 +16,9 @@ mod fs;
 pub use fs::FsStore;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
-use tokio::io::{AsyncRead, AsyncSeek};
 
 /// The metadata record admitted with every object: what the bytes must be,
 /// and where they came from.
@@ -46,14 +45,23 @@ pub struct Meta {
     pub sumdb_tree_size: Option<u64>,
 }
 
-/// A reader over a stored object's bytes.
-pub trait ObjectRead: AsyncRead + AsyncSeek + Send + Unpin {}
-impl<T: AsyncRead + AsyncSeek + Send + Unpin> ObjectRead for T {}
+/// Positional reads of one stored copy of an object (a file handle, or an
+/// object-store version): whatever happens to the key afterwards, reads
+/// keep seeing the copy that was opened.
+#[async_trait]
+pub trait ObjectRead: Send + Sync {
+    /// The stored copy's real length (which rot may have changed: never
+    /// the record's size).
+    async fn len(&self) -> std::io::Result<u64>;
+    /// Up to `max` bytes from offset `pos`: fewer only at the end of the
+    /// copy, none past it.
+    async fn read_at(&self, pos: u64, max: usize) -> std::io::Result<Bytes>;
+}
 
 /// An open stored object: its metadata record and a reader of its bytes.
 pub struct Opened {
     pub meta: Meta,
-    pub reader: Pin<Box<dyn ObjectRead>>,
+    pub reader: Box<dyn ObjectRead>,
     /// Identifies this exact stored copy: it changes whenever the bytes
     /// are written or replaced (on a file system: device, inode, size,
     /// mtime and ctime). `None` when the backend cannot tell.
@@ -148,19 +156,25 @@ pub trait Store: Send + Sync + 'static {
 
     /// Reads a whole small object (records, list caches); `None` if absent.
     async fn get_bytes(&self, key: &str) -> Result<Option<(Meta, Vec<u8>)>> {
-        use tokio::io::AsyncReadExt;
-        let Some(mut o) = self.open(key).await? else {
+        let Some(o) = self.open(key).await? else {
             return Ok(None);
         };
         let mut buf = Vec::with_capacity(o.meta.size.min(1 << 20) as usize);
-        o.reader
-            .read_to_end(&mut buf)
-            .await
-            .map_err(|e| StoreError::Io {
-                op: "read",
-                key: key.to_owned(),
-                source: e,
-            })?;
+        loop {
+            let chunk = o
+                .reader
+                .read_at(buf.len() as u64, 1 << 20)
+                .await
+                .map_err(|e| StoreError::Io {
+                    op: "read",
+                    key: key.to_owned(),
+                    source: e,
+                })?;
+            if chunk.is_empty() {
+                break;
+            }
+            buf.extend_from_slice(&chunk);
+        }
         Ok(Some((o.meta, buf)))
     }
 
