@@ -330,7 +330,7 @@ impl Mirror {
         let store_err = |e: std::io::Error| Failure::Store(format!("{key}: {e}"));
         let meta = opened.meta;
         let reader = opened.reader;
-        let len = reader.len().await.map_err(store_err)?;
+        let len = reader.stored_len().await.map_err(store_err)?;
         if len != meta.size {
             let msg = format!("stored length {len}, admitted {}", meta.size);
             self.quarantine(key, FailureKind::Size, &msg).await;

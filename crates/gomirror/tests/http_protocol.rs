@@ -579,7 +579,9 @@ fn configuration_precedence_and_validation() {
     );
 
     // Invalid settings fail at start-up with a message naming them.
-    let bad: &[(&[(&str, &str)], &[&str], &str)] = &[
+    // (environment, flags, the setting the error must name)
+    type Bad<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], &'a str);
+    let bad: &[Bad] = &[
         (&[("GOMIRROR_LISTEN", "nowhere")], &[], "GOMIRROR_LISTEN"),
         (&[], &["--list-ttl", "soon"], "GOMIRROR_LIST_TTL"),
         (

@@ -60,7 +60,7 @@ async fn put_get(store: &dyn Store) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(o.reader.len().await.unwrap(), data.len() as u64);
+    assert_eq!(o.reader.stored_len().await.unwrap(), data.len() as u64);
     assert_eq!(
         &o.reader.read_at(1000, 10).await.unwrap()[..],
         &data[1000..1010]

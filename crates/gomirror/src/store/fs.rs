@@ -100,7 +100,7 @@ impl FileRead {
 
 #[async_trait]
 impl ObjectRead for FileRead {
-    async fn len(&self) -> std::io::Result<u64> {
+    async fn stored_len(&self) -> std::io::Result<u64> {
         let Some(f) = self.file.clone() else {
             return Ok(0);
         };

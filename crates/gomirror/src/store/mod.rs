@@ -52,7 +52,7 @@ pub struct Meta {
 pub trait ObjectRead: Send + Sync {
     /// The stored copy's real length (which rot may have changed: never
     /// the record's size).
-    async fn len(&self) -> std::io::Result<u64>;
+    async fn stored_len(&self) -> std::io::Result<u64>;
     /// Up to `max` bytes from offset `pos`: fewer only at the end of the
     /// copy, none past it.
     async fn read_at(&self, pos: u64, max: usize) -> std::io::Result<Bytes>;
