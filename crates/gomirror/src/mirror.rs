@@ -1036,3 +1036,143 @@ fn range_stream(
     })
     .boxed()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemStore;
+    use futures_util::StreamExt;
+
+    const KEY: &str = "example.com/m/@v/v1.0.0.zip";
+
+    fn mirror(store: Arc<MemStore>, reverify: Duration) -> Arc<Mirror> {
+        Mirror::new(
+            store,
+            Settings {
+                chain: Chain::parse("off").unwrap(),
+                gonoproxy: String::new(),
+                list_ttl: Duration::from_secs(60),
+                memory_cache_bytes: 1 << 20,
+                policy: upstream::Policy {
+                    connect_timeout: Duration::from_secs(1),
+                    first_byte_timeout: Duration::from_secs(1),
+                    idle_timeout: Duration::from_secs(1),
+                    retries: 0,
+                },
+                reverify_interval: reverify,
+            },
+        )
+        .unwrap()
+    }
+
+    async fn put_large(store: &MemStore) -> Vec<u8> {
+        let data: Vec<u8> = (0..3 * SMALL_OBJECT as u32)
+            .map(|i| (i % 253) as u8)
+            .collect();
+        let meta = Meta {
+            size: data.len() as u64,
+            sha256: sha_hex(&data),
+            h1: None,
+            gomod_h1: None,
+            origin: "test".into(),
+            admitted_at: 0,
+            sumdb_tree_size: None,
+        };
+        store.put_bytes(KEY, &data, &meta).await.unwrap();
+        data
+    }
+
+    /// Collects a body: the bytes of the Ok chunks, and whether it ended
+    /// cleanly (no error item).
+    async fn collect(
+        m: &Arc<Mirror>,
+        range: Option<(u64, u64)>,
+    ) -> Result<(Vec<u8>, bool), Failure> {
+        let obj = m.versioned("example.com/m", "v1.0.0", Ext::Zip).await?;
+        let mut s = m.body(obj, range);
+        let mut out = vec![];
+        while let Some(item) = s.next().await {
+            match item {
+                Ok(b) => out.extend_from_slice(&b),
+                Err(_) => return Ok((out, false)),
+            }
+        }
+        Ok((out, true))
+    }
+
+    /// Silent rot (bytes change, metadata does not): with the strictest
+    /// setting the client never gets a clean end of a bad body, and the
+    /// object is quarantined.
+    #[tokio::test]
+    async fn silent_rot_never_ends_cleanly() {
+        let store = Arc::new(MemStore::new().unwrap());
+        let data = put_large(&store).await;
+        let m = mirror(store.clone(), Duration::ZERO);
+        assert_eq!(collect(&m, None).await.unwrap(), (data.clone(), true));
+        store.rot(KEY, |b| {
+            let i = b.len() - 10;
+            b[i] ^= 1;
+        });
+        let (got, clean) = collect(&m, None).await.unwrap();
+        assert!(!clean, "a rotten body ended cleanly");
+        assert!(
+            got.len() < data.len(),
+            "all bytes of a rotten body were sent"
+        );
+        assert_eq!(&got[..], &data[..got.len()], "the good prefix is intact");
+        for _ in 0..100 {
+            if !store.quarantined().is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(store.quarantined().len(), 1);
+        assert_eq!(m.counters.get("integrity_failures", "sha256|store"), 1);
+        // Gone, and GOPROXY=off cannot heal it: a clear failure, not bytes.
+        assert!(collect(&m, None).await.is_err());
+    }
+
+    /// A stored copy that changed (new fingerprint) is verified whole before
+    /// anything is sent: rot is found before the first byte.
+    #[tokio::test]
+    async fn changed_copy_is_verified_before_sending() {
+        let store = Arc::new(MemStore::new().unwrap());
+        let data = put_large(&store).await;
+        let m = mirror(store.clone(), Duration::from_secs(600));
+        assert_eq!(
+            collect(&m, Some((0, 9))).await.unwrap(),
+            (data[..10].to_vec(), true)
+        );
+        // Re-put corrupt bytes under the old record: a new copy.
+        let mut bad = data.clone();
+        bad[5] ^= 1;
+        let meta = store.meta(KEY).await.unwrap().unwrap();
+        store.put_bytes(KEY, &bad, &meta).await.unwrap();
+        assert!(
+            collect(&m, Some((0, 9))).await.is_err(),
+            "rot served through a range"
+        );
+        assert_eq!(store.quarantined().len(), 1);
+    }
+
+    /// Within the re-verify interval a verified copy streams without
+    /// hashing; the default keeps the documented trade-off explicit.
+    #[tokio::test]
+    async fn verified_copy_streams_within_interval() {
+        let store = Arc::new(MemStore::new().unwrap());
+        let data = put_large(&store).await;
+        let m = mirror(store.clone(), Duration::from_secs(600));
+        assert_eq!(collect(&m, None).await.unwrap(), (data.clone(), true));
+        let obj = m
+            .versioned("example.com/m", "v1.0.0", Ext::Zip)
+            .await
+            .unwrap();
+        assert!(matches!(obj.data, Data::Stored { hash: false, .. }));
+        let m0 = mirror(store, Duration::ZERO);
+        let obj = m0
+            .versioned("example.com/m", "v1.0.0", Ext::Zip)
+            .await
+            .unwrap();
+        assert!(matches!(obj.data, Data::Stored { hash: true, .. }));
+    }
+}

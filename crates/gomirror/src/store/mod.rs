@@ -12,8 +12,10 @@
 
 pub mod compliance;
 mod fs;
+mod mem;
 
 pub use fs::FsStore;
+pub use mem::MemStore;
 
 use async_trait::async_trait;
 use bytes::Bytes;
