@@ -3,16 +3,24 @@
 //!
 //! Invariant 2 lives here, in `Mirror::load` and [`Mirror::body`]: nothing
 //! leaves the cache without matching the sha256 and size it was admitted
-//! with. Small objects (`.info`, `.mod`, `list`, `@latest`, zips up to
-//! 1 MiB) are verified whole before a single byte is sent, then kept in a
-//! bounded in-memory tier. A large zip is verified whole before sending
-//! whenever its stored copy is not the one last verified (the store's
-//! fingerprint: on a file system any write changes the ctime), and is always
-//! hashed again on the way out: if the last chunk does not complete the
-//! admitted digest (rot that changed no metadata), the stream ends with an
-//! error instead of a clean end, so the client sees a broken transfer, never
-//! a bad body with a good ending. A rotten object is quarantined and fetched
-//! again through admission.
+//! with.
+//!
+//! * Small objects (`.info`, `.mod`, `list`, `@latest`, zips up to 1 MiB)
+//!   are verified whole before a single byte is sent, then kept in a
+//!   bounded in-memory tier; a memory hit is served only while the stored
+//!   copy's fingerprint is unchanged.
+//! * A large zip is verified whole before the first byte whenever its stored
+//!   copy is not the one last verified (the store's fingerprint: on a file
+//!   system any write changes the ctime). Concurrent requests share one
+//!   verification.
+//! * Unless the copy was verified within the re-verify interval, it is also
+//!   hashed on the way out: if the bytes do not complete the admitted digest
+//!   (rot that changed no metadata), the stream ends with an error in place
+//!   of its last chunk, so the client sees a broken transfer, never a bad
+//!   body with a good ending. Within the interval a verified, unchanged copy
+//!   streams without hashing (interval zero: every download is hashed).
+//!
+//! A rotten object is quarantined and fetched again through admission.
 
 use crate::admit::{self, AdmitError, FailureKind};
 use crate::store::{Meta, ObjectRead, Store};
