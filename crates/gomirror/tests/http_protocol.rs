@@ -633,3 +633,80 @@ fn configuration_precedence_and_validation() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn timeouts_retries_and_go_mod_consistency() {
+    let up_dir = tempfile::tempdir().unwrap();
+    corpus(up_dir.path());
+    let slow = Upstream::start(up_dir.path());
+    let good = Upstream::start(up_dir.path());
+    let data = tempfile::tempdir().unwrap();
+    let big = "/example.com/big/@v/v1.0.0.zip";
+    // A body that stalls: the idle timeout ends it, and `|` moves on.
+    slow.set_fault(big, Fault::Stall(10_000));
+    // A transient 503 twice on the good upstream: retried, then served.
+    good.set_fault(
+        "/example.com/plain/@v/v1.0.0.info",
+        Fault::FailTimes(2, 503),
+    );
+    let srv = Server::start(
+        &data.path().join("d"),
+        &format!("{}|{}", slow.url(), good.url()),
+        &["--upstream-idle-timeout", "1s", "--upstream-retries", "2"],
+    );
+    let c = support::http_client();
+    let want = std::fs::read(up_dir.path().join(&big[1..])).unwrap();
+    rt().block_on(async {
+        let r = c.get(format!("{}{big}", srv.url)).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(r.bytes().await.unwrap()[..] == want[..]);
+        assert_eq!(
+            slow.count(big),
+            3,
+            "stalled body: one attempt and two retries\n{}", srv.log()
+        );
+        assert_eq!(good.count(big), 1);
+
+        slow.set_fault_all(Fault::Status(404));
+        let r = c
+            .get(format!("{}/example.com/plain/@v/v1.0.0.info", srv.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            good.count("/example.com/plain/@v/v1.0.0.info"),
+            3,
+            "two 503s retried"
+        );
+
+        // A .mod that differs from the go.mod in the zip: whichever comes
+        // second is refused.
+        good.set_fault(
+            "/example.com/plain/@v/v1.1.0.mod",
+            Fault::Replace(b"module example.com/plain\n\ngo 1.99\n".to_vec()),
+        );
+        let r = c
+            .get(format!("{}/example.com/plain/@v/v1.1.0.mod", srv.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let r = c
+            .get(format!("{}/example.com/plain/@v/v1.1.0.zip", srv.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 502);
+        assert!(r
+            .text()
+            .await
+            .unwrap()
+            .contains("differs from the stored .mod"));
+        assert!(!data
+            .path()
+            .join("d/objects/example.com/plain/@v/v1.1.0.zip.gmeta")
+            .exists());
+    });
+    assert!(srv.log().contains("gomod_mismatch"));
+}

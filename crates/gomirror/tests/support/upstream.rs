@@ -27,6 +27,8 @@ pub enum Fault {
     /// Correct headers, this many bytes, then nothing more (the connection
     /// stays open until the client gives up).
     Stall(usize),
+    /// Answer the first N requests with this status, then serve normally.
+    FailTimes(u32, u16),
 }
 
 #[derive(Default)]
@@ -137,6 +139,19 @@ async fn serve(State(st): State<Arc<UpState>>, uri: http::Uri) -> Response {
     if let Some(Fault::Status(s)) = fault {
         return resp(s, b"injected failure\n".to_vec(), None);
     }
+    let fault = match fault {
+        Some(Fault::FailTimes(n, status)) => {
+            if n > 0 {
+                st.faults
+                    .lock()
+                    .unwrap()
+                    .insert(path.clone(), Fault::FailTimes(n - 1, status));
+                return resp(status, b"injected failure\n".to_vec(), None);
+            }
+            None
+        }
+        f => f,
+    };
     let rel = path.trim_start_matches('/');
     let file = st.root.join(rel);
     let data = match (rel.contains(".."), std::fs::read(&file)) {
@@ -145,7 +160,7 @@ async fn serve(State(st): State<Arc<UpState>>, uri: http::Uri) -> Response {
     };
     match fault {
         None => resp(200, data, None),
-        Some(Fault::Status(_)) => unreachable!("answered above"),
+        Some(Fault::Status(_)) | Some(Fault::FailTimes(..)) => unreachable!("answered above"),
         Some(Fault::Replace(b)) => resp(200, b, None),
         Some(Fault::Corrupt) => {
             let mut d = data;
