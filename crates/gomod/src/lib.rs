@@ -14,6 +14,7 @@
 //! | [`zip`] | module zip files: create from a tree, check, extract |
 //! | [`dirhash`] | the `h1:` hash recorded in go.sum |
 //! | [`glob`] | `path.Match` globs and GOPRIVATE-style pattern lists |
+//! | [`strconv`] | Go's printable runes and string quoting, for messages and go.mod |
 
 pub mod dirhash;
 pub mod glob;
@@ -21,4 +22,6 @@ pub mod modfile;
 pub mod module;
 pub mod pseudo;
 pub mod semver;
+pub mod strconv;
+mod unicode_print;
 pub mod zip;

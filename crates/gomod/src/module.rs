@@ -31,7 +31,6 @@
 
 use std::cmp::Ordering;
 use std::fmt;
-use std::fmt::Write as _;
 
 use crate::semver;
 
@@ -174,73 +173,7 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// Quotes `s` the way Go's `%q` verb does for strings: between double
-/// quotes, with `"` and `\` backslash-escaped, printable characters as they
-/// are, and everything else as a `\a`-style, `\xHH`, `\uHHHH` or
-/// `\UHHHHHHHH` escape.
-pub(crate) fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        push_escaped(&mut out, c, '"');
-    }
-    out.push('"');
-    out
-}
-
-/// Quotes one character the way Go's `%q` verb does for a rune: between
-/// single quotes, escaping as [`quote`] does but for `'` instead of `"`.
-pub(crate) fn quote_char(c: char) -> String {
-    let mut out = String::from("'");
-    push_escaped(&mut out, c, '\'');
-    out.push('\'');
-    out
-}
-
-fn push_escaped(out: &mut String, c: char, quote: char) {
-    if c == quote || c == '\\' {
-        out.push('\\');
-        out.push(c);
-        return;
-    }
-    if is_print(c) {
-        out.push(c);
-        return;
-    }
-    match c {
-        '\x07' => out.push_str("\\a"),
-        '\x08' => out.push_str("\\b"),
-        '\x0c' => out.push_str("\\f"),
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        '\x0b' => out.push_str("\\v"),
-        c if (c as u32) < 0x20 || c == '\x7f' => {
-            let _ = write!(out, "\\x{:02x}", c as u32);
-        }
-        c if (c as u32) < 0x10000 => {
-            let _ = write!(out, "\\u{:04x}", c as u32);
-        }
-        c => {
-            let _ = write!(out, "\\U{:08x}", c as u32);
-        }
-    }
-}
-
-/// Go's notion of a printable character: a letter, mark, number,
-/// punctuation or symbol, or the ASCII space. For non-ASCII characters this
-/// asks the standard library, whose debug escaping leaves exactly those
-/// categories unescaped (when the character is not the first of a string).
-fn is_print(c: char) -> bool {
-    if c.is_ascii() {
-        return (' '..='~').contains(&c);
-    }
-    let mut buf = [0u8; 8];
-    buf[0] = b'a';
-    let len = 1 + c.encode_utf8(&mut buf[1..]).len();
-    let s = std::str::from_utf8(&buf[..len]).expect("valid UTF-8");
-    s.escape_debug().eq(s.chars())
-}
+pub(crate) use crate::strconv::{quote, quote_rune as quote_char};
 
 /// The three kinds of path, each with its own character set and rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -29,7 +29,6 @@ mod print;
 mod quote;
 mod rule;
 mod syntax;
-mod unicode_print;
 
 use std::fmt;
 
