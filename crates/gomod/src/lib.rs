@@ -15,13 +15,17 @@
 //! | [`dirhash`] | the `h1:` hash recorded in go.sum |
 //! | [`glob`] | `path.Match` globs and GOPRIVATE-style pattern lists |
 //! | [`strconv`] | Go's printable runes and string quoting, for messages and go.mod |
+//! | [`note`] | signed notes and their Ed25519 keys (the checksum database's signatures) |
+//! | [`tlog`] | the checksum database's transparency log: hashes, proofs, tiles, tree heads |
 
 pub mod dirhash;
 pub mod glob;
 pub mod modfile;
 pub mod module;
+pub mod note;
 pub mod pseudo;
 pub mod semver;
 pub mod strconv;
+pub mod tlog;
 mod unicode_print;
 pub mod zip;
