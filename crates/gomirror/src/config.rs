@@ -51,6 +51,11 @@ pub struct ServeFlags {
     /// [env: GOSUMDB] [default: sum.golang.org]
     #[arg(long, value_name = "DB")]
     pub gosumdb: Option<String>,
+    /// When the checksum database is unreachable: `strict` refuses to admit,
+    /// `warn` admits marked unverified and verifies later
+    /// [env: GOMIRROR_SUMDB_UNREACHABLE] [default: strict]
+    #[arg(long, value_name = "MODE")]
+    pub sumdb_unreachable: Option<String>,
     /// Glob patterns of modules not checked against the checksum database
     /// [env: GONOSUMDB] [default: GOPRIVATE]
     #[arg(long, value_name = "PATTERNS")]
@@ -107,6 +112,7 @@ struct FileConfig {
     goprivate: Option<String>,
     gosumdb: Option<String>,
     gonosumdb: Option<String>,
+    sumdb_unreachable: Option<String>,
     goinsecure: Option<String>,
     list_ttl: Option<String>,
     tls_cert: Option<PathBuf>,
@@ -137,6 +143,8 @@ pub struct Config {
     pub goprivate: String,
     pub gosumdb: String,
     pub gonosumdb: String,
+    pub sumdb: Option<crate::sumdb::DbConfig>,
+    pub sumdb_unreachable: crate::sumdb::Unreachable,
     pub goinsecure: String,
     pub list_ttl: Duration,
     pub tls: Option<(PathBuf, PathBuf)>,
@@ -220,6 +228,17 @@ impl Config {
         let gosumdb =
             s(&flags.gosumdb, "GOSUMDB", &file.gosumdb).unwrap_or_else(|| "sum.golang.org".into());
         let goinsecure = s(&flags.goinsecure, "GOINSECURE", &file.goinsecure).unwrap_or_default();
+        let sumdb = crate::sumdb::parse_gosumdb(&gosumdb)
+            .map_err(|e| anyhow!("GOSUMDB {gosumdb:?}: {e}"))?;
+        let sumdb_unreachable = match s(&flags.sumdb_unreachable, "GOMIRROR_SUMDB_UNREACHABLE", &file.sumdb_unreachable)
+            .as_deref()
+        {
+            None | Some("strict") => crate::sumdb::Unreachable::Strict,
+            Some("warn") => crate::sumdb::Unreachable::Warn,
+            Some(other) => bail!(
+                "invalid GOMIRROR_SUMDB_UNREACHABLE (--sumdb-unreachable) {other:?}: expected strict or warn"
+            ),
+        };
         let dur = |flag: &Option<String>,
                    var: &str,
                    f: &Option<String>,
@@ -306,6 +325,8 @@ impl Config {
             goprivate,
             gosumdb,
             gonosumdb,
+            sumdb,
+            sumdb_unreachable,
             goinsecure,
             list_ttl,
             tls,

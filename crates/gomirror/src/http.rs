@@ -238,11 +238,8 @@ async fn handle(
             ),
         );
     }
-    if path.starts_with("/sumdb/") {
-        return text(
-            StatusCode::NOT_FOUND,
-            "not found: checksum database proxying is not configured",
-        );
+    if let Some(rest) = path.strip_prefix("/sumdb/") {
+        return sumdb_proxy(&st.mirror, rest, method == Method::HEAD).await;
     }
     let req = match parse_path(&path) {
         Ok(r) => r,
@@ -365,6 +362,136 @@ fn respond(
     *r.status_mut() = status;
     *r.headers_mut() = h;
     r
+}
+
+fn plain(
+    status: StatusCode,
+    body: Vec<u8>,
+    cache_control: &str,
+    stale: bool,
+    head: bool,
+) -> Response {
+    let len = body.len();
+    let mut r = Response::new(if head {
+        Body::empty()
+    } else {
+        Body::from(body)
+    });
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_str(cache_control).expect("ascii"),
+    );
+    if stale {
+        h.insert("x-gomirror-stale", HeaderValue::from_static("1"));
+        h.insert(
+            header::WARNING,
+            HeaderValue::from_static("110 gomirror \"Response is Stale\""),
+        );
+    }
+    r
+}
+
+/// `/sumdb/<name>/...` for the configured database only: `supported`,
+/// `latest` (verified and checked for consistency before it is passed on;
+/// the last verified head is served stale when the database is down),
+/// `lookup/...` (passed through; the last answer is served stale when the
+/// database is down) and `tile/...` (full tiles verified, then cached
+/// forever; partial and data tiles passed through).
+async fn sumdb_proxy(mirror: &Arc<Mirror>, rest: &str, head: bool) -> Response {
+    use crate::sumdb::SumdbError;
+    let Some(db) = mirror.sumdb() else {
+        return text(
+            StatusCode::NOT_FOUND,
+            "not found: no checksum database is configured",
+        );
+    };
+    let Some(sub) = rest
+        .strip_prefix(db.cfg.name.as_str())
+        .and_then(|r| r.strip_prefix('/'))
+    else {
+        return text(
+            StatusCode::NOT_FOUND,
+            "not found: unknown checksum database",
+        );
+    };
+    let short = format!("public, max-age={}", mirror.list_ttl().as_secs());
+    let store = db.store();
+    let cache_key = format!("sumdb/{}/{sub}", db.cfg.name);
+    let stale =
+        |key: String| async move { store.get_bytes(&key).await.ok().flatten().map(|(_, b)| b) };
+    match sub {
+        "supported" => plain(StatusCode::OK, vec![], "public, max-age=3600", false, head),
+        "latest" => match db.fetch_latest().await {
+            Ok(b) => plain(StatusCode::OK, b, &short, false, head),
+            Err(e @ SumdbError::Fork { .. }) | Err(e @ SumdbError::Invalid { .. }) => {
+                text(StatusCode::BAD_GATEWAY, &e.to_string())
+            }
+            Err(e) => match stale(cache_key).await {
+                Some(b) => plain(
+                    StatusCode::OK,
+                    b,
+                    "public, max-age=0, must-revalidate",
+                    true,
+                    head,
+                ),
+                None => text(StatusCode::BAD_GATEWAY, &e.to_string()),
+            },
+        },
+        s if s.starts_with("lookup/") => match db.proxy_get(s).await {
+            Ok(Ok(b)) => {
+                let _ = store
+                    .put_bytes(&cache_key, &b, &crate::store::meta_of(&b, &db.cfg.url))
+                    .await;
+                plain(StatusCode::OK, b, &short, false, head)
+            }
+            Ok(Err((status, msg))) => text(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::NOT_FOUND),
+                &msg,
+            ),
+            Err(e) => match stale(cache_key).await {
+                Some(b) => plain(
+                    StatusCode::OK,
+                    b,
+                    "public, max-age=0, must-revalidate",
+                    true,
+                    head,
+                ),
+                None => text(StatusCode::BAD_GATEWAY, &e.to_string()),
+            },
+        },
+        s if s.starts_with("tile/") => {
+            let Ok(tile) = gomod::tlog::parse_tile_path(s) else {
+                return text(StatusCode::NOT_FOUND, "not found: malformed tile path");
+            };
+            let immutable = tile.w == 1 << tile.h;
+            match db.proxy_tile(tile).await {
+                Ok(Ok(b)) => {
+                    let cc = if immutable {
+                        "public, max-age=31536000, immutable"
+                    } else {
+                        short.as_str()
+                    };
+                    plain(StatusCode::OK, b, cc, false, head)
+                }
+                Ok(Err((status, msg))) => text(
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::NOT_FOUND),
+                    &msg,
+                ),
+                Err(e) => text(StatusCode::BAD_GATEWAY, &e.to_string()),
+            }
+        }
+        _ => text(
+            StatusCode::NOT_FOUND,
+            "not found: unknown checksum database path",
+        ),
+    }
 }
 
 /// Decodes `%XX` escapes; `None` for a malformed escape or non-UTF-8.

@@ -12,4 +12,5 @@ pub mod http;
 pub mod mirror;
 pub mod serve;
 pub mod store;
+pub mod sumdb;
 pub mod upstream;

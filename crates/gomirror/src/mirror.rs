@@ -24,6 +24,7 @@
 
 use crate::admit::{self, AdmitError, FailureKind};
 use crate::store::{Meta, ObjectRead, Store};
+use crate::sumdb;
 use crate::upstream::{self, Chain, Fallthrough, FetchError, Source};
 use bytes::Bytes;
 use futures_util::future::{BoxFuture, FutureExt, Shared};
@@ -155,6 +156,13 @@ pub struct Settings {
     /// How long a large object verified whole is streamed without hashing
     /// while its stored copy is unchanged; zero hashes every download.
     pub reverify_interval: Duration,
+    /// The checksum database that vouches for public modules (`None`:
+    /// GOSUMDB=off).
+    pub sumdb: Option<Arc<sumdb::Client>>,
+    /// Modules not checked against the database (GONOSUMDB).
+    pub gonosumdb: String,
+    /// What to do when the database is unreachable.
+    pub sumdb_mode: sumdb::Unreachable,
 }
 
 /// The mirror core. Cheap to share behind an `Arc`.
@@ -170,6 +178,9 @@ pub struct Mirror {
     /// whole, and when.
     verified: Mutex<HashMap<String, (String, Instant)>>,
     reverify_interval: Duration,
+    sumdb: Option<Arc<sumdb::Client>>,
+    gonosumdb: String,
+    sumdb_mode: sumdb::Unreachable,
     verify_gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     pub counters: Counters,
 }
@@ -229,6 +240,9 @@ fn sha_hex(data: &[u8]) -> String {
 
 /// One upstream attempt's failure, classified for the chain walk.
 enum TryError {
+    /// Ends the walk: no other upstream can change the outcome (the
+    /// checksum database is unreachable, lying, or has no such version).
+    Final(Failure),
     NotFound(String),
     Fetch(FetchError),
     Admit(AdmitError),
@@ -253,6 +267,9 @@ impl Mirror {
             }),
             verified: Mutex::new(HashMap::new()),
             reverify_interval: s.reverify_interval,
+            sumdb: s.sumdb,
+            gonosumdb: s.gonosumdb,
+            sumdb_mode: s.sumdb_mode,
             verify_gates: Mutex::new(HashMap::new()),
             counters: Counters::default(),
         }))
@@ -260,6 +277,11 @@ impl Mirror {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// The configured checksum database, if any.
+    pub fn sumdb(&self) -> Option<&Arc<sumdb::Client>> {
+        self.sumdb.as_ref()
     }
 
     /// The list time-to-live, for `Cache-Control`.
@@ -556,6 +578,7 @@ impl Mirror {
                     errors.push(format!("{}: refused: {}", src.name(), e.msg));
                 }
                 Err(TryError::Store(msg)) => return Err(Failure::Store(msg)),
+                Err(TryError::Final(f)) => return Err(f),
                 Err(TryError::Fetch(e)) => {
                     all_not_found = false;
                     errors.push(e.to_string());
@@ -674,6 +697,10 @@ impl Mirror {
                 meta.gomod_h1 = Some(facts.gomod_h1);
             }
         }
+        if ext != Ext::Info {
+            self.vouch(module, version, ext, &mut meta, src, key)
+                .await?;
+        }
         self.store
             .put(key, received.staged, &meta)
             .await
@@ -686,6 +713,139 @@ impl Mirror {
             "admitted"
         );
         Ok(())
+    }
+
+    /// The checksum database that must vouch for `module`, if any (none
+    /// when GOSUMDB=off or the module matches GONOSUMDB/GOPRIVATE).
+    fn sumdb_for(&self, module: &str) -> Option<&Arc<sumdb::Client>> {
+        let db = self.sumdb.as_ref()?;
+        if !self.gonosumdb.is_empty() && gomod::glob::match_prefix_patterns(&self.gonosumdb, module)
+        {
+            return None;
+        }
+        Some(db)
+    }
+
+    /// Checks the `h1:` in `meta` against the checksum database before the
+    /// object is committed, and records the tree size that vouched for it.
+    /// A mismatch refuses this upstream's content (the next is tried); a
+    /// database that is unreachable (strict mode), lying or without the
+    /// version ends the walk.
+    async fn vouch(
+        self: &Arc<Self>,
+        module: &str,
+        version: &str,
+        ext: Ext,
+        meta: &mut Meta,
+        src: &Source,
+        key: &str,
+    ) -> Result<(), TryError> {
+        let Some(db) = self.sumdb_for(module).cloned() else {
+            return Ok(());
+        };
+        let h1 = meta.h1.clone().unwrap_or_default();
+        match db.lookup(module, version).await {
+            Ok(v) => {
+                let want = if ext == Ext::Zip { v.zip } else { v.gomod };
+                if want.as_deref() == Some(h1.as_str()) {
+                    meta.sumdb_tree_size = Some(v.tree_size);
+                    self.counters.inc("sumdb_vouched", ext.as_str());
+                    return Ok(());
+                }
+                let e = AdmitError {
+                    kind: FailureKind::Sumdb,
+                    msg: format!(
+                        "{module}@{version}.{}: {h1} from {}, but checksum database {} has {}",
+                        ext.as_str(),
+                        src.name(),
+                        db.cfg.name,
+                        want.as_deref().unwrap_or("no hash")
+                    ),
+                };
+                self.integrity_failure(e.kind, src.name(), key, &e.msg);
+                tracing::error!(
+                    alert = "sumdb_mismatch",
+                    upstream = src.name(),
+                    object = key,
+                    "{}",
+                    e.msg
+                );
+                Err(TryError::Admit(e))
+            }
+            Err(sumdb::SumdbError::Unreachable { msg, .. })
+                if self.sumdb_mode == sumdb::Unreachable::Warn =>
+            {
+                tracing::warn!(
+                    object = key,
+                    "admitting unverified (checksum database unreachable): {msg}"
+                );
+                self.counters.inc("sumdb_unverified", ext.as_str());
+                let (this, m, v, k, h) = (
+                    self.clone(),
+                    module.to_owned(),
+                    version.to_owned(),
+                    key.to_owned(),
+                    h1,
+                );
+                tokio::spawn(async move { this.verify_later(&m, &v, ext, &k, &h).await });
+                Ok(())
+            }
+            Err(e @ sumdb::SumdbError::NotFound { .. }) => {
+                Err(TryError::Final(Failure::NotFound(e.to_string())))
+            }
+            Err(e) => {
+                if matches!(e, sumdb::SumdbError::Fork { .. }) {
+                    self.counters.inc("sumdb_fork", "");
+                } else if matches!(e, sumdb::SumdbError::Invalid { .. }) {
+                    self.integrity_failure(FailureKind::Sumdb, &db.cfg.name, key, &e.to_string());
+                }
+                Err(TryError::Final(Failure::Upstream(e.to_string())))
+            }
+        }
+    }
+
+    /// Warn mode: keeps asking the database about an object admitted
+    /// unverified (with backoff, for about an hour) and quarantines it if
+    /// the database disagrees.
+    async fn verify_later(
+        self: Arc<Self>,
+        module: &str,
+        version: &str,
+        ext: Ext,
+        key: &str,
+        h1: &str,
+    ) {
+        let Some(db) = self.sumdb_for(module).cloned() else {
+            return;
+        };
+        for delay in [2u64, 10, 60, 300, 900, 1800] {
+            tokio::time::sleep(Duration::from_secs(delay)).await;
+            match db.lookup(module, version).await {
+                Ok(v) => {
+                    let want = if ext == Ext::Zip { v.zip } else { v.gomod };
+                    if want.as_deref() == Some(h1) {
+                        tracing::info!(
+                            object = key,
+                            tree = v.tree_size,
+                            "verified later by the checksum database"
+                        );
+                    } else {
+                        let msg = format!(
+                            "checksum database {} has {:?}, stored {h1}",
+                            db.cfg.name, want
+                        );
+                        self.quarantine(key, FailureKind::Sumdb, &msg).await;
+                    }
+                    return;
+                }
+                Err(sumdb::SumdbError::Unreachable { .. }) => continue,
+                Err(e) => {
+                    self.quarantine(key, FailureKind::Sumdb, &e.to_string())
+                        .await;
+                    return;
+                }
+            }
+        }
     }
 
     /// `@v/list`: fresh from the cache within the TTL, else from upstream;
@@ -1068,6 +1228,9 @@ mod tests {
                     retries: 0,
                 },
                 reverify_interval: reverify,
+                sumdb: None,
+                gonosumdb: String::new(),
+                sumdb_mode: sumdb::Unreachable::Strict,
             },
         )
         .unwrap()

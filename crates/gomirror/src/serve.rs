@@ -40,11 +40,23 @@ pub fn build_mirror(cfg: &Config) -> Result<Arc<Mirror>> {
     ] {
         gomod::glob::check_patterns(v).map_err(|e| anyhow!("{name}: {e}"))?;
     }
-    let store = FsStore::open(&cfg.data_dir)
-        .with_context(|| format!("opening the data directory {}", cfg.data_dir.display()))?;
+    let store: Arc<dyn crate::store::Store> = Arc::new(
+        FsStore::open(&cfg.data_dir)
+            .with_context(|| format!("opening the data directory {}", cfg.data_dir.display()))?,
+    );
+    let sumdb = match &cfg.sumdb {
+        Some(db) => Some(
+            crate::sumdb::Client::new(db.clone(), store.clone(), cfg.upstream_connect_timeout)
+                .context("GOSUMDB")?,
+        ),
+        None => None,
+    };
     Mirror::new(
-        Arc::new(store),
+        store,
         Settings {
+            sumdb,
+            gonosumdb: cfg.gonosumdb.clone(),
+            sumdb_mode: cfg.sumdb_unreachable,
             chain,
             gonoproxy: cfg.gonoproxy.clone(),
             list_ttl: cfg.list_ttl,

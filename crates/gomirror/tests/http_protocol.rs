@@ -663,7 +663,8 @@ fn timeouts_retries_and_go_mod_consistency() {
         assert_eq!(
             slow.count(big),
             3,
-            "stalled body: one attempt and two retries\n{}", srv.log()
+            "stalled body: one attempt and two retries\n{}",
+            srv.log()
         );
         assert_eq!(good.count(big), 1);
 

@@ -196,6 +196,24 @@ pub trait Store: Send + Sync + 'static {
     }
 }
 
+/// A metadata record for bytes kept by the mirror itself (database heads,
+/// tiles, lookup answers): size, sha256, origin, now.
+pub fn meta_of(bytes: &[u8], origin: &str) -> Meta {
+    use sha2::Digest;
+    Meta {
+        size: bytes.len() as u64,
+        sha256: hex::encode(sha2::Sha256::digest(bytes)),
+        h1: None,
+        gomod_h1: None,
+        origin: origin.to_owned(),
+        admitted_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        sumdb_tree_size: None,
+    }
+}
+
 /// Checks that a key is a clean relative `/`-separated path: no empty, `.`
 /// or `..` elements, no leading `/`, no NUL or backslash, and no element
 /// ending in the store's reserved suffixes.

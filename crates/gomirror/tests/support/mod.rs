@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod server;
+pub mod sumdb;
 pub mod upstream;
 
 use std::path::{Path, PathBuf};

@@ -24,12 +24,19 @@ impl Server {
         let mut child = super::gomirror()
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
-            .args(["--goproxy", goproxy, "--gosumdb", "off"])
+            .args(["--goproxy", goproxy])
+            .args(if extra.contains(&"--gosumdb") {
+                &[][..]
+            } else {
+                &["--gosumdb", "off"][..]
+            })
             .args(extra)
             .env_remove("GOPROXY")
             .env_remove("GONOPROXY")
             .env_remove("GOPRIVATE")
             .env_remove("GOMIRROR_CONFIG")
+            .env_remove("GOSUMDB")
+            .env_remove("GONOSUMDB")
             .env("GOMIRROR_LOG", "debug")
             .stdout(Stdio::piped())
             .stderr(logf)

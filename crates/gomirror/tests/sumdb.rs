@@ -1,0 +1,281 @@
+//! The checksum database: gomirror admits only what a (test) database on
+//! loopback vouches for, detects a forked log, and proxies `/sumdb/` so the
+//! real go command can verify through it.
+
+mod support;
+
+use std::path::Path;
+use support::server::{ok, GoEnv, Server};
+use support::sumdb::{TestSumdb, NAME};
+use support::upstream::{publish, Fault, ModVersion, Upstream};
+
+struct Published {
+    path: &'static str,
+    version: &'static str,
+    zip_h1: String,
+    mod_h1: String,
+}
+
+fn corpus(root: &Path) -> Vec<Published> {
+    let gomod = |p: &str| format!("module {p}\n\ngo 1.21\n").into_bytes();
+    let mut out = vec![];
+    for (path, version, extra) in [
+        ("example.com/plain", "v1.0.0", "a"),
+        ("example.com/plain", "v1.1.0", "b"),
+        ("example.com/other", "v0.1.0", "c"),
+    ] {
+        let files = vec![
+            ("go.mod", gomod(path)),
+            ("x.go", format!("package x\n\n// {extra}\n").into_bytes()),
+        ];
+        let zip_h1 = publish(
+            root,
+            &ModVersion {
+                path,
+                version,
+                files: files.clone(),
+            },
+        );
+        let mod_h1 = gomod::dirhash::hash_go_mod(&files[0].1);
+        out.push(Published {
+            path,
+            version,
+            zip_h1,
+            mod_h1,
+        });
+    }
+    out
+}
+
+fn db_with(corpus: &[Published]) -> TestSumdb {
+    let db = TestSumdb::start();
+    // Enough records that proofs span several tiles of height 8.
+    db.add_filler(300);
+    for p in corpus {
+        db.add(p.path, p.version, &p.zip_h1, &p.mod_h1);
+    }
+    db
+}
+
+#[test]
+fn go_command_verifies_through_the_mirror_and_tampered_zips_are_refused() {
+    let good_dir = tempfile::tempdir().unwrap();
+    let corpus = corpus(good_dir.path());
+    let db = db_with(&corpus);
+    // A second upstream serving a tampered but valid zip of plain v1.0.0.
+    let bad_dir = tempfile::tempdir().unwrap();
+    publish(
+        bad_dir.path(),
+        &ModVersion {
+            path: "example.com/plain",
+            version: "v1.0.0",
+            files: vec![
+                ("go.mod", b"module example.com/plain\n\ngo 1.21\n".to_vec()),
+                ("x.go", b"package x\n\n// tampered\n".to_vec()),
+            ],
+        },
+    );
+    let bad_zip = std::fs::read(bad_dir.path().join("example.com/plain/@v/v1.0.0.zip")).unwrap();
+    let good = Upstream::start(good_dir.path());
+    let bad = Upstream::start(good_dir.path());
+    bad.set_fault("/example.com/plain/@v/v1.0.0.zip", Fault::Replace(bad_zip));
+    let data = tempfile::tempdir().unwrap();
+    let gosumdb = format!("{} {}", db.vkey, db.url());
+    let srv = Server::start(
+        &data.path().join("d"),
+        &format!("{},{}", bad.url(), good.url()),
+        &["--gosumdb", &gosumdb],
+    );
+
+    // 1. The go command talks to the database directly.
+    let mut env = GoEnv::new(&srv.url);
+    env.gosumdb = gosumdb.clone();
+    let work = env.new_module("app");
+    for p in &corpus {
+        let out = ok(env.go(&work).args([
+            "mod",
+            "download",
+            "-json",
+            &format!("{}@{}", p.path, p.version),
+        ]));
+        let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(j["Sum"].as_str(), Some(p.zip_h1.as_str()), "{out}");
+        assert_eq!(j["GoModSum"].as_str(), Some(p.mod_h1.as_str()), "{out}");
+    }
+    // The tampered zip was refused (never stored); the good one admitted
+    // with the tree size that vouched for it.
+    assert_eq!(bad.count("/example.com/plain/@v/v1.0.0.zip"), 1);
+    assert_eq!(good.count("/example.com/plain/@v/v1.0.0.zip"), 1);
+    let meta: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            data.path()
+                .join("d/objects/example.com/plain/@v/v1.0.0.zip.gmeta"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(meta["h1"].as_str(), Some(corpus[0].zip_h1.as_str()));
+    assert_eq!(meta["origin"].as_str(), Some(good.url().as_str()));
+    assert!(meta["sumdb_tree_size"].as_u64().unwrap() >= 303, "{meta}");
+    let log = srv.log();
+    assert!(
+        log.contains("sumdb_mismatch")
+            && log.contains("but checksum database sumdb.test.example has"),
+        "{log}"
+    );
+
+    // 2. GOSUMDB=<vkey> alone: the go command reaches the database through
+    //    gomirror's /sumdb/ endpoints.
+    let mut env2 = GoEnv::new(&srv.url);
+    env2.gosumdb = db.vkey.clone();
+    let work2 = env2.new_module("app");
+    let before = db.requests("/tile/");
+    let lookups = db.requests("/lookup/");
+    for p in &corpus {
+        let out = ok(env2.go(&work2).args([
+            "mod",
+            "download",
+            "-json",
+            &format!("{}@{}", p.path, p.version),
+        ]));
+        let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(j["Sum"].as_str(), Some(p.zip_h1.as_str()));
+    }
+    // The database name does not resolve: every lookup went through the
+    // mirror's /sumdb/ proxy.
+    assert_eq!(db.requests("/lookup/"), lookups + corpus.len() as u64);
+    let r = reqwest_get(&format!("{}/sumdb/{NAME}/supported", srv.url));
+    assert_eq!(r.0, 200);
+    // Full tiles the mirror verified are cached: asking again costs the
+    // database nothing.
+    let tile = format!("{}/sumdb/{NAME}/tile/8/0/000", srv.url);
+    assert_eq!(reqwest_get(&tile).0, 200);
+    let n = db.requests("/tile/8/0/000");
+    let (status, body) = reqwest_get(&tile);
+    assert_eq!(status, 200);
+    assert_eq!(body.len(), 256 * 32);
+    assert_eq!(db.requests("/tile/8/0/000"), n);
+    assert!(db.requests("/tile/") >= before);
+    // Another database name: 404.
+    assert_eq!(
+        reqwest_get(&format!("{}/sumdb/sum.golang.org/latest", srv.url)).0,
+        404
+    );
+}
+
+fn reqwest_get(url: &str) -> (u16, Vec<u8>) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let r = support::http_client().get(url).send().await.unwrap();
+        let s = r.status().as_u16();
+        (s, r.bytes().await.unwrap().to_vec())
+    })
+}
+
+#[test]
+fn a_forked_database_is_detected_and_admission_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = corpus(dir.path());
+    let db = db_with(&corpus);
+    let up = Upstream::start(dir.path());
+    let data = tempfile::tempdir().unwrap();
+    let gosumdb = format!("{} {}", db.vkey, db.url());
+    let srv = Server::start(&data.path().join("d"), &up.url(), &["--gosumdb", &gosumdb]);
+    // Admit one version: the mirror now remembers a verified tree.
+    let (s, _) = reqwest_get(&format!("{}/example.com/plain/@v/v1.0.0.mod", srv.url));
+    assert_eq!(s, 200);
+    assert!(data.path().join("d/objects/sumdb").exists());
+    // The database forks: a bigger tree whose history differs.
+    db.fork();
+    let (s, body) = reqwest_get(&format!("{}/example.com/plain/@v/v1.1.0.mod", srv.url));
+    assert_eq!(s, 502, "{}", String::from_utf8_lossy(&body));
+    assert!(
+        String::from_utf8_lossy(&body).contains("FORK"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    assert!(!data
+        .path()
+        .join("d/objects/example.com/plain/@v/v1.1.0.mod.gmeta")
+        .exists());
+    // The forked head is not passed on to clients either.
+    assert_eq!(
+        reqwest_get(&format!("{}/sumdb/{NAME}/latest", srv.url)).0,
+        502
+    );
+    assert!(srv.log().contains("alert=\"sumdb_fork\""), "{}", srv.log());
+}
+
+#[test]
+fn database_down_strict_refuses_warn_admits_unverified() {
+    let dir = tempfile::tempdir().unwrap();
+    corpus(dir.path());
+    let up = Upstream::start(dir.path());
+    // A database address nothing listens on.
+    let (_, vkey) = gomod::note::generate_key(NAME).unwrap();
+    let gosumdb = format!("{vkey} http://127.0.0.1:9");
+    let data = tempfile::tempdir().unwrap();
+    let strict = Server::start(&data.path().join("s"), &up.url(), &["--gosumdb", &gosumdb]);
+    let (s, body) = reqwest_get(&format!("{}/example.com/plain/@v/v1.0.0.zip", strict.url));
+    assert_eq!(s, 502);
+    assert!(String::from_utf8_lossy(&body).contains("unreachable"));
+    assert!(!data
+        .path()
+        .join("s/objects/example.com/plain/@v/v1.0.0.zip.gmeta")
+        .exists());
+    let warn = Server::start(
+        &data.path().join("w"),
+        &up.url(),
+        &["--gosumdb", &gosumdb, "--sumdb-unreachable", "warn"],
+    );
+    let (s, _) = reqwest_get(&format!("{}/example.com/plain/@v/v1.0.0.zip", warn.url));
+    assert_eq!(s, 200);
+    let meta: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            data.path()
+                .join("w/objects/example.com/plain/@v/v1.0.0.zip.gmeta"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(meta.get("sumdb_tree_size").is_none(), "{meta}");
+    // GONOSUMDB modules are not checked at all.
+    let private = Server::start(
+        &data.path().join("p"),
+        &up.url(),
+        &["--gosumdb", &gosumdb, "--gonosumdb", "example.com/plain"],
+    );
+    assert_eq!(
+        reqwest_get(&format!("{}/example.com/plain/@v/v1.0.0.zip", private.url)).0,
+        200
+    );
+    assert_eq!(
+        reqwest_get(&format!("{}/example.com/other/@v/v0.1.0.zip", private.url)).0,
+        502
+    );
+}
+
+#[test]
+fn wrong_key_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = corpus(dir.path());
+    let db = db_with(&corpus);
+    let up = Upstream::start(dir.path());
+    let (_, other_vkey) = gomod::note::generate_key(NAME).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let srv = Server::start(
+        &data.path().join("d"),
+        &up.url(),
+        &["--gosumdb", &format!("{other_vkey} {}", db.url())],
+    );
+    let (s, body) = reqwest_get(&format!("{}/example.com/plain/@v/v1.0.0.zip", srv.url));
+    assert_eq!(s, 502);
+    let body = String::from_utf8_lossy(&body);
+    assert!(
+        body.contains("invalid answer") && body.contains("signed tree"),
+        "{body}"
+    );
+}
