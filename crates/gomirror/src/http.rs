@@ -476,6 +476,12 @@ async fn sumdb_proxy(mirror: &Arc<Mirror>, rest: &str, head: bool) -> Response {
                     let cc = if immutable {
                         "public, max-age=31536000, immutable"
                     } else {
+                        // Kept to be served stale if the database goes down
+                        // (full tiles are kept by `proxy_tile` once verified).
+                        let meta = crate::store::meta_of(&b, &db.cfg.url);
+                        let _ = store
+                            .put_bytes(&format!("{cache_key}.last"), &b, &meta)
+                            .await;
                         short.as_str()
                     };
                     plain(StatusCode::OK, b, cc, false, head)
@@ -484,6 +490,18 @@ async fn sumdb_proxy(mirror: &Arc<Mirror>, rest: &str, head: bool) -> Response {
                     StatusCode::from_u16(status).unwrap_or(StatusCode::NOT_FOUND),
                     &msg,
                 ),
+                Err(e @ SumdbError::Unreachable { .. }) => {
+                    match stale(format!("{cache_key}.last")).await {
+                        Some(b) => plain(
+                            StatusCode::OK,
+                            b,
+                            "public, max-age=0, must-revalidate",
+                            true,
+                            head,
+                        ),
+                        None => text(StatusCode::BAD_GATEWAY, &e.to_string()),
+                    }
+                }
                 Err(e) => text(StatusCode::BAD_GATEWAY, &e.to_string()),
             }
         }

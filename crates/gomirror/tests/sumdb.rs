@@ -183,11 +183,14 @@ fn a_forked_database_is_detected_and_admission_refused() {
     let up = Upstream::start(dir.path());
     let data = tempfile::tempdir().unwrap();
     let gosumdb = format!("{} {}", db.vkey, db.url());
-    let srv = Server::start(&data.path().join("d"), &up.url(), &["--gosumdb", &gosumdb]);
-    // Admit one version: the mirror now remembers a verified tree.
-    let (s, _) = reqwest_get(&format!("{}/example.com/plain/@v/v1.0.0.mod", srv.url));
+    let mut first = Server::start(&data.path().join("d"), &up.url(), &["--gosumdb", &gosumdb]);
+    // Admit one version: the mirror now remembers a verified tree, and
+    // keeps remembering it across a restart.
+    let (s, _) = reqwest_get(&format!("{}/example.com/plain/@v/v1.0.0.mod", first.url));
     assert_eq!(s, 200);
     assert!(data.path().join("d/objects/sumdb").exists());
+    first.terminate(std::time::Duration::from_secs(10));
+    let srv = Server::start(&data.path().join("d"), &up.url(), &["--gosumdb", &gosumdb]);
     // The database forks: a bigger tree whose history differs.
     db.fork();
     let (s, body) = reqwest_get(&format!("{}/example.com/plain/@v/v1.1.0.mod", srv.url));
@@ -278,4 +281,50 @@ fn wrong_key_is_rejected() {
         body.contains("invalid answer") && body.contains("signed tree"),
         "{body}"
     );
+}
+
+#[test]
+fn truncated_tiles_are_rejected_and_stale_answers_served_when_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = corpus(dir.path());
+    let db = db_with(&corpus);
+    let up = Upstream::start(dir.path());
+    let data = tempfile::tempdir().unwrap();
+    let gosumdb = format!("{} {}", db.vkey, db.url());
+    let srv = Server::start(&data.path().join("d"), &up.url(), &["--gosumdb", &gosumdb]);
+    db.truncate_tiles(5);
+    let (s, body) = reqwest_get(&format!("{}/example.com/plain/@v/v1.0.0.zip", srv.url));
+    assert_eq!(s, 502);
+    assert!(
+        String::from_utf8_lossy(&body).contains("invalid answer"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    assert!(!data
+        .path()
+        .join("d/objects/example.com/plain/@v/v1.0.0.zip.gmeta")
+        .exists());
+    db.truncate_tiles(0);
+    assert_eq!(
+        reqwest_get(&format!("{}/example.com/plain/@v/v1.0.0.zip", srv.url)).0,
+        200
+    );
+    // Through the proxy while up, then down: latest, lookups and tiles are
+    // served stale.
+    let latest = reqwest_get(&format!("{}/sumdb/{NAME}/latest", srv.url));
+    let lookup_url = format!("{}/sumdb/{NAME}/lookup/example.com/plain@v1.0.0", srv.url);
+    let lookup = reqwest_get(&lookup_url);
+    let partial = format!("{}/sumdb/{NAME}/tile/8/0/001.p/47", srv.url);
+    let tile = reqwest_get(&partial);
+    let full_url = format!("{}/sumdb/{NAME}/tile/8/0/000", srv.url);
+    let full = reqwest_get(&full_url);
+    assert_eq!((latest.0, lookup.0, tile.0, full.0), (200, 200, 200, 200));
+    db.set_down(true);
+    assert_eq!(
+        reqwest_get(&format!("{}/sumdb/{NAME}/latest", srv.url)),
+        latest
+    );
+    assert_eq!(reqwest_get(&lookup_url), lookup);
+    assert_eq!(reqwest_get(&partial), tile);
+    assert_eq!(reqwest_get(&full_url), full);
 }

@@ -44,6 +44,10 @@ struct DbState {
     fork: Mutex<Option<Log>>,
     signer: note::Ed25519Signer,
     requests: Mutex<HashMap<String, u64>>,
+    /// Serve hash tiles cut short by this many bytes.
+    truncate_tiles: Mutex<usize>,
+    /// Answer everything with 503.
+    down: Mutex<bool>,
 }
 
 /// A running test checksum database.
@@ -63,6 +67,8 @@ impl TestSumdb {
             fork: Mutex::default(),
             signer,
             requests: Mutex::default(),
+            truncate_tiles: Mutex::new(0),
+            down: Mutex::new(false),
         });
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -128,6 +134,16 @@ impl TestSumdb {
         *self.state.fork.lock().unwrap() = Some(f);
     }
 
+    /// Serves hash tiles `n` bytes short from now on.
+    pub fn truncate_tiles(&self, n: usize) {
+        *self.state.truncate_tiles.lock().unwrap() = n;
+    }
+
+    /// Answers every request with 503 (or serves again).
+    pub fn set_down(&self, down: bool) {
+        *self.state.down.lock().unwrap() = down;
+    }
+
     /// Requests received for paths starting with `prefix`.
     pub fn requests(&self, prefix: &str) -> u64 {
         self.state
@@ -152,6 +168,10 @@ fn text(status: u16, body: Vec<u8>) -> Response {
 async fn serve(State(st): State<Arc<DbState>>, uri: http::Uri) -> Response {
     let path = uri.path().to_owned();
     *st.requests.lock().unwrap().entry(path.clone()).or_default() += 1;
+    if *st.down.lock().unwrap() {
+        return text(503, b"down for the test\n".to_vec());
+    }
+    let cut = *st.truncate_tiles.lock().unwrap();
     let fork = st.fork.lock().unwrap();
     let log_guard = st.log.lock().unwrap();
     let log: &Log = fork.as_ref().unwrap_or(&log_guard);
@@ -199,7 +219,10 @@ async fn serve(State(st): State<Arc<DbState>>, uri: http::Uri) -> Response {
             return text(200, out);
         }
         return match tlog::read_tile_data(&t, &log.hashes) {
-            Ok(d) => text(200, d),
+            Ok(mut d) => {
+                d.truncate(d.len().saturating_sub(cut));
+                text(200, d)
+            }
             Err(_) => text(404, b"tile not found\n".to_vec()),
         };
     }
