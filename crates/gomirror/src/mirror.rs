@@ -322,7 +322,7 @@ impl Mirror {
     }
 
     /// Takes a rotten object out of service and out of every cache tier.
-    async fn quarantine(&self, key: &str, kind: FailureKind, msg: &str) {
+    pub async fn quarantine(&self, key: &str, kind: FailureKind, msg: &str) {
         self.mem.lock().unwrap().remove(key);
         self.verified.lock().unwrap().remove(key);
         self.integrity_failure(kind, "store", key, msg);

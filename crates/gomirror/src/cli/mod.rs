@@ -1,6 +1,9 @@
 //! Command-line interface: argument parsing and dispatch.
 
+mod doctor;
 mod modcmd;
+mod prefetch;
+mod verify;
 
 use crate::config::{Config, ServeFlags};
 use clap::{Parser, Subcommand};
@@ -32,6 +35,12 @@ enum Command {
     /// Build, hash and check module zips exactly as the go command does.
     #[command(subcommand)]
     Mod(modcmd::ModCommand),
+    /// Fetch a module version from several mirrors and say which is wrong.
+    Doctor(doctor::DoctorArgs),
+    /// Re-verify every object in the store (scrub); --fix heals rot.
+    Verify(verify::VerifyArgs),
+    /// Warm the cache from a go.mod, a go.sum or a list of module@version.
+    Prefetch(prefetch::PrefetchArgs),
 }
 
 /// Parses the command line, runs the command and maps its outcome to an
@@ -40,6 +49,9 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Mod(cmd) => modcmd::run(cmd),
+        Command::Doctor(args) => doctor::run(args),
+        Command::Verify(args) => verify::run(args),
+        Command::Prefetch(args) => prefetch::run(args),
         Command::Serve {
             flags,
             print_config,
