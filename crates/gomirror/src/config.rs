@@ -96,6 +96,29 @@ pub struct ServeFlags {
     /// [env: GOMIRROR_REVERIFY_INTERVAL] [default: 10m]
     #[arg(long, value_name = "DURATION")]
     pub reverify_interval: Option<String>,
+    /// Comma-separated URLs that receive integrity events as JSON POSTs
+    /// [env: GOMIRROR_ALERT_WEBHOOKS]
+    #[arg(long, value_name = "URLS")]
+    pub alert_webhooks: Option<String>,
+    /// File holding the bearer token of the admin API under /-/ (the token
+    /// itself may be given as GOMIRROR_ADMIN_TOKEN); no token: admin API off
+    #[arg(long, value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// URL called (JSON POST of the purged URLs) when objects are purged
+    /// [env: GOMIRROR_CDN_PURGE_WEBHOOK]
+    #[arg(long, value_name = "URL")]
+    pub cdn_purge_webhook: Option<String>,
+    /// The mirror's public base URL (as clients and the CDN see it), used to
+    /// name purged URLs [env: GOMIRROR_PUBLIC_URL]
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Byte rate of the background scrubber re-verifying stored objects;
+    /// 0 turns it off [env: GOMIRROR_SCRUB_RATE] [default: 8388608]
+    #[arg(long, value_name = "BYTES_PER_SEC")]
+    pub scrub_rate: Option<u64>,
+    /// Pause between scrub passes [env: GOMIRROR_SCRUB_INTERVAL] [default: 24h]
+    #[arg(long, value_name = "DURATION")]
+    pub scrub_interval: Option<String>,
     /// Log format: `human` or `json` [env: GOMIRROR_LOG_FORMAT] [default: human]
     #[arg(long, value_name = "FORMAT")]
     pub log_format: Option<String>,
@@ -123,6 +146,12 @@ struct FileConfig {
     upstream_retries: Option<u32>,
     memory_cache_bytes: Option<u64>,
     reverify_interval: Option<String>,
+    alert_webhooks: Option<String>,
+    admin_token_file: Option<PathBuf>,
+    cdn_purge_webhook: Option<String>,
+    public_url: Option<String>,
+    scrub_rate: Option<u64>,
+    scrub_interval: Option<String>,
     log_format: Option<String>,
 }
 
@@ -154,7 +183,24 @@ pub struct Config {
     pub upstream_retries: u32,
     pub memory_cache_bytes: u64,
     pub reverify_interval: Duration,
+    pub alert_webhooks: Vec<String>,
+    /// The admin API's bearer token (never printed).
+    pub admin_token: Option<Secret>,
+    pub cdn_purge_webhook: Option<String>,
+    pub public_url: Option<String>,
+    pub scrub_rate: u64,
+    pub scrub_interval: Duration,
     pub log_format: LogFormat,
+}
+
+/// A secret string whose Debug output hides it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(****)")
+    }
 }
 
 /// Reads a variable; an empty value counts as unset, like the go command.
@@ -297,6 +343,66 @@ impl Config {
             &file.reverify_interval,
             "10m",
         )?;
+        let alert_webhooks: Vec<String> = s(
+            &flags.alert_webhooks,
+            "GOMIRROR_ALERT_WEBHOOKS",
+            &file.alert_webhooks,
+        )
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+        .collect();
+        for u in &alert_webhooks {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                bail!("invalid GOMIRROR_ALERT_WEBHOOKS entry {u:?}: expected an http(s) URL");
+            }
+        }
+        // Flag, then the environment's token, then the file's token file.
+        let read_token = |path: &PathBuf| -> Result<String> {
+            let t = std::fs::read_to_string(path)
+                .with_context(|| format!("admin token file {}", path.display()))?;
+            Ok(t.trim().to_owned())
+        };
+        let admin_token = match (
+            &flags.admin_token_file,
+            env("GOMIRROR_ADMIN_TOKEN"),
+            &file.admin_token_file,
+        ) {
+            (Some(p), _, _) => Some(read_token(p)?),
+            (None, Some(t), _) => Some(t),
+            (None, None, Some(p)) => Some(read_token(p)?),
+            (None, None, None) => None,
+        };
+        if admin_token.as_deref().is_some_and(|t| t.len() < 16) {
+            bail!("the admin token (GOMIRROR_ADMIN_TOKEN / --admin-token-file) must be at least 16 characters");
+        }
+        let admin_token = admin_token.map(Secret);
+        let cdn_purge_webhook = s(
+            &flags.cdn_purge_webhook,
+            "GOMIRROR_CDN_PURGE_WEBHOOK",
+            &file.cdn_purge_webhook,
+        );
+        let public_url = s(&flags.public_url, "GOMIRROR_PUBLIC_URL", &file.public_url)
+            .map(|u| u.trim_end_matches('/').to_owned());
+        let scrub_rate = layer(
+            &flags.scrub_rate,
+            env("GOMIRROR_SCRUB_RATE")
+                .map(|v| {
+                    v.parse()
+                        .map_err(|e| anyhow!("invalid GOMIRROR_SCRUB_RATE {v:?}: {e}"))
+                })
+                .transpose()?,
+            &file.scrub_rate,
+        )
+        .unwrap_or(8 << 20);
+        let scrub_interval = dur(
+            &flags.scrub_interval,
+            "GOMIRROR_SCRUB_INTERVAL",
+            &file.scrub_interval,
+            "24h",
+        )?;
         let tls_cert = layer(
             &flags.tls_cert,
             env("GOMIRROR_TLS_CERT").map(PathBuf::from),
@@ -336,6 +442,12 @@ impl Config {
             upstream_retries,
             memory_cache_bytes,
             reverify_interval,
+            alert_webhooks,
+            admin_token,
+            cdn_purge_webhook,
+            public_url,
+            scrub_rate,
+            scrub_interval,
             log_format,
         })
     }

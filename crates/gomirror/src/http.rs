@@ -108,11 +108,19 @@ pub fn parse_path(path: &str) -> Result<ProxyRequest, Refusal> {
 #[derive(Clone)]
 pub struct AppState {
     pub mirror: Arc<Mirror>,
+    pub ops: crate::ops::OpsConfig,
 }
 
-/// The axum router of the mirror.
+/// The axum router of the mirror: the protocol, the operator endpoints,
+/// and the request log around both.
 pub fn router(state: AppState) -> axum::Router {
-    axum::Router::new().fallback(handle).with_state(state)
+    axum::Router::new()
+        .fallback(handle)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::ops::observe,
+        ))
+        .with_state(state)
 }
 
 fn text(status: StatusCode, msg: &str) -> Response {
@@ -209,6 +217,9 @@ async fn handle(
     uri: http::Uri,
     headers: HeaderMap,
 ) -> Response {
+    if let Some(r) = crate::ops::route(&st, &method, uri.path(), &headers).await {
+        return r;
+    }
     if method != Method::GET && method != Method::HEAD {
         let mut r = text(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -228,16 +239,6 @@ async fn handle(
             )
         }
     };
-    if path == "/" {
-        return text(
-            StatusCode::OK,
-            concat!(
-                "gomirror ",
-                env!("CARGO_PKG_VERSION"),
-                ": a Go module mirror; set GOPROXY to this URL"
-            ),
-        );
-    }
     if let Some(rest) = path.strip_prefix("/sumdb/") {
         return sumdb_proxy(&st.mirror, rest, method == Method::HEAD).await;
     }
@@ -262,7 +263,30 @@ async fn handle(
         Ok(o) => o,
         Err(f) => return failure_response(&f),
     };
-    respond(mirror, &req, obj, &headers, range, head)
+    let info = crate::ops::RequestInfo {
+        module: match &req {
+            ProxyRequest::List { module }
+            | ProxyRequest::Latest { module }
+            | ProxyRequest::Query { module, .. }
+            | ProxyRequest::Versioned { module, .. } => module.clone(),
+        },
+        version: match &req {
+            ProxyRequest::Query { query, .. } => query.clone(),
+            ProxyRequest::Versioned { version, .. } => version.clone(),
+            _ => String::new(),
+        },
+        cache: obj.outcome,
+        upstream: if obj.outcome == "miss" {
+            obj.meta.origin.clone()
+        } else {
+            String::new()
+        },
+    };
+    let mut r = respond(mirror, &req, obj, &headers, range, head);
+    r.headers_mut()
+        .insert("x-gomirror-cache", HeaderValue::from_static(info.cache));
+    r.extensions_mut().insert(info);
+    r
 }
 
 fn respond(

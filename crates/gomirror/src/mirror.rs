@@ -25,6 +25,7 @@
 use crate::admit::{self, AdmitError, FailureKind};
 use crate::store::{Meta, ObjectRead, Store};
 use crate::sumdb;
+use crate::telemetry::{AlertConfig, Events, Metrics};
 use crate::upstream::{self, Chain, Fallthrough, FetchError, Source};
 use bytes::Bytes;
 use futures_util::future::{BoxFuture, FutureExt, Shared};
@@ -88,6 +89,9 @@ pub struct Object {
     pub data: Data,
     /// Served from cache because every upstream failed.
     pub stale: bool,
+    /// `hit` (served from the cache), `miss` (fetched for this request) or
+    /// `stale`.
+    pub outcome: &'static str,
 }
 
 /// Where an object's bytes come from.
@@ -105,14 +109,15 @@ pub enum Data {
     },
 }
 
-/// Counters of what the mirror did, by kind; the metrics endpoint reads them.
-#[derive(Default)]
+/// Counts what the mirror did, by kind, into the Prometheus metrics (and a
+/// local table that tests and the status page read).
 pub struct Counters {
     inner: Mutex<HashMap<(&'static str, String), u64>>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Counters {
-    /// Adds one to `name{label}`.
+    /// Adds one to `name{label}` and to the matching Prometheus metric.
     pub fn inc(&self, name: &'static str, label: &str) {
         *self
             .inner
@@ -120,6 +125,29 @@ impl Counters {
             .unwrap()
             .entry((name, label.to_owned()))
             .or_default() += 1;
+        let m = &self.metrics;
+        match name {
+            "integrity_failures" => {
+                let (kind, source) = label.split_once('|').unwrap_or((label, ""));
+                Metrics::inc(&m.integrity_failures, &[("kind", kind), ("source", source)]);
+            }
+            "cache" => Metrics::inc(&m.cache, &[("outcome", label)]),
+            "upstream_requests" => Metrics::inc(&m.upstream_requests, &[("upstream", label)]),
+            "upstream_errors" => Metrics::inc(&m.upstream_errors, &[("upstream", label)]),
+            "admitted" => Metrics::inc(&m.admitted, &[("file", label)]),
+            "sumdb_vouched" => Metrics::inc(&m.sumdb_vouched, &[("file", label)]),
+            "sumdb_unverified" => Metrics::inc(&m.sumdb_unverified, &[("file", label)]),
+            "quarantined" => {
+                m.quarantined.inc();
+            }
+            "singleflight_waiters" => {
+                m.singleflight_waiters.inc();
+            }
+            "sumdb_fork" => {
+                m.sumdb_forks.inc();
+            }
+            _ => {}
+        }
     }
     /// The current value of `name{label}`.
     pub fn get(&self, name: &'static str, label: &str) -> u64 {
@@ -163,6 +191,8 @@ pub struct Settings {
     pub gonosumdb: String,
     /// What to do when the database is unreachable.
     pub sumdb_mode: sumdb::Unreachable,
+    /// Alert webhooks.
+    pub alerts: AlertConfig,
 }
 
 /// The mirror core. Cheap to share behind an `Arc`.
@@ -183,6 +213,12 @@ pub struct Mirror {
     sumdb_mode: sumdb::Unreachable,
     verify_gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     pub counters: Counters,
+    /// The integrity event log (and alert webhooks).
+    pub events: Arc<Events>,
+    /// When the mirror started.
+    pub started: std::time::Instant,
+    /// Per upstream: (unix time of the last success, last error).
+    pub upstream_health: Mutex<HashMap<String, (u64, Option<(u64, String)>)>>,
 }
 
 /// A bounded in-memory tier of verified small objects.
@@ -253,6 +289,11 @@ impl Mirror {
     /// Creates the mirror core over `store`.
     pub fn new(store: Arc<dyn Store>, s: Settings) -> anyhow::Result<Arc<Mirror>> {
         let client = upstream::Client::new(s.policy)?;
+        let metrics = Arc::new(Metrics::new());
+        let events = Events::new(1000, s.alerts, metrics.clone());
+        if let Some(db) = &s.sumdb {
+            db.set_alerts(metrics.clone(), events.clone());
+        }
         Ok(Arc::new(Mirror {
             store,
             chain: s.chain,
@@ -271,7 +312,13 @@ impl Mirror {
             gonosumdb: s.gonosumdb,
             sumdb_mode: s.sumdb_mode,
             verify_gates: Mutex::new(HashMap::new()),
-            counters: Counters::default(),
+            counters: Counters {
+                inner: Mutex::default(),
+                metrics: metrics.clone(),
+            },
+            events,
+            started: std::time::Instant::now(),
+            upstream_health: Mutex::default(),
         }))
     }
 
@@ -313,6 +360,8 @@ impl Mirror {
     fn integrity_failure(&self, kind: FailureKind, source: &str, what: &str, msg: &str) {
         self.counters
             .inc("integrity_failures", &format!("{}|{source}", kind.as_str()));
+        self.events
+            .record(kind.as_str(), source, what, msg, &self.counters.metrics);
         tracing::warn!(
             kind = kind.as_str(),
             source,
@@ -348,6 +397,7 @@ impl Mirror {
                     meta,
                     data: Data::Memory(data),
                     stale: false,
+                    outcome: "hit",
                 }));
             }
             self.mem.lock().unwrap().remove(key);
@@ -384,6 +434,7 @@ impl Mirror {
                 meta,
                 data: Data::Memory(data),
                 stale: false,
+                outcome: "hit",
             }));
         }
         // When was this exact stored copy last verified whole?
@@ -435,6 +486,7 @@ impl Mirror {
                 fingerprint: opened.fingerprint,
             },
             stale: false,
+            outcome: "hit",
         }))
     }
 
@@ -522,7 +574,10 @@ impl Mirror {
         self.singleflight(&key, async move { this.fetch_versioned(&m, &v, ext).await })
             .await?;
         match self.load(&key).await? {
-            Some(o) => Ok(o),
+            Some(mut o) => {
+                o.outcome = "miss";
+                Ok(o)
+            }
             None => Err(Failure::Upstream(format!(
                 "{module}@{version}: admitted object failed verification"
             ))),
@@ -608,7 +663,11 @@ impl Mirror {
         let mut attempt = 0;
         loop {
             self.counters.inc("upstream_requests", src.name());
-            let r = match self.client.get(src, rel).await {
+            let started = std::time::Instant::now();
+            let got = self.client.get(src, rel).await;
+            Metrics::observe_upstream(&self.counters.metrics, src.name(), started.elapsed());
+            self.note_upstream(src.name(), got.as_ref().err());
+            let r = match got {
                 Ok(body) => admit::receive(
                     self.store.as_ref(),
                     body,
@@ -715,6 +774,59 @@ impl Mirror {
         Ok(())
     }
 
+    /// Remembers an upstream's last success or failure (for /readyz and the
+    /// status page). A 404 counts as a success: the upstream answered.
+    fn note_upstream(&self, name: &str, err: Option<&FetchError>) {
+        let now = admit::now_unix();
+        let mut h = self.upstream_health.lock().unwrap();
+        let e = h.entry(name.to_owned()).or_insert((0, None));
+        match err {
+            None | Some(FetchError::NotFound { .. }) => e.0 = now,
+            Some(err) => e.1 = Some((now, err.to_string())),
+        }
+    }
+
+    /// Removes `key` from the store and every cache tier (admin purge).
+    pub async fn forget(&self, key: &str) -> Result<(), crate::store::StoreError> {
+        self.mem.lock().unwrap().remove(key);
+        self.verified.lock().unwrap().remove(key);
+        self.store.delete(key).await
+    }
+
+    /// Re-verifies one stored file now, whole: `ok`, `absent`, or `healed`
+    /// (it was rotten: quarantined and fetched again through admission).
+    pub async fn reverify(
+        self: &Arc<Self>,
+        module: &str,
+        version: &str,
+        ext: Ext,
+    ) -> Result<&'static str, Failure> {
+        let key = versioned_key(module, version, ext)?;
+        // Forget what is known about the stored copy so `load` reads it
+        // whole again.
+        self.mem.lock().unwrap().remove(&key);
+        self.verified.lock().unwrap().remove(&key);
+        if self
+            .store
+            .meta(&key)
+            .await
+            .map_err(|e| Failure::Store(e.to_string()))?
+            .is_none()
+        {
+            return Ok("absent");
+        }
+        if self.load(&key).await?.is_some() {
+            return Ok("ok");
+        }
+        self.versioned(module, version, ext).await?;
+        Ok("healed")
+    }
+
+    /// The upstream chain (for health reporting).
+    pub fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
     /// The checksum database that must vouch for `module`, if any (none
     /// when GOSUMDB=off or the module matches GONOSUMDB/GOPRIVATE).
     fn sumdb_for(&self, module: &str) -> Option<&Arc<sumdb::Client>> {
@@ -794,9 +906,7 @@ impl Mirror {
                 Err(TryError::Final(Failure::NotFound(e.to_string())))
             }
             Err(e) => {
-                if matches!(e, sumdb::SumdbError::Fork { .. }) {
-                    self.counters.inc("sumdb_fork", "");
-                } else if matches!(e, sumdb::SumdbError::Invalid { .. }) {
+                if matches!(e, sumdb::SumdbError::Invalid { .. }) {
                     self.integrity_failure(FailureKind::Sumdb, &db.cfg.name, key, &e.to_string());
                 }
                 Err(TryError::Final(Failure::Upstream(e.to_string())))
@@ -932,11 +1042,13 @@ impl Mirror {
         match r {
             Ok(()) => {
                 self.counters.inc("cache", "miss");
-                self.load(key).await?.ok_or_else(|| {
+                let mut o = self.load(key).await?.ok_or_else(|| {
                     Failure::Upstream(format!(
                         "{module}/{rel_suffix}: stored answer failed verification"
                     ))
-                })
+                })?;
+                o.outcome = "miss";
+                Ok(o)
             }
             Err(f) => {
                 let is_list = rel_suffix == "@v/list";
@@ -947,6 +1059,7 @@ impl Mirror {
                         o = self.merge_cached_versions(module, o).await?;
                     }
                     o.stale = true;
+                    o.outcome = "stale";
                     return Ok(o);
                 }
                 if is_list {
@@ -1081,6 +1194,7 @@ fn memory_object(key: &str, data: Vec<u8>, stale: bool) -> Object {
         meta,
         data: Data::Memory(Bytes::from(data)),
         stale,
+        outcome: if stale { "stale" } else { "miss" },
     }
 }
 
@@ -1231,6 +1345,7 @@ mod tests {
                 sumdb: None,
                 gonosumdb: String::new(),
                 sumdb_mode: sumdb::Unreachable::Strict,
+                alerts: AlertConfig::default(),
             },
         )
         .unwrap()

@@ -57,6 +57,11 @@ pub fn build_mirror(cfg: &Config) -> Result<Arc<Mirror>> {
             sumdb,
             gonosumdb: cfg.gonosumdb.clone(),
             sumdb_mode: cfg.sumdb_unreachable,
+            alerts: crate::telemetry::AlertConfig {
+                webhooks: cfg.alert_webhooks.clone(),
+                dedupe_window: std::time::Duration::from_secs(600),
+                max_per_minute: 30,
+            },
             chain,
             gonoproxy: cfg.gonoproxy.clone(),
             list_ttl: cfg.list_ttl,
@@ -99,7 +104,14 @@ fn tls_acceptor(
 /// Runs the server until SIGTERM/SIGINT, then drains in-flight requests.
 pub async fn run(cfg: Config) -> Result<()> {
     let mirror = build_mirror(&cfg)?;
-    let app = router(AppState { mirror });
+    let app = router(AppState {
+        mirror,
+        ops: crate::ops::OpsConfig {
+            admin_token: cfg.admin_token.clone(),
+            cdn_purge_webhook: cfg.cdn_purge_webhook.clone(),
+            public_url: cfg.public_url.clone(),
+        },
+    });
     let tls = match &cfg.tls {
         Some((c, k)) => Some(tls_acceptor(c, k)?),
         None => None,

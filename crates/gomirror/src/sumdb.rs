@@ -145,6 +145,11 @@ pub struct Client {
     recent: Mutex<lru::LruCache<String, Vouch>>,
     /// Fork alerts raised (also logged at error level).
     pub forks: std::sync::atomic::AtomicU64,
+    /// Where forks are reported and the verified tree size is exported.
+    alerts: std::sync::OnceLock<(
+        Arc<crate::telemetry::Metrics>,
+        Arc<crate::telemetry::Events>,
+    )>,
     timeout: Duration,
 }
 
@@ -230,8 +235,18 @@ impl Client {
                 std::num::NonZeroUsize::new(4096).expect("non-zero"),
             )),
             forks: Default::default(),
+            alerts: std::sync::OnceLock::new(),
             timeout,
         }))
+    }
+
+    /// Reports forks and the verified tree size to these metrics and events.
+    pub fn set_alerts(
+        &self,
+        metrics: Arc<crate::telemetry::Metrics>,
+        events: Arc<crate::telemetry::Events>,
+    ) {
+        let _ = self.alerts.set((metrics, events));
     }
 
     fn unreachable(&self, msg: impl Into<String>) -> SumdbError {
@@ -342,6 +357,16 @@ impl Client {
                     msg,
                 };
                 tracing::error!(alert = "sumdb_fork", "{e}");
+                if let Some((m, ev)) = self.alerts.get() {
+                    m.sumdb_forks.inc();
+                    ev.record(
+                        "sumdb_fork",
+                        &self.cfg.name,
+                        &latest_key(&self.cfg.name),
+                        &e.to_string(),
+                        m,
+                    );
+                }
                 return Err(e);
             }
             if tree.n <= old.n {
@@ -357,6 +382,10 @@ impl Client {
             .await
             .map_err(|e| self.unreachable(format!("persisting the tree head: {e}")))?;
         *guard = Some((tree, signed.to_vec()));
+        if let Some((m, _)) = self.alerts.get() {
+            m.sumdb_tree_size
+                .set(i64::try_from(tree.n).unwrap_or(i64::MAX));
+        }
         Ok(())
     }
 

@@ -39,6 +39,8 @@ struct UpState {
     /// Fault applied to every path (unless a per-path one is set).
     fault_all: Mutex<Option<Fault>>,
     delay_ms: Mutex<u64>,
+    /// Extra response headers per path (see `Upstream::set_headers`).
+    headers: Mutex<HashMap<String, Vec<(String, String)>>>,
 }
 
 /// A running upstream: its base URL, request counts, fault switches.
@@ -66,8 +68,64 @@ impl Upstream {
             .unwrap();
         let addr = listener.local_addr().unwrap();
         rt.spawn(async move {
-            let app = axum::Router::new().fallback(serve).with_state(st);
-            axum::serve(listener, app).await.unwrap();
+            axum::serve(listener, app(st)).await.unwrap();
+        });
+        Upstream {
+            addr,
+            state,
+            _rt: rt,
+        }
+    }
+
+    /// Like [`Upstream::start`], over TLS (ALPN `h2`, `http/1.1`) with the
+    /// given PEM certificate and key: HTTP/2 clients get their faults as
+    /// HTTP/2 stream resets (`Fault::Truncate` → RST_STREAM INTERNAL_ERROR).
+    /// Its URL is [`Upstream::https_url`].
+    pub fn start_tls(root: &Path, cert_pem: &str, key_pem: &str) -> Upstream {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let certs = rustls_pemfile::certs(&mut cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = rustls_pemfile::private_key(&mut key_pem.as_bytes())
+            .unwrap()
+            .unwrap();
+        let mut sc = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        sc.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(sc));
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let state = Arc::new(UpState {
+            root: root.to_owned(),
+            ..Default::default()
+        });
+        let router = app(state.clone());
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        rt.spawn(async move {
+            use hyper_util::rt::{TokioExecutor, TokioIo};
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let acceptor = acceptor.clone();
+                let svc = hyper_util::service::TowerToHyperService::new(router.clone());
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(tls), svc)
+                        .await;
+                });
+            }
         });
         Upstream {
             addr,
@@ -78,6 +136,23 @@ impl Upstream {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The URL of an upstream started with [`Upstream::start_tls`].
+    pub fn https_url(&self) -> String {
+        format!("https://localhost:{}", self.addr.port())
+    }
+
+    /// Adds these headers to every response for `path` (e.g. a CDN's
+    /// `X-Cache: HIT`, or a `Repr-Digest`), whatever its fault.
+    pub fn set_headers(&self, path: &str, headers: &[(&str, &str)]) {
+        self.state.headers.lock().unwrap().insert(
+            path.to_owned(),
+            headers
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        );
     }
 
     /// How many requests reached `path` (e.g. `/example.com/m/@v/v1.0.0.zip`).
@@ -120,6 +195,34 @@ impl Upstream {
     pub fn set_delay_ms(&self, ms: u64) {
         *self.state.delay_ms.lock().unwrap() = ms;
     }
+}
+
+fn app(st: Arc<UpState>) -> axum::Router {
+    axum::Router::new()
+        .fallback(serve)
+        .layer(axum::middleware::from_fn_with_state(
+            st.clone(),
+            add_headers,
+        ))
+        .with_state(st)
+}
+
+/// Adds the headers set with `Upstream::set_headers` for the path.
+async fn add_headers(
+    State(st): State<Arc<UpState>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = req.uri().path().to_owned();
+    let mut r = next.run(req).await;
+    let extra = st.headers.lock().unwrap().get(&path).cloned();
+    for (k, v) in extra.unwrap_or_default() {
+        r.headers_mut().insert(
+            http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            http::HeaderValue::from_str(&v).unwrap(),
+        );
+    }
+    r
 }
 
 async fn serve(State(st): State<Arc<UpState>>, uri: http::Uri) -> Response {
@@ -183,10 +286,15 @@ async fn serve(State(st): State<Arc<UpState>>, uri: http::Uri) -> Response {
         Some(Fault::Truncate(at)) => {
             let full = data.len();
             let head = Bytes::from(data[..at.min(full)].to_vec());
-            let stream = futures_util::stream::iter(vec![
-                Ok::<Bytes, std::io::Error>(head),
-                Err(std::io::Error::other("injected: connection cut")),
-            ]);
+            // The headers and the first bytes go out, then the cut: the
+            // pause lets them reach the client first, as in the incident.
+            let stream = futures_util::stream::once(
+                async move { Ok::<Bytes, std::io::Error>(head) },
+            )
+            .chain(futures_util::stream::once(async {
+                tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+                Err(std::io::Error::other("injected: connection cut"))
+            }));
             resp_stream(200, Body::from_stream(stream), full)
         }
     }

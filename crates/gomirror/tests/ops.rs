@@ -1,0 +1,564 @@
+//! Operators: metrics for every integrity failure kind, alert webhooks
+//! (de-duplicated), the admin API and its token, health endpoints, and the
+//! status page in a real headless browser.
+
+mod support;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use support::server::Server;
+use support::sumdb::TestSumdb;
+use support::upstream::{publish, Fault, ModVersion, Upstream};
+
+const TOKEN: &str = "test-admin-token-0123456789";
+
+fn corpus(root: &Path) -> Vec<(String, String)> {
+    let mut out = vec![];
+    for (path, version) in [
+        ("example.com/a", "v1.0.0"),
+        ("example.com/a", "v1.1.0"),
+        ("example.com/b", "v1.0.0"),
+    ] {
+        let files = vec![
+            ("go.mod", format!("module {path}\n").into_bytes()),
+            ("a.go", format!("package a // {version}\n").into_bytes()),
+        ];
+        let zip_h1 = publish(
+            root,
+            &ModVersion {
+                path,
+                version,
+                files: files.clone(),
+            },
+        );
+        out.push((zip_h1, gomod::dirhash::hash_go_mod(&files[0].1)));
+    }
+    out
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn get(url: &str, token: Option<&str>) -> (u16, String) {
+    let mut r = support::http_client().get(url);
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    let r = r.send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+async fn post(url: &str, token: Option<&str>) -> (u16, String) {
+    let mut r = support::http_client().post(url);
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    let r = r.send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// The value of a metric line `name{labels} value` (labels in any order).
+fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+        .filter(|l| l[name.len()..].starts_with('{') || l[name.len()..].starts_with(' '))
+        .filter(|l| {
+            labels
+                .iter()
+                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// A loopback webhook receiver collecting JSON bodies.
+struct Receiver {
+    url: String,
+    got: Arc<Mutex<Vec<serde_json::Value>>>,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Receiver {
+    fn start() -> Receiver {
+        let rt = rt();
+        let got: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+        let g = got.clone();
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        rt.spawn(async move {
+            let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
+                let g = g.clone();
+                async move {
+                    g.lock()
+                        .unwrap()
+                        .push(serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null));
+                    "ok"
+                }
+            });
+            axum::serve(listener, app).await.unwrap();
+        });
+        Receiver { url, got, _rt: rt }
+    }
+    fn wait_for(&self, n: usize) -> Vec<serde_json::Value> {
+        for _ in 0..200 {
+            if self.got.lock().unwrap().len() >= n {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        self.got.lock().unwrap().clone()
+    }
+}
+
+#[test]
+fn each_integrity_failure_is_counted_by_kind_and_source_and_alerted_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let sums = corpus(dir.path());
+    let up = Upstream::start(dir.path());
+    let db = TestSumdb::start();
+    db.add("example.com/a", "v1.0.0", &sums[0].0, &sums[0].1);
+    db.add(
+        "example.com/a",
+        "v1.1.0",
+        "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        &sums[1].1,
+    );
+    db.add("example.com/b", "v1.0.0", &sums[2].0, &sums[2].1);
+    let hook = Receiver::start();
+    let data = tempfile::tempdir().unwrap();
+    let gosumdb = format!("{} {}", db.vkey, db.url());
+    let srv = Server::start(
+        &data.path().join("d"),
+        &up.url(),
+        &[
+            "--gosumdb",
+            &gosumdb,
+            "--upstream-retries",
+            "0",
+            "--alert-webhooks",
+            &hook.url,
+        ],
+    );
+    let u = up.url();
+    rt().block_on(async {
+        let base = &srv.url;
+        // truncated: cut zip
+        up.set_fault("/example.com/a/@v/v1.0.0.zip", Fault::Truncate(100));
+        assert_eq!(
+            get(&format!("{base}/example.com/a/@v/v1.0.0.zip"), None)
+                .await
+                .0,
+            502
+        );
+        // again: de-duplicated alert, counted twice
+        assert_eq!(
+            get(&format!("{base}/example.com/a/@v/v1.0.0.zip"), None)
+                .await
+                .0,
+            502
+        );
+        // zip_check: not a zip
+        up.set_fault(
+            "/example.com/b/@v/v1.0.0.zip",
+            Fault::Replace(b"this is not a zip".to_vec()),
+        );
+        assert_eq!(
+            get(&format!("{base}/example.com/b/@v/v1.0.0.zip"), None)
+                .await
+                .0,
+            502
+        );
+        // info: wrong version
+        up.set_fault(
+            "/example.com/b/@v/v1.0.0.info",
+            Fault::Replace(br#"{"Version":"v9.0.0"}"#.to_vec()),
+        );
+        assert_eq!(
+            get(&format!("{base}/example.com/b/@v/v1.0.0.info"), None)
+                .await
+                .0,
+            502
+        );
+        // size: an .info over 64 KiB
+        up.set_fault(
+            "/example.com/a/@v/v1.1.0.info",
+            Fault::Replace(vec![b' '; 70 << 10]),
+        );
+        assert_eq!(
+            get(&format!("{base}/example.com/a/@v/v1.1.0.info"), None)
+                .await
+                .0,
+            502
+        );
+        // sumdb: the database has another h1 for a v1.1.0 zip
+        assert_eq!(
+            get(&format!("{base}/example.com/a/@v/v1.1.0.zip"), None)
+                .await
+                .0,
+            502
+        );
+        // gomod_mismatch: admit the good b .mod, then a zip whose go.mod differs
+        up.clear_faults();
+        assert_eq!(
+            get(&format!("{base}/example.com/a/@v/v1.0.0.mod"), None)
+                .await
+                .0,
+            200
+        );
+        let other = tempfile::tempdir().unwrap();
+        publish(
+            other.path(),
+            &ModVersion {
+                path: "example.com/a",
+                version: "v1.0.0",
+                files: vec![
+                    ("go.mod", b"module example.com/a\n\ngo 1.22\n".to_vec()),
+                    ("a.go", b"package a\n".to_vec()),
+                ],
+            },
+        );
+        let z = std::fs::read(other.path().join("example.com/a/@v/v1.0.0.zip")).unwrap();
+        up.set_fault("/example.com/a/@v/v1.0.0.zip", Fault::Replace(z));
+        assert_eq!(
+            get(&format!("{base}/example.com/a/@v/v1.0.0.zip"), None)
+                .await
+                .0,
+            502
+        );
+        // sha256 (store): rot of a stored small object
+        up.clear_faults();
+        assert_eq!(
+            get(&format!("{base}/example.com/b/@v/v1.0.0.mod"), None)
+                .await
+                .0,
+            200
+        );
+        let stored = data.path().join("d/objects/example.com/b/@v/v1.0.0.mod");
+        let mut b = std::fs::read(&stored).unwrap();
+        b[0] ^= 1;
+        std::fs::write(&stored, &b).unwrap();
+        assert_eq!(
+            get(&format!("{base}/example.com/b/@v/v1.0.0.mod"), None)
+                .await
+                .0,
+            200
+        );
+
+        let (_, m) = get(&format!("{base}/metrics"), None).await;
+        for (kind, source, want) in [
+            ("truncated", u.as_str(), 2.0),
+            ("zip_check", u.as_str(), 1.0),
+            ("info", u.as_str(), 1.0),
+            ("size", u.as_str(), 1.0),
+            ("sumdb", u.as_str(), 1.0),
+            ("gomod_mismatch", u.as_str(), 1.0),
+            ("sha256", "store", 1.0),
+        ] {
+            let got = metric(
+                &m,
+                "gomirror_integrity_failures_total",
+                &[("kind", kind), ("source", source)],
+            );
+            assert_eq!(
+                got,
+                want,
+                "{kind}/{source}\n{}",
+                m.lines()
+                    .filter(|l| l.contains("integrity"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+        }
+        assert_eq!(metric(&m, "gomirror_quarantined_objects_total", &[]), 1.0);
+        assert!(
+            metric(
+                &m,
+                "gomirror_requests_total",
+                &[("kind", "zip"), ("status", "502")]
+            ) >= 4.0
+        );
+        assert!(
+            metric(
+                &m,
+                "gomirror_upstream_requests_total",
+                &[("upstream", u.as_str())]
+            ) >= 8.0
+        );
+        assert!(metric(&m, "gomirror_sumdb_verified_tree_size", &[]) >= 3.0);
+        assert!(m.contains("gomirror_build_info{version=\""), "{m}");
+        assert!(
+            m.contains("gomirror_request_duration_seconds_bucket"),
+            "{m}"
+        );
+    });
+    // Webhooks: one per distinct (kind, source, object); the repeated
+    // truncation is not sent twice.
+    let got = hook.wait_for(7);
+    std::thread::sleep(Duration::from_millis(300));
+    let got2 = hook.got.lock().unwrap().clone();
+    assert_eq!(got.len(), got2.len(), "more webhooks arrived late");
+    let kinds: Vec<&str> = got2.iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "truncated").count(),
+        1,
+        "{kinds:?}"
+    );
+    for k in [
+        "zip_check",
+        "info",
+        "size",
+        "sumdb",
+        "gomod_mismatch",
+        "sha256",
+    ] {
+        assert_eq!(
+            kinds.iter().filter(|x| **x == k).count(),
+            1,
+            "{k} in {kinds:?}"
+        );
+    }
+    assert_eq!(got2.len(), 7, "{got2:?}");
+}
+
+#[test]
+fn admin_api_token_events_purge_and_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    corpus(dir.path());
+    let up = Upstream::start(dir.path());
+    let cdn = Receiver::start();
+    let data = tempfile::tempdir().unwrap();
+    // No token: the admin API is off.
+    let off = Server::start(&data.path().join("off"), &up.url(), &[]);
+    let token_file = data.path().join("token");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    let srv = Server::start(
+        &data.path().join("d"),
+        &up.url(),
+        &[
+            "--admin-token-file",
+            token_file.to_str().unwrap(),
+            "--cdn-purge-webhook",
+            &cdn.url,
+            "--public-url",
+            "https://mirror.example",
+        ],
+    );
+    rt().block_on(async {
+        assert_eq!(
+            get(&format!("{}/-/events", off.url), Some(TOKEN)).await.0,
+            404
+        );
+        let base = &srv.url;
+        assert_eq!(get(&format!("{base}/-/events"), None).await.0, 401);
+        assert_eq!(
+            get(&format!("{base}/-/events"), Some("wrong-token-wrong-token"))
+                .await
+                .0,
+            401
+        );
+        assert_eq!(
+            post(&format!("{base}/-/purge/example.com/a"), None).await.0,
+            401
+        );
+        let (s, body) = get(&format!("{base}/-/events"), Some(TOKEN)).await;
+        assert_eq!(s, 200, "{body}");
+        // Fill, then purge one version: gone from disk, CDN told.
+        for f in ["info", "mod", "zip"] {
+            assert_eq!(
+                get(&format!("{base}/example.com/a/@v/v1.0.0.{f}"), None)
+                    .await
+                    .0,
+                200
+            );
+        }
+        let (s, body) = post(&format!("{base}/-/purge/example.com/a@v1.0.0"), Some(TOKEN)).await;
+        assert_eq!(s, 200, "{body}");
+        assert!(!data
+            .path()
+            .join("d/objects/example.com/a/@v/v1.0.0.zip")
+            .exists());
+        assert!(!data
+            .path()
+            .join("d/objects/example.com/a/@v/v1.0.0.zip.gmeta")
+            .exists());
+        let hooks = cdn.wait_for(1);
+        let urls: Vec<&str> = hooks[0]["urls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|u| u.as_str())
+            .collect();
+        assert!(
+            urls.contains(&"https://mirror.example/example.com/a/@v/v1.0.0.zip"),
+            "{urls:?}"
+        );
+        // Re-fetched on the next request.
+        let n = up.count("/example.com/a/@v/v1.0.0.zip");
+        assert_eq!(
+            get(&format!("{base}/example.com/a/@v/v1.0.0.zip"), None)
+                .await
+                .0,
+            200
+        );
+        assert_eq!(up.count("/example.com/a/@v/v1.0.0.zip"), n + 1);
+        // Verify: rot on disk is found and healed.
+        let stored = data.path().join("d/objects/example.com/a/@v/v1.0.0.zip");
+        let mut b = std::fs::read(&stored).unwrap();
+        let i = b.len() / 2;
+        b[i] ^= 1;
+        std::fs::write(&stored, &b).unwrap();
+        let (s, body) = post(
+            &format!("{base}/-/verify/example.com/a@v1.0.0"),
+            Some(TOKEN),
+        )
+        .await;
+        assert_eq!(s, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            (v["zip"].as_str(), v["mod"].as_str()),
+            (Some("healed"), Some("absent")),
+            "{body}"
+        );
+        let (_, body) = get(&format!("{base}/-/events"), Some(TOKEN)).await;
+        assert!(body.contains("\"kind\": \"sha256\""), "{body}");
+        let (s, body) = get(&format!("{base}/-/stats"), Some(TOKEN)).await;
+        assert_eq!(s, 200);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        // After the purge only the zip came back.
+        assert_eq!(v["objects"].as_u64(), Some(1), "{body}");
+        assert!(v["counters"].as_array().unwrap().len() >= 3, "{body}");
+        // Bad input: 400, nothing purged.
+        assert_eq!(
+            post(&format!("{base}/-/purge/-bad"), Some(TOKEN)).await.0,
+            400
+        );
+    });
+}
+
+#[test]
+fn health_endpoints_say_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    corpus(dir.path());
+    let up = Upstream::start(dir.path());
+    let data = tempfile::tempdir().unwrap();
+    let srv = Server::start(
+        &data.path().join("d"),
+        &up.url(),
+        &["--upstream-retries", "0"],
+    );
+    rt().block_on(async {
+        let (s, body) = get(&format!("{}/healthz", srv.url), None).await;
+        assert_eq!(s, 200);
+        assert!(body.contains("\"status\": \"ok\""));
+        let (s, body) = get(&format!("{}/readyz", srv.url), None).await;
+        assert_eq!(s, 200, "{body}");
+        up.set_fault_all(Fault::Status(500));
+        assert_eq!(
+            get(&format!("{}/example.com/a/@v/v1.0.0.info", srv.url), None)
+                .await
+                .0,
+            502
+        );
+        let (s, body) = get(&format!("{}/readyz", srv.url), None).await;
+        assert_eq!(s, 503, "{body}");
+        assert!(body.contains("no usable upstream"), "{body}");
+        up.clear_faults();
+        assert_eq!(
+            get(&format!("{}/example.com/a/@v/v1.0.0.info", srv.url), None)
+                .await
+                .0,
+            200
+        );
+        assert_eq!(get(&format!("{}/readyz", srv.url), None).await.0, 200);
+    });
+}
+
+#[test]
+fn status_page_in_a_headless_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    corpus(dir.path());
+    let up = Upstream::start(dir.path());
+    let data = tempfile::tempdir().unwrap();
+    let srv = Server::start(
+        &data.path().join("d"),
+        &up.url(),
+        &["--upstream-retries", "0"],
+    );
+    rt().block_on(async {
+        assert_eq!(
+            get(&format!("{}/example.com/a/@v/v1.0.0.zip", srv.url), None)
+                .await
+                .0,
+            200
+        );
+        assert_eq!(
+            get(&format!("{}/example.com/a/@v/v1.0.0.zip", srv.url), None)
+                .await
+                .0,
+            200
+        );
+        up.set_fault(
+            "/example.com/b/@v/v1.0.0.zip",
+            Fault::Replace(b"garbage".to_vec()),
+        );
+        assert_eq!(
+            get(&format!("{}/example.com/b/@v/v1.0.0.zip", srv.url), None)
+                .await
+                .0,
+            502
+        );
+    });
+    let chromium = ["chromium", "chromium-browser"]
+        .iter()
+        .find(|c| {
+            support::run(std::process::Command::new("sh").args(["-c", &format!("command -v {c}")]))
+                .status
+                .success()
+        })
+        .expect("chromium is not installed: run ./scripts/test, which installs it");
+    let profile = tempfile::tempdir().unwrap();
+    let out = support::run(std::process::Command::new(chromium).args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        &format!("--user-data-dir={}", profile.path().display()),
+        "--dump-dom",
+        &format!("{}/", srv.url),
+    ]));
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dom.contains("<h1>gomirror</h1>"), "{dom}");
+    assert!(
+        dom.contains(&format!(
+            "<td id=\"version\">{}</td>",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{dom}"
+    );
+    assert!(dom.contains("<td id=\"objects\">"), "{dom}");
+    assert!(
+        dom.contains("33.3%"),
+        "hit ratio: one hit, two misses (the admitted zip and the refused one): {dom}"
+    );
+    assert!(dom.contains(&up.url()), "upstream listed: {dom}");
+    assert!(
+        dom.contains("zip_check") && dom.contains("example.com/b/@v/v1.0.0.zip"),
+        "event shown: {dom}"
+    );
+}
