@@ -562,3 +562,46 @@ fn status_page_in_a_headless_browser() {
         "event shown: {dom}"
     );
 }
+
+#[test]
+fn one_json_log_line_per_request() {
+    let dir = tempfile::tempdir().unwrap();
+    corpus(dir.path());
+    let up = Upstream::start(dir.path());
+    let data = tempfile::tempdir().unwrap();
+    let srv = Server::start(&data.path().join("d"), &up.url(), &["--log-format", "json"]);
+    rt().block_on(async {
+        let r = support::http_client()
+            .get(format!("{}/example.com/a/@v/v1.0.0.zip", srv.url))
+            .header("x-request-id", "req-123")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["x-request-id"], "req-123");
+        assert_eq!(r.headers()["x-gomirror-cache"], "miss");
+        let len = r.bytes().await.unwrap().len();
+        // Logged after the response headers; give the line a moment.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let lines: Vec<serde_json::Value> = srv
+            .log()
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}"))
+            })
+            .collect();
+        let req: Vec<&serde_json::Value> = lines
+            .iter()
+            .filter(|l| l["fields"]["message"] == "request")
+            .collect();
+        assert_eq!(req.len(), 1, "{req:?}");
+        let f = &req[0]["fields"];
+        assert_eq!(f["request_id"], "req-123");
+        assert_eq!(f["module"], "example.com/a");
+        assert_eq!(f["version"], "v1.0.0");
+        assert_eq!(f["cache"], "miss");
+        assert_eq!(f["upstream"], up.url());
+        assert_eq!(f["status"], 200);
+        assert_eq!(f["bytes"], len as u64);
+        assert!(f["duration_ms"].is_u64());
+    });
+}
