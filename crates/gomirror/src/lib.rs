@@ -11,6 +11,7 @@ pub mod config;
 pub mod http;
 pub mod mirror;
 pub mod ops;
+pub mod scrub;
 pub mod serve;
 pub mod store;
 pub mod sumdb;

@@ -60,6 +60,86 @@ impl FsStore {
         Ok(FsStore { root })
     }
 
+    /// Opens an existing store at `root` without touching its staging
+    /// directory, for tools that run beside a live server (emptying `tmp/`
+    /// would break the server's admissions in flight).
+    pub fn attach(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        let objects = root.join("objects");
+        match std::fs::metadata(&objects) {
+            Ok(m) if m.is_dir() => Ok(FsStore { root }),
+            Ok(_) => Err(io_err("open", "objects")(std::io::Error::other(
+                "not a directory",
+            ))),
+            Err(e) => Err(io_err("open", "objects")(e)),
+        }
+    }
+
+    /// Walks the objects directory under `prefix` for what [`Store::list`]
+    /// does not show: bytes without a metadata record (a crash between the
+    /// two renames of a commit, or a file put there by hand) and records
+    /// without their bytes (a file removed by hand, or lost). Sorted keys.
+    pub async fn unrecorded(&self, prefix: &str) -> Result<Unrecorded> {
+        let objects = self.root.join("objects");
+        let (dir_part, _) = prefix.rsplit_once('/').unwrap_or(("", prefix));
+        let start = objects.join(dir_part);
+        let prefix = prefix.to_owned();
+        tokio::task::spawn_blocking(move || -> Result<Unrecorded> {
+            let mut out = Unrecorded::default();
+            let mut stack = vec![start];
+            while let Some(dir) = stack.pop() {
+                let rd = match std::fs::read_dir(&dir) {
+                    Ok(rd) => rd,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(io_err("walk", &prefix)(e)),
+                };
+                for e in rd.flatten() {
+                    let p = e.path();
+                    let rel = p
+                        .strip_prefix(&objects)
+                        .expect("under objects")
+                        .to_string_lossy()
+                        .into_owned();
+                    let Ok(ft) = e.file_type() else { continue };
+                    if ft.is_dir() {
+                        if rel.starts_with(&prefix) || prefix.starts_with(&format!("{rel}/")) {
+                            stack.push(p);
+                        }
+                    } else if let Some(k) = rel.strip_suffix(META_SUFFIX) {
+                        if k.starts_with(&prefix) && !objects.join(k).exists() {
+                            out.records_without_bytes.push(k.to_owned());
+                        }
+                    } else if rel.starts_with(&prefix) && !FsStore::meta_path(&p).exists() {
+                        if let Ok(m) = e.metadata() {
+                            out.bytes_without_record.push(UnrecordedFile {
+                                key: rel,
+                                size: m.len(),
+                                modified: m.modified().ok(),
+                            });
+                        }
+                    }
+                }
+            }
+            out.bytes_without_record.sort_by(|a, b| a.key.cmp(&b.key));
+            out.records_without_bytes.sort();
+            Ok(out)
+        })
+        .await
+        .expect("store task panicked")
+    }
+
+    /// Whether the bytes of `key` are absent (whatever its record says).
+    pub fn object_missing(&self, key: &str) -> bool {
+        self.object_path(key)
+            .is_ok_and(|p| std::fs::symlink_metadata(p).is_err())
+    }
+
+    /// Whether `key` has bytes but no metadata record.
+    pub fn is_unrecorded(&self, key: &str) -> bool {
+        self.object_path(key)
+            .is_ok_and(|p| p.is_file() && !FsStore::meta_path(&p).exists())
+    }
+
     fn object_path(&self, key: &str) -> Result<PathBuf> {
         check_key(key)?;
         Ok(self.root.join("objects").join(key))
@@ -83,6 +163,27 @@ impl FsStore {
             Err(e) => Err(io_err("read record", key)(e)),
         }
     }
+}
+
+/// What [`FsStore::unrecorded`] finds.
+#[derive(Debug, Default, Clone)]
+pub struct Unrecorded {
+    /// Files under `objects/` with no metadata record beside them: not
+    /// objects for the mirror (never served, never listed).
+    pub bytes_without_record: Vec<UnrecordedFile>,
+    /// Keys whose metadata record is there but whose bytes are not.
+    pub records_without_bytes: Vec<String>,
+}
+
+/// A file under `objects/` without a metadata record.
+#[derive(Debug, Clone)]
+pub struct UnrecordedFile {
+    /// Its path under `objects/`, as a key.
+    pub key: String,
+    pub size: u64,
+    /// Its modification time: a commit in flight leaves bytes without a
+    /// record for an instant, so only old ones are leftovers.
+    pub modified: Option<std::time::SystemTime>,
 }
 
 /// Positional reads of an open stored file (`pread` on a blocking thread,
@@ -350,6 +451,46 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = FsStore::open(dir.path()).unwrap();
         crate::store::compliance::run_all(&store).await;
+    }
+
+    #[tokio::test]
+    async fn unrecorded_finds_what_list_hides_and_attach_keeps_tmp() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::open(dir.path()).unwrap();
+        let meta = crate::store::meta_of(b"x", "test");
+        store
+            .put_bytes("a/@v/v1.0.0.mod", b"x", &meta)
+            .await
+            .unwrap();
+        store
+            .put_bytes("a/@v/v1.0.0.zip", b"x", &meta)
+            .await
+            .unwrap();
+        std::fs::remove_file(dir.path().join("objects/a/@v/v1.0.0.zip")).unwrap();
+        std::fs::write(dir.path().join("objects/a/@v/v2.0.0.zip"), b"half").unwrap();
+        std::fs::create_dir_all(dir.path().join("objects/b")).unwrap();
+        std::fs::write(dir.path().join("objects/b/stray"), b"s").unwrap();
+        let u = store.unrecorded("").await.unwrap();
+        let keys: Vec<_> = u
+            .bytes_without_record
+            .iter()
+            .map(|f| f.key.as_str())
+            .collect();
+        assert_eq!(keys, ["a/@v/v2.0.0.zip", "b/stray"]);
+        assert_eq!(u.bytes_without_record[0].size, 4);
+        assert_eq!(u.records_without_bytes, ["a/@v/v1.0.0.zip"]);
+        let u = store.unrecorded("b/").await.unwrap();
+        assert_eq!(u.bytes_without_record.len(), 1);
+        assert!(u.records_without_bytes.is_empty());
+        assert!(store.object_missing("a/@v/v1.0.0.zip"));
+        assert!(store.is_unrecorded("b/stray"));
+        assert!(!store.is_unrecorded("a/@v/v1.0.0.mod"));
+
+        std::fs::write(dir.path().join("tmp/stage-live"), b"in flight").unwrap();
+        let attached = FsStore::attach(dir.path()).unwrap();
+        assert_eq!(attached.list("").await.unwrap(), ["a/@v/v1.0.0.mod"]);
+        assert!(dir.path().join("tmp/stage-live").exists());
+        assert!(FsStore::attach(dir.path().join("nowhere")).is_err());
     }
 
     #[tokio::test]
