@@ -218,7 +218,16 @@ pub struct Mirror {
     /// When the mirror started.
     pub started: std::time::Instant,
     /// Per upstream: (unix time of the last success, last error).
-    pub upstream_health: Mutex<HashMap<String, (u64, Option<(u64, String)>)>>,
+    pub upstream_health: Mutex<HashMap<String, UpstreamHealth>>,
+}
+
+/// An upstream's recent history, for /readyz and the status page.
+#[derive(Debug, Clone, Default)]
+pub struct UpstreamHealth {
+    /// Unix time of the last answer (a 404 counts: the upstream answered).
+    pub last_ok: u64,
+    /// Unix time and text of the last failure.
+    pub last_error: Option<(u64, String)>,
 }
 
 /// A bounded in-memory tier of verified small objects.
@@ -779,10 +788,10 @@ impl Mirror {
     fn note_upstream(&self, name: &str, err: Option<&FetchError>) {
         let now = admit::now_unix();
         let mut h = self.upstream_health.lock().unwrap();
-        let e = h.entry(name.to_owned()).or_insert((0, None));
+        let e = h.entry(name.to_owned()).or_default();
         match err {
-            None | Some(FetchError::NotFound { .. }) => e.0 = now,
-            Some(err) => e.1 = Some((now, err.to_string())),
+            None | Some(FetchError::NotFound { .. }) => e.last_ok = now,
+            Some(err) => e.last_error = Some((now, err.to_string())),
         }
     }
 

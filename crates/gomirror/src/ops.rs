@@ -149,7 +149,8 @@ fn upstream_health(mirror: &Mirror) -> Vec<serde_json::Value> {
         .iter()
         .map(|(src, _)| {
             let name = src.name();
-            let (last_ok, last_err) = health.get(name).cloned().unwrap_or((0, None));
+            let h = health.get(name).cloned().unwrap_or_default();
+            let (last_ok, last_err) = (h.last_ok, h.last_error);
             let usable = !matches!(src, crate::upstream::Source::Off)
                 && last_err.as_ref().is_none_or(|(t, _)| last_ok >= *t);
             json!({

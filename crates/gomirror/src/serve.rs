@@ -29,8 +29,20 @@ pub fn init_logging(format: LogFormat) {
     };
 }
 
-/// Builds the mirror core from a configuration.
+/// Builds the mirror core of the server from a configuration. Opening the
+/// store empties its staging directory (left-overs of a crash).
 pub fn build_mirror(cfg: &Config) -> Result<Arc<Mirror>> {
+    build(cfg, false)
+}
+
+/// Builds a mirror core for a tool (`verify --fix`, `prefetch`) that may
+/// run beside a live server on the same data directory: the staging
+/// directory, where the server's admissions in flight are, is left alone.
+pub fn build_mirror_beside_server(cfg: &Config) -> Result<Arc<Mirror>> {
+    build(cfg, true)
+}
+
+fn build(cfg: &Config, beside: bool) -> Result<Arc<Mirror>> {
     let chain = Chain::parse(&cfg.goproxy).map_err(|e| anyhow!("GOPROXY: {e}"))?;
     for (name, v) in [
         ("GONOPROXY", &cfg.gonoproxy),
@@ -40,9 +52,14 @@ pub fn build_mirror(cfg: &Config) -> Result<Arc<Mirror>> {
     ] {
         gomod::glob::check_patterns(v).map_err(|e| anyhow!("{name}: {e}"))?;
     }
-    let store: Arc<dyn crate::store::Store> = Arc::new(
+    let fs = if beside {
+        // A data directory without objects has no server: create it.
+        FsStore::attach(&cfg.data_dir).or_else(|_| FsStore::open(&cfg.data_dir))
+    } else {
         FsStore::open(&cfg.data_dir)
-            .with_context(|| format!("opening the data directory {}", cfg.data_dir.display()))?,
+    };
+    let store: Arc<dyn crate::store::Store> = Arc::new(
+        fs.with_context(|| format!("opening the data directory {}", cfg.data_dir.display()))?,
     );
     let sumdb = match &cfg.sumdb {
         Some(db) => Some(
@@ -104,6 +121,16 @@ fn tls_acceptor(
 /// Runs the server until SIGTERM/SIGINT, then drains in-flight requests.
 pub async fn run(cfg: Config) -> Result<()> {
     let mirror = build_mirror(&cfg)?;
+    if cfg.scrub_rate > 0 {
+        let stats = Arc::new(crate::scrub::ScrubStats::default());
+        tokio::spawn(crate::scrub::run_background(
+            mirror.clone(),
+            Some(cfg.scrub_rate),
+            cfg.scrub_interval,
+            stats.clone(),
+        ));
+        tokio::spawn(export_scrub_stats(mirror.clone(), stats));
+    }
     let app = router(AppState {
         mirror,
         ops: crate::ops::OpsConfig {
@@ -183,6 +210,23 @@ pub async fn run(cfg: Config) -> Result<()> {
     graceful.shutdown().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Copies the scrubber's progress into the metrics every few seconds.
+async fn export_scrub_stats(mirror: Arc<Mirror>, stats: Arc<crate::scrub::ScrubStats>) {
+    let m = mirror.counters.metrics.clone();
+    let (mut bytes, mut rotten) = (0u64, 0u64);
+    loop {
+        let s = stats.snapshot();
+        let g = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        m.scrub_objects_total.set(g(s.objects_total));
+        m.scrub_objects_done.set(g(s.objects_done));
+        m.scrub_last_pass.set(g(s.last_pass_finished));
+        m.scrub_bytes.inc_by(s.bytes_read.saturating_sub(bytes));
+        m.scrub_rotten.inc_by(s.rotten_found.saturating_sub(rotten));
+        (bytes, rotten) = (s.bytes_read, s.rotten_found);
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
 }
 
 async fn shutdown_signal() {

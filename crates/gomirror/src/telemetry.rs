@@ -266,12 +266,16 @@ pub struct AlertConfig {
     pub max_per_minute: u32,
 }
 
+/// What makes two events the same: kind, source, object.
+type EventKey = (String, String, String);
+
 /// A bounded in-memory log of events, de-duplicated, fanned out to
 /// webhooks with retries and a rate limit.
 pub struct Events {
     log: Mutex<VecDeque<Event>>,
     capacity: usize,
-    index: Mutex<HashMap<(String, String, String), (Instant, u64)>>,
+    /// (kind, source, object) → when first seen in this window, event id.
+    index: Mutex<HashMap<EventKey, (Instant, u64)>>,
     next_id: AtomicU64,
     cfg: AlertConfig,
     sent_this_minute: Mutex<(Instant, u32)>,

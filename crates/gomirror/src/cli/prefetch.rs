@@ -139,7 +139,7 @@ fn prefetch(args: PrefetchArgs) -> Result<ExitCode> {
         .context("starting the runtime")?;
     let mirror = {
         let _guard = rt.enter();
-        crate::serve::build_mirror(&cfg)?
+        crate::serve::build_mirror_beside_server(&cfg)?
     };
 
     let bar = progress_bar(args.json, wants.len() as u64);

@@ -103,7 +103,7 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         }
         let mirror = {
             let _guard = rt.enter();
-            crate::serve::build_mirror(&cfg)?
+            crate::serve::build_mirror_beside_server(&cfg)?
         };
         Scrubber::healing(mirror)
     } else {

@@ -14,7 +14,7 @@ pub mod compliance;
 mod fs;
 mod mem;
 
-pub use fs::FsStore;
+pub use fs::{FsStore, Unrecorded, UnrecordedFile};
 pub use mem::MemStore;
 
 use async_trait::async_trait;
