@@ -605,3 +605,56 @@ fn one_json_log_line_per_request() {
         assert!(f["duration_ms"].is_u64());
     });
 }
+
+#[test]
+fn background_scrubber_finds_and_heals_rot_without_a_request() {
+    let dir = tempfile::tempdir().unwrap();
+    corpus(dir.path());
+    let up = Upstream::start(dir.path());
+    let data = tempfile::tempdir().unwrap();
+    let srv = Server::start(
+        &data.path().join("d"),
+        &up.url(),
+        &["--scrub-interval", "1s", "--scrub-rate", "100000000"],
+    );
+    let stored = data.path().join("d/objects/example.com/a/@v/v1.0.0.zip");
+    rt().block_on(async {
+        assert_eq!(
+            get(&format!("{}/example.com/a/@v/v1.0.0.zip", srv.url), None)
+                .await
+                .0,
+            200
+        );
+        let good = std::fs::read(&stored).unwrap();
+        let mut bad = good.clone();
+        bad[10] ^= 1;
+        std::fs::write(&stored, &bad).unwrap();
+        let n = up.count("/example.com/a/@v/v1.0.0.zip");
+        // No request for it: the scrubber alone must find and heal it.
+        let mut healed = false;
+        for _ in 0..150 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if std::fs::read(&stored).ok().as_deref() == Some(&good[..]) {
+                healed = true;
+                break;
+            }
+        }
+        assert!(healed, "not healed by the scrubber:\n{}", srv.log());
+        assert_eq!(up.count("/example.com/a/@v/v1.0.0.zip"), n + 1);
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let (_, m) = get(&format!("{}/metrics", srv.url), None).await;
+        assert!(metric(&m, "gomirror_scrub_rotten_total", &[]) >= 1.0, "{m}");
+        assert!(
+            metric(&m, "gomirror_scrub_last_pass_timestamp_seconds", &[]) > 0.0,
+            "{m}"
+        );
+        assert_eq!(
+            metric(
+                &m,
+                "gomirror_integrity_failures_total",
+                &[("kind", "sha256"), ("source", "store")]
+            ),
+            1.0
+        );
+    });
+}
