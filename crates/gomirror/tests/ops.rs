@@ -656,5 +656,34 @@ fn background_scrubber_finds_and_heals_rot_without_a_request() {
             ),
             1.0
         );
+        // A record whose h1 no longer matches its .mod: h1 rot, also found
+        // by the scrubber alone.
+        assert_eq!(
+            get(&format!("{}/example.com/b/@v/v1.0.0.mod", srv.url), None)
+                .await
+                .0,
+            200
+        );
+        let rec = data
+            .path()
+            .join("d/objects/example.com/b/@v/v1.0.0.mod.gmeta");
+        let mut meta: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&rec).unwrap()).unwrap();
+        meta["h1"] = serde_json::json!("h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+        std::fs::write(&rec, serde_json::to_vec(&meta).unwrap()).unwrap();
+        let mut seen = 0.0;
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let (_, m) = get(&format!("{}/metrics", srv.url), None).await;
+            seen = metric(
+                &m,
+                "gomirror_integrity_failures_total",
+                &[("kind", "h1"), ("source", "store")],
+            );
+            if seen >= 1.0 {
+                break;
+            }
+        }
+        assert_eq!(seen, 1.0, "h1 rot not counted:\n{}", srv.log());
     });
 }
