@@ -1028,15 +1028,7 @@ impl Mirror {
                             this.integrity_failure(e.kind, src.name(), &k, &e.msg);
                             TryError::Admit(e)
                         })?;
-                        let meta = Meta {
-                            size: cleaned.len() as u64,
-                            sha256: sha_hex(&cleaned),
-                            h1: None,
-                            gomod_h1: None,
-                            origin: src.name().to_owned(),
-                            admitted_at: admit::now_unix(),
-                            sumdb_tree_size: None,
-                        };
+                        let meta = crate::store::meta_of(&cleaned, src.name());
                         this.mem.lock().unwrap().remove(&k);
                         this.store
                             .put_bytes(&k, &cleaned, &meta)
@@ -1189,15 +1181,7 @@ impl Mirror {
 
 /// An object built in memory (merged lists, query answers).
 fn memory_object(key: &str, data: Vec<u8>, stale: bool) -> Object {
-    let meta = Meta {
-        size: data.len() as u64,
-        sha256: sha_hex(&data),
-        h1: None,
-        gomod_h1: None,
-        origin: "gomirror".into(),
-        admitted_at: admit::now_unix(),
-        sumdb_tree_size: None,
-    };
+    let meta = crate::store::meta_of(&data, "gomirror");
     Object {
         key: key.to_owned(),
         meta,
@@ -1364,15 +1348,7 @@ mod tests {
         let data: Vec<u8> = (0..3 * SMALL_OBJECT as u32)
             .map(|i| (i % 253) as u8)
             .collect();
-        let meta = Meta {
-            size: data.len() as u64,
-            sha256: sha_hex(&data),
-            h1: None,
-            gomod_h1: None,
-            origin: "test".into(),
-            admitted_at: 0,
-            sumdb_tree_size: None,
-        };
+        let meta = crate::store::meta_of(&data, "test");
         store.put_bytes(KEY, &data, &meta).await.unwrap();
         data
     }

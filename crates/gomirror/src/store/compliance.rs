@@ -4,16 +4,13 @@
 
 use super::{Meta, Store};
 
+/// A record with every optional field set, so round trips are checked.
 fn meta_for(bytes: &[u8], origin: &str) -> Meta {
-    use sha2::Digest;
     Meta {
-        size: bytes.len() as u64,
-        sha256: hex::encode(sha2::Sha256::digest(bytes)),
-        h1: None,
-        gomod_h1: None,
-        origin: origin.to_owned(),
+        h1: Some("h1:test".into()),
         admitted_at: 1_700_000_000,
         sumdb_tree_size: Some(42),
+        ..super::meta_of(bytes, origin)
     }
 }
 
