@@ -190,7 +190,18 @@ fn a_forked_database_is_detected_and_admission_refused() {
     assert_eq!(s, 200);
     assert!(data.path().join("d/objects/sumdb").exists());
     first.terminate(std::time::Duration::from_secs(10));
-    let srv = Server::start(&data.path().join("d"), &up.url(), &["--gosumdb", &gosumdb]);
+    let token_file = data.path().join("token");
+    std::fs::write(&token_file, "fork-test-admin-token-123456").unwrap();
+    let srv = Server::start(
+        &data.path().join("d"),
+        &up.url(),
+        &[
+            "--gosumdb",
+            &gosumdb,
+            "--admin-token-file",
+            token_file.to_str().unwrap(),
+        ],
+    );
     // The database forks: a bigger tree whose history differs.
     db.fork();
     let (s, body) = reqwest_get(&format!("{}/example.com/plain/@v/v1.1.0.mod", srv.url));
@@ -210,6 +221,21 @@ fn a_forked_database_is_detected_and_admission_refused() {
         502
     );
     assert!(srv.log().contains("alert=\"sumdb_fork\""), "{}", srv.log());
+    // Recorded as an alert event.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let events = rt.block_on(async {
+        let r = support::http_client()
+            .get(format!("{}/-/events", srv.url))
+            .bearer_auth("fork-test-admin-token-123456")
+            .send()
+            .await
+            .unwrap();
+        r.text().await.unwrap()
+    });
+    assert!(events.contains("\"kind\": \"sumdb_fork\""), "{events}");
 }
 
 #[test]
