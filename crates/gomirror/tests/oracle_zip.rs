@@ -348,7 +348,8 @@ fn one_tree(rng: &mut StdRng, work: &Path) -> Vec<String> {
     }
     // go.mod hash: of the tree's go.mod, or of the synthesised one.
     let gomod = dir.join("go.mod");
-    let gomod_file = if gomod.is_file() {
+    // A regular file go.mod is zipped (a symlink or directory is not).
+    let gomod_file = if gomod.symlink_metadata().is_ok_and(|m| m.is_file()) {
         gomod
     } else {
         let p = work.join("synth.mod");

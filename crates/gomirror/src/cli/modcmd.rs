@@ -127,16 +127,19 @@ fn zip_cmd(dir: &Path, module: &str, output: &Path, json: bool) -> Result<ExitCo
     let mut f = tmp.reopen().context("reopening the zip")?;
     let size = f.seek(std::io::SeekFrom::End(0))?;
     f.rewind()?;
-    let h1 = gomod::dirhash::hash_zip(BufReader::new(f)).context("hashing the new zip")?;
-    let gomod_bytes = match std::fs::read(dir.join("go.mod")) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            gomod::modfile::synthesize_go_mod(&path)
-        }
-        Err(e) => {
-            return Err(e).with_context(|| format!("reading {}", dir.join("go.mod").display()))
-        }
-    };
+    // Check and hash what was written, read back from disk. The go.mod
+    // line hashes the go.mod inside the zip (what a proxy serves as .mod),
+    // or the one the go command synthesises when the zip has none.
+    let summary = gomod::zip::check_and_hash_zip(&path, &version, BufReader::new(f))
+        .context("checking the new zip")?;
+    summary
+        .checked
+        .err()
+        .context("the new zip does not pass the module zip check")?;
+    let h1 = summary.h1.context("the new zip was not hashed")?;
+    let gomod_bytes = summary
+        .go_mod
+        .unwrap_or_else(|| gomod::modfile::synthesize_go_mod(&path));
     let gomod_h1 = gomod::dirhash::hash_go_mod(&gomod_bytes);
     tmp.persist(output)
         .map_err(|e| e.error)
