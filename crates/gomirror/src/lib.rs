@@ -6,6 +6,7 @@
 //! only door into the [`store`]). See README.md for the architecture.
 
 pub mod admit;
+pub mod canary;
 pub mod cli;
 pub mod config;
 pub mod http;

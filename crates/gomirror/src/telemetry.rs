@@ -53,6 +53,7 @@ pub struct Metrics {
     pub scrub_last_pass: Gauge<i64, AtomicI64>,
     pub events_dropped: Counter,
     pub webhook_failures: Counter,
+    pub cdn_findings: Family<Labels, Counter>,
     pub build_info: Family<Labels, Gauge<i64, AtomicI64>>,
 }
 
@@ -89,6 +90,7 @@ impl Metrics {
             scrub_last_pass: Gauge::default(),
             events_dropped: Counter::default(),
             webhook_failures: Counter::default(),
+            cdn_findings: Family::default(),
             build_info: Family::default(),
             registry: Registry::default(),
         };
@@ -197,6 +199,11 @@ impl Metrics {
             "webhook_failures",
             "Alert webhook deliveries that failed after retries",
             m.webhook_failures.clone(),
+        );
+        r.register(
+            "cdn_findings",
+            "Objects the CDN canary found served wrong, by edge and kind",
+            m.cdn_findings.clone(),
         );
         r.register(
             "build_info",

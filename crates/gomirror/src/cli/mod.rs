@@ -4,6 +4,7 @@ mod doctor;
 mod modcmd;
 mod prefetch;
 mod verify;
+mod watch;
 
 use crate::config::{Config, ServeFlags};
 use clap::{Parser, Subcommand};
@@ -41,6 +42,9 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Warm the cache from a go.mod, a go.sum or a list of module@version.
     Prefetch(prefetch::PrefetchArgs),
+    /// Check the CDN: fetch cached objects through it (per edge) and compare
+    /// them with the store's records; purge and re-check what is wrong.
+    Watch(watch::WatchArgs),
 }
 
 /// Parses the command line, runs the command and maps its outcome to an
@@ -52,6 +56,7 @@ pub fn main() -> ExitCode {
         Command::Doctor(args) => doctor::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Prefetch(args) => prefetch::run(args),
+        Command::Watch(args) => watch::run(args),
         Command::Serve {
             flags,
             print_config,
