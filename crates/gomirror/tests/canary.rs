@@ -432,7 +432,8 @@ fn poisoned_nginx_cache_is_reported_purged_and_healed() {
     let keep = size2 / 2;
     truncate_cached_body(&cdn.cache_file(BIG2).unwrap(), keep);
 
-    let (code, r) = origin.watch(&["--cdn", &cdn_url]);
+    let alerts = PurgeHook::start(vec![]);
+    let (code, r) = origin.watch(&["--cdn", &cdn_url, "--alert-webhooks", &alerts.url]);
     assert_eq!(code, 1, "{r:#}");
     let mut f = findings(&r);
     f.sort_by_key(|x| x["key"].as_str().unwrap().to_owned());
@@ -457,6 +458,21 @@ fn poisoned_nginx_cache_is_reported_purged_and_healed() {
         "{r:#}"
     );
     assert!(f.iter().all(|x| x["recheck"].is_null()));
+    // Each finding went to the alert webhook as a `cdn` event.
+    let mut events = alerts.bodies.lock().unwrap().clone();
+    events.sort_by_key(|e| e["object"].as_str().unwrap_or("").to_owned());
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(events
+        .iter()
+        .all(|e| e["kind"] == "cdn" && e["source"] == edge.as_str()));
+    assert_eq!(events[0]["object"], format!("{cdn_url}{BIG1}"));
+    assert!(events[0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("body_differs: all "));
+    assert!(events[1]["message"].as_str().unwrap().starts_with(&format!(
+        "truncated: truncated after {keep} of {size2} bytes"
+    )));
 
     // The human form (shown in the test output for the README).
     let (code, text) = origin.watch_human(&["--cdn", &cdn_url]);
@@ -497,6 +513,23 @@ fn poisoned_nginx_cache_is_reported_purged_and_healed() {
     assert_eq!(
         urls,
         vec![format!("{cdn_url}{BIG1}"), format!("{cdn_url}{BIG2}")]
+    );
+
+    // The same in the human form: poison again, purge, healed.
+    flip_cached_body(&cdn.cache_file(BIG1).unwrap(), 1 << 20);
+    let (code, text) = origin.watch_human(&[
+        "--cdn",
+        &cdn_url,
+        "--cdn-purge-webhook",
+        &hook.url,
+        "--recheck-after",
+        "1s",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        text.contains("after purge (HTTP 200): healed by purge")
+            && text.contains("1 finding(s), 1 healed by purge"),
+        "{text}"
     );
 
     // And the next pass is clean.
