@@ -713,3 +713,49 @@ pub fn render(r: &Report) -> String {
     s.push('\n');
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{meta_of, MemStore};
+
+    #[tokio::test]
+    async fn sample_favours_large_zips_and_new_objects_and_rotates_over_everything() {
+        let store = Arc::new(MemStore::new().unwrap());
+        let mut keys = vec![];
+        for i in 0..10u64 {
+            for ext in ["info", "mod", "zip"] {
+                let k = format!("example.com/m{i}/@v/v1.0.0.{ext}");
+                let mut meta = meta_of(b"x", "test");
+                meta.size = if ext == "zip" { 1000 + i } else { 10 };
+                meta.admitted_at = 100 + i;
+                store.put_bytes(&k, b"x", &meta).await.unwrap();
+                keys.push(k);
+            }
+        }
+        // Not versioned files: never sampled.
+        store
+            .put_bytes("example.com/m1/@v/list", b"v1.0.0\n", &meta_of(b"", "t"))
+            .await
+            .unwrap();
+        let metrics = Arc::new(Metrics::new());
+        let events = Events::new(10, Default::default(), metrics.clone());
+        let cfg = CanaryConfig {
+            sample: Some(4),
+            ..CanaryConfig::new("https://cdn.example")
+        };
+        let c = Canary::new(store.clone(), cfg, metrics, events).unwrap();
+        let all = c.versioned_objects().await.unwrap();
+        assert_eq!(all.len(), 30);
+        let mut covered = HashSet::new();
+        for pass in 0..15 {
+            let s = c.select(&all);
+            assert_eq!(s.len(), 4);
+            // The largest zip, then the newest object that is not it.
+            assert_eq!(s[0].0, "example.com/m9/@v/v1.0.0.zip", "pass {pass}");
+            assert!(s[1].0.starts_with("example.com/m9/@v/"), "pass {pass}");
+            covered.extend(s.into_iter().map(|(k, _)| k));
+        }
+        assert_eq!(covered.len(), 30, "every key within a few passes");
+    }
+}
