@@ -119,6 +119,23 @@ pub struct ServeFlags {
     /// Pause between scrub passes [env: GOMIRROR_SCRUB_INTERVAL] [default: 24h]
     #[arg(long, value_name = "DURATION")]
     pub scrub_interval: Option<String>,
+    /// Public base URL of the CDN in front of this mirror: when set, the
+    /// server runs the CDN canary (see `gomirror watch`) [env: GOMIRROR_WATCH_CDN]
+    #[arg(long, value_name = "URL")]
+    pub watch_cdn: Option<String>,
+    /// Comma-separated edge addresses (HOST:PORT) the canary checks one by
+    /// one [env: GOMIRROR_WATCH_EDGES]
+    #[arg(long, value_name = "ADDRS")]
+    pub watch_edges: Option<String>,
+    /// Pause between canary passes [env: GOMIRROR_WATCH_INTERVAL] [default: 10m]
+    #[arg(long, value_name = "DURATION")]
+    pub watch_interval: Option<String>,
+    /// Objects checked per canary pass [env: GOMIRROR_WATCH_SAMPLE] [default: 50]
+    #[arg(long, value_name = "N")]
+    pub watch_sample: Option<usize>,
+    /// Canary download rate cap in bytes/s [env: GOMIRROR_WATCH_RATE] [default: 4194304]
+    #[arg(long, value_name = "BYTES_PER_SEC")]
+    pub watch_rate: Option<u64>,
     /// Log format: `human` or `json` [env: GOMIRROR_LOG_FORMAT] [default: human]
     #[arg(long, value_name = "FORMAT")]
     pub log_format: Option<String>,
@@ -152,6 +169,11 @@ struct FileConfig {
     public_url: Option<String>,
     scrub_rate: Option<u64>,
     scrub_interval: Option<String>,
+    watch_cdn: Option<String>,
+    watch_edges: Option<String>,
+    watch_interval: Option<String>,
+    watch_sample: Option<usize>,
+    watch_rate: Option<u64>,
     log_format: Option<String>,
 }
 
@@ -190,7 +212,19 @@ pub struct Config {
     pub public_url: Option<String>,
     pub scrub_rate: u64,
     pub scrub_interval: Duration,
+    /// The CDN canary, when GOMIRROR_WATCH_CDN is set.
+    pub watch: Option<WatchConfig>,
     pub log_format: LogFormat,
+}
+
+/// The CDN canary run by the server.
+#[derive(Debug, Clone)]
+pub struct WatchConfig {
+    pub cdn: String,
+    pub edges: Vec<String>,
+    pub interval: Duration,
+    pub sample: usize,
+    pub rate: u64,
 }
 
 /// A secret string whose Debug output hides it.
@@ -403,6 +437,61 @@ impl Config {
             &file.scrub_interval,
             "24h",
         )?;
+        let watch = match s(&flags.watch_cdn, "GOMIRROR_WATCH_CDN", &file.watch_cdn) {
+            None => None,
+            Some(cdn) => {
+                if !(cdn.starts_with("http://") || cdn.starts_with("https://")) {
+                    bail!("invalid GOMIRROR_WATCH_CDN {cdn:?}: expected an http(s) URL");
+                }
+                let edges = s(
+                    &flags.watch_edges,
+                    "GOMIRROR_WATCH_EDGES",
+                    &file.watch_edges,
+                )
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(str::to_owned)
+                .collect();
+                let num = |flag: Option<u64>,
+                           var: &str,
+                           file: Option<u64>,
+                           default: u64|
+                 -> Result<u64> {
+                    Ok(layer(
+                        &flag,
+                        env(var)
+                            .map(|v| v.parse().map_err(|e| anyhow!("invalid {var} {v:?}: {e}")))
+                            .transpose()?,
+                        &file,
+                    )
+                    .unwrap_or(default))
+                };
+                Some(WatchConfig {
+                    cdn,
+                    edges,
+                    interval: dur(
+                        &flags.watch_interval,
+                        "GOMIRROR_WATCH_INTERVAL",
+                        &file.watch_interval,
+                        "10m",
+                    )?,
+                    sample: num(
+                        flags.watch_sample.map(|v| v as u64),
+                        "GOMIRROR_WATCH_SAMPLE",
+                        file.watch_sample.map(|v| v as u64),
+                        50,
+                    )? as usize,
+                    rate: num(
+                        flags.watch_rate,
+                        "GOMIRROR_WATCH_RATE",
+                        file.watch_rate,
+                        4 << 20,
+                    )?,
+                })
+            }
+        };
         let tls_cert = layer(
             &flags.tls_cert,
             env("GOMIRROR_TLS_CERT").map(PathBuf::from),
@@ -448,6 +537,7 @@ impl Config {
             public_url,
             scrub_rate,
             scrub_interval,
+            watch,
             log_format,
         })
     }

@@ -131,6 +131,34 @@ pub async fn run(cfg: Config) -> Result<()> {
         ));
         tokio::spawn(export_scrub_stats(mirror.clone(), stats));
     }
+    if let Some(w) = &cfg.watch {
+        let ccfg = crate::canary::CanaryConfig {
+            edges: w.edges.clone(),
+            sample: Some(w.sample),
+            rate: Some(w.rate),
+            purge_webhook: cfg.cdn_purge_webhook.clone(),
+            ..crate::canary::CanaryConfig::new(&w.cdn)
+        };
+        let canary = crate::canary::Canary::new(
+            mirror.store().clone(),
+            ccfg,
+            mirror.counters.metrics.clone(),
+            mirror.events.clone(),
+        )
+        .context("GOMIRROR_WATCH_CDN")?;
+        let interval = w.interval;
+        tokio::spawn(async move {
+            canary
+                .run_loop(interval, |r| {
+                    tracing::info!(
+                        objects = r.objects,
+                        findings = r.findings.len(),
+                        "cdn canary pass"
+                    )
+                })
+                .await
+        });
+    }
     let app = router(AppState {
         mirror,
         ops: crate::ops::OpsConfig {

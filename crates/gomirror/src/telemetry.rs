@@ -250,7 +250,7 @@ pub struct Event {
     /// Unix seconds of the last occurrence.
     pub last: u64,
     /// `size`, `sha256`, `h1`, `zip_check`, `gomod_mismatch`, `info`,
-    /// `sumdb`, `truncated`, `sumdb_fork`, `cdn`, ...
+    /// `sumdb`, `truncated`, `sumdb_fork`, `cdn`, `cdn_recheck`, ...
     pub kind: String,
     /// Where the bad content came from: an upstream URL, `store`, a
     /// checksum database, a CDN edge.

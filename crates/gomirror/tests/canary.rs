@@ -583,3 +583,68 @@ fn only_the_poisoned_edge_is_named() {
     assert_eq!(code, 1, "the largest zip is always in the sample: {r:#}");
     assert_eq!(findings(&r)[0]["key"], &BIG1[1..]);
 }
+
+/// The same canary inside `gomirror serve` (GOMIRROR_WATCH_CDN): a second
+/// server process over the origin's data finds the poisoned edge on its
+/// own and exports it in /metrics and /-/events.
+#[test]
+fn the_server_runs_the_canary_when_configured() {
+    let origin = Origin::start();
+    let cdn = Nginx::start(&origin.srv.url);
+    origin.warm(&cdn);
+    let size = origin.record(BIG1)["size"].as_u64().unwrap();
+    truncate_cached_body(&cdn.cache_file(BIG1).unwrap(), size / 3);
+    let token_file = origin.data.path().join("token");
+    std::fs::write(&token_file, "canary-admin-token-0123456789").unwrap();
+    let watcher_cdn = format!("http://{}", cdn.addr());
+    let watcher = Server::start(
+        &origin.data_dir(),
+        "off",
+        &[
+            "--watch-cdn",
+            &watcher_cdn,
+            "--watch-interval",
+            "1s",
+            "--watch-sample",
+            "20",
+            "--admin-token-file",
+            token_file.to_str().unwrap(),
+            "--scrub-rate",
+            "0",
+        ],
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let fetch = |path: &str, token: Option<&str>| {
+        rt.block_on(async {
+            let mut r = support::http_client().get(format!("{}{path}", watcher.url));
+            if let Some(t) = token {
+                r = r.bearer_auth(t);
+            }
+            r.send().await.unwrap().text().await.unwrap()
+        })
+    };
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        metrics = fetch("/metrics", None);
+        if metrics.contains("gomirror_cdn_findings_total{") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("gomirror_cdn_findings_total{"))
+        .unwrap_or_else(|| panic!("no canary finding exported:\n{metrics}\n{}", watcher.log()));
+    assert!(
+        line.contains("kind=\"truncated\"") && line.contains(&format!("edge=\"{}\"", cdn.addr())),
+        "{line}"
+    );
+    let events = fetch("/-/events", Some("canary-admin-token-0123456789"));
+    assert!(
+        events.contains("\"kind\": \"cdn\"") && events.contains("truncated after"),
+        "{events}"
+    );
+}
