@@ -9,6 +9,7 @@ pub mod admit;
 pub mod canary;
 pub mod cli;
 pub mod config;
+pub mod direct;
 pub mod http;
 pub mod mirror;
 pub mod ops;

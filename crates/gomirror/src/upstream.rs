@@ -65,7 +65,7 @@ pub enum Source {
         root: std::path::PathBuf,
         base: String,
     },
-    /// Fetch from version control (not available yet: a clear error).
+    /// Fetch from version control (git; see [`crate::direct`]).
     Direct,
     /// `off`: every request fails.
     Off,
@@ -218,10 +218,7 @@ impl Client {
                 upstream,
                 msg: "module lookup disabled by GOPROXY=off".into(),
             }),
-            Source::Direct => Err(FetchError::Failed {
-                upstream,
-                msg: "fetching from version control (direct) is not supported by this build".into(),
-            }),
+            Source::Direct => crate::direct::fetcher().get(rel).await,
             Source::File { root, .. } => {
                 let path = root.join(rel);
                 match tokio::fs::File::open(&path).await {
