@@ -228,11 +228,67 @@ fn corpus(root: &Path) -> Vec<(&'static str, Vec<String>)> {
     out
 }
 
+/// A temp dir holding repositories under `repos/` and a git config that
+/// points `https://github.com/` at them.
+struct Lab {
+    base: tempfile::TempDir,
+    gitconfig: PathBuf,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let base = tempfile::tempdir().unwrap();
+        let gitconfig = base.path().join("gitconfig");
+        std::fs::write(
+            &gitconfig,
+            format!(
+                "[url \"file://{}/\"]\n\tinsteadOf = https://github.com/\n",
+                base.path().join("repos").display()
+            ),
+        )
+        .unwrap();
+        Lab { base, gitconfig }
+    }
+
+    fn repos(&self) -> PathBuf {
+        self.base.path().join("repos")
+    }
+
+    /// The environment both gomirror and the go commands run with.
+    fn env(&self) -> Vec<(&'static str, std::ffi::OsString)> {
+        vec![
+            ("GIT_CONFIG_GLOBAL", self.gitconfig.clone().into()),
+            ("GIT_CONFIG_NOSYSTEM", "1".into()),
+            ("GIT_TERMINAL_PROMPT", "0".into()),
+            ("GOMIRROR_GIT_DIR", self.base.path().join("gitcache").into()),
+        ]
+    }
+
+    /// gomirror with `--goproxy direct --gosumdb off`.
+    fn server(&self) -> Server {
+        let env = self.env();
+        let env: Vec<(&str, &std::ffi::OsStr)> =
+            env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+        Server::start_with_env(&self.base.path().join("data"), "direct", &[], &env)
+    }
+
+    /// A `go` command in `env`, run in `work`, seeing the lab's git config.
+    fn go(&self, env: &GoEnv, work: &Path) -> Command {
+        let mut c = env.go(work);
+        c.env("GOSUMDB", "off")
+            .env("GONOSUMDB", "*")
+            .env("GOINSECURE", "*")
+            .env("GOFLAGS", "-mod=mod")
+            .envs(self.env());
+        c
+    }
+}
+
 /// The go command's answers for one module: the version list and, per
 /// query, (Version, Sum, GoModSum) or the error.
-fn answers(env: &GoEnv, work: &Path, module: &str, queries: &[String]) -> Vec<String> {
+fn answers(lab: &Lab, env: &GoEnv, work: &Path, module: &str, queries: &[String]) -> Vec<String> {
     let mut out = vec![];
-    let list = support::run(env_cmd(env, work).args(["list", "-m", "-versions", module]));
+    let list = support::run(lab.go(env, work).args(["list", "-m", "-versions", module]));
     out.push(format!(
         "list {}: {}",
         module,
@@ -243,61 +299,52 @@ fn answers(env: &GoEnv, work: &Path, module: &str, queries: &[String]) -> Vec<St
         }
     ));
     for q in queries {
-        let o = support::run(env_cmd(env, work).args([
-            "mod",
-            "download",
-            "-json",
-            &format!("{module}@{q}"),
-        ]));
-        let line = match serde_json::from_slice::<serde_json::Value>(&o.stdout) {
-            Ok(j) if o.status.success() => format!(
+        out.push(download(lab, env, work, module, q).0);
+    }
+    out
+}
+
+/// `go mod download -json module@q`: a summary line, and the error text if
+/// it failed.
+fn download(
+    lab: &Lab,
+    env: &GoEnv,
+    work: &Path,
+    module: &str,
+    q: &str,
+) -> (String, Option<String>) {
+    let o = support::run(lab.go(env, work).args([
+        "mod",
+        "download",
+        "-json",
+        &format!("{module}@{q}"),
+    ]));
+    match serde_json::from_slice::<serde_json::Value>(&o.stdout) {
+        Ok(j) if o.status.success() => (
+            format!(
                 "{module}@{q}: {} {} {}",
                 j["Version"].as_str().unwrap_or("?"),
                 j["Sum"].as_str().unwrap_or("?"),
                 j["GoModSum"].as_str().unwrap_or("?")
             ),
-            _ => format!(
-                "{module}@{q}: error (status {}) {}",
-                o.status,
-                String::from_utf8_lossy(&o.stdout).trim()
-            ),
-        };
-        out.push(line);
+            None,
+        ),
+        Ok(j) => (
+            format!("{module}@{q}: error"),
+            Some(j["Error"].as_str().unwrap_or("").to_owned()),
+        ),
+        Err(_) => (
+            format!("{module}@{q}: error"),
+            Some(String::from_utf8_lossy(&o.stderr).into_owned()),
+        ),
     }
-    out
-}
-
-fn env_cmd(env: &GoEnv, work: &Path) -> Command {
-    let mut c = env.go(work);
-    c.env("GOSUMDB", "off")
-        .env("GONOSUMDB", "*")
-        .env("GOINSECURE", "*")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GOFLAGS", "-mod=mod");
-    c
 }
 
 #[test]
 fn direct_mode_matches_the_go_command() {
-    let base = tempfile::tempdir().unwrap();
-    let repos = base.path().join("repos");
-    let cases = corpus(&repos);
-    let gitconfig = base.path().join("gitconfig");
-    std::fs::write(
-        &gitconfig,
-        format!(
-            "[url \"file://{}/\"]\n\tinsteadOf = https://github.com/\n[protocol \"file\"]\n\tallow = always\n",
-            repos.display()
-        ),
-    )
-    .unwrap();
-    // Both gomirror (a child of this process) and the go commands see it.
-    std::env::set_var("GIT_CONFIG_GLOBAL", &gitconfig);
-    std::env::set_var("GIT_CONFIG_NOSYSTEM", "1");
-    std::env::set_var("GOMIRROR_GIT_DIR", base.path().join("gitcache"));
-
-    let data = base.path().join("data");
-    let server = Server::start(&data, "direct", &[]);
+    let lab = Lab::new();
+    let cases = corpus(&lab.repos());
+    let server = lab.server();
 
     let oracle = GoEnv::new("direct");
     let via = GoEnv::new(&server.url);
@@ -307,8 +354,8 @@ fn direct_mode_matches_the_go_command() {
     let mut mismatches = vec![];
     let mut report = vec![];
     for (module, queries) in &cases {
-        let want = answers(&oracle, &ow, module, queries);
-        let got = answers(&via, &vw, module, queries);
+        let want = answers(&lab, &oracle, &ow, module, queries);
+        let got = answers(&lab, &via, &vw, module, queries);
         for (w, g) in want.iter().zip(&got) {
             if w.contains("error") {
                 mismatches.push(format!("oracle failed: {w}"));
@@ -329,9 +376,88 @@ fn direct_mode_matches_the_go_command() {
         server
             .log()
             .lines()
-            .filter(|l| l.contains("WARN") || l.contains("ERROR") || l.contains("direct"))
+            .filter(|l| l.contains("WARN") || l.contains("ERROR"))
             .take(60)
             .collect::<Vec<_>>()
             .join("\n")
     );
+}
+
+/// Repositories whose trees break the zip rules: gomirror refuses them with
+/// a clear error and caches nothing, where the go command in direct mode
+/// refuses them too; a symbolic link pointing outside the repository is
+/// left out of the zip, as the go command does.
+#[test]
+fn hostile_repositories() {
+    let lab = Lab::new();
+    let h = lab.repos().join("h");
+
+    let mut g = Git::init(&h, "collide");
+    g.write("go.mod", &gomod("github.com/h/collide"));
+    g.write("a.go", "package collide\n");
+    g.write("A.go", "package collide\n");
+    g.commit("one");
+    g.tag("v1.0.0");
+
+    let mut g = Git::init(&h, "badname");
+    g.write("go.mod", &gomod("github.com/h/badname"));
+    g.write("bad:name.go", "package badname\n");
+    g.commit("one");
+    g.tag("v1.0.0");
+
+    let mut g = Git::init(&h, "huge");
+    g.write("go.mod", &gomod("github.com/h/huge"));
+    let big = g.dir.join("big.bin");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(501 << 20)
+        .unwrap();
+    g.commit("one");
+    std::fs::remove_file(&big).unwrap();
+    g.tag("v1.0.0");
+
+    let mut g = Git::init(&h, "symlink");
+    g.write("go.mod", &gomod("github.com/h/symlink"));
+    g.write("s.go", "package symlink\n");
+    std::os::unix::fs::symlink("../../../../etc/passwd", g.dir.join("passwd")).unwrap();
+    g.commit("one");
+    g.tag("v1.0.0");
+
+    let server = lab.server();
+    let oracle = GoEnv::new("direct");
+    let via = GoEnv::new(&server.url);
+    let ow = oracle.new_module("app");
+    let vw = via.new_module("app");
+
+    for (module, want_msg) in [
+        ("github.com/h/collide", "case-insensitive"),
+        ("github.com/h/badname", "bad:name.go"),
+        ("github.com/h/huge", "too large"),
+    ] {
+        let (w, werr) = download(&lab, &oracle, &ow, module, "v1.0.0");
+        assert!(werr.is_some(), "the go command accepted {module}: {w}");
+        let (g, gerr) = download(&lab, &via, &vw, module, "v1.0.0");
+        let gerr = gerr.unwrap_or_else(|| panic!("gomirror served {module}: {g}"));
+        assert!(
+            gerr.contains(want_msg),
+            "{module}: error does not say {want_msg:?}: {gerr}"
+        );
+        let zip = lab
+            .base
+            .path()
+            .join("data/objects")
+            .join(module)
+            .join("@v/v1.0.0.zip");
+        assert!(!zip.exists(), "{} was cached", zip.display());
+        eprintln!(
+            "{module}: go: {}\n  gomirror: {}",
+            werr.unwrap().trim(),
+            gerr.trim()
+        );
+    }
+
+    let (w, werr) = download(&lab, &oracle, &ow, "github.com/h/symlink", "v1.0.0");
+    assert!(werr.is_none(), "{w}: {werr:?}");
+    let (g, _) = download(&lab, &via, &vw, "github.com/h/symlink", "v1.0.0");
+    assert_eq!(w, g, "symlink left out as by the go command");
 }

@@ -19,6 +19,16 @@ impl Server {
     /// upstream chain `goproxy` and extra arguments; waits (≤ 30 s) for it
     /// to listen.
     pub fn start(data_dir: &Path, goproxy: &str, extra: &[&str]) -> Server {
+        Server::start_with_env(data_dir, goproxy, extra, &[])
+    }
+
+    /// [`Server::start`] with extra environment variables for the process.
+    pub fn start_with_env(
+        data_dir: &Path,
+        goproxy: &str,
+        extra: &[&str],
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> Server {
         let log = data_dir.with_extension("log");
         let logf = std::fs::File::create(&log).unwrap();
         let mut child = super::gomirror()
@@ -38,6 +48,7 @@ impl Server {
             .env_remove("GOSUMDB")
             .env_remove("GONOSUMDB")
             .env("GOMIRROR_LOG", "debug")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(logf)
             .spawn()
