@@ -324,6 +324,17 @@ impl Direct {
                 let err = String::from_utf8_lossy(&out.stderr).trim().to_owned();
                 return Err(repo_error(url, &err));
             }
+            // As the go command does: `git archive` must not leave files
+            // out or rewrite them because of the repository's own
+            // `.gitattributes` (end-of-line conversion still applies).
+            std::fs::create_dir_all(tmp.join("info"))
+                .and_then(|_| {
+                    std::fs::write(
+                        tmp.join("info/attributes"),
+                        "* -export-subst -export-ignore\n",
+                    )
+                })
+                .map_err(|e| failed(format!("writing {}/info/attributes: {e}", tmp.display())))?;
             std::fs::rename(&tmp, &dir)
                 .map_err(|e| failed(format!("installing {}: {e}", dir.display())))?;
         } else {
@@ -344,6 +355,12 @@ impl Direct {
                 let err = String::from_utf8_lossy(&out.stderr).trim().to_owned();
                 return Err(repo_error(url, &err));
             }
+        }
+        let attrs = dir.join("info/attributes");
+        if !attrs.exists() {
+            std::fs::create_dir_all(dir.join("info"))
+                .and_then(|_| std::fs::write(&attrs, "* -export-subst -export-ignore\n"))
+                .map_err(|e| failed(format!("writing {}: {e}", attrs.display())))?;
         }
         *last = Some(Instant::now());
         Ok(dir)
@@ -778,118 +795,68 @@ impl Repo<'_> {
         Ok(gm.unwrap_or_else(|| gomod::modfile::synthesize_go_mod(&self.module)))
     }
 
+    /// The module zip: the tree at `hash` under the module directory as
+    /// `git archive` exports it (read as a tar), so end-of-line conversion
+    /// by `.gitattributes` applies but `export-ignore` and `export-subst`
+    /// do not (`info/attributes` turns them off), as for the go command;
+    /// plus the root LICENSE for a module in a subdirectory that
+    /// has none, written by [`gomod::zip::create`].
     async fn zip(&self, version: &str, hash: &str) -> Result<Vec<u8>, FetchError> {
         let (dir, _) = self.find_dir(hash).await?;
-        let mut args = vec!["ls-tree", "-r", "-z", "--long", "--full-tree", hash];
+        let mut args: Vec<&str> = vec![
+            "-c",
+            "core.autocrlf=input",
+            "-c",
+            "core.eol=lf",
+            "archive",
+            "--format=tar",
+            "--prefix=prefix/",
+            hash,
+        ];
         if !dir.is_empty() {
             args.push("--");
+            args.push(&dir);
         }
+        // Bound the work (and memory) before exporting: the blobs under the
+        // module directory must fit the unzipped-size limit.
+        let mut ls: Vec<&str> = vec!["ls-tree", "-r", "-z", "--long", hash];
         let spec = format!("{dir}/");
         if !dir.is_empty() {
-            args.push(&spec);
+            ls.push("--");
+            ls.push(&spec);
         }
         let listing = self
-            .git(&args)
+            .git(&ls)
             .await?
             .ok_or_else(|| failed(format!("git ls-tree {hash} failed")))?;
-        let prefix = if dir.is_empty() {
-            String::new()
-        } else {
-            format!("{dir}/")
-        };
-        let mut files = vec![];
-        let mut blobs = vec![];
         let mut total = 0u64;
-        let mut have_license = false;
-        for rec in listing.split(|&b| b == 0).filter(|r| !r.is_empty()) {
-            let rec = String::from_utf8_lossy(rec);
-            let Some((meta, path)) = rec.split_once('\t') else {
-                continue;
-            };
+        for rec in listing.split(|&b| b == 0) {
+            let meta = rec.split(|&b| b == b'\t').next().unwrap_or_default();
+            let meta = String::from_utf8_lossy(meta);
             let f: Vec<&str> = meta.split_whitespace().collect();
-            if f.len() < 4 {
-                continue;
-            }
-            let Some(rel) = path.strip_prefix(&prefix) else {
-                continue;
-            };
-            let (mode, ty, obj) = (f[0], f[1], f[2]);
-            let size: u64 = f[3].parse().unwrap_or(0);
-            let kind = match (ty, mode) {
-                ("blob", "120000") => gomod::zip::FileKind::Symlink,
-                ("blob", _) => gomod::zip::FileKind::Regular,
-                _ => gomod::zip::FileKind::Other,
-            };
-            if kind == gomod::zip::FileKind::Regular {
-                total = total.saturating_add(size);
-                if total > MAX_TREE {
-                    return Err(failed(format!(
-                        "{}@{version}: module source tree too large (max size is {MAX_TREE} bytes)",
-                        self.module
-                    )));
-                }
-                blobs.push((files.len(), obj.to_owned()));
-            }
-            if rel == "LICENSE" {
-                have_license = true;
-            }
-            files.push(GitFile {
-                path: rel.to_owned(),
-                kind,
-                data: vec![],
-                size,
-            });
-        }
-        if !blobs.is_empty() {
-            let input: Vec<u8> = blobs
-                .iter()
-                .flat_map(|(_, o)| format!("{o}\n").into_bytes())
-                .collect();
-            let out = self
-                .d
-                .git_input(
-                    Some(&self.dir),
-                    &["cat-file".as_ref(), "--batch".as_ref()],
-                    Some(input),
-                )
-                .await?;
-            if !out.status.success() {
-                return Err(failed("git cat-file --batch failed"));
-            }
-            let mut s = &out.stdout[..];
-            for (i, _) in &blobs {
-                let nl = s
-                    .iter()
-                    .position(|&b| b == b'\n')
-                    .ok_or_else(|| failed("short git cat-file output"))?;
-                let header = String::from_utf8_lossy(&s[..nl]).to_string();
-                let n: usize = header
-                    .rsplit(' ')
-                    .next()
-                    .and_then(|n| n.parse().ok())
-                    .ok_or_else(|| failed(format!("git cat-file: {header}")))?;
-                s = &s[nl + 1..];
-                if s.len() < n + 1 {
-                    return Err(failed("short git cat-file output"));
-                }
-                files[*i].data = s[..n].to_vec();
-                files[*i].size = n as u64;
-                s = &s[n + 1..];
+            if f.len() >= 4 && f[1] == "blob" && f[0] != "120000" {
+                total = total.saturating_add(f[3].parse().unwrap_or(0));
             }
         }
-        if !dir.is_empty() && !have_license {
-            if let Some(data) = self.read_file(hash, "LICENSE", MAX_LICENSE).await? {
-                files.push(GitFile {
-                    path: "LICENSE".into(),
-                    kind: gomod::zip::FileKind::Regular,
-                    size: data.len() as u64,
-                    data,
-                });
-            }
+        if total > MAX_TREE {
+            return Err(failed(format!(
+                "{}@{version}: module source tree too large (max size is {MAX_TREE} bytes)",
+                self.module
+            )));
         }
+        let archive = self
+            .git(&args)
+            .await?
+            .ok_or_else(|| failed(format!("git archive {hash} failed")))?;
+        let license = if dir.is_empty() {
+            None
+        } else {
+            self.read_file(hash, "LICENSE", MAX_LICENSE).await?
+        };
         let module = self.module.clone();
         let version = version.to_owned();
         tokio::task::spawn_blocking(move || {
+            let files = archive_files(&archive, &dir, license, &module, &version)?;
             let mut out = std::io::Cursor::new(Vec::new());
             gomod::zip::create(&mut out, &module, &version, &files)
                 .map(|_| out.into_inner())
@@ -898,6 +865,140 @@ impl Repo<'_> {
         .await
         .map_err(|e| failed(format!("building zip: {e}")))?
     }
+}
+
+/// The files of a `git archive --format=tar --prefix=prefix/` under
+/// `dir`, relative to it; `license` is added as `LICENSE` if there is none.
+///
+/// The tar is read by hand: ustar headers, with pax extended headers (`x`)
+/// for long paths and the global header (`g`) git writes first.
+fn archive_files(
+    archive: &[u8],
+    dir: &str,
+    license: Option<Vec<u8>>,
+    module: &str,
+    version: &str,
+) -> Result<Vec<GitFile>, FetchError> {
+    let bad = |what: &str| failed(format!("{module}@{version}: reading git archive: {what}"));
+    let octal = |field: &[u8]| -> Result<u64, FetchError> {
+        let s = std::str::from_utf8(field).map_err(|_| bad("bad number"))?;
+        let s = s.trim_matches(|c: char| c == '\0' || c == ' ');
+        if s.is_empty() {
+            return Ok(0);
+        }
+        u64::from_str_radix(s, 8).map_err(|_| bad("bad number"))
+    };
+    let cstr = |field: &[u8]| -> Vec<u8> {
+        let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
+        field[..end].to_vec()
+    };
+    let prefix = if dir.is_empty() {
+        "prefix/".to_owned()
+    } else {
+        format!("prefix/{dir}/")
+    };
+    let mut total = 0u64;
+    let mut files = vec![];
+    let mut have_license = false;
+    let mut pax_path: Option<Vec<u8>> = None;
+    let mut off = 0usize;
+    while off + 512 <= archive.len() {
+        let h = &archive[off..off + 512];
+        if h.iter().all(|&b| b == 0) {
+            break;
+        }
+        let size = octal(&h[124..136])?;
+        let flag = h[156];
+        let data_start = off + 512;
+        let data_end = data_start
+            .checked_add(usize::try_from(size).map_err(|_| bad("entry too large"))?)
+            .filter(|&e| e <= archive.len())
+            .ok_or_else(|| bad("truncated"))?;
+        let data = &archive[data_start..data_end];
+        off = data_start + (size as usize).div_ceil(512) * 512;
+        match flag {
+            b'g' => continue,
+            b'x' => {
+                let mut rest = data;
+                while !rest.is_empty() {
+                    let sp = rest
+                        .iter()
+                        .position(|&b| b == b' ')
+                        .ok_or_else(|| bad("pax"))?;
+                    let n: usize = std::str::from_utf8(&rest[..sp])
+                        .ok()
+                        .and_then(|n| n.parse().ok())
+                        .filter(|&n| n > sp && n <= rest.len())
+                        .ok_or_else(|| bad("pax"))?;
+                    let rec = &rest[sp + 1..n - 1];
+                    if let Some(v) = rec.strip_prefix(b"path=") {
+                        pax_path = Some(v.to_vec());
+                    }
+                    rest = &rest[n..];
+                }
+                continue;
+            }
+            _ => {}
+        }
+        let name = match pax_path.take() {
+            Some(p) => p,
+            None => {
+                let mut n = cstr(&h[345..500]);
+                if !n.is_empty() {
+                    n.push(b'/');
+                }
+                n.extend(cstr(&h[0..100]));
+                n
+            }
+        };
+        let name = String::from_utf8(name).map_err(|e| {
+            failed(format!(
+                "{module}@{version}: file name {:?} is not UTF-8",
+                String::from_utf8_lossy(e.as_bytes())
+            ))
+        })?;
+        let Some(rel) = name.strip_prefix(&prefix) else {
+            continue;
+        };
+        if rel.is_empty() || rel.ends_with('/') || flag == b'5' {
+            continue;
+        }
+        let kind = match flag {
+            b'0' | 0 => gomod::zip::FileKind::Regular,
+            b'2' => gomod::zip::FileKind::Symlink,
+            _ => gomod::zip::FileKind::Other,
+        };
+        let mut content = vec![];
+        if kind == gomod::zip::FileKind::Regular {
+            total = total.saturating_add(size);
+            if total > MAX_TREE {
+                return Err(failed(format!(
+                    "{module}@{version}: module source tree too large (max size is {MAX_TREE} bytes)"
+                )));
+            }
+            content = data.to_vec();
+        }
+        if rel == "LICENSE" {
+            have_license = true;
+        }
+        files.push(GitFile {
+            path: rel.to_owned(),
+            kind,
+            size: content.len() as u64,
+            data: content,
+        });
+    }
+    if !have_license {
+        if let Some(data) = license {
+            files.push(GitFile {
+                path: "LICENSE".into(),
+                kind: gomod::zip::FileKind::Regular,
+                size: data.len() as u64,
+                data,
+            });
+        }
+    }
+    Ok(files)
 }
 
 #[cfg(test)]

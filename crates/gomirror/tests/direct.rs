@@ -193,6 +193,27 @@ fn corpus(root: &Path) -> Vec<(&'static str, Vec<String>)> {
         vec!["v1.0.0".into(), "latest".into(), "main".into()],
     ));
 
+    // .gitattributes: the go command's zip follows eol conversion but not
+    // export-ignore or export-subst; and a path long enough to need a pax
+    // header in a tar.
+    let mut g = Git::init(&t, "attrs");
+    g.write("go.mod", &gomod("github.com/t/attrs"));
+    g.write(
+        ".gitattributes",
+        "ignored.txt export-ignore\nversion.go export-subst\n*.txt text eol=crlf\n",
+    );
+    g.write("ignored.txt", "not exported\n");
+    g.write(
+        "version.go",
+        "package attrs\n\nconst Rev = \"$Format:%H$\"\n",
+    );
+    g.write("note.txt", "one\ntwo\n");
+    let long = format!("deep/{}/{}.go", "d".repeat(90), "f".repeat(60));
+    g.write(&long, "package deep\n");
+    g.commit("one");
+    g.tag("v1.0.0");
+    out.push(("github.com/t/attrs", vec!["v1.0.0".into()]));
+
     // Prerelease tags only.
     let mut g = Git::init(&t, "pre");
     g.write("go.mod", &gomod("github.com/t/pre"));
