@@ -477,6 +477,20 @@ fn hostile_repositories() {
         );
     }
 
+    // What does not exist is a 404 (the go command falls through on it).
+    for (module, q) in [
+        ("github.com/h/missing", "v1.0.0"),
+        ("github.com/h/symlink", "nosuchbranch"),
+        ("github.com/h/symlink", "v1.9.9"),
+    ] {
+        let (w, werr) = download(&lab, &oracle, &ow, module, q);
+        assert!(werr.is_some(), "the go command found {module}@{q}: {w}");
+        let (g, gerr) = download(&lab, &via, &vw, module, q);
+        let gerr = gerr.unwrap_or_else(|| panic!("gomirror served {module}@{q}: {g}"));
+        assert!(gerr.contains("404 Not Found"), "{module}@{q}: {gerr}");
+        eprintln!("{module}@{q}: gomirror: {}", gerr.trim());
+    }
+
     let (w, werr) = download(&lab, &oracle, &ow, "github.com/h/symlink", "v1.0.0");
     assert!(werr.is_none(), "{w}: {werr:?}");
     let (g, _) = download(&lab, &via, &vw, "github.com/h/symlink", "v1.0.0");
