@@ -928,7 +928,7 @@ fn archive_files(
                     let n: usize = std::str::from_utf8(&rest[..sp])
                         .ok()
                         .and_then(|n| n.parse().ok())
-                        .filter(|&n| n > sp && n <= rest.len())
+                        .filter(|&n| n > sp + 1 && n <= rest.len() && rest[n - 1] == b'\n')
                         .ok_or_else(|| bad("pax"))?;
                     let rec = &rest[sp + 1..n - 1];
                     if let Some(v) = rec.strip_prefix(b"path=") {
@@ -1043,6 +1043,70 @@ mod tests {
             parse_rel("github.com/o/r/@latest").unwrap(),
             ("github.com/o/r".into(), Request::Latest)
         );
+    }
+
+    /// A ustar header block for `name` with `size` bytes and type `flag`.
+    fn header(name: &str, size: usize, flag: u8) -> Vec<u8> {
+        let mut h = vec![0u8; 512];
+        h[..name.len()].copy_from_slice(name.as_bytes());
+        let sz = format!("{size:011o}");
+        h[124..135].copy_from_slice(sz.as_bytes());
+        h[156] = flag;
+        h[257..263].copy_from_slice(b"ustar\0");
+        h
+    }
+
+    fn entry(tar: &mut Vec<u8>, name: &str, data: &[u8], flag: u8) {
+        tar.extend(header(name, data.len(), flag));
+        tar.extend(data);
+        tar.resize(tar.len().div_ceil(512) * 512, 0);
+    }
+
+    #[test]
+    fn archive_tar_is_read_plainly() {
+        let mut tar = vec![];
+        entry(&mut tar, "pax_global_header", b"52 comment=abc\n", b'g');
+        entry(&mut tar, "prefix/", b"", b'5');
+        entry(&mut tar, "prefix/go.mod", b"module m\n", b'0');
+        entry(&mut tar, "prefix/link", b"", b'2');
+        let long = format!("prefix/{}.go", "x".repeat(120));
+        let rec = format!("path={long}\n");
+        let rec = format!("{} {rec}", rec.len() + 4);
+        entry(&mut tar, "ignored", rec.as_bytes(), b'x');
+        entry(&mut tar, "truncated-name", b"package x\n", b'0');
+        entry(&mut tar, "other/file", b"x", b'0');
+        tar.extend([0u8; 1024]);
+        let files = archive_files(&tar, "", Some(b"L".to_vec()), "m", "v1.0.0").unwrap();
+        let got: Vec<(&str, gomod::zip::FileKind, &[u8])> = files
+            .iter()
+            .map(|f| (f.path.as_str(), f.kind, &f.data[..]))
+            .collect();
+        use gomod::zip::FileKind::*;
+        assert_eq!(
+            got,
+            vec![
+                ("go.mod", Regular, &b"module m\n"[..]),
+                ("link", Symlink, &b""[..]),
+                (&long["prefix/".len()..], Regular, &b"package x\n"[..]),
+                ("LICENSE", Regular, &b"L"[..]),
+            ]
+        );
+        // Damaged archives are errors, never panics.
+        for cut in [100, 600, 1100, tar.len() - 1030] {
+            let _ = archive_files(&tar[..cut], "", None, "m", "v1.0.0");
+        }
+        let mut bad = tar.clone();
+        bad[124..135].copy_from_slice(b"77777777777");
+        assert!(archive_files(&bad, "", None, "m", "v1.0.0").is_err());
+        let mut pax = vec![];
+        for r in ["1 \n", "2 \n", "99 path=x\n", "x path=x\n", "3 p"] {
+            pax.clear();
+            entry(&mut pax, "h", r.as_bytes(), b'x');
+            assert!(
+                archive_files(&pax, "", None, "m", "v1.0.0").is_err(),
+                "{r:?}"
+            );
+        }
     }
 
     #[test]
