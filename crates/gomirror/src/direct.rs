@@ -10,8 +10,8 @@
 //!   configuration applies, so repositories can be redirected (tests point
 //!   `https://github.com/` at local directories this way).
 //! * Repositories are kept as bare mirrors under the cache directory
-//!   (`$GOMIRROR_GIT_DIR`, else a per-process directory under the system
-//!   temp dir), refreshed with `git fetch --tags` at most every
+//!   (`$GOMIRROR_GIT_DIR`, else a fresh private directory under the system
+//!   temp dir, per process), refreshed with `git fetch --tags` at most every
 //!   [`REFRESH`].
 //! * Every file is produced in memory and handed over as an
 //!   [`upstream::Body`], so admission (size limits, zip check, `h1:`,
@@ -54,7 +54,17 @@ pub fn fetcher() -> &'static Direct {
         let root = std::env::var_os("GOMIRROR_GIT_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| {
-                std::env::temp_dir().join(format!("gomirror-git-{}", std::process::id()))
+                // A fresh private directory (random name, mode 0700): a
+                // predictable path under a shared /tmp could be planted.
+                use std::os::unix::fs::PermissionsExt;
+                tempfile::Builder::new()
+                    .prefix("gomirror-git-")
+                    .permissions(std::fs::Permissions::from_mode(0o700))
+                    .tempdir()
+                    .map(|d| d.keep())
+                    .unwrap_or_else(|_| {
+                        std::env::temp_dir().join(format!("gomirror-git-{}", std::process::id()))
+                    })
             });
         Direct::new(root)
     })
@@ -210,8 +220,13 @@ fn rfc3339(secs: i64) -> String {
 }
 
 fn info_json(version: &str, time: i64) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({"Version": version, "Time": rfc3339(time)}))
-        .expect("JSON")
+    // In the go command's field order; a canonical version needs no escaping.
+    format!(
+        "{{\"Version\":{},\"Time\":\"{}\"}}\n",
+        serde_json::Value::from(version),
+        rfc3339(time)
+    )
+    .into_bytes()
 }
 
 /// One file of a tree read from git.
