@@ -47,12 +47,22 @@ const MAX_TREE: u64 = 500 << 20;
 
 const NAME: &str = "direct";
 
+static GIT_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// Keeps the cache of bare repositories in `dir` (the server passes
+/// `<data dir>/git`). Must be called before the first direct fetch; later
+/// calls are ignored. `$GOMIRROR_GIT_DIR` still wins.
+pub fn use_git_dir(dir: PathBuf) {
+    let _ = GIT_DIR.set(dir);
+}
+
 /// The process-wide direct fetcher.
 pub fn fetcher() -> &'static Direct {
     static D: OnceLock<Direct> = OnceLock::new();
     D.get_or_init(|| {
         let root = std::env::var_os("GOMIRROR_GIT_DIR")
             .map(PathBuf::from)
+            .or_else(|| GIT_DIR.get().cloned())
             .unwrap_or_else(|| {
                 // A fresh private directory (random name, mode 0700): a
                 // predictable path under a shared /tmp could be planted.

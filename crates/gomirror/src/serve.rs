@@ -43,6 +43,7 @@ pub fn build_mirror_beside_server(cfg: &Config) -> Result<Arc<Mirror>> {
 }
 
 fn build(cfg: &Config, beside: bool) -> Result<Arc<Mirror>> {
+    crate::direct::use_git_dir(cfg.data_dir.join("git"));
     let chain = Chain::parse(&cfg.goproxy).map_err(|e| anyhow!("GOPROXY: {e}"))?;
     for (name, v) in [
         ("GONOPROXY", &cfg.gonoproxy),
