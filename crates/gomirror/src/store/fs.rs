@@ -81,45 +81,27 @@ impl FsStore {
     /// without their bytes (a file removed by hand, or lost). Sorted keys.
     pub async fn unrecorded(&self, prefix: &str) -> Result<Unrecorded> {
         let objects = self.root.join("objects");
-        let (dir_part, _) = prefix.rsplit_once('/').unwrap_or(("", prefix));
-        let start = objects.join(dir_part);
         let prefix = prefix.to_owned();
         tokio::task::spawn_blocking(move || -> Result<Unrecorded> {
             let mut out = Unrecorded::default();
-            let mut stack = vec![start];
-            while let Some(dir) = stack.pop() {
-                let rd = match std::fs::read_dir(&dir) {
-                    Ok(rd) => rd,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(io_err("walk", &prefix)(e)),
-                };
-                for e in rd.flatten() {
-                    let p = e.path();
-                    let rel = p
-                        .strip_prefix(&objects)
-                        .expect("under objects")
-                        .to_string_lossy()
-                        .into_owned();
-                    let Ok(ft) = e.file_type() else { continue };
-                    if ft.is_dir() {
-                        if rel.starts_with(&prefix) || prefix.starts_with(&format!("{rel}/")) {
-                            stack.push(p);
-                        }
-                    } else if let Some(k) = rel.strip_suffix(META_SUFFIX) {
-                        if k.starts_with(&prefix) && !objects.join(k).exists() {
-                            out.records_without_bytes.push(k.to_owned());
-                        }
-                    } else if rel.starts_with(&prefix) && !FsStore::meta_path(&p).exists() {
-                        if let Ok(m) = e.metadata() {
-                            out.bytes_without_record.push(UnrecordedFile {
-                                key: rel,
-                                size: m.len(),
-                                modified: m.modified().ok(),
-                            });
-                        }
+            walk_prefix(&objects, &prefix, "walk", |rel, e| {
+                if e.file_type().is_err() {
+                    return;
+                }
+                if let Some(k) = rel.strip_suffix(META_SUFFIX) {
+                    if k.starts_with(&prefix) && !objects.join(k).exists() {
+                        out.records_without_bytes.push(k.to_owned());
+                    }
+                } else if rel.starts_with(&prefix) && !FsStore::meta_path(&e.path()).exists() {
+                    if let Ok(m) = e.metadata() {
+                        out.bytes_without_record.push(UnrecordedFile {
+                            key: rel.to_owned(),
+                            size: m.len(),
+                            modified: m.modified().ok(),
+                        });
                     }
                 }
-            }
+            })?;
             out.bytes_without_record.sort_by(|a, b| a.key.cmp(&b.key));
             out.records_without_bytes.sort();
             Ok(out)
@@ -232,6 +214,43 @@ impl ObjectRead for FileRead {
         .await
         .expect("store task panicked")
     }
+}
+
+/// Walks the directories of `objects` that can hold keys starting with
+/// `prefix` (only those: never the whole store) and calls `visit` with the
+/// `/`-separated path relative to `objects` of every entry that is not a
+/// directory. A directory that vanishes meanwhile is skipped.
+fn walk_prefix(
+    objects: &Path,
+    prefix: &str,
+    op: &'static str,
+    mut visit: impl FnMut(&str, &std::fs::DirEntry),
+) -> Result<()> {
+    let (dir_part, _) = prefix.rsplit_once('/').unwrap_or(("", prefix));
+    let mut stack = vec![objects.join(dir_part)];
+    while let Some(dir) = stack.pop() {
+        let rd = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_err(op, prefix)(e)),
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            let rel = p
+                .strip_prefix(objects)
+                .expect("under objects")
+                .to_string_lossy()
+                .into_owned();
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                if rel.starts_with(prefix) || prefix.starts_with(&format!("{rel}/")) {
+                    stack.push(p);
+                }
+            } else {
+                visit(&rel, &e);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Identifies a stored copy: any write through the file system changes the
@@ -399,37 +418,16 @@ impl Store for FsStore {
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>> {
         let objects = self.root.join("objects");
-        // Only the directory holding the prefix is walked, never the store.
-        let (dir_part, _) = prefix.rsplit_once('/').unwrap_or(("", prefix));
-        let start = objects.join(dir_part);
         let prefix = prefix.to_owned();
         tokio::task::spawn_blocking(move || -> Result<Vec<String>> {
             let mut out = vec![];
-            let mut stack = vec![start];
-            while let Some(dir) = stack.pop() {
-                let rd = match std::fs::read_dir(&dir) {
-                    Ok(rd) => rd,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(io_err("list", &prefix)(e)),
-                };
-                for e in rd.flatten() {
-                    let p = e.path();
-                    let rel = p
-                        .strip_prefix(&objects)
-                        .expect("under objects")
-                        .to_string_lossy()
-                        .into_owned();
-                    if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                        if rel.starts_with(&prefix) || prefix.starts_with(&format!("{rel}/")) {
-                            stack.push(p);
-                        }
-                    } else if let Some(k) = rel.strip_suffix(META_SUFFIX) {
-                        if k.starts_with(&prefix) && objects.join(k).is_file() {
-                            out.push(k.to_owned());
-                        }
+            walk_prefix(&objects, &prefix, "list", |rel, _| {
+                if let Some(k) = rel.strip_suffix(META_SUFFIX) {
+                    if k.starts_with(&prefix) && objects.join(k).is_file() {
+                        out.push(k.to_owned());
                     }
                 }
-            }
+            })?;
             out.sort();
             Ok(out)
         })
