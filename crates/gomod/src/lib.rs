@@ -17,6 +17,7 @@
 //! | [`strconv`] | Go's printable runes and string quoting, for messages and go.mod |
 //! | [`note`] | signed notes and their Ed25519 keys (the checksum database's signatures) |
 //! | [`tlog`] | the checksum database's transparency log: hashes, proofs, tiles, tree heads |
+//! | [`vcs`] | where `GOPROXY=direct` finds a module's repository: static host rules, go-import tags |
 
 pub mod dirhash;
 pub mod glob;
@@ -28,4 +29,5 @@ pub mod semver;
 pub mod strconv;
 pub mod tlog;
 mod unicode_print;
+pub mod vcs;
 pub mod zip;
