@@ -116,6 +116,11 @@ pub struct ServeFlags {
     /// 0 turns it off [env: GOMIRROR_SCRUB_RATE] [default: 8388608]
     #[arg(long, value_name = "BYTES_PER_SEC")]
     pub scrub_rate: Option<u64>,
+    /// Largest repository (bytes on disk) that direct mode keeps: a clone or
+    /// fetch growing past it is stopped and removed
+    /// [env: GOMIRROR_GIT_MAX_REPO_SIZE] [default: 2147483648]
+    #[arg(long, value_name = "BYTES")]
+    pub git_max_repo_size: Option<u64>,
     /// Pause between scrub passes [env: GOMIRROR_SCRUB_INTERVAL] [default: 24h]
     #[arg(long, value_name = "DURATION")]
     pub scrub_interval: Option<String>,
@@ -168,6 +173,7 @@ struct FileConfig {
     cdn_purge_webhook: Option<String>,
     public_url: Option<String>,
     scrub_rate: Option<u64>,
+    git_max_repo_size: Option<u64>,
     scrub_interval: Option<String>,
     watch_cdn: Option<String>,
     watch_edges: Option<String>,
@@ -211,6 +217,7 @@ pub struct Config {
     pub cdn_purge_webhook: Option<String>,
     pub public_url: Option<String>,
     pub scrub_rate: u64,
+    pub git_max_repo_size: u64,
     pub scrub_interval: Duration,
     /// The CDN canary, when GOMIRROR_WATCH_CDN is set.
     pub watch: Option<WatchConfig>,
@@ -431,6 +438,17 @@ impl Config {
             &file.scrub_rate,
         )
         .unwrap_or(8 << 20);
+        let git_max_repo_size = layer(
+            &flags.git_max_repo_size,
+            env("GOMIRROR_GIT_MAX_REPO_SIZE")
+                .map(|v| {
+                    v.parse()
+                        .map_err(|e| anyhow!("invalid GOMIRROR_GIT_MAX_REPO_SIZE {v:?}: {e}"))
+                })
+                .transpose()?,
+            &file.git_max_repo_size,
+        )
+        .unwrap_or(2 << 30);
         let scrub_interval = dur(
             &flags.scrub_interval,
             "GOMIRROR_SCRUB_INTERVAL",
@@ -523,6 +541,7 @@ impl Config {
             sumdb,
             sumdb_unreachable,
             goinsecure,
+            git_max_repo_size,
             list_ttl,
             tls,
             upstream_connect_timeout,

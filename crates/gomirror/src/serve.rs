@@ -43,7 +43,11 @@ pub fn build_mirror_beside_server(cfg: &Config) -> Result<Arc<Mirror>> {
 }
 
 fn build(cfg: &Config, beside: bool) -> Result<Arc<Mirror>> {
-    crate::direct::use_git_dir(cfg.data_dir.join("git"));
+    crate::direct::configure(crate::direct::Options {
+        git_dir: Some(cfg.data_dir.join("git")),
+        goinsecure: cfg.goinsecure.clone(),
+        max_repo_size: cfg.git_max_repo_size,
+    });
     let chain = Chain::parse(&cfg.goproxy).map_err(|e| anyhow!("GOPROXY: {e}"))?;
     for (name, v) in [
         ("GONOPROXY", &cfg.gonoproxy),

@@ -218,7 +218,10 @@ impl Client {
                 upstream,
                 msg: "module lookup disabled by GOPROXY=off".into(),
             }),
-            Source::Direct => crate::direct::fetcher().get(rel).await,
+            Source::Direct => match crate::direct::fetcher().get(rel).await? {
+                crate::direct::Answer::Body(b) => Ok(b),
+                crate::direct::Answer::Proxy(base) => self.get_http(&base, rel).await,
+            },
             Source::File { root, .. } => {
                 let path = root.join(rel);
                 match tokio::fs::File::open(&path).await {
@@ -246,61 +249,65 @@ impl Client {
                     }),
                 }
             }
-            Source::Http { base } => {
-                let url = format!("{base}/{rel}");
-                let send = self.http.get(&url).send();
-                let resp = match tokio::time::timeout(self.policy.first_byte_timeout, send).await {
-                    Err(_) => {
-                        return Err(FetchError::Transient {
-                            upstream,
-                            msg: format!(
-                                "GET {url}: no response within {:?}",
-                                self.policy.first_byte_timeout
-                            ),
-                        })
-                    }
-                    Ok(Err(e)) => {
-                        return Err(FetchError::Transient {
-                            upstream,
-                            msg: format!("GET {url}: {}", error_chain(&e)),
-                        })
-                    }
-                    Ok(Ok(r)) => r,
-                };
-                let status = resp.status();
-                if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
-                    let text = read_short_text(resp).await;
-                    return Err(FetchError::NotFound {
-                        upstream,
-                        status: status.as_u16(),
-                        msg: text,
-                    });
-                }
-                if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-                    let text = read_short_text(resp).await;
-                    return Err(FetchError::Transient {
-                        upstream,
-                        msg: format!("GET {url}: {status}: {text}"),
-                    });
-                }
-                if status != reqwest::StatusCode::OK {
-                    let text = read_short_text(resp).await;
-                    return Err(FetchError::Failed {
-                        upstream,
-                        msg: format!("GET {url}: {status}: {text}"),
-                    });
-                }
-                let declared_len = resp.content_length();
-                let stream = resp
-                    .bytes_stream()
-                    .map(|r| r.map_err(|e| std::io::Error::other(error_chain(&e))))
-                    .boxed();
-                Ok(Body {
-                    declared_len,
-                    stream,
+            Source::Http { base } => self.get_http(base, rel).await,
+        }
+    }
+
+    /// Requests `rel` from the module proxy at `base`.
+    async fn get_http(&self, base: &str, rel: &str) -> Result<Body, FetchError> {
+        let upstream = base.to_owned();
+        let url = format!("{base}/{rel}");
+        let send = self.http.get(&url).send();
+        let resp = match tokio::time::timeout(self.policy.first_byte_timeout, send).await {
+            Err(_) => {
+                return Err(FetchError::Transient {
+                    upstream,
+                    msg: format!(
+                        "GET {url}: no response within {:?}",
+                        self.policy.first_byte_timeout
+                    ),
                 })
             }
+            Ok(Err(e)) => {
+                return Err(FetchError::Transient {
+                    upstream,
+                    msg: format!("GET {url}: {}", error_chain(&e)),
+                })
+            }
+            Ok(Ok(r)) => r,
+        };
+        let status = resp.status();
+        if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
+            let text = read_short_text(resp).await;
+            return Err(FetchError::NotFound {
+                upstream,
+                status: status.as_u16(),
+                msg: text,
+            });
         }
+        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            let text = read_short_text(resp).await;
+            return Err(FetchError::Transient {
+                upstream,
+                msg: format!("GET {url}: {status}: {text}"),
+            });
+        }
+        if status != reqwest::StatusCode::OK {
+            let text = read_short_text(resp).await;
+            return Err(FetchError::Failed {
+                upstream,
+                msg: format!("GET {url}: {status}: {text}"),
+            });
+        }
+        let declared_len = resp.content_length();
+        let stream = resp
+            .bytes_stream()
+            .map(|r| r.map_err(|e| std::io::Error::other(error_chain(&e))))
+            .boxed();
+        Ok(Body {
+            declared_len,
+            stream,
+        })
     }
 }
 

@@ -1,18 +1,22 @@
 //! The `direct` source: answers the GOPROXY files from version control
 //! (git only), the way the go command does with `GOPROXY=direct`.
 //!
-//! * A module path maps to a repository by the go command's rules for the
-//!   well-known hosts (`github.com`, `gitlab.com`, `bitbucket.org`:
-//!   `https://<host>/<owner>/<repo>`) and for paths with an element ending in
-//!   `.git` (`https://` + the path up to that element). The rest of the path
-//!   (without its `/vN` suffix) is the module's subdirectory, whose tags
-//!   carry it as a prefix (`sub/dir/v1.2.3`). Git's own `url.<base>.insteadOf`
-//!   configuration applies, so repositories can be redirected (tests point
-//!   `https://github.com/` at local directories this way).
+//! * A module path maps to a repository as for the go command (see
+//!   [`discover`]): static rules for the well-known hosts and for paths with
+//!   an element ending in `.git`, else `<meta name="go-import">` discovery.
+//!   The rest of the path (without its `/vN` suffix) is the module's
+//!   subdirectory, whose tags carry it as a prefix (`sub/dir/v1.2.3`). Git's
+//!   own `url.<base>.insteadOf` configuration and credentials (credential
+//!   helpers, `.netrc` for https) apply, so repositories can be redirected
+//!   (tests point `https://github.com/` at local directories this way).
 //! * Repositories are kept as bare mirrors under the cache directory
-//!   (`$GOMIRROR_GIT_DIR`, else a fresh private directory under the system
-//!   temp dir, per process), refreshed with `git fetch --tags` at most every
-//!   [`REFRESH`].
+//!   (`$GOMIRROR_GIT_DIR`, else `<data dir>/git` in the server, else a fresh
+//!   private directory under the system temp dir). A request for a tagged
+//!   version or a pseudo-version already in the cache is answered without
+//!   contacting the server; lists, `@latest` and branch queries refresh the
+//!   mirror with an incremental `git fetch` at most every [`REFRESH`]. A
+//!   clone or fetch that grows the repository past the size cap is stopped
+//!   and the repository removed.
 //! * Every file is produced in memory and handed over as an
 //!   [`upstream::Body`], so admission (size limits, zip check, `h1:`,
 //!   checksum database) applies unchanged. Zips are built by
@@ -21,8 +25,13 @@
 //! Git runs as a child process (`git`, from PATH) with a bounded number of
 //! concurrent processes and a timeout for each.
 
+mod discover;
+
+pub use discover::{location, Root};
+
 use crate::upstream::{Body, FetchError};
 use bytes::Bytes;
+use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 use gomod::{module, pseudo, semver};
 use std::collections::HashMap;
@@ -47,22 +56,45 @@ const MAX_TREE: u64 = 500 << 20;
 
 const NAME: &str = "direct";
 
-static GIT_DIR: OnceLock<PathBuf> = OnceLock::new();
+/// Direct mode's settings.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where bare repositories are cached (`$GOMIRROR_GIT_DIR` wins).
+    pub git_dir: Option<PathBuf>,
+    /// `GOINSECURE` patterns: go-import discovery for these module paths may
+    /// fall back to plain http and skips certificate checks.
+    pub goinsecure: String,
+    /// Largest repository kept, in bytes on disk.
+    pub max_repo_size: u64,
+}
 
-/// Keeps the cache of bare repositories in `dir` (the server passes
-/// `<data dir>/git`). Must be called before the first direct fetch; later
-/// calls are ignored. `$GOMIRROR_GIT_DIR` still wins.
-pub fn use_git_dir(dir: PathBuf) {
-    let _ = GIT_DIR.set(dir);
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            git_dir: None,
+            goinsecure: String::new(),
+            max_repo_size: 2 << 30,
+        }
+    }
+}
+
+static OPTIONS: OnceLock<Options> = OnceLock::new();
+
+/// Sets direct mode's options (the server passes its configuration, with
+/// `<data dir>/git` as the cache). Must be called before the first direct
+/// fetch; later calls are ignored.
+pub fn configure(opts: Options) {
+    let _ = OPTIONS.set(opts);
 }
 
 /// The process-wide direct fetcher.
 pub fn fetcher() -> &'static Direct {
     static D: OnceLock<Direct> = OnceLock::new();
     D.get_or_init(|| {
+        let opts = OPTIONS.get().cloned().unwrap_or_default();
         let root = std::env::var_os("GOMIRROR_GIT_DIR")
             .map(PathBuf::from)
-            .or_else(|| GIT_DIR.get().cloned())
+            .or_else(|| opts.git_dir.clone())
             .unwrap_or_else(|| {
                 // A fresh private directory (random name, mode 0700): a
                 // predictable path under a shared /tmp could be planted.
@@ -76,15 +108,28 @@ pub fn fetcher() -> &'static Direct {
                         std::env::temp_dir().join(format!("gomirror-git-{}", std::process::id()))
                     })
             });
-        Direct::new(root)
+        Direct::new(root, opts)
     })
+}
+
+/// What direct mode answers for a proxy path.
+pub enum Answer {
+    /// The file, built from the repository.
+    Body(Body),
+    /// The module is served by the module proxy at this base URL (a
+    /// go-import `mod` tag): ask it.
+    Proxy(String),
 }
 
 /// Fetches module files from git repositories cached under a directory.
 pub struct Direct {
     root: PathBuf,
+    opts: Options,
     sem: Semaphore,
     repos: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Instant>>>>>,
+    /// go-import discovery pages, by import path.
+    pages: Mutex<HashMap<String, (Instant, discover::Page)>>,
+    http: discover::Clients,
 }
 
 /// A module's place in a repository.
@@ -95,8 +140,13 @@ pub struct Location {
     /// The module's directory in the repository, without the `/vN` suffix
     /// (`""` for the root).
     pub code_dir: String,
-    /// The module path's major-version suffix (`""` or `/vN`).
+    /// The module path's major-version suffix (`""`, `/vN`, or `.vN` for
+    /// gopkg.in).
     pub path_major: String,
+    /// Whether the repository root's import path is the whole module path
+    /// (`gopkg.in/yaml.v3`, or a go-import tag naming a `/vN` path): then no
+    /// `vN/` subdirectory is looked at.
+    pub root_is_module: bool,
 }
 
 impl Location {
@@ -122,56 +172,6 @@ fn failed(msg: impl Into<String>) -> FetchError {
         upstream: NAME.into(),
         msg: msg.into(),
     }
-}
-
-/// Maps a module path to its repository by the go command's static rules.
-pub fn locate(module_path: &str) -> Result<Location, FetchError> {
-    module::check_path(module_path).map_err(|e| not_found(e.to_string()))?;
-    let (prefix, path_major) = module::split_path_version(module_path)
-        .ok_or_else(|| not_found(format!("{module_path}: invalid module path")))?;
-    if path_major.starts_with('.') {
-        return Err(not_found(format!(
-            "{module_path}: gopkg.in paths are not supported by direct mode"
-        )));
-    }
-    let elems: Vec<&str> = module_path.split('/').collect();
-    let root_len = if matches!(elems[0], "github.com" | "gitlab.com" | "bitbucket.org") {
-        if elems.len() < 3 {
-            return Err(not_found(format!(
-                "{module_path}: a {} module path needs an owner and a repository",
-                elems[0]
-            )));
-        }
-        3
-    } else if let Some(i) = elems
-        .iter()
-        .enumerate()
-        .skip(1)
-        .find(|(_, e)| e.ends_with(".git") && e.len() > 4)
-        .map(|(i, _)| i)
-    {
-        i + 1
-    } else {
-        return Err(not_found(format!(
-            "{module_path}: unrecognized import path (direct mode knows github.com, gitlab.com, bitbucket.org and paths with a .git element)"
-        )));
-    };
-    let root = elems[..root_len].join("/");
-    let code_dir = if prefix.len() > root.len() && prefix.starts_with(&format!("{root}/")) {
-        prefix[root.len() + 1..].to_owned()
-    } else if prefix == root || module_path == root {
-        String::new()
-    } else {
-        // The /vN suffix is the repository itself (github.com/o/v2).
-        return Err(not_found(format!(
-            "{module_path}: the major-version suffix cannot be the repository name"
-        )));
-    };
-    Ok(Location {
-        url: format!("https://{root}"),
-        code_dir,
-        path_major: path_major.to_owned(),
-    })
 }
 
 /// What a proxy path asks for.
@@ -264,27 +264,57 @@ impl gomod::zip::File for GitFile {
 
 impl Direct {
     /// A fetcher keeping its repositories under `root`.
-    pub fn new(root: PathBuf) -> Direct {
+    pub fn new(root: PathBuf, opts: Options) -> Direct {
         Direct {
             root,
+            opts,
             sem: Semaphore::new(MAX_GIT),
             repos: Mutex::new(HashMap::new()),
+            pages: Mutex::new(HashMap::new()),
+            http: discover::Clients::new(),
         }
     }
 
     /// Answers the proxy path `rel` (escaped, such as
-    /// `github.com/o/r/@v/v1.0.0.zip`) from version control.
-    pub async fn get(&self, rel: &str) -> Result<Body, FetchError> {
+    /// `github.com/o/r/@v/v1.0.0.zip`) from version control; or names the
+    /// module proxy a go-import `mod` tag sends the module to.
+    pub async fn get(&self, rel: &str) -> Result<Answer, FetchError> {
         let (module_path, req) = parse_rel(rel)?;
-        let loc = locate(&module_path)?;
-        let repo = self.repo(&loc.url).await?;
+        let loc = match self.resolve(&module_path).await? {
+            Root::Proxy(base) => return Ok(Answer::Proxy(base)),
+            Root::Git(loc) => loc,
+        };
+        // A tagged version or a pseudo-version is immutable: answered from
+        // the cached repository when it has it, fetched only when not.
+        let immutable = match &req {
+            Request::Mod(_) | Request::Zip(_) => true,
+            Request::Info(q) => module::canonical_version(q) == *q,
+            Request::List | Request::Latest => false,
+        };
+        let (dir, fresh) = self.repo(&loc.url, !immutable).await?;
         let r = Repo {
             d: self,
-            dir: repo,
+            dir,
             loc,
             module: module_path,
         };
-        let data = match req {
+        let data = match r.answer(&req).await {
+            Err(e) if e.is_not_found() && !fresh => {
+                let (dir, _) = self.repo(&r.loc.url, true).await?;
+                let r = Repo { dir, ..r };
+                r.answer(&req).await?
+            }
+            other => other?,
+        };
+        Ok(Answer::Body(body(data)))
+    }
+}
+
+impl Repo<'_> {
+    /// The file `req` asks for.
+    async fn answer(&self, req: &Request) -> Result<Vec<u8>, FetchError> {
+        let r = self;
+        Ok(match req {
             Request::List => {
                 let mut s = r.versions().await?.join("\n");
                 if !s.is_empty() {
@@ -297,30 +327,34 @@ impl Direct {
                 info_json(&v, t)
             }
             Request::Info(q) => {
-                let (v, t, _) = r.stat(&q).await?;
+                let (v, t, _) = r.stat(q).await?;
                 info_json(&v, t)
             }
             Request::Mod(v) => {
-                let (_, _, hash) = r.resolve_version(&v).await?;
+                let (_, _, hash) = r.resolve_version(v).await?;
                 r.go_mod(&hash).await?
             }
             Request::Zip(v) => {
-                let (_, _, hash) = r.resolve_version(&v).await?;
-                r.zip(&v, &hash).await?
+                let (_, _, hash) = r.resolve_version(v).await?;
+                r.zip(v, &hash).await?
             }
-        };
-        Ok(body(data))
+        })
     }
+}
 
-    /// The bare mirror of `url`, cloned or refreshed as needed.
-    async fn repo(&self, url: &str) -> Result<PathBuf, FetchError> {
+impl Direct {
+    /// The bare mirror of `url`, cloned if absent; with `refresh`, also
+    /// brought up to date unless fetched within [`REFRESH`]. Returns the
+    /// directory and whether it is fresh (cloned or fetched within
+    /// [`REFRESH`]).
+    async fn repo(&self, url: &str, refresh: bool) -> Result<(PathBuf, bool), FetchError> {
         use sha2::Digest;
         let key = hex::encode(&sha2::Sha256::digest(url.as_bytes())[..12]);
         let dir = self.root.join(format!("{key}.git"));
         let lock = self.repos.lock().unwrap().entry(key).or_default().clone();
         let mut last = lock.lock().await;
         if matches!(*last, Some(t) if t.elapsed() < REFRESH) {
-            return Ok(dir);
+            return Ok((dir, true));
         }
         if !dir.join("HEAD").exists() {
             std::fs::create_dir_all(&self.root)
@@ -331,64 +365,101 @@ impl Direct {
                 std::process::id()
             ));
             let _ = std::fs::remove_dir_all(&tmp);
-            let out = self
-                .git_raw(
-                    None,
-                    &[
-                        "clone".as_ref(),
-                        "--mirror".as_ref(),
-                        "--quiet".as_ref(),
-                        "--".as_ref(),
-                        url.as_ref(),
-                        tmp.as_os_str(),
-                    ],
-                )
-                .await?;
-            if !out.status.success() {
-                let _ = std::fs::remove_dir_all(&tmp);
-                let err = String::from_utf8_lossy(&out.stderr).trim().to_owned();
-                return Err(repo_error(url, &err));
-            }
+            let args: [&std::ffi::OsStr; 5] = [
+                "clone".as_ref(),
+                "--mirror".as_ref(),
+                "--quiet".as_ref(),
+                "--".as_ref(),
+                url.as_ref(),
+            ];
+            let mut args = args.to_vec();
+            args.push(tmp.as_os_str());
+            let out = self.git_capped(None, &args, &tmp, url).await;
+            let out = match out {
+                Ok(o) if o.status.success() => o,
+                Ok(o) => {
+                    let _ = std::fs::remove_dir_all(&tmp);
+                    let err = String::from_utf8_lossy(&o.stderr).trim().to_owned();
+                    return Err(self.repo_error(url, &err));
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&tmp);
+                    return Err(e);
+                }
+            };
+            drop(out);
             // As the go command does: `git archive` must not leave files
             // out or rewrite them because of the repository's own
             // `.gitattributes` (end-of-line conversion still applies).
-            std::fs::create_dir_all(tmp.join("info"))
-                .and_then(|_| {
-                    std::fs::write(
-                        tmp.join("info/attributes"),
-                        "* -export-subst -export-ignore\n",
-                    )
-                })
-                .map_err(|e| failed(format!("writing {}/info/attributes: {e}", tmp.display())))?;
+            write_attributes(&tmp)?;
             std::fs::rename(&tmp, &dir)
                 .map_err(|e| failed(format!("installing {}: {e}", dir.display())))?;
-        } else {
-            let out = self
+        } else if refresh {
+            let args: [&std::ffi::OsStr; 6] = [
+                "fetch".as_ref(),
+                "--quiet".as_ref(),
+                "--tags".as_ref(),
+                "--force".as_ref(),
+                "--prune".as_ref(),
+                "origin".as_ref(),
+            ];
+            match self.git_capped(Some(&dir), &args, &dir, url).await {
+                Ok(o) if o.status.success() => {}
+                Ok(o) => {
+                    let err = String::from_utf8_lossy(&o.stderr).trim().to_owned();
+                    return Err(self.repo_error(url, &err));
+                }
+                Err(e) => {
+                    // Over the cap (or timed out): the cache copy goes.
+                    let _ = std::fs::remove_dir_all(&dir);
+                    *last = None;
+                    return Err(e);
+                }
+            }
+            // Keep the mirror compact (packs loose objects when git's own
+            // thresholds say so).
+            let _ = self
                 .git_raw(
                     Some(&dir),
-                    &[
-                        "fetch".as_ref(),
-                        "--quiet".as_ref(),
-                        "--tags".as_ref(),
-                        "--force".as_ref(),
-                        "--prune".as_ref(),
-                        "origin".as_ref(),
-                    ],
+                    &["gc".as_ref(), "--auto".as_ref(), "--quiet".as_ref()],
                 )
-                .await?;
-            if !out.status.success() {
-                let err = String::from_utf8_lossy(&out.stderr).trim().to_owned();
-                return Err(repo_error(url, &err));
-            }
+                .await;
+        } else {
+            return Ok((dir, false));
         }
-        let attrs = dir.join("info/attributes");
-        if !attrs.exists() {
-            std::fs::create_dir_all(dir.join("info"))
-                .and_then(|_| std::fs::write(&attrs, "* -export-subst -export-ignore\n"))
-                .map_err(|e| failed(format!("writing {}: {e}", attrs.display())))?;
-        }
+        write_attributes(&dir)?;
         *last = Some(Instant::now());
-        Ok(dir)
+        Ok((dir, true))
+    }
+
+    /// Runs a git clone or fetch that writes into `watch`, stopping it
+    /// (error, nothing kept by the caller) when `watch` grows past the
+    /// repository size cap.
+    async fn git_capped(
+        &self,
+        dir: Option<&Path>,
+        args: &[&std::ffi::OsStr],
+        watch: &Path,
+        url: &str,
+    ) -> Result<std::process::Output, FetchError> {
+        let max = self.opts.max_repo_size;
+        let watch = watch.to_owned();
+        let over = move || -> BoxFuture<'static, bool> {
+            let watch = watch.clone();
+            Box::pin(async move {
+                tokio::task::spawn_blocking(move || dir_size(&watch, max) > max)
+                    .await
+                    .unwrap_or(false)
+            })
+        };
+        let out = self.git_process(dir, args, None, Some(&over)).await?;
+        match out {
+            Some(o) => Ok(o),
+            None => Err(failed(format!(
+                "git fetch {}: repository is larger than the limit of {max} bytes (GOMIRROR_GIT_MAX_REPO_SIZE)",
+                redact_url(url)
+            ))),
+        }
     }
 
     /// Runs git (in `dir` as GIT_DIR if given) under the concurrency bound
@@ -401,12 +472,17 @@ impl Direct {
         self.git_input(dir, args, None).await
     }
 
-    async fn git_input(
+    /// Runs git under the concurrency bound and the timeout, feeding it
+    /// `input`; while it runs, `over` is asked every 200 ms whether to stop
+    /// it, and if so the process is killed and `None` returned.
+    async fn git_process(
         &self,
         dir: Option<&Path>,
         args: &[&std::ffi::OsStr],
         input: Option<Vec<u8>>,
-    ) -> Result<std::process::Output, FetchError> {
+        over: Option<&(dyn Fn() -> BoxFuture<'static, bool> + Sync)>,
+    ) -> Result<Option<std::process::Output>, FetchError> {
+        use tokio::io::AsyncReadExt;
         let _permit = self.sem.acquire().await.expect("semaphore never closed");
         let mut cmd = tokio::process::Command::new("git");
         if let Some(d) = dir {
@@ -428,7 +504,7 @@ impl Direct {
             format!(
                 "git {}",
                 args.iter()
-                    .map(|a| a.to_string_lossy())
+                    .map(|a| self.redact(&a.to_string_lossy()))
                     .collect::<Vec<_>>()
                     .join(" ")
             )
@@ -444,38 +520,151 @@ impl Direct {
         } else {
             None
         };
-        let out = match tokio::time::timeout(GIT_TIMEOUT, child.wait_with_output()).await {
-            Err(_) => {
-                return Err(FetchError::Transient {
-                    upstream: NAME.into(),
-                    msg: format!("{}: timed out after {GIT_TIMEOUT:?}", what()),
-                })
+        let mut stdout = child.stdout.take().expect("piped");
+        let mut stderr = child.stderr.take().expect("piped");
+        let out_task = tokio::spawn(async move {
+            let mut v = vec![];
+            let _ = stdout.read_to_end(&mut v).await;
+            v
+        });
+        let err_task = tokio::spawn(async move {
+            let mut v = vec![];
+            let _ = stderr.read_to_end(&mut v).await;
+            v
+        });
+        let deadline = tokio::time::Instant::now() + GIT_TIMEOUT;
+        let status = loop {
+            tokio::select! {
+                st = child.wait() => break st.map_err(|e| failed(format!("{}: {e}", what())))?,
+                _ = tokio::time::sleep_until(deadline) => {
+                    let _ = child.kill().await;
+                    return Err(FetchError::Transient {
+                        upstream: NAME.into(),
+                        msg: format!("{}: timed out after {GIT_TIMEOUT:?}", what()),
+                    });
+                }
+                _ = tokio::time::sleep(Duration::from_millis(200)), if over.is_some() => {
+                    if over.unwrap()().await {
+                        let _ = child.kill().await;
+                        return Ok(None);
+                    }
+                }
             }
-            Ok(Err(e)) => return Err(failed(format!("{}: {e}", what()))),
-            Ok(Ok(o)) => o,
         };
         if let Some(w) = writer {
             let _ = w.await;
         }
-        Ok(out)
+        let stdout = out_task.await.unwrap_or_default();
+        let stderr = err_task.await.unwrap_or_default();
+        if let Some(check) = over {
+            if status.success() && check().await {
+                return Ok(None);
+            }
+        }
+        Ok(Some(std::process::Output {
+            status,
+            stdout,
+            stderr,
+        }))
+    }
+
+    async fn git_input(
+        &self,
+        dir: Option<&Path>,
+        args: &[&std::ffi::OsStr],
+        input: Option<Vec<u8>>,
+    ) -> Result<std::process::Output, FetchError> {
+        Ok(self
+            .git_process(dir, args, input, None)
+            .await?
+            .expect("no size check, never stopped"))
+    }
+
+    /// `s` without the cache directory's path and without credentials in
+    /// URLs: what git prints may reach clients and logs.
+    fn redact(&self, s: &str) -> String {
+        let root = self.root.to_string_lossy();
+        let s = if root.len() > 1 {
+            s.replace(root.as_ref(), "<git cache>")
+        } else {
+            s.to_owned()
+        };
+        redact_url(&s)
+    }
+
+    fn repo_error(&self, url: &str, err: &str) -> FetchError {
+        let err = self.redact(err);
+        let url = redact_url(url);
+        let lower = err.to_ascii_lowercase();
+        if lower.contains("not found")
+            || lower.contains("does not exist")
+            || lower.contains("not appear to be a git repository")
+            || lower.contains("could not read username")
+            || lower.contains("authentication failed")
+        {
+            not_found(format!("git fetch {url}: {err}"))
+        } else {
+            FetchError::Transient {
+                upstream: NAME.into(),
+                msg: format!("git fetch {url}: {err}"),
+            }
+        }
     }
 }
 
-fn repo_error(url: &str, err: &str) -> FetchError {
-    let lower = err.to_ascii_lowercase();
-    if lower.contains("not found")
-        || lower.contains("does not exist")
-        || lower.contains("not appear to be a git repository")
-        || lower.contains("could not read username")
-        || lower.contains("authentication failed")
-    {
-        not_found(format!("git fetch {url}: {err}"))
-    } else {
-        FetchError::Transient {
-            upstream: NAME.into(),
-            msg: format!("git fetch {url}: {err}"),
+/// Every `scheme://user:password@host` in `s` with the user information
+/// replaced by `***`.
+fn redact_url(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(p) = rest.find("://") {
+        out.push_str(&rest[..p + 3]);
+        rest = &rest[p + 3..];
+        let end = rest
+            .find(|c: char| c == '/' || c.is_whitespace() || c == '\'' || c == '"')
+            .unwrap_or(rest.len());
+        if let Some(at) = rest[..end].rfind('@') {
+            out.push_str("***");
+            rest = &rest[at..];
         }
     }
+    out.push_str(rest);
+    out
+}
+
+/// Total size of the files under `dir`, counting stops once past `stop`.
+fn dir_size(dir: &Path, stop: u64) -> u64 {
+    let mut total = 0u64;
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => todo.push(e.path()),
+                Ok(t) if t.is_file() => {
+                    total += e.metadata().map(|m| m.len()).unwrap_or(0);
+                    if total > stop {
+                        return total;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    total
+}
+
+/// Writes `info/attributes` turning off `export-subst` and `export-ignore`.
+fn write_attributes(dir: &Path) -> Result<(), FetchError> {
+    let attrs = dir.join("info/attributes");
+    if attrs.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir.join("info"))
+        .and_then(|_| std::fs::write(&attrs, "* -export-subst -export-ignore\n"))
+        .map_err(|e| failed(format!("writing {}: {e}", attrs.display())))
 }
 
 /// One module in one cached repository.
@@ -499,8 +688,8 @@ impl Repo<'_> {
         if !out.status.success() {
             return Err(failed(format!(
                 "git {}: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
+                self.d.redact(&args.join(" ")),
+                self.d.redact(String::from_utf8_lossy(&out.stderr).trim())
             )));
         }
         String::from_utf8(out.stdout).map_err(|_| failed(format!("git {}: not UTF-8", args[0])))
@@ -610,8 +799,12 @@ impl Repo<'_> {
     }
 
     /// The module's directory and go.mod at commit `hash`, by the go
-    /// command's rules: for a `/vN` path, a `vN/go.mod` naming the module
-    /// wins; else the go.mod in the module directory (if any).
+    /// command's rules (`findDir`): for a `/vN` path whose repository root
+    /// is not the module path, a `vN/go.mod` claiming `/vN` wins (a go.mod
+    /// in the module directory claiming it too is an error); else the
+    /// go.mod in the module directory must claim a compatible major
+    /// version; with no go.mod at all, only a v0/v1 (or gopkg.in) module at
+    /// the repository root is allowed (its go.mod is synthesised).
     async fn find_dir(&self, hash: &str) -> Result<(String, Option<Vec<u8>>), FetchError> {
         let join = |a: &str, b: &str| {
             if a.is_empty() {
@@ -620,32 +813,74 @@ impl Repo<'_> {
                 format!("{a}/{b}")
             }
         };
-        if !self.loc.path_major.is_empty() {
-            let dir2 = join(&self.loc.code_dir, &self.loc.path_major[1..]);
-            if let Some(gm) = self
-                .read_file(hash, &join(&dir2, "go.mod"), MAX_GO_MOD)
-                .await?
-            {
-                if gomod::modfile::module_path(&gm).as_deref() == Some(self.module.as_str()) {
-                    return Ok((dir2, Some(gm)));
-                }
-            }
-        }
-        let gm = self
-            .read_file(hash, &join(&self.loc.code_dir, "go.mod"), MAX_GO_MOD)
-            .await?;
-        if let Some(data) = &gm {
-            let mp = gomod::modfile::module_path(data).unwrap_or_default();
-            if !self.loc.path_major.is_empty() && mp != self.module {
+        let loc = &self.loc;
+        let major = loc.path_major.as_str();
+        let rev = &hash[..12];
+        let path_prefix = module::split_path_version(&self.module)
+            .map(|(p, _)| p)
+            .unwrap_or(&self.module);
+        let file1 = join(&loc.code_dir, "go.mod");
+        let gm1 = self.read_file(hash, &file1, MAX_GO_MOD).await?;
+        let mpath1 = gm1
+            .as_deref()
+            .and_then(gomod::modfile::module_path)
+            .unwrap_or_default();
+        let found1 = gm1.is_some()
+            && (is_major(&mpath1, major) || (major.is_empty() && mpath1.starts_with("gopkg.in/")));
+        let mut file2 = None;
+        if !major.is_empty() && !loc.root_is_module && !major.starts_with('.') {
+            let dir2 = join(&loc.code_dir, &major[1..]);
+            let f2 = join(&dir2, "go.mod");
+            let gm2 = self.read_file(hash, &f2, MAX_GO_MOD).await?;
+            let mpath2 = gm2
+                .as_deref()
+                .and_then(gomod::modfile::module_path)
+                .unwrap_or_default();
+            let found2 = gm2.is_some() && is_major(&mpath2, major);
+            if found1 && found2 {
                 return Err(not_found(format!(
-                    "{}: go.mod at {} has module path {mp:?}, not {}",
-                    self.module,
-                    &hash[..12],
-                    self.module
+                    "{path_prefix}/{file1} and ...{major}/go.mod both have ...{major} module paths at revision {rev}"
                 )));
             }
+            if found2 {
+                return Ok((dir2, gm2));
+            }
+            if gm2.is_some() {
+                return Err(not_found(if mpath2.is_empty() {
+                    format!("{f2} is missing module path at revision {rev}")
+                } else {
+                    format!("{f2} has non-...{major} module path {mpath2:?} at revision {rev}")
+                }));
+            }
+            file2 = Some(f2);
         }
-        Ok((self.loc.code_dir.clone(), gm))
+        if found1 {
+            return Ok((loc.code_dir.clone(), gm1));
+        }
+        if gm1.is_some() {
+            let suffix = if file2.is_some() {
+                format!(" (and ...{major}/go.mod does not exist)")
+            } else {
+                String::new()
+            };
+            return Err(not_found(if mpath1.is_empty() {
+                format!("{file1} is missing module path{suffix} at revision {rev}")
+            } else if !major.is_empty() {
+                format!(
+                    "{file1} has non-...{major} module path {mpath1:?}{suffix} at revision {rev}"
+                )
+            } else {
+                format!("{file1} has post-v1 module path {mpath1:?}{suffix} at revision {rev}")
+            }));
+        }
+        if loc.code_dir.is_empty() && (major.is_empty() || major.starts_with('.')) {
+            return Ok((String::new(), None));
+        }
+        Err(not_found(if file2.is_some() {
+            format!("missing {path_prefix}/go.mod and ...{major}/go.mod at revision {rev}")
+        } else {
+            format!("missing {path_prefix}/go.mod at revision {rev}")
+        }))
     }
 
     async fn has_go_mod(&self, hash: &str) -> Result<bool, FetchError> {
@@ -660,6 +895,11 @@ impl Repo<'_> {
     /// The `list` file: tagged versions, with `+incompatible` versions by
     /// the go command's rules.
     async fn versions(&self) -> Result<Vec<String>, FetchError> {
+        // As for the go command: gopkg.in/x.v2-unstable has no versions
+        // (the v2 tags are x.v2's).
+        if self.module.starts_with("gopkg.in/") && self.module.ends_with("-unstable") {
+            return Ok(vec![]);
+        }
         let mut list = vec![];
         let mut incompatible = vec![];
         for t in self.tags(&[]).await? {
@@ -892,6 +1132,25 @@ impl Repo<'_> {
     }
 }
 
+/// Whether a go.mod declaring `mpath` fits a module path with major-version
+/// suffix `path_major` (the go command's `isMajor`): only the suffixes are
+/// compared, so forks declaring another path are accepted.
+fn is_major(mpath: &str, path_major: &str) -> bool {
+    if mpath.is_empty() {
+        return false;
+    }
+    let Some((_, mmajor)) = module::split_path_version(mpath) else {
+        return false;
+    };
+    if path_major.is_empty() {
+        return matches!(module::path_major_prefix(mmajor), Some("" | "v0" | "v1"));
+    }
+    if mmajor.is_empty() {
+        return false;
+    }
+    path_major[1..] == mmajor[1..]
+}
+
 /// The files of a `git archive --format=tar --prefix=prefix/` under
 /// `dir`, relative to it; `license` is added as `LICENSE` if there is none.
 ///
@@ -1029,26 +1288,6 @@ fn archive_files(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn locate_follows_the_go_command() {
-        let l = locate("github.com/o/r").unwrap();
-        assert_eq!(l.url, "https://github.com/o/r");
-        assert_eq!((l.code_dir.as_str(), l.path_major.as_str()), ("", ""));
-        let l = locate("github.com/o/r/v2").unwrap();
-        assert_eq!((l.code_dir.as_str(), l.path_major.as_str()), ("", "/v2"));
-        let l = locate("gitlab.com/o/r/sub/dir/v3").unwrap();
-        assert_eq!(l.url, "https://gitlab.com/o/r");
-        assert_eq!(
-            (l.code_dir.as_str(), l.path_major.as_str()),
-            ("sub/dir", "/v3")
-        );
-        let l = locate("example.com/x/repo.git/sub").unwrap();
-        assert_eq!(l.url, "https://example.com/x/repo.git");
-        assert_eq!(l.code_dir, "sub");
-        assert!(locate("example.com/x").unwrap_err().is_not_found());
-        assert!(locate("github.com/o").is_err());
-    }
 
     #[test]
     fn parse_proxy_paths() {
