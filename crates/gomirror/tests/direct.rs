@@ -4,15 +4,132 @@
 //! through gomirror (`--goproxy direct`) must agree on the version list,
 //! the versions queries resolve to, and the `h1:` sums of zips and go.mods.
 //!
-//! The repositories live in a temp dir; `https://github.com/` is pointed at
-//! it with git's own `url.<base>.insteadOf` in a test-only global git
-//! config, used by both sides.
+//! The repositories live in a temp dir; `https://github.com/` (and
+//! `https://git.lab.example/`) is pointed at it with git's own
+//! `url.<base>.insteadOf` in a test-only global git config, used by both
+//! sides. Vanity import paths (`vanity.example/...`, `gopkg.in/...`) are
+//! answered by a real HTTP server on loopback serving go-import pages,
+//! reached as the `HTTP_PROXY` of both sides (with `HTTPS_PROXY` a closed
+//! port, so https discovery fails and, under `GOINSECURE`, both fall back
+//! to plain http as the go command does); it also serves a module proxy
+//! named by a go-import `mod` tag.
 
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 use support::server::{ok, GoEnv, Server};
+
+/// A vanity-path host on loopback, used as an HTTP forward proxy: answers
+/// `http://<host>/<path>?go-get=1` with the page configured for the
+/// longest configured prefix of `<host>/<path>`, and `/modproxy/...` from
+/// a GOPROXY directory.
+struct Vanity {
+    port: u16,
+    state: Arc<VanityState>,
+    _rt: tokio::runtime::Runtime,
+}
+
+#[derive(Default)]
+struct VanityState {
+    /// (import path prefix, go-import tags as `content` strings)
+    pages: Mutex<Vec<(String, Vec<String>)>>,
+    modproxy: PathBuf,
+    /// Every request, as `scheme-less host/path?query`.
+    seen: Mutex<Vec<String>>,
+}
+
+impl Vanity {
+    fn start(modproxy: PathBuf) -> Vanity {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let state = Arc::new(VanityState {
+            modproxy,
+            ..Default::default()
+        });
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let st = state.clone();
+        let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+            let st = st.clone();
+            async move { vanity_answer(&st, req) }
+        });
+        rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Vanity {
+            port,
+            state,
+            _rt: rt,
+        }
+    }
+
+    /// Serves these go-import tags for `prefix` and the paths below it.
+    fn page(&self, prefix: &str, tags: &[&str]) {
+        self.state.pages.lock().unwrap().push((
+            prefix.to_owned(),
+            tags.iter().map(|t| t.to_string()).collect(),
+        ));
+    }
+
+    fn modproxy_url(&self) -> String {
+        format!("http://127.0.0.1:{}/modproxy", self.port)
+    }
+
+    fn seen(&self) -> Vec<String> {
+        self.state.seen.lock().unwrap().clone()
+    }
+}
+
+fn vanity_answer(st: &VanityState, req: axum::extract::Request) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let uri = req.uri().clone();
+    let host = uri
+        .host()
+        .map(str::to_owned)
+        .or_else(|| {
+            req.headers()
+                .get("host")
+                .and_then(|h| h.to_str().ok())
+                .map(|h| h.split(':').next().unwrap_or("").to_owned())
+        })
+        .unwrap_or_default();
+    let path = uri.path().to_owned();
+    let query = uri.query().unwrap_or("").to_owned();
+    st.seen
+        .lock()
+        .unwrap()
+        .push(format!("{host}{path}?{query}"));
+    if let Some(rel) = path.strip_prefix("/modproxy/") {
+        return match (rel.contains(".."), std::fs::read(st.modproxy.join(rel))) {
+            (false, Ok(d)) => d.into_response(),
+            _ => (http::StatusCode::NOT_FOUND, "not found\n").into_response(),
+        };
+    }
+    let import = format!("{host}{}", path.trim_end_matches('/'));
+    let pages = st.pages.lock().unwrap();
+    let best = pages
+        .iter()
+        .filter(|(p, _)| import == *p || import.starts_with(&format!("{p}/")))
+        .max_by_key(|(p, _)| p.len());
+    match (query.contains("go-get=1"), best) {
+        (true, Some((_, tags))) => {
+            let metas: String = tags
+                .iter()
+                .map(|t| format!("<meta name=\"go-import\" content=\"{t}\">\n"))
+                .collect();
+            axum::response::Html(format!(
+                "<!DOCTYPE html>\n<html><head>\n{metas}</head><body>nothing to see</body></html>\n"
+            ))
+            .into_response()
+        }
+        _ => (http::StatusCode::NOT_FOUND, "no such page\n").into_response(),
+    }
+}
 
 /// A repository being written, with deterministic commit times.
 struct Git {
@@ -249,26 +366,187 @@ fn corpus(root: &Path) -> Vec<(&'static str, Vec<String>)> {
     out
 }
 
-/// A temp dir holding repositories under `repos/` and a git config that
-/// points `https://github.com/` at them.
+/// Repositories reached through go-import discovery and the general `.git`
+/// rule, and a module served by the proxy a `mod` tag names; returns the
+/// queries to compare.
+fn vanity_corpus(root: &Path, vanity: &Vanity) -> Vec<(&'static str, Vec<String>)> {
+    let t = root.join("t");
+    let mut out = vec![];
+
+    // A vanity root with a nested module: the nested module's page names
+    // the root's prefix, which its own page must confirm.
+    let mut g = Git::init(&t, "kit");
+    g.write("go.mod", &gomod("vanity.example/kit"));
+    g.write("kit.go", "package kit\n");
+    g.write("sub/go.mod", &gomod("vanity.example/kit/sub"));
+    g.write("sub/sub.go", "package sub\n");
+    g.commit("one");
+    g.tag("v1.0.0");
+    g.tag("sub/v0.1.0");
+    g.write("kit2.go", "package kit\n");
+    g.commit("two");
+    g.annotated("v1.1.0");
+    g.write("kit3.go", "package kit\n");
+    g.commit("three");
+    vanity.page(
+        "vanity.example/kit",
+        &[
+            "vanity.example/other git https://github.com/t/other",
+            "vanity.example/kit git https://github.com/t/kit",
+        ],
+    );
+    out.push((
+        "vanity.example/kit",
+        vec!["v1.0.0".into(), "latest".into(), "main".into()],
+    ));
+    out.push((
+        "vanity.example/kit/sub",
+        vec!["v0.1.0".into(), "latest".into()],
+    ));
+
+    // The go-import tag's fourth field: the module lives in a
+    // subdirectory of the repository, and its tags carry that prefix.
+    let mut g = Git::init(&t, "sdrepo");
+    g.write("README", "the module is in go/lib\n");
+    g.write("go/lib/go.mod", &gomod("vanity.example/sd"));
+    g.write("go/lib/lib.go", "package sd\n");
+    g.commit("one");
+    g.tag("go/lib/v1.0.0");
+    g.write("go/lib/more.go", "package sd\n");
+    g.commit("two");
+    vanity.page(
+        "vanity.example/sd",
+        &["vanity.example/sd git https://github.com/t/sdrepo go/lib"],
+    );
+    out.push((
+        "vanity.example/sd",
+        vec!["v1.0.0".into(), "latest".into(), "main".into()],
+    ));
+
+    // gopkg.in style: the repository root is the whole module path, with
+    // a .vN major-version suffix; v1 tags are not this module's.
+    let mut g = Git::init(&t, "fake");
+    g.write("go.mod", &gomod("gopkg.in/fake.v2"));
+    g.write("fake.go", "package fake\n");
+    g.commit("one");
+    g.tag("v1.0.0");
+    g.tag("v2.0.0");
+    g.write("fake2.go", "package fake\n");
+    g.commit("two");
+    g.tag("v2.1.0");
+    g.write("fake3.go", "package fake\n");
+    g.commit("three");
+    vanity.page(
+        "gopkg.in/fake.v2",
+        &["gopkg.in/fake.v2 git https://github.com/t/fake"],
+    );
+    out.push((
+        "gopkg.in/fake.v2",
+        vec!["v2.0.0".into(), "latest".into(), "main".into()],
+    ));
+
+    // A `mod` tag wins over a git tag for the same prefix: the module
+    // comes from that module proxy.
+    for v in ["v1.0.0", "v1.1.0"] {
+        support::upstream::publish(
+            &vanity.state.modproxy,
+            &support::upstream::ModVersion {
+                path: "vanity.example/modx",
+                version: v,
+                files: vec![
+                    ("go.mod", gomod("vanity.example/modx").into_bytes()),
+                    ("x.go", format!("package modx\n\n// {v}\n").into_bytes()),
+                ],
+            },
+        );
+    }
+    vanity.page(
+        "vanity.example/modx",
+        &[
+            "vanity.example/modx git https://github.com/t/nosuchrepo",
+            &format!("vanity.example/modx mod {}", vanity.modproxy_url()),
+        ],
+    );
+    out.push((
+        "vanity.example/modx",
+        vec!["v1.0.0".into(), "latest".into()],
+    ));
+
+    // The general rule: an element ending in .git names the repository
+    // (cloned without the suffix).
+    let mut g = Git::init(&root.join("lab/t"), "dotgit");
+    g.write("go.mod", &gomod("git.lab.example/t/dotgit.git"));
+    g.write("d.go", "package dotgit\n");
+    g.commit("one");
+    g.tag("v1.0.0");
+    out.push((
+        "git.lab.example/t/dotgit.git",
+        vec!["v1.0.0".into(), "latest".into()],
+    ));
+
+    // Retractions and deprecation travel in go.mod: the go command hides
+    // the retracted version from lists and @latest either way.
+    let mut g = Git::init(&t, "retract");
+    g.write("go.mod", &gomod("github.com/t/retract"));
+    g.write("r.go", "package retract\n");
+    g.commit("one");
+    g.tag("v1.0.0");
+    g.write("r2.go", "package retract\n");
+    g.commit("two");
+    g.tag("v1.1.0");
+    g.write(
+        "go.mod",
+        "// Deprecated: use github.com/t/plain.\nmodule github.com/t/retract\n\ngo 1.21\n\nretract v1.1.0 // broken\n",
+    );
+    g.commit("three");
+    g.tag("v1.2.0");
+    out.push((
+        "github.com/t/retract",
+        vec!["v1.1.0".into(), "latest".into()],
+    ));
+    out
+}
+
+/// A temp dir holding repositories under `repos/`, a git config that
+/// points `https://github.com/` and `https://git.lab.example/` at them,
+/// and the vanity host.
 struct Lab {
     base: tempfile::TempDir,
     gitconfig: PathBuf,
+    vanity: Vanity,
+    /// A loopback port nothing listens on: the HTTPS proxy, so https
+    /// discovery fails at once.
+    closed_port: u16,
 }
 
 impl Lab {
     fn new() -> Lab {
         let base = tempfile::tempdir().unwrap();
         let gitconfig = base.path().join("gitconfig");
+        let repos = base.path().join("repos");
         std::fs::write(
             &gitconfig,
             format!(
-                "[url \"file://{}/\"]\n\tinsteadOf = https://github.com/\n",
-                base.path().join("repos").display()
+                "[url \"file://{}/\"]\n\tinsteadOf = https://github.com/\n[url \"file://{}/\"]\n\tinsteadOf = https://git.lab.example/\n",
+                repos.display(),
+                repos.join("lab").display()
             ),
         )
         .unwrap();
-        Lab { base, gitconfig }
+        let modproxy = base.path().join("modproxy");
+        std::fs::create_dir_all(&modproxy).unwrap();
+        let vanity = Vanity::start(modproxy);
+        let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Lab {
+            base,
+            gitconfig,
+            vanity,
+            closed_port,
+        }
     }
 
     fn repos(&self) -> PathBuf {
@@ -277,20 +555,50 @@ impl Lab {
 
     /// The environment both gomirror and the go commands run with.
     fn env(&self) -> Vec<(&'static str, std::ffi::OsString)> {
+        let http_proxy = format!("http://127.0.0.1:{}", self.vanity.port);
+        let https_proxy = format!("http://127.0.0.1:{}", self.closed_port);
         vec![
             ("GIT_CONFIG_GLOBAL", self.gitconfig.clone().into()),
             ("GIT_CONFIG_NOSYSTEM", "1".into()),
             ("GIT_TERMINAL_PROMPT", "0".into()),
             ("GOMIRROR_GIT_DIR", self.base.path().join("gitcache").into()),
+            ("HTTP_PROXY", http_proxy.clone().into()),
+            ("http_proxy", http_proxy.into()),
+            ("HTTPS_PROXY", https_proxy.clone().into()),
+            ("https_proxy", https_proxy.into()),
+            ("NO_PROXY", "127.0.0.1,localhost,::1".into()),
+            ("no_proxy", "127.0.0.1,localhost,::1".into()),
+            ("ALL_PROXY", "".into()),
+            ("all_proxy", "".into()),
         ]
     }
 
-    /// gomirror with `--goproxy direct --gosumdb off`.
+    /// gomirror with `--goproxy direct --gosumdb off` and `GOINSECURE=*`.
     fn server(&self) -> Server {
-        let env = self.env();
+        self.server_with("data", &[("GOINSECURE", "*")])
+    }
+
+    /// gomirror in direct mode with its own data dir and extra settings.
+    fn server_with(&self, data: &str, extra: &[(&str, &str)]) -> Server {
+        let mut env = self.env();
+        for (k, v) in extra {
+            env.retain(|(name, _)| name != k);
+            let k: &'static str = Box::leak(k.to_string().into_boxed_str());
+            env.push((k, v.into()));
+        }
+        if !extra.iter().any(|(k, _)| *k == "GOINSECURE") {
+            env.push(("GOINSECURE", "".into()));
+        }
+        if !extra.iter().any(|(k, _)| *k == "GOMIRROR_GIT_DIR") {
+            env.retain(|(name, _)| *name != "GOMIRROR_GIT_DIR");
+            env.push((
+                "GOMIRROR_GIT_DIR",
+                self.base.path().join(format!("{data}-git")).into(),
+            ));
+        }
         let env: Vec<(&str, &std::ffi::OsStr)> =
             env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
-        Server::start_with_env(&self.base.path().join("data"), "direct", &[], &env)
+        Server::start_with_env(&self.base.path().join(data), "direct", &[], &env)
     }
 
     /// A `go` command in `env`, run in `work`, seeing the lab's git config.
@@ -303,6 +611,28 @@ impl Lab {
             .envs(self.env());
         c
     }
+}
+
+/// The go command's view of a retracted/deprecated version:
+/// `go list -m -u -retracted -json module@q`, reduced to the fields the
+/// protocol carries.
+fn retraction(lab: &Lab, env: &GoEnv, work: &Path, module: &str, q: &str) -> String {
+    let o = support::run(lab.go(env, work).args([
+        "list",
+        "-m",
+        "-u",
+        "-retracted",
+        "-json",
+        &format!("{module}@{q}"),
+    ]));
+    if !o.status.success() {
+        return format!("{module}@{q} retraction: error");
+    }
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    format!(
+        "{module}@{q} retraction: version={} retracted={} deprecated={} update={}",
+        j["Version"], j["Retracted"], j["Deprecated"], j["Update"]["Version"]
+    )
 }
 
 /// The go command's answers for one module: the version list and, per
@@ -321,6 +651,23 @@ fn answers(lab: &Lab, env: &GoEnv, work: &Path, module: &str, queries: &[String]
     ));
     for q in queries {
         out.push(download(lab, env, work, module, q).0);
+    }
+    if module.ends_with("/retract") {
+        out.push(retraction(lab, env, work, module, "v1.1.0"));
+        out.push(format!(
+            "list -retracted {module}: {}",
+            String::from_utf8_lossy(
+                &support::run(lab.go(env, work).args([
+                    "list",
+                    "-m",
+                    "-retracted",
+                    "-versions",
+                    module
+                ]))
+                .stdout
+            )
+            .trim()
+        ));
     }
     out
 }
@@ -364,7 +711,8 @@ fn download(
 #[test]
 fn direct_mode_matches_the_go_command() {
     let lab = Lab::new();
-    let cases = corpus(&lab.repos());
+    let mut cases = corpus(&lab.repos());
+    cases.extend(vanity_corpus(&lab.repos(), &lab.vanity));
     let server = lab.server();
 
     let oracle = GoEnv::new("direct");
@@ -495,4 +843,131 @@ fn hostile_repositories() {
     assert!(werr.is_none(), "{w}: {werr:?}");
     let (g, _) = download(&lab, &via, &vw, "github.com/h/symlink", "v1.0.0");
     assert_eq!(w, g, "symlink left out as by the go command");
+}
+
+/// What go-import discovery and the repository rules refuse, with a clear
+/// error and nothing cached: a non-git repository, a tag naming a prefix
+/// whose own page disagrees, a page with no matching tag, plain http
+/// without GOINSECURE, a repository over the size cap, and credentials in
+/// a repository URL never echoed.
+#[test]
+fn discovery_refusals() {
+    let lab = Lab::new();
+    let t = lab.repos().join("t");
+    let mut g = Git::init(&t, "kit");
+    g.write("go.mod", &gomod("vanity.example/kit"));
+    g.write("kit.go", "package kit\n");
+    g.commit("one");
+    g.tag("v1.0.0");
+    let mut g = Git::init(&t, "big");
+    g.write("go.mod", &gomod("github.com/t/big"));
+    // Incompressible: 3 MiB of pseudo-random bytes.
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    let noise: Vec<u8> = (0..3 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(g.dir.join("noise.bin"), noise).unwrap();
+    g.commit("one");
+    g.tag("v1.0.0");
+
+    lab.vanity.page(
+        "vanity.example/kit",
+        &["vanity.example/kit git https://github.com/t/kit"],
+    );
+    lab.vanity.page(
+        "vanity.example/hgmod",
+        &["vanity.example/hgmod hg https://hg.vanity.example/x"],
+    );
+    lab.vanity.page(
+        "vanity.example/evil/sub",
+        &["vanity.example/evil git https://github.com/t/kit"],
+    );
+    lab.vanity.page(
+        "vanity.example/evil",
+        &["vanity.example/evil git https://github.com/t/other"],
+    );
+    lab.vanity.page(
+        "vanity.example/none",
+        &["vanity.example/elsewhere git https://github.com/t/kit"],
+    );
+    lab.vanity.page(
+        "vanity.example/secret",
+        &[&format!(
+            "vanity.example/secret git https://alice:hunter2@127.0.0.1:{}/x",
+            lab.closed_port
+        )],
+    );
+
+    let server = lab.server();
+    let oracle = GoEnv::new("direct");
+    let via = GoEnv::new(&server.url);
+    let ow = oracle.new_module("app");
+    let vw = via.new_module("app");
+
+    for (module, want, oracle_too) in [
+        ("vanity.example/hgmod", "supports only git", false),
+        ("example.com/r.hg", "supports only git", false),
+        ("vanity.example/evil/sub", "disagree about go-import", true),
+        ("vanity.example/none", "did not match import path", true),
+    ] {
+        let (g, gerr) = download(&lab, &via, &vw, module, "v1.0.0");
+        let gerr = gerr.unwrap_or_else(|| panic!("gomirror served {module}: {g}"));
+        assert!(gerr.contains(want), "{module}: {gerr}");
+        assert!(gerr.contains("404 Not Found"), "{module}: {gerr}");
+        let (w, werr) = download(&lab, &oracle, &ow, module, "v1.0.0");
+        let werr = werr.unwrap_or_else(|| panic!("the go command accepted {module}: {w}"));
+        if oracle_too {
+            assert!(werr.contains(want), "go direct, {module}: {werr}");
+        }
+        eprintln!("{module}: gomirror: {}\n  go: {}", gerr.trim(), werr.trim());
+    }
+
+    // Credentials in a repository URL stay out of what clients see.
+    let (g, gerr) = download(&lab, &via, &vw, "vanity.example/secret", "v1.0.0");
+    let gerr = gerr.unwrap_or_else(|| panic!("gomirror served vanity.example/secret: {g}"));
+    assert!(!gerr.contains("hunter2"), "{gerr}");
+    assert!(!gerr.contains("-git/"), "cache path leaked: {gerr}");
+    eprintln!("vanity.example/secret: gomirror: {}", gerr.trim());
+
+    // Without GOINSECURE, discovery is https only: nothing is asked over
+    // plain http, and the error says why.
+    let strict = lab.server_with("strict", &[]);
+    let sv = GoEnv::new(&strict.url);
+    let sw = sv.new_module("app");
+    let before = lab.vanity.seen().len();
+    let (g, gerr) = download(&lab, &sv, &sw, "vanity.example/kit", "v1.0.0");
+    let gerr = gerr.unwrap_or_else(|| panic!("served without GOINSECURE: {g}"));
+    assert!(gerr.contains("https fetch"), "{gerr}");
+    assert_eq!(lab.vanity.seen().len(), before, "plain http was used");
+    // With it, the same server answers.
+    let (g, gerr) = download(&lab, &via, &vw, "vanity.example/kit", "v1.0.0");
+    assert!(gerr.is_none(), "{g}: {gerr:?}");
+    assert!(lab.vanity.seen().len() > before);
+
+    // A repository over the size cap is stopped and removed; nothing is
+    // cached.
+    let capped = lab.server_with("capped", &[("GOMIRROR_GIT_MAX_REPO_SIZE", "1048576")]);
+    let cv = GoEnv::new(&capped.url);
+    let cw = cv.new_module("app");
+    let (g, gerr) = download(&lab, &cv, &cw, "github.com/t/big", "v1.0.0");
+    let gerr = gerr.unwrap_or_else(|| panic!("served a repository over the cap: {g}"));
+    assert!(gerr.contains("larger than the limit"), "{gerr}");
+    eprintln!("github.com/t/big over the cap: {}", gerr.trim());
+    let left: Vec<_> = std::fs::read_dir(lab.base.path().join("capped-git"))
+        .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left in the git cache: {left:?}");
+    assert!(!lab
+        .base
+        .path()
+        .join("capped/objects/github.com/t/big/@v/v1.0.0.zip")
+        .exists());
+    // The uncapped server takes it.
+    let (g, gerr) = download(&lab, &via, &vw, "github.com/t/big", "v1.0.0");
+    assert!(gerr.is_none(), "{g}: {gerr:?}");
 }
