@@ -492,8 +492,9 @@ fn vanity_corpus(root: &Path, vanity: &Vanity) -> Vec<(&'static str, Vec<String>
     g.commit("one");
     g.tag("v1.0.0");
     g.write("r2.go", "package retract\n");
-    g.commit("two");
+    let retracted = g.commit("two");
     g.tag("v1.1.0");
+    g.run(&["branch", "onretracted"]);
     g.write(
         "go.mod",
         "// Deprecated: use github.com/t/plain.\nmodule github.com/t/retract\n\ngo 1.21\n\nretract v1.1.0 // broken\n",
@@ -502,7 +503,34 @@ fn vanity_corpus(root: &Path, vanity: &Vanity) -> Vec<(&'static str, Vec<String>
     g.tag("v1.2.0");
     out.push((
         "github.com/t/retract",
-        vec!["v1.1.0".into(), "latest".into()],
+        vec![
+            "v1.1.0".into(),
+            "latest".into(),
+            "onretracted".into(),
+            retracted[..12].to_owned(),
+            "main".into(),
+        ],
+    ));
+
+    // A v2 module in a v2/ directory beside a root without go.mod: v2+
+    // tags are the v2 module's, never +incompatible versions of the root.
+    let mut g = Git::init(&t, "v2dir");
+    g.write("a.go", "package v2dir\n");
+    g.commit("one");
+    g.tag("v1.0.0");
+    g.write("v2/go.mod", &gomod("github.com/t/v2dir/v2"));
+    g.write("v2/a.go", "package v2dir\n");
+    g.commit("two");
+    g.tag("v2.0.0");
+    g.write("v2/b.go", "package v2dir\n");
+    g.commit("three");
+    out.push((
+        "github.com/t/v2dir",
+        vec!["v1.0.0".into(), "latest".into(), "main".into()],
+    ));
+    out.push((
+        "github.com/t/v2dir/v2",
+        vec!["v2.0.0".into(), "latest".into(), "main".into()],
     ));
     out
 }

@@ -983,12 +983,26 @@ impl Repo<'_> {
         Ok((v.to_owned(), t, hash))
     }
 
-    /// The version the go command gives to commit `hash`: the highest tag
-    /// on it, else a pseudo-version over the highest reachable tag.
+    /// The version the go command gives to commit `hash` (its `convert`):
+    /// the highest canonical tag on it, else a pseudo-version over the
+    /// highest reachable tag; retracted versions are passed over in both,
+    /// and a v2+ tag counts as `+incompatible` only where the go command
+    /// allows it (module at the repository root, no go.mod there nor in
+    /// `vN/` at that commit).
     async fn version_of(&self, hash: &str) -> Result<(String, i64, String), FetchError> {
         let t = self.commit_time(hash).await?;
-        let allow_incompat = !self.has_go_mod(hash).await?;
-        let pick = |tags: Vec<String>, loose: bool| {
+        let retracted = self.retractions().await;
+        let is_retracted = |v: &str| {
+            retracted
+                .iter()
+                .any(|r| semver::compare(&r.low, v).is_le() && semver::compare(v, &r.high).is_le())
+        };
+        let mut root_go_mod: Option<bool> = None;
+        let mut major_go_mod: HashMap<String, bool> = HashMap::new();
+        for (tags, loose) in [
+            (self.tags(&["--points-at", hash]).await?, false),
+            (self.tags(&["--merged", hash]).await?, true),
+        ] {
             let mut best: Option<String> = None;
             for tag in tags {
                 let tv = if loose {
@@ -999,8 +1013,24 @@ impl Repo<'_> {
                 let Some((v, inc)) = tv else {
                     continue;
                 };
-                if inc && !allow_incompat {
+                if is_retracted(&v) {
                     continue;
+                }
+                if inc {
+                    if root_go_mod.is_none() {
+                        root_go_mod = Some(self.has_go_mod(hash).await?);
+                    }
+                    let major = semver::major(&v).to_owned();
+                    if !major_go_mod.contains_key(&major) {
+                        let has = self
+                            .read_file(hash, &format!("{major}/go.mod"), MAX_GO_MOD)
+                            .await?
+                            .is_some();
+                        major_go_mod.insert(major.clone(), has);
+                    }
+                    if root_go_mod == Some(true) || major_go_mod[&major] {
+                        continue;
+                    }
                 }
                 let v = if inc { format!("{v}+incompatible") } else { v };
                 if best
@@ -1010,17 +1040,51 @@ impl Repo<'_> {
                     best = Some(v);
                 }
             }
-            best
-        };
-        if let Some(v) = pick(self.tags(&["--points-at", hash]).await?, false) {
+            if !loose {
+                if let Some(v) = best {
+                    return Ok((v, t, hash.to_owned()));
+                }
+                continue;
+            }
+            let base = best.unwrap_or_default();
+            let major = module::path_major_prefix(&self.loc.path_major).unwrap_or("");
+            let time = pseudo::UtcTime::from_unix(t)
+                .ok_or_else(|| failed(format!("commit {hash} has an impossible time")))?;
+            let v = pseudo::pseudo_version(major, &base, &time, &hash[..12]);
             return Ok((v, t, hash.to_owned()));
         }
-        let base = pick(self.tags(&["--merged", hash]).await?, true).unwrap_or_default();
-        let major = module::path_major_prefix(&self.loc.path_major).unwrap_or("");
-        let time = pseudo::UtcTime::from_unix(t)
-            .ok_or_else(|| failed(format!("commit {hash} has an impossible time")))?;
-        let v = pseudo::pseudo_version(major, &base, &time, &hash[..12]);
-        Ok((v, t, hash.to_owned()))
+        unreachable!("the loop returns on its second round")
+    }
+
+    /// The retractions that apply to this module, as the go command reads
+    /// them: from the go.mod of the highest release in `list` (else the
+    /// highest pre-release), ignoring `+incompatible` versions; none if
+    /// that go.mod cannot be read.
+    async fn retractions(&self) -> Vec<gomod::modfile::VersionInterval> {
+        let Ok(mut list) = self.versions().await else {
+            return vec![];
+        };
+        if let Some(i) = list.iter().position(|v| v.ends_with("+incompatible")) {
+            list.truncate(i);
+        }
+        let Some(highest) = list
+            .iter()
+            .rev()
+            .find(|v| semver::prerelease(v).is_empty())
+            .or(list.last())
+            .cloned()
+        else {
+            return vec![];
+        };
+        let Ok((_, _, hash)) = self.resolve_version(&highest).await else {
+            return vec![];
+        };
+        let Ok(data) = self.go_mod(&hash).await else {
+            return vec![];
+        };
+        gomod::modfile::parse_lax("go.mod", &data)
+            .map(|f| f.retract.into_iter().map(|r| r.interval).collect())
+            .unwrap_or_default()
     }
 
     /// `.info` for a version or a query (branch, tag, commit hash).
