@@ -85,6 +85,137 @@ impl Vanity {
     }
 }
 
+/// A git server on loopback: git's own `git http-backend` (smart HTTP)
+/// over the repositories under a directory, behind HTTP Basic
+/// authentication (`alice` / `s3cret`), counting requests.
+struct GitHttp {
+    port: u16,
+    seen: Arc<Mutex<Vec<String>>>,
+    _rt: tokio::runtime::Runtime,
+}
+
+const BASIC_ALICE: &str = "Basic YWxpY2U6czNjcmV0"; // alice:s3cret
+
+impl GitHttp {
+    fn start(root: PathBuf) -> GitHttp {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        let st = seen.clone();
+        let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+            let st = st.clone();
+            let root = root.clone();
+            async move { git_cgi(&root, &st, req).await }
+        });
+        rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+        GitHttp {
+            port,
+            seen,
+            _rt: rt,
+        }
+    }
+
+    fn requests(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+}
+
+async fn git_cgi(
+    root: &Path,
+    seen: &Mutex<Vec<String>>,
+    req: axum::extract::Request,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (parts, body) = req.into_parts();
+    let auth = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    seen.lock().unwrap().push(format!(
+        "{} {} auth={}",
+        parts.method,
+        parts.uri,
+        !auth.is_empty()
+    ));
+    if auth != BASIC_ALICE {
+        return (
+            http::StatusCode::UNAUTHORIZED,
+            [("www-authenticate", "Basic realm=\"git\"")],
+            "authentication required\n",
+        )
+            .into_response();
+    }
+    let body = axum::body::to_bytes(body, 64 << 20).await.unwrap();
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let mut cmd = tokio::process::Command::new("git");
+    cmd.arg("http-backend")
+        .env("GIT_PROJECT_ROOT", root)
+        .env("GIT_HTTP_EXPORT_ALL", "1")
+        .env("PATH_INFO", parts.uri.path())
+        .env("QUERY_STRING", parts.uri.query().unwrap_or(""))
+        .env("REQUEST_METHOD", parts.method.as_str())
+        .env("CONTENT_TYPE", header("content-type"))
+        .env("CONTENT_LENGTH", body.len().to_string())
+        .env("HTTP_CONTENT_ENCODING", header("content-encoding"))
+        .env("GIT_PROTOCOL", header("git-protocol"))
+        .env("REMOTE_USER", "alice")
+        .env("REMOTE_ADDR", "127.0.0.1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        let _ = stdin.write_all(&body).await;
+    });
+    let out = child.wait_with_output().await.unwrap();
+    let _ = writer.await;
+    let raw = out.stdout;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| (p, p + 4))
+        .or_else(|| {
+            raw.windows(2)
+                .position(|w| w == b"\n\n")
+                .map(|p| (p, p + 2))
+        })
+        .unwrap_or((raw.len(), raw.len()));
+    let head = String::from_utf8_lossy(&raw[..split.0]).into_owned();
+    let mut resp = axum::response::Response::builder();
+    let mut status = 200;
+    for line in head.lines() {
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
+        if k.eq_ignore_ascii_case("status") {
+            status = v.trim()[..3].parse().unwrap_or(500);
+        } else {
+            resp = resp.header(k.trim(), v.trim());
+        }
+    }
+    resp.status(status)
+        .body(axum::body::Body::from(raw[split.1..].to_vec()))
+        .unwrap()
+}
+
 fn vanity_answer(st: &VanityState, req: axum::extract::Request) -> axum::response::Response {
     use axum::response::IntoResponse;
     let uri = req.uri().clone();
@@ -542,6 +673,9 @@ struct Lab {
     base: tempfile::TempDir,
     gitconfig: PathBuf,
     vanity: Vanity,
+    /// Serves `repos/priv/*` over smart HTTP with authentication, as
+    /// `https://git.corp.example/`.
+    githttp: GitHttp,
     /// A loopback port nothing listens on: the HTTPS proxy, so https
     /// discovery fails at once.
     closed_port: u16,
@@ -552,12 +686,15 @@ impl Lab {
         let base = tempfile::tempdir().unwrap();
         let gitconfig = base.path().join("gitconfig");
         let repos = base.path().join("repos");
+        std::fs::create_dir_all(repos.join("priv")).unwrap();
+        let githttp = GitHttp::start(repos.join("priv"));
         std::fs::write(
             &gitconfig,
             format!(
-                "[url \"file://{}/\"]\n\tinsteadOf = https://github.com/\n[url \"file://{}/\"]\n\tinsteadOf = https://git.lab.example/\n",
+                "[url \"file://{}/\"]\n\tinsteadOf = https://github.com/\n[url \"file://{}/\"]\n\tinsteadOf = https://git.lab.example/\n[url \"http://127.0.0.1:{}/\"]\n\tinsteadOf = https://git.corp.example/\n",
                 repos.display(),
-                repos.join("lab").display()
+                repos.join("lab").display(),
+                githttp.port
             ),
         )
         .unwrap();
@@ -573,6 +710,7 @@ impl Lab {
             base,
             gitconfig,
             vanity,
+            githttp,
             closed_port,
         }
     }
@@ -998,4 +1136,96 @@ fn discovery_refusals() {
     // The uncapped server takes it.
     let (g, gerr) = download(&lab, &via, &vw, "github.com/t/big", "v1.0.0");
     assert!(gerr.is_none(), "{g}: {gerr:?}");
+}
+
+/// A private repository behind HTTP authentication: gomirror uses the
+/// credentials of the user running it (`~/.netrc` here), never shows the
+/// password, and without credentials answers a clear 404. Immutable
+/// requests for versions already in the repository cache do not contact
+/// the git server; a version it lacks is fetched.
+#[test]
+fn private_repository_with_credentials() {
+    let lab = Lab::new();
+    let mut g = Git::init(&lab.repos().join("priv"), "secret");
+    g.write("go.mod", &gomod("git.corp.example/secret.git"));
+    g.write("s.go", "package secret\n");
+    g.commit("one");
+    g.tag("v1.0.0");
+    g.write("t.go", "package secret\n");
+    g.commit("two");
+    g.tag("v1.1.0");
+
+    let netrc = "machine 127.0.0.1 login alice password s3cret\n";
+    let home = lab.base.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join(".netrc"), netrc).unwrap();
+    let nohome = lab.base.path().join("nohome");
+    std::fs::create_dir_all(&nohome).unwrap();
+
+    let server = lab.server_with("priv", &[("HOME", home.to_str().unwrap())]);
+    let oracle = GoEnv::new("direct");
+    let via = GoEnv::new(&server.url);
+    let ow = oracle.new_module("app");
+    let vw = via.new_module("app");
+    // The go command's HOME is its GoEnv directory: give it the same
+    // credentials.
+    let ohome = support::run(oracle.go(&ow).args(["env", "GOPATH"]));
+    let ohome = Path::new(String::from_utf8_lossy(&ohome.stdout).trim())
+        .parent()
+        .unwrap()
+        .to_owned();
+    std::fs::write(ohome.join(".netrc"), netrc).unwrap();
+
+    let m = "git.corp.example/secret.git";
+    let (w, werr) = download(&lab, &oracle, &ow, m, "v1.0.0");
+    assert!(werr.is_none(), "go direct: {w}: {werr:?}");
+    let (g0, gerr) = download(&lab, &via, &vw, m, "v1.0.0");
+    assert!(gerr.is_none(), "gomirror: {g0}: {gerr:?}");
+    assert_eq!(w, g0);
+    assert!(
+        lab.githttp
+            .seen
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| r.contains("auth=true")),
+        "no authenticated request"
+    );
+
+    // v1.1.0 is already in the cached repository: no git traffic.
+    let (w1, _) = download(&lab, &oracle, &ow, m, "v1.1.0");
+    let before = lab.githttp.requests();
+    let (g1, gerr) = download(&lab, &via, &vw, m, "v1.1.0");
+    assert!(gerr.is_none(), "{g1}: {gerr:?}");
+    assert_eq!(w1, g1);
+    assert_eq!(
+        lab.githttp.requests(),
+        before,
+        "gomirror contacted the git server for a cached version"
+    );
+
+    // A new tag is not in the cache: fetched (misses fetch at most once a
+    // second per repository).
+    g.write("u.go", "package secret\n");
+    g.commit("three");
+    g.tag("v1.2.0");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let before = lab.githttp.requests();
+    let (g2, gerr) = download(&lab, &via, &vw, m, "v1.2.0");
+    assert!(gerr.is_none(), "{g2}: {gerr:?}");
+    assert!(lab.githttp.requests() > before, "v1.2.0 without a fetch?");
+
+    // Without credentials: a 404 that says why, and no password anywhere.
+    let anon = lab.server_with("anon", &[("HOME", nohome.to_str().unwrap())]);
+    let av = GoEnv::new(&anon.url);
+    let aw = av.new_module("app");
+    let (a, aerr) = download(&lab, &av, &aw, m, "v1.0.0");
+    let aerr = aerr.unwrap_or_else(|| panic!("served without credentials: {a}"));
+    assert!(aerr.contains("404 Not Found"), "{aerr}");
+    assert!(aerr.to_lowercase().contains("authentication"), "{aerr}");
+    eprintln!("without credentials: {}", aerr.trim());
+    for log in [server.log(), anon.log()] {
+        assert!(!log.contains("s3cret"), "password in a log");
+        assert!(!log.contains("YWxpY2U6czNjcmV0"), "credentials in a log");
+    }
 }

@@ -40,8 +40,25 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
-/// How long a fetched repository is considered fresh.
+/// How long a fetched repository is fresh for lists, `@latest` and branch
+/// queries.
 pub const REFRESH: Duration = Duration::from_secs(10);
+/// Shortest time between two fetches of a repository caused by requests
+/// for versions it lacks.
+pub const MISS_REFRESH: Duration = Duration::from_secs(1);
+
+/// How much a request needs the cached repository to be up to date.
+#[derive(Debug, Clone, Copy)]
+enum Freshness {
+    /// As cached (a tagged version or pseudo-version: immutable).
+    Cached,
+    /// Fetched within [`REFRESH`] (lists, `@latest`, branch queries).
+    Refresh,
+    /// The cached copy lacked what a request started at this instant asked
+    /// for: fetch, unless a fetch finished since, or within
+    /// [`MISS_REFRESH`].
+    Miss(Instant),
+}
 /// Timeout of one git command.
 const GIT_TIMEOUT: Duration = Duration::from_secs(300);
 /// At most this many git processes at once.
@@ -291,7 +308,13 @@ impl Direct {
             Request::Info(q) => module::canonical_version(q) == *q,
             Request::List | Request::Latest => false,
         };
-        let (dir, fresh) = self.repo(&loc.url, !immutable).await?;
+        let start = Instant::now();
+        let mode = if immutable {
+            Freshness::Cached
+        } else {
+            Freshness::Refresh
+        };
+        let (dir, _) = self.repo(&loc.url, mode).await?;
         let r = Repo {
             d: self,
             dir,
@@ -299,10 +322,12 @@ impl Direct {
             module: module_path,
         };
         let data = match r.answer(&req).await {
-            Err(e) if e.is_not_found() && !fresh => {
-                let (dir, _) = self.repo(&r.loc.url, true).await?;
-                let r = Repo { dir, ..r };
-                r.answer(&req).await?
+            Err(e) if e.is_not_found() && immutable => {
+                // Maybe a tag pushed since the last fetch.
+                match self.repo(&r.loc.url, Freshness::Miss(start)).await? {
+                    (dir, true) => Repo { dir, ..r }.answer(&req).await?,
+                    (_, false) => return Err(e),
+                }
             }
             other => other?,
         };
@@ -343,20 +368,34 @@ impl Repo<'_> {
 }
 
 impl Direct {
-    /// The bare mirror of `url`, cloned if absent; with `refresh`, also
-    /// brought up to date unless fetched within [`REFRESH`]. Returns the
-    /// directory and whether it is fresh (cloned or fetched within
-    /// [`REFRESH`]).
-    async fn repo(&self, url: &str, refresh: bool) -> Result<(PathBuf, bool), FetchError> {
+    /// The bare mirror of `url`, cloned if absent, and brought up to date
+    /// as `mode` says (fetches of one repository are serialised: waiters
+    /// reuse the fetch that just finished). Returns the directory and
+    /// whether it was cloned or fetched after the request began (only
+    /// meaningful for [`Freshness::Miss`] and a clone).
+    async fn repo(&self, url: &str, mode: Freshness) -> Result<(PathBuf, bool), FetchError> {
         use sha2::Digest;
         let key = hex::encode(&sha2::Sha256::digest(url.as_bytes())[..12]);
         let dir = self.root.join(format!("{key}.git"));
         let lock = self.repos.lock().unwrap().entry(key).or_default().clone();
         let mut last = lock.lock().await;
-        if matches!(*last, Some(t) if t.elapsed() < REFRESH) {
-            return Ok((dir, true));
+        let exists = dir.join("HEAD").exists();
+        if exists {
+            match mode {
+                Freshness::Cached => return Ok((dir, false)),
+                Freshness::Refresh if matches!(*last, Some(t) if t.elapsed() < REFRESH) => {
+                    return Ok((dir, false))
+                }
+                Freshness::Miss(start) if matches!(*last, Some(t) if t > start) => {
+                    return Ok((dir, true))
+                }
+                Freshness::Miss(_) if matches!(*last, Some(t) if t.elapsed() < MISS_REFRESH) => {
+                    return Ok((dir, false))
+                }
+                _ => {}
+            }
         }
-        if !dir.join("HEAD").exists() {
+        if !exists {
             std::fs::create_dir_all(&self.root)
                 .map_err(|e| failed(format!("creating {}: {e}", self.root.display())))?;
             let tmp = self.root.join(format!(
@@ -394,7 +433,7 @@ impl Direct {
             write_attributes(&tmp)?;
             std::fs::rename(&tmp, &dir)
                 .map_err(|e| failed(format!("installing {}: {e}", dir.display())))?;
-        } else if refresh {
+        } else {
             let args: [&std::ffi::OsStr; 6] = [
                 "fetch".as_ref(),
                 "--quiet".as_ref(),
@@ -424,8 +463,6 @@ impl Direct {
                     &["gc".as_ref(), "--auto".as_ref(), "--quiet".as_ref()],
                 )
                 .await;
-        } else {
-            return Ok((dir, false));
         }
         write_attributes(&dir)?;
         *last = Some(Instant::now());
