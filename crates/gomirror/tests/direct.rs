@@ -746,6 +746,11 @@ impl Lab {
 
     /// gomirror in direct mode with its own data dir and extra settings.
     fn server_with(&self, data: &str, extra: &[(&str, &str)]) -> Server {
+        self.server_args(data, extra, &[])
+    }
+
+    /// Like [`Lab::server_with`], with extra command-line arguments.
+    fn server_args(&self, data: &str, extra: &[(&str, &str)], args: &[&str]) -> Server {
         let mut env = self.env();
         for (k, v) in extra {
             env.retain(|(name, _)| name != k);
@@ -764,7 +769,7 @@ impl Lab {
         }
         let env: Vec<(&str, &std::ffi::OsStr)> =
             env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
-        Server::start_with_env(&self.base.path().join(data), "direct", &[], &env)
+        Server::start_with_env(&self.base.path().join(data), "direct", args, &env)
     }
 
     /// A `go` command in `env`, run in `work`, seeing the lab's git config.
@@ -1228,4 +1233,78 @@ fn private_repository_with_credentials() {
         assert!(!log.contains("s3cret"), "password in a log");
         assert!(!log.contains("YWxpY2U6czNjcmV0"), "credentials in a log");
     }
+}
+
+/// What direct mode builds goes through the same admission as any
+/// upstream's content, the checksum database included: a tag moved after
+/// the database recorded it is refused and nothing is stored.
+#[test]
+fn direct_content_is_checked_against_the_checksum_database() {
+    let lab = Lab::new();
+    let t = lab.repos().join("t");
+    let mut g = Git::init(&t, "pub");
+    g.write("go.mod", &gomod("github.com/t/pub"));
+    g.write("p.go", "package pub\n");
+    g.commit("one");
+    g.tag("v1.0.0");
+    g.write("q.go", "package pub\n");
+    g.commit("two");
+    g.tag("v1.1.0");
+
+    // The true sums, from the go command in direct mode.
+    let oracle = GoEnv::new("direct");
+    let ow = oracle.new_module("app");
+    let sums = |v: &str| {
+        let o = support::run(lab.go(&oracle, &ow).args([
+            "mod",
+            "download",
+            "-json",
+            &format!("github.com/t/pub@{v}"),
+        ]));
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        (
+            j["Sum"].as_str().unwrap().to_owned(),
+            j["GoModSum"].as_str().unwrap().to_owned(),
+        )
+    };
+    let (zip0, mod0) = sums("v1.0.0");
+    let (zip1, mod1) = sums("v1.1.0");
+    assert_ne!(zip0, zip1);
+
+    // The database recorded v1.0.0 as it is, and v1.1.0 as it was before
+    // the tag moved (another tree).
+    let db = support::sumdb::TestSumdb::start();
+    db.add_filler(20);
+    db.add("github.com/t/pub", "v1.0.0", &zip0, &mod0);
+    db.add("github.com/t/pub", "v1.1.0", &zip0, &mod1);
+    let gosumdb = format!("{} {}", db.vkey, db.url());
+    let server = lab.server_args("sum", &[("GOINSECURE", "*")], &["--gosumdb", &gosumdb]);
+    let via = GoEnv::new(&server.url);
+    let vw = via.new_module("app");
+    let go = |v: &str| {
+        support::run(
+            lab.go(&via, &vw)
+                .env("GOSUMDB", &gosumdb)
+                .env("GONOSUMDB", "")
+                .args(["mod", "download", "-json", &format!("github.com/t/pub@{v}")]),
+        )
+    };
+
+    let o = go("v1.0.0");
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(o.status.success(), "{j}");
+    assert_eq!(j["Sum"].as_str(), Some(zip0.as_str()));
+
+    let o = go("v1.1.0");
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    assert!(!o.status.success(), "a moved tag was served: {j}");
+    let err = j["Error"].as_str().unwrap_or_default().to_owned();
+    eprintln!("moved tag: {err}");
+    assert!(err.contains("checksum database"), "{err}");
+    let objects = lab.base.path().join("sum/objects/github.com/t/pub/@v");
+    assert!(objects.join("v1.0.0.zip").exists());
+    assert!(
+        !objects.join("v1.1.0.zip").exists(),
+        "the refused zip was stored"
+    );
 }
