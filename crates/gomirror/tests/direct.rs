@@ -9,10 +9,11 @@
 //! `url.<base>.insteadOf` in a test-only global git config, used by both
 //! sides. Vanity import paths (`vanity.example/...`, `gopkg.in/...`) are
 //! answered by a real HTTP server on loopback serving go-import pages,
-//! reached as the `HTTP_PROXY` of both sides (with `HTTPS_PROXY` a closed
-//! port, so https discovery fails and, under `GOINSECURE`, both fall back
-//! to plain http as the go command does); it also serves a module proxy
-//! named by a go-import `mod` tag.
+//! reached as the `HTTP_PROXY` and `HTTPS_PROXY` of both sides: it refuses
+//! CONNECT tunnels (so https discovery fails and, under `GOINSECURE`, both
+//! fall back to plain http as the go command does) except to hosts it is
+//! told to serve over TLS (self-signed, which GOINSECURE accepts); it also
+//! serves a module proxy named by a go-import `mod` tag.
 
 mod support;
 
@@ -36,8 +37,14 @@ struct VanityState {
     /// (import path prefix, go-import tags as `content` strings)
     pages: Mutex<Vec<(String, Vec<String>)>>,
     modproxy: PathBuf,
-    /// Every request, as `scheme-less host/path?query`.
+    /// Every request, as `host/path?query` (`https:` in front for those
+    /// that came through a CONNECT tunnel).
     seen: Mutex<Vec<String>>,
+    /// Page prefixes answered only with `BASIC_ALICE` credentials.
+    protected: Mutex<Vec<String>>,
+    /// Hosts whose CONNECT tunnels are accepted (TLS with a self-signed
+    /// certificate, fine for GOINSECURE paths); other CONNECTs get a 502.
+    tls_hosts: Mutex<Vec<String>>,
 }
 
 impl Vanity {
@@ -55,11 +62,7 @@ impl Vanity {
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();
         let port = listener.local_addr().unwrap().port();
-        let st = state.clone();
-        let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
-            let st = st.clone();
-            async move { vanity_answer(&st, req) }
-        });
+        let app = vanity_app(state.clone(), false);
         rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
         Vanity {
             port,
@@ -74,6 +77,16 @@ impl Vanity {
             prefix.to_owned(),
             tags.iter().map(|t| t.to_string()).collect(),
         ));
+    }
+
+    /// Answers pages under `prefix` only to `BASIC_ALICE`.
+    fn protect(&self, prefix: &str) {
+        self.state.protected.lock().unwrap().push(prefix.to_owned());
+    }
+
+    /// Accepts CONNECT tunnels to `host` (https discovery).
+    fn tls_host(&self, host: &str) {
+        self.state.tls_hosts.lock().unwrap().push(host.to_owned());
     }
 
     fn modproxy_url(&self) -> String {
@@ -216,9 +229,72 @@ async fn git_cgi(
         .unwrap()
 }
 
-fn vanity_answer(st: &VanityState, req: axum::extract::Request) -> axum::response::Response {
+fn vanity_app(st: Arc<VanityState>, tls: bool) -> axum::Router {
+    axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let st = st.clone();
+        async move {
+            if req.method() == http::Method::CONNECT {
+                return vanity_connect(st, req);
+            }
+            vanity_answer(&st, req, tls)
+        }
+    })
+}
+
+/// A CONNECT tunnel: TLS (self-signed certificate for the host), then the
+/// same pages over https.
+fn vanity_connect(
+    st: Arc<VanityState>,
+    mut req: axum::extract::Request,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let host = req.uri().host().unwrap_or("").to_owned();
+    if !st.tls_hosts.lock().unwrap().contains(&host) {
+        return (http::StatusCode::BAD_GATEWAY, "no tunnel\n").into_response();
+    }
+    let Some(on_upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
+        return (http::StatusCode::BAD_REQUEST, "no upgrade\n").into_response();
+    };
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let ck = rcgen::generate_simple_self_signed(vec![host]).unwrap();
+        let cert = ck.cert.der().clone();
+        let key =
+            rustls::pki_types::PrivateKeyDer::try_from(ck.signing_key.serialize_der()).unwrap();
+        let mut sc = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert], key)
+            .unwrap();
+        sc.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(sc));
+        let io = hyper_util::rt::TokioIo::new(upgraded);
+        let Ok(tls) = acceptor.accept(io).await else {
+            return;
+        };
+        let svc = hyper_util::service::TowerToHyperService::new(vanity_app(st, true));
+        let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+            .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
+            .await;
+    });
+    http::StatusCode::OK.into_response()
+}
+
+fn vanity_answer(
+    st: &VanityState,
+    req: axum::extract::Request,
+    tls: bool,
+) -> axum::response::Response {
     use axum::response::IntoResponse;
     let uri = req.uri().clone();
+    let auth = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let host = uri
         .host()
         .map(str::to_owned)
@@ -231,10 +307,15 @@ fn vanity_answer(st: &VanityState, req: axum::extract::Request) -> axum::respons
         .unwrap_or_default();
     let path = uri.path().to_owned();
     let query = uri.query().unwrap_or("").to_owned();
-    st.seen
-        .lock()
-        .unwrap()
-        .push(format!("{host}{path}?{query}"));
+    st.seen.lock().unwrap().push(format!(
+        "{}{host}{path}?{query}{}",
+        if tls { "https:" } else { "" },
+        if auth.is_empty() {
+            ""
+        } else {
+            " (authorization)"
+        }
+    ));
     if let Some(rel) = path.strip_prefix("/modproxy/") {
         return match (rel.contains(".."), std::fs::read(st.modproxy.join(rel))) {
             (false, Ok(d)) => d.into_response(),
@@ -247,6 +328,16 @@ fn vanity_answer(st: &VanityState, req: axum::extract::Request) -> axum::respons
         .iter()
         .filter(|(p, _)| import == *p || import.starts_with(&format!("{p}/")))
         .max_by_key(|(p, _)| p.len());
+    if let Some((p, _)) = best {
+        if st.protected.lock().unwrap().contains(p) && auth != BASIC_ALICE {
+            return (
+                http::StatusCode::UNAUTHORIZED,
+                [("www-authenticate", "Basic realm=\"vanity\"")],
+                "authentication required\n",
+            )
+                .into_response();
+        }
+    }
     match (query.contains("go-get=1"), best) {
         (true, Some((_, tags))) => {
             let metas: String = tags
@@ -676,8 +767,7 @@ struct Lab {
     /// Serves `repos/priv/*` over smart HTTP with authentication, as
     /// `https://git.corp.example/`.
     githttp: GitHttp,
-    /// A loopback port nothing listens on: the HTTPS proxy, so https
-    /// discovery fails at once.
+    /// A loopback port nothing listens on.
     closed_port: u16,
 }
 
@@ -722,7 +812,8 @@ impl Lab {
     /// The environment both gomirror and the go commands run with.
     fn env(&self) -> Vec<(&'static str, std::ffi::OsString)> {
         let http_proxy = format!("http://127.0.0.1:{}", self.vanity.port);
-        let https_proxy = format!("http://127.0.0.1:{}", self.closed_port);
+        // CONNECT tunnels are refused except for the hosts made TLS hosts.
+        let https_proxy = http_proxy.clone();
         vec![
             ("GIT_CONFIG_GLOBAL", self.gitconfig.clone().into()),
             ("GIT_CONFIG_NOSYSTEM", "1".into()),
@@ -1160,14 +1251,33 @@ fn private_repository_with_credentials() {
     g.commit("two");
     g.tag("v1.1.0");
 
-    let netrc = "machine 127.0.0.1 login alice password s3cret\n";
+    // A vanity page that needs a login too, served over https (only over
+    // https does the go command send netrc credentials for a page).
+    let mut g2 = Git::init(&lab.repos().join("priv"), "internal");
+    g2.write("go.mod", &gomod("private.vanity.example/internal"));
+    g2.write("i.go", "package internal\n");
+    g2.commit("one");
+    g2.tag("v1.0.0");
+    lab.vanity.page(
+        "private.vanity.example/internal",
+        &["private.vanity.example/internal git https://git.corp.example/internal"],
+    );
+    lab.vanity.protect("private.vanity.example/internal");
+    lab.vanity.tls_host("private.vanity.example");
+
+    let netrc = "machine 127.0.0.1 login alice password s3cret\nmachine private.vanity.example login alice password s3cret\n";
     let home = lab.base.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
     std::fs::write(home.join(".netrc"), netrc).unwrap();
     let nohome = lab.base.path().join("nohome");
     std::fs::create_dir_all(&nohome).unwrap();
 
-    let server = lab.server_with("priv", &[("HOME", home.to_str().unwrap())]);
+    // GOINSECURE as for the go command: the vanity host's certificate is
+    // self-signed.
+    let server = lab.server_with(
+        "priv",
+        &[("HOME", home.to_str().unwrap()), ("GOINSECURE", "*")],
+    );
     let oracle = GoEnv::new("direct");
     let via = GoEnv::new(&server.url);
     let ow = oracle.new_module("app");
@@ -1197,6 +1307,26 @@ fn private_repository_with_credentials() {
         "no authenticated request"
     );
 
+    let vm = "private.vanity.example/internal";
+    let (w, werr) = download(&lab, &oracle, &ow, vm, "v1.0.0");
+    assert!(werr.is_none(), "go direct: {w}: {werr:?}");
+    let (gv, gerr) = download(&lab, &via, &vw, vm, "v1.0.0");
+    assert!(gerr.is_none(), "gomirror: {gv}: {gerr:?}");
+    assert_eq!(w, gv);
+    let seen = lab.vanity.seen();
+    assert!(
+        seen.iter().any(
+            |r| r.starts_with("https:private.vanity.example/internal?go-get=1 (authorization)")
+        ),
+        "{seen:?}"
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|r| r.starts_with("private.vanity.example") && r.ends_with("(authorization)")),
+        "credentials sent over plain http: {seen:?}"
+    );
+
     // v1.1.0 is already in the cached repository: no git traffic.
     let (w1, _) = download(&lab, &oracle, &ow, m, "v1.1.0");
     let before = lab.githttp.requests();
@@ -1221,7 +1351,10 @@ fn private_repository_with_credentials() {
     assert!(lab.githttp.requests() > before, "v1.2.0 without a fetch?");
 
     // Without credentials: a 404 that says why, and no password anywhere.
-    let anon = lab.server_with("anon", &[("HOME", nohome.to_str().unwrap())]);
+    let anon = lab.server_with(
+        "anon",
+        &[("HOME", nohome.to_str().unwrap()), ("GOINSECURE", "*")],
+    );
     let av = GoEnv::new(&anon.url);
     let aw = av.new_module("app");
     let (a, aerr) = download(&lab, &av, &aw, m, "v1.0.0");
@@ -1229,6 +1362,10 @@ fn private_repository_with_credentials() {
     assert!(aerr.contains("404 Not Found"), "{aerr}");
     assert!(aerr.to_lowercase().contains("authentication"), "{aerr}");
     eprintln!("without credentials: {}", aerr.trim());
+    let (a, aerr) = download(&lab, &av, &aw, vm, "v1.0.0");
+    let aerr = aerr.unwrap_or_else(|| panic!("served without credentials: {a}"));
+    assert!(aerr.contains("401"), "{aerr}");
+    eprintln!("vanity page without credentials: {}", aerr.trim());
     for log in [server.log(), anon.log()] {
         assert!(!log.contains("s3cret"), "password in a log");
         assert!(!log.contains("YWxpY2U6czNjcmV0"), "credentials in a log");
