@@ -950,15 +950,32 @@ fn download(
         &format!("{module}@{q}"),
     ]));
     match serde_json::from_slice::<serde_json::Value>(&o.stdout) {
-        Ok(j) if o.status.success() => (
-            format!(
-                "{module}@{q}: {} {} {}",
-                j["Version"].as_str().unwrap_or("?"),
-                j["Sum"].as_str().unwrap_or("?"),
-                j["GoModSum"].as_str().unwrap_or("?")
-            ),
-            None,
-        ),
+        Ok(j) if o.status.success() => {
+            // Origin: where the version came from; a branch query's Ref and
+            // the TagSum describe the query, not the version, and are only
+            // in the go command's own answer. For @latest through any proxy
+            // the go command drops Origin (the list it read has none).
+            let origin = &j["Origin"];
+            let mut from = format!(
+                "{} {} {} {}",
+                origin["VCS"], origin["URL"], origin["Subdir"], origin["Hash"]
+            );
+            if j["Version"].as_str() == Some(q) {
+                from += &format!(" {}", origin["Ref"]);
+            }
+            if q == "latest" {
+                from = "(not compared)".into();
+            }
+            (
+                format!(
+                    "{module}@{q}: {} {} {} origin {from}",
+                    j["Version"].as_str().unwrap_or("?"),
+                    j["Sum"].as_str().unwrap_or("?"),
+                    j["GoModSum"].as_str().unwrap_or("?")
+                ),
+                None,
+            )
+        }
         Ok(j) => (
             format!("{module}@{q}: error"),
             Some(j["Error"].as_str().unwrap_or("").to_owned()),

@@ -246,11 +246,28 @@ fn rfc3339(secs: i64) -> String {
     )
 }
 
-fn info_json(version: &str, time: i64) -> Vec<u8> {
-    // In the go command's field order; a canonical version needs no escaping.
+/// The `.info` file, in the go command's field order, with the `Origin`
+/// the go command records for a version built from git: the repository
+/// URL, the module's subdirectory, the commit and, for a tagged version,
+/// the tag. (Query-specific fields, such as a branch `Ref` or `TagSum`,
+/// are left out: the file is stored as the version's, for every query.)
+fn info_json(version: &str, time: i64, loc: &Location, hash: &str) -> Vec<u8> {
+    let q = |v: &str| serde_json::Value::from(v).to_string();
+    let mut origin = format!("\"VCS\":\"git\",\"URL\":{}", q(&loc.url));
+    if !loc.code_dir.is_empty() {
+        origin += &format!(",\"Subdir\":{}", q(&loc.code_dir));
+    }
+    origin += &format!(",\"Hash\":{}", q(hash));
+    if !pseudo::is_pseudo_version(version) {
+        let tag = version.strip_suffix("+incompatible").unwrap_or(version);
+        origin += &format!(
+            ",\"Ref\":{}",
+            q(&format!("refs/tags/{}{tag}", loc.tag_prefix()))
+        );
+    }
     format!(
-        "{{\"Version\":{},\"Time\":\"{}\"}}\n",
-        serde_json::Value::from(version),
+        "{{\"Version\":{},\"Time\":\"{}\",\"Origin\":{{{origin}}}}}\n",
+        q(version),
         rfc3339(time)
     )
     .into_bytes()
@@ -348,12 +365,12 @@ impl Repo<'_> {
                 s.into_bytes()
             }
             Request::Latest => {
-                let (v, t) = r.latest().await?;
-                info_json(&v, t)
+                let (v, t, hash) = r.latest().await?;
+                info_json(&v, t, &r.loc, &hash)
             }
             Request::Info(q) => {
-                let (v, t, _) = r.stat(q).await?;
-                info_json(&v, t)
+                let (v, t, hash) = r.stat(q).await?;
+                info_json(&v, t, &r.loc, &hash)
             }
             Request::Mod(v) => {
                 let (_, _, hash) = r.resolve_version(v).await?;
@@ -1145,15 +1162,13 @@ impl Repo<'_> {
 
     /// `@latest`: the highest release, else the highest prerelease, else
     /// the default branch's head as a pseudo-version.
-    async fn latest(&self) -> Result<(String, i64), FetchError> {
+    async fn latest(&self) -> Result<(String, i64, String), FetchError> {
         let list = self.versions().await?;
         let release = list.iter().rev().find(|v| semver::prerelease(v).is_empty());
         if let Some(v) = release.or(list.last()) {
-            let (v, t, _) = self.resolve_version(v).await?;
-            return Ok((v, t));
+            return self.resolve_version(v).await;
         }
-        let (v, t, _) = self.stat("HEAD").await?;
-        Ok((v, t))
+        self.stat("HEAD").await
     }
 
     async fn go_mod(&self, hash: &str) -> Result<Vec<u8>, FetchError> {
