@@ -1150,9 +1150,22 @@ fn discovery_refusals() {
             x as u8
         })
         .collect();
-    std::fs::write(g.dir.join("noise.bin"), noise).unwrap();
+    std::fs::write(g.dir.join("noise.bin"), &noise).unwrap();
     g.commit("one");
     g.tag("v1.0.0");
+    // A small module whose host keeps a large pull-request ref: not
+    // fetched (only branches and tags are, as by the go command).
+    let mut g = Git::init(&t, "prs");
+    g.write("go.mod", &gomod("github.com/t/prs"));
+    g.write("p.go", "package prs\n");
+    g.commit("one");
+    g.tag("v1.0.0");
+    g.run(&["checkout", "--quiet", "-b", "pr"]);
+    std::fs::write(g.dir.join("noise.bin"), &noise).unwrap();
+    let pr = g.commit("pull request");
+    g.run(&["update-ref", "refs/pull/1/head", &pr]);
+    g.run(&["checkout", "--quiet", "main"]);
+    g.run(&["branch", "--quiet", "-D", "pr"]);
 
     lab.vanity.page(
         "vanity.example/kit",
@@ -1246,6 +1259,16 @@ fn discovery_refusals() {
         .path()
         .join("capped/objects/github.com/t/big/@v/v1.0.0.zip")
         .exists());
+    // Only branches and tags are fetched: the pull-request ref's 3 MiB
+    // are not, so the small module fits under the cap...
+    let (g, gerr) = download(&lab, &cv, &cw, "github.com/t/prs", "v1.0.0");
+    assert!(gerr.is_none(), "{g}: {gerr:?}");
+    // ...and a commit only a pull-request ref reaches is unknown, to the
+    // go command too.
+    for (env, work) in [(&oracle, &ow), (&via, &vw)] {
+        let (g, gerr) = download(&lab, env, work, "github.com/t/prs", &pr[..12]);
+        assert!(gerr.is_some(), "pull-request commit resolved: {g}");
+    }
     // The uncapped server takes it.
     let (g, gerr) = download(&lab, &via, &vw, "github.com/t/big", "v1.0.0");
     assert!(gerr.is_none(), "{g}: {gerr:?}");

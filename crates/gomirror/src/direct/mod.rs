@@ -9,7 +9,8 @@
 //!   own `url.<base>.insteadOf` configuration and credentials (credential
 //!   helpers, `.netrc` for https) apply, so repositories can be redirected
 //!   (tests point `https://github.com/` at local directories this way).
-//! * Repositories are kept as bare mirrors under the cache directory
+//! * Repositories are kept as bare repositories (branches, tags and the
+//!   remote HEAD, as the go command fetches them) under the cache directory
 //!   (`$GOMIRROR_GIT_DIR`, else `<data dir>/git` in the server, else a fresh
 //!   private directory under the system temp dir). A request for a tagged
 //!   version or a pseudo-version already in the cache is answered without
@@ -43,6 +44,20 @@ use tokio::sync::Semaphore;
 /// How long a fetched repository is fresh for lists, `@latest` and branch
 /// queries.
 pub const REFRESH: Duration = Duration::from_secs(10);
+/// What a repository fetch brings, as for the go command: branches and tags
+/// (not `refs/pull/*`, `refs/changes/*` or other refs a host keeps), and
+/// the remote's HEAD (its default branch) as `refs/gomirror/head`.
+const FETCH_ARGS: [&str; 8] = [
+    "fetch",
+    "--quiet",
+    "--force",
+    "--prune",
+    "origin",
+    "+refs/heads/*:refs/heads/*",
+    "+refs/tags/*:refs/tags/*",
+    "+HEAD:refs/gomirror/head",
+];
+
 /// Shortest time between two fetches of a repository caused by requests
 /// for versions it lacks.
 pub const MISS_REFRESH: Duration = Duration::from_secs(1);
@@ -421,16 +436,37 @@ impl Direct {
                 std::process::id()
             ));
             let _ = std::fs::remove_dir_all(&tmp);
-            let args: [&std::ffi::OsStr; 5] = [
-                "clone".as_ref(),
-                "--mirror".as_ref(),
-                "--quiet".as_ref(),
-                "--".as_ref(),
-                url.as_ref(),
-            ];
-            let mut args = args.to_vec();
-            args.push(tmp.as_os_str());
-            let out = self.git_capped(None, &args, &tmp, url).await;
+            let init = self
+                .git_raw(
+                    None,
+                    &[
+                        "init".as_ref(),
+                        "--bare".as_ref(),
+                        "--quiet".as_ref(),
+                        tmp.as_os_str(),
+                    ],
+                )
+                .await?;
+            let config = self
+                .git_raw(
+                    Some(&tmp),
+                    &[
+                        "config".as_ref(),
+                        "remote.origin.url".as_ref(),
+                        url.as_ref(),
+                    ],
+                )
+                .await?;
+            if !init.status.success() || !config.status.success() {
+                let _ = std::fs::remove_dir_all(&tmp);
+                return Err(failed(format!(
+                    "creating a repository in {}: {}{}",
+                    self.redact(&tmp.to_string_lossy()),
+                    String::from_utf8_lossy(&init.stderr).trim(),
+                    String::from_utf8_lossy(&config.stderr).trim()
+                )));
+            }
+            let out = self.git_capped(Some(&tmp), &FETCH_ARGS, &tmp, url).await;
             let out = match out {
                 Ok(o) if o.status.success() => o,
                 Ok(o) => {
@@ -451,15 +487,7 @@ impl Direct {
             std::fs::rename(&tmp, &dir)
                 .map_err(|e| failed(format!("installing {}: {e}", dir.display())))?;
         } else {
-            let args: [&std::ffi::OsStr; 6] = [
-                "fetch".as_ref(),
-                "--quiet".as_ref(),
-                "--tags".as_ref(),
-                "--force".as_ref(),
-                "--prune".as_ref(),
-                "origin".as_ref(),
-            ];
-            match self.git_capped(Some(&dir), &args, &dir, url).await {
+            match self.git_capped(Some(&dir), &FETCH_ARGS, &dir, url).await {
                 Ok(o) if o.status.success() => {}
                 Ok(o) => {
                     let err = String::from_utf8_lossy(&o.stderr).trim().to_owned();
@@ -492,7 +520,7 @@ impl Direct {
     async fn git_capped(
         &self,
         dir: Option<&Path>,
-        args: &[&std::ffi::OsStr],
+        args: &[&str],
         watch: &Path,
         url: &str,
     ) -> Result<std::process::Output, FetchError> {
@@ -506,7 +534,8 @@ impl Direct {
                     .unwrap_or(false)
             })
         };
-        let out = self.git_process(dir, args, None, Some(&over)).await?;
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+        let out = self.git_process(dir, &args, None, Some(&over)).await?;
         match out {
             Some(o) => Ok(o),
             None => Err(failed(format!(
@@ -653,6 +682,7 @@ impl Direct {
         if lower.contains("not found")
             || lower.contains("does not exist")
             || lower.contains("not appear to be a git repository")
+            || lower.contains("couldn't find remote ref")
             || lower.contains("could not read username")
             || lower.contains("authentication failed")
         {
@@ -799,6 +829,13 @@ impl Repo<'_> {
         if rev.starts_with('-') || rev.contains(['\0', '\n', ' ', ':']) {
             return Ok(None);
         }
+        // The remote's HEAD, as last fetched (the local HEAD of the cache
+        // means nothing).
+        let rev = if rev == "HEAD" {
+            "refs/gomirror/head"
+        } else {
+            rev
+        };
         let spec = format!("{rev}^{{commit}}");
         Ok(self
             .git(&[
