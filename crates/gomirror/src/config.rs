@@ -121,6 +121,14 @@ pub struct ServeFlags {
     /// [env: GOMIRROR_GIT_MAX_REPO_SIZE] [default: 2147483648]
     #[arg(long, value_name = "BYTES")]
     pub git_max_repo_size: Option<u64>,
+    /// Longest run of one git command in direct mode
+    /// [env: GOMIRROR_GIT_TIMEOUT] [default: 5m]
+    #[arg(long, value_name = "DURATION")]
+    pub git_timeout: Option<String>,
+    /// Most git processes direct mode runs at once
+    /// [env: GOMIRROR_GIT_MAX_PROCESSES] [default: 4]
+    #[arg(long, value_name = "N")]
+    pub git_max_processes: Option<usize>,
     /// Pause between scrub passes [env: GOMIRROR_SCRUB_INTERVAL] [default: 24h]
     #[arg(long, value_name = "DURATION")]
     pub scrub_interval: Option<String>,
@@ -174,6 +182,8 @@ struct FileConfig {
     public_url: Option<String>,
     scrub_rate: Option<u64>,
     git_max_repo_size: Option<u64>,
+    git_timeout: Option<String>,
+    git_max_processes: Option<usize>,
     scrub_interval: Option<String>,
     watch_cdn: Option<String>,
     watch_edges: Option<String>,
@@ -218,6 +228,8 @@ pub struct Config {
     pub public_url: Option<String>,
     pub scrub_rate: u64,
     pub git_max_repo_size: u64,
+    pub git_timeout: Duration,
+    pub git_max_processes: usize,
     pub scrub_interval: Duration,
     /// The CDN canary, when GOMIRROR_WATCH_CDN is set.
     pub watch: Option<WatchConfig>,
@@ -449,6 +461,29 @@ impl Config {
             &file.git_max_repo_size,
         )
         .unwrap_or(2 << 30);
+        let git_timeout = dur(
+            &flags.git_timeout,
+            "GOMIRROR_GIT_TIMEOUT",
+            &file.git_timeout,
+            "5m",
+        )?;
+        if git_timeout.is_zero() {
+            bail!("invalid GOMIRROR_GIT_TIMEOUT (--git-timeout): must be more than 0s");
+        }
+        let git_max_processes = layer(
+            &flags.git_max_processes,
+            env("GOMIRROR_GIT_MAX_PROCESSES")
+                .map(|v| {
+                    v.parse()
+                        .map_err(|e| anyhow!("invalid GOMIRROR_GIT_MAX_PROCESSES {v:?}: {e}"))
+                })
+                .transpose()?,
+            &file.git_max_processes,
+        )
+        .unwrap_or(4);
+        if git_max_processes == 0 {
+            bail!("invalid GOMIRROR_GIT_MAX_PROCESSES (--git-max-processes): must be at least 1");
+        }
         let scrub_interval = dur(
             &flags.scrub_interval,
             "GOMIRROR_SCRUB_INTERVAL",
@@ -542,6 +577,8 @@ impl Config {
             sumdb_unreachable,
             goinsecure,
             git_max_repo_size,
+            git_timeout,
+            git_max_processes,
             list_ttl,
             tls,
             upstream_connect_timeout,

@@ -47,6 +47,8 @@ fn build(cfg: &Config, beside: bool) -> Result<Arc<Mirror>> {
         git_dir: Some(cfg.data_dir.join("git")),
         goinsecure: cfg.goinsecure.clone(),
         max_repo_size: cfg.git_max_repo_size,
+        timeout: cfg.git_timeout,
+        max_processes: cfg.git_max_processes,
     });
     let chain = Chain::parse(&cfg.goproxy).map_err(|e| anyhow!("GOPROXY: {e}"))?;
     for (name, v) in [

@@ -1485,3 +1485,100 @@ fn direct_content_is_checked_against_the_checksum_database() {
         "the refused zip was stored"
     );
 }
+
+/// Direct mode runs at most `GOMIRROR_GIT_MAX_PROCESSES` git processes at
+/// once, and a git command running past `GOMIRROR_GIT_TIMEOUT` is stopped
+/// with a clear error. Observed through a `git` first on the server's PATH
+/// that records how many copies of itself run at once, then runs the real
+/// git.
+#[test]
+fn git_processes_are_bounded_and_time_out() {
+    let lab = Lab::new();
+    let t = lab.repos().join("t");
+    let modules: Vec<String> = (0..8).map(|i| format!("github.com/t/c{i}")).collect();
+    for (i, m) in modules.iter().enumerate() {
+        let mut g = Git::init(&t, &format!("c{i}"));
+        g.write("go.mod", &gomod(m));
+        g.write("c.go", "package c\n");
+        g.commit("one");
+        g.tag("v1.0.0");
+    }
+    let mut g = Git::init(&t, "hang");
+    g.write("go.mod", &gomod("github.com/t/hang"));
+    g.commit("one");
+    g.tag("v1.0.0");
+
+    let real_git = ok(Command::new("sh").args(["-c", "command -v git"]))
+        .trim()
+        .to_owned();
+    let shim = lab.base.path().join("shim");
+    std::fs::create_dir_all(&shim).unwrap();
+    let count = |delta: &str| {
+        format!(
+            "( flock 9; n=$(( $(cat {d}/now 2>/dev/null || echo 0) {delta} )); echo $n > {d}/now; \
+             m=$(cat {d}/max 2>/dev/null || echo 0); [ $n -gt $m ] && echo $n > {d}/max; true ) 9>{d}/lock",
+            d = shim.display()
+        )
+    };
+    std::fs::write(
+        shim.join("git"),
+        format!(
+            "#!/bin/bash\n{}\ncase \"$*\" in *t/hang*) exec sleep 60;; esac\nsleep 0.3\n{real_git} \"$@\"\nrc=$?\n{}\nexit $rc\n",
+            count("+ 1"),
+            count("- 1")
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(shim.join("git"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        shim.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let server = lab.server_with(
+        "bounded",
+        &[
+            ("PATH", path.as_str()),
+            ("GOMIRROR_GIT_MAX_PROCESSES", "3"),
+            ("GOMIRROR_GIT_TIMEOUT", "2s"),
+        ],
+    );
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = support::http_client();
+    let statuses: Vec<u16> = rt.block_on(async {
+        let gets = modules.iter().map(|m| {
+            let url = format!("{}/{m}/@v/v1.0.0.zip", server.url);
+            let client = client.clone();
+            async move { client.get(url).send().await.unwrap().status().as_u16() }
+        });
+        futures_util::future::join_all(gets).await
+    });
+    assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
+    let max: u32 = std::fs::read_to_string(shim.join("max"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let now = std::fs::read_to_string(shim.join("now")).unwrap();
+    eprintln!("at most {max} git processes at once for 8 concurrent first downloads");
+    assert!(max <= 3, "{max} git processes ran at once (bound 3)");
+    assert!(
+        max >= 2,
+        "the downloads never overlapped: the bound was not exercised"
+    );
+    assert_eq!(now.trim(), "0");
+
+    let url = format!("{}/github.com/t/hang/@v/v1.0.0.info", server.url);
+    let (status, body) = rt.block_on(async {
+        let r = client.get(url).send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    });
+    eprintln!("hanging git: {status} {}", body.trim());
+    assert_eq!(status, 502, "{body}");
+    assert!(body.contains("timed out after 2s"), "{body}");
+}

@@ -74,10 +74,6 @@ enum Freshness {
     /// [`MISS_REFRESH`].
     Miss(Instant),
 }
-/// Timeout of one git command.
-const GIT_TIMEOUT: Duration = Duration::from_secs(300);
-/// At most this many git processes at once.
-const MAX_GIT: usize = 4;
 /// Largest go.mod read from a repository (as for the go command).
 const MAX_GO_MOD: u64 = 16 << 20;
 /// Largest LICENSE copied from the repository root into a subdirectory
@@ -98,6 +94,10 @@ pub struct Options {
     pub goinsecure: String,
     /// Largest repository kept, in bytes on disk.
     pub max_repo_size: u64,
+    /// Longest run of one git command.
+    pub timeout: Duration,
+    /// Most git processes at once.
+    pub max_processes: usize,
 }
 
 impl Default for Options {
@@ -106,6 +106,8 @@ impl Default for Options {
             git_dir: None,
             goinsecure: String::new(),
             max_repo_size: 2 << 30,
+            timeout: Duration::from_secs(300),
+            max_processes: 4,
         }
     }
 }
@@ -316,11 +318,11 @@ impl Direct {
     pub fn new(root: PathBuf, opts: Options) -> Direct {
         Direct {
             root,
-            opts,
-            sem: Semaphore::new(MAX_GIT),
+            sem: Semaphore::new(opts.max_processes.max(1)),
             repos: Mutex::new(HashMap::new()),
             pages: Mutex::new(HashMap::new()),
             http: discover::Clients::new(),
+            opts,
         }
     }
 
@@ -493,8 +495,14 @@ impl Direct {
                     let err = String::from_utf8_lossy(&o.stderr).trim().to_owned();
                     return Err(self.repo_error(url, &err));
                 }
+                Err(e @ FetchError::Transient { .. }) => {
+                    // Timed out: what git completed is intact (packs and
+                    // refs are written atomically); its temporary pack goes.
+                    remove_tmp_packs(&dir);
+                    return Err(e);
+                }
                 Err(e) => {
-                    // Over the cap (or timed out): the cache copy goes.
+                    // Over the cap: the cache copy goes.
                     let _ = std::fs::remove_dir_all(&dir);
                     *last = None;
                     return Err(e);
@@ -615,7 +623,8 @@ impl Direct {
             let _ = stderr.read_to_end(&mut v).await;
             v
         });
-        let deadline = tokio::time::Instant::now() + GIT_TIMEOUT;
+        let timeout = self.opts.timeout;
+        let deadline = tokio::time::Instant::now() + timeout;
         let status = loop {
             tokio::select! {
                 st = child.wait() => break st.map_err(|e| failed(format!("{}: {e}", what())))?,
@@ -623,7 +632,10 @@ impl Direct {
                     let _ = child.kill().await;
                     return Err(FetchError::Transient {
                         upstream: NAME.into(),
-                        msg: format!("{}: timed out after {GIT_TIMEOUT:?}", what()),
+                        msg: format!(
+                            "{}: timed out after {timeout:?} (GOMIRROR_GIT_TIMEOUT)",
+                            what()
+                        ),
                     });
                 }
                 _ = tokio::time::sleep(Duration::from_millis(200)), if over.is_some() => {
@@ -738,6 +750,17 @@ fn dir_size(dir: &Path, stop: u64) -> u64 {
         }
     }
     total
+}
+
+/// Removes the temporary packs a killed `git fetch` leaves behind.
+fn remove_tmp_packs(dir: &Path) {
+    if let Ok(rd) = std::fs::read_dir(dir.join("objects/pack")) {
+        for e in rd.flatten() {
+            if e.file_name().to_string_lossy().starts_with("tmp_") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
 }
 
 /// Writes `info/attributes` turning off `export-subst` and `export-ignore`.
