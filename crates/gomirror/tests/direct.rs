@@ -734,6 +734,23 @@ fn vanity_corpus(root: &Path, vanity: &Vanity) -> Vec<(&'static str, Vec<String>
         ],
     ));
 
+    // A repository whose default branch was deleted (HEAD names a branch
+    // that does not exist): its tags still work.
+    let mut g = Git::init(&t, "nohead");
+    g.write("go.mod", &gomod("github.com/t/nohead"));
+    g.write("n.go", "package nohead\n");
+    g.commit("one");
+    g.tag("v1.0.0");
+    g.run(&["branch", "--quiet", "-m", "main", "old"]);
+    g.run(&["tag", "v1.0.1", "old"]);
+    g.run(&["checkout", "--quiet", "--detach"]);
+    g.run(&["branch", "--quiet", "-D", "old"]);
+    g.run(&["symbolic-ref", "HEAD", "refs/heads/gone"]);
+    out.push((
+        "github.com/t/nohead",
+        vec!["v1.0.0".into(), "v1.0.1".into(), "latest".into()],
+    ));
+
     // A v2 module in a v2/ directory beside a root without go.mod: v2+
     // tags are the v2 module's, never +incompatible versions of the root.
     let mut g = Git::init(&t, "v2dir");

@@ -46,7 +46,8 @@ use tokio::sync::Semaphore;
 pub const REFRESH: Duration = Duration::from_secs(10);
 /// What a repository fetch brings, as for the go command: branches and tags
 /// (not `refs/pull/*`, `refs/changes/*` or other refs a host keeps), and
-/// the remote's HEAD (its default branch) as `refs/gomirror/head`.
+/// the remote's HEAD (its default branch) as `refs/gomirror/head` (last:
+/// [`Direct::fetch`] drops it for a remote without one).
 const FETCH_ARGS: [&str; 8] = [
     "fetch",
     "--quiet",
@@ -468,7 +469,7 @@ impl Direct {
                     String::from_utf8_lossy(&config.stderr).trim()
                 )));
             }
-            let out = self.git_capped(Some(&tmp), &FETCH_ARGS, &tmp, url).await;
+            let out = self.fetch(&tmp, url).await;
             let out = match out {
                 Ok(o) if o.status.success() => o,
                 Ok(o) => {
@@ -489,7 +490,7 @@ impl Direct {
             std::fs::rename(&tmp, &dir)
                 .map_err(|e| failed(format!("installing {}: {e}", dir.display())))?;
         } else {
-            match self.git_capped(Some(&dir), &FETCH_ARGS, &dir, url).await {
+            match self.fetch(&dir, url).await {
                 Ok(o) if o.status.success() => {}
                 Ok(o) => {
                     let err = String::from_utf8_lossy(&o.stderr).trim().to_owned();
@@ -520,6 +521,35 @@ impl Direct {
         write_attributes(&dir)?;
         *last = Some(Instant::now());
         Ok((dir, true))
+    }
+
+    /// Fetches branches, tags and the remote HEAD into `dir`. A remote
+    /// without a HEAD (an empty repository, or a default branch that was
+    /// deleted) still has its tags: then the rest is fetched alone and
+    /// `refs/gomirror/head` removed.
+    async fn fetch(&self, dir: &Path, url: &str) -> Result<std::process::Output, FetchError> {
+        let out = self.git_capped(Some(dir), &FETCH_ARGS, dir, url).await?;
+        if out.status.success()
+            || !String::from_utf8_lossy(&out.stderr).contains("couldn't find remote ref HEAD")
+        {
+            return Ok(out);
+        }
+        let out = self
+            .git_capped(Some(dir), &FETCH_ARGS[..FETCH_ARGS.len() - 1], dir, url)
+            .await?;
+        if out.status.success() {
+            let _ = self
+                .git_raw(
+                    Some(dir),
+                    &[
+                        "update-ref".as_ref(),
+                        "-d".as_ref(),
+                        "refs/gomirror/head".as_ref(),
+                    ],
+                )
+                .await;
+        }
+        Ok(out)
     }
 
     /// Runs a git clone or fetch that writes into `watch`, stopping it
