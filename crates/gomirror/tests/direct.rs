@@ -751,6 +751,15 @@ fn vanity_corpus(root: &Path, vanity: &Vanity) -> Vec<(&'static str, Vec<String>
         vec!["v1.0.0".into(), "v1.0.1".into(), "latest".into()],
     ));
 
+    // A fork: its go.mod still names the original module (the go command
+    // downloads it; only a build would complain).
+    let mut g = Git::init(&t, "fork");
+    g.write("go.mod", &gomod("github.com/upstream/original"));
+    g.write("f.go", "package original\n");
+    g.commit("one");
+    g.tag("v1.0.0");
+    out.push(("github.com/t/fork", vec!["v1.0.0".into()]));
+
     // A v2 module in a v2/ directory beside a root without go.mod: v2+
     // tags are the v2 module's, never +incompatible versions of the root.
     let mut g = Git::init(&t, "v2dir");
