@@ -121,6 +121,11 @@ pub struct ServeFlags {
     /// [env: GOMIRROR_GIT_MAX_REPO_SIZE] [default: 2147483648]
     #[arg(long, value_name = "BYTES")]
     pub git_max_repo_size: Option<u64>,
+    /// Size budget of direct mode's repository cache: past it, the least
+    /// recently used repositories are removed
+    /// [env: GOMIRROR_GIT_CACHE_SIZE] [default: 21474836480]
+    #[arg(long, value_name = "BYTES")]
+    pub git_cache_size: Option<u64>,
     /// Longest run of one git command in direct mode
     /// [env: GOMIRROR_GIT_TIMEOUT] [default: 5m]
     #[arg(long, value_name = "DURATION")]
@@ -182,6 +187,7 @@ struct FileConfig {
     public_url: Option<String>,
     scrub_rate: Option<u64>,
     git_max_repo_size: Option<u64>,
+    git_cache_size: Option<u64>,
     git_timeout: Option<String>,
     git_max_processes: Option<usize>,
     scrub_interval: Option<String>,
@@ -228,6 +234,7 @@ pub struct Config {
     pub public_url: Option<String>,
     pub scrub_rate: u64,
     pub git_max_repo_size: u64,
+    pub git_cache_size: u64,
     pub git_timeout: Duration,
     pub git_max_processes: usize,
     pub scrub_interval: Duration,
@@ -461,6 +468,17 @@ impl Config {
             &file.git_max_repo_size,
         )
         .unwrap_or(2 << 30);
+        let git_cache_size = layer(
+            &flags.git_cache_size,
+            env("GOMIRROR_GIT_CACHE_SIZE")
+                .map(|v| {
+                    v.parse()
+                        .map_err(|e| anyhow!("invalid GOMIRROR_GIT_CACHE_SIZE {v:?}: {e}"))
+                })
+                .transpose()?,
+            &file.git_cache_size,
+        )
+        .unwrap_or(20 << 30);
         let git_timeout = dur(
             &flags.git_timeout,
             "GOMIRROR_GIT_TIMEOUT",
@@ -577,6 +595,7 @@ impl Config {
             sumdb_unreachable,
             goinsecure,
             git_max_repo_size,
+            git_cache_size,
             git_timeout,
             git_max_processes,
             list_ttl,

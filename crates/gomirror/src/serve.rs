@@ -49,6 +49,7 @@ fn build(cfg: &Config, beside: bool) -> Result<Arc<Mirror>> {
         max_repo_size: cfg.git_max_repo_size,
         timeout: cfg.git_timeout,
         max_processes: cfg.git_max_processes,
+        max_cache_size: cfg.git_cache_size,
     });
     let chain = Chain::parse(&cfg.goproxy).map_err(|e| anyhow!("GOPROXY: {e}"))?;
     for (name, v) in [

@@ -1608,3 +1608,54 @@ fn git_processes_are_bounded_and_time_out() {
     assert_eq!(status, 502, "{body}");
     assert!(body.contains("timed out after 2s"), "{body}");
 }
+
+/// The repository cache keeps to `GOMIRROR_GIT_CACHE_SIZE`: past it, the
+/// least recently used repositories go, and come back when needed.
+#[test]
+fn git_cache_is_kept_within_its_budget() {
+    let lab = Lab::new();
+    let t = lab.repos().join("t");
+    let modules: Vec<String> = (0..3).map(|i| format!("github.com/t/e{i}")).collect();
+    for (i, m) in modules.iter().enumerate() {
+        let mut g = Git::init(&t, &format!("e{i}"));
+        g.write("go.mod", &gomod(m));
+        g.write("e.go", "package e\n");
+        g.commit("one");
+        g.tag("v1.0.0");
+    }
+    // A dead process's half-made clone is cleared at start.
+    let cache = lab.base.path().join("evict-git");
+    std::fs::create_dir_all(cache.join("0123.git.tmp-999999999")).unwrap();
+    // A budget below one repository: only the one just used stays.
+    let server = lab.server_with("evict", &[("GOMIRROR_GIT_CACHE_SIZE", "1")]);
+    let env = GoEnv::new(&server.url);
+    let work = env.new_module("app");
+    let repos = || -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&cache)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let mut seen = vec![];
+    for m in &modules {
+        let (g, gerr) = download(&lab, &env, &work, m, "v1.0.0");
+        assert!(gerr.is_none(), "{g}: {gerr:?}");
+        let now = repos();
+        assert_eq!(now.len(), 1, "after {m}: {now:?}");
+        assert!(now[0].ends_with(".git"), "{now:?}");
+        seen.push(now[0].clone());
+    }
+    // The mirror's store has e0@v1.0.0; its version list needs git again.
+    let list = ok(lab
+        .go(&env, &work)
+        .args(["list", "-m", "-versions", &modules[0]]));
+    assert_eq!(list.trim(), format!("{} v1.0.0", modules[0]));
+    seen.extend(repos());
+    // Three different repositories in turn, the first one cloned again.
+    assert_ne!(seen[0], seen[1]);
+    assert_ne!(seen[1], seen[2]);
+    assert_eq!(seen[0], seen[3]);
+}

@@ -99,6 +99,8 @@ pub struct Options {
     pub timeout: Duration,
     /// Most git processes at once.
     pub max_processes: usize,
+    /// Size budget of the whole repository cache, in bytes on disk.
+    pub max_cache_size: u64,
 }
 
 impl Default for Options {
@@ -109,6 +111,7 @@ impl Default for Options {
             max_repo_size: 2 << 30,
             timeout: Duration::from_secs(300),
             max_processes: 4,
+            max_cache_size: 20 << 30,
         }
     }
 }
@@ -156,12 +159,23 @@ pub enum Answer {
     Proxy(String),
 }
 
+type RepoLock = Arc<tokio::sync::RwLock<Option<Instant>>>;
+/// A request's hold on a cached repository: no fetch or eviction while it
+/// lasts.
+type RepoGuard = tokio::sync::OwnedRwLockReadGuard<Option<Instant>>;
+
 /// Fetches module files from git repositories cached under a directory.
 pub struct Direct {
     root: PathBuf,
     opts: Options,
     sem: Semaphore,
-    repos: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Instant>>>>>,
+    /// Per repository directory: a lock held for writing while it is
+    /// cloned, fetched or evicted and for reading while a request uses it,
+    /// around the time of its last fetch.
+    repos: Mutex<HashMap<PathBuf, RepoLock>>,
+    /// Bytes on disk per repository directory (filled by a scan of the
+    /// cache at the first eviction check).
+    sizes: Mutex<Option<HashMap<PathBuf, u64>>>,
     /// go-import discovery pages, by import path.
     pages: Mutex<HashMap<String, (Instant, discover::Page)>>,
     http: discover::Clients,
@@ -317,10 +331,12 @@ impl gomod::zip::File for GitFile {
 impl Direct {
     /// A fetcher keeping its repositories under `root`.
     pub fn new(root: PathBuf, opts: Options) -> Direct {
+        remove_leftovers(&root);
         Direct {
             root,
             sem: Semaphore::new(opts.max_processes.max(1)),
             repos: Mutex::new(HashMap::new()),
+            sizes: Mutex::new(None),
             pages: Mutex::new(HashMap::new()),
             http: discover::Clients::new(),
             opts,
@@ -349,19 +365,38 @@ impl Direct {
         } else {
             Freshness::Refresh
         };
-        let (dir, _) = self.repo(&loc.url, mode).await?;
+        let (dir, _, guard) = self.repo(&loc.url, mode).await?;
         let r = Repo {
             d: self,
             dir,
             loc,
             module: module_path,
+            _guard: guard,
         };
         let data = match r.answer(&req).await {
             Err(e) if e.is_not_found() && immutable => {
-                // Maybe a tag pushed since the last fetch.
-                match self.repo(&r.loc.url, Freshness::Miss(start)).await? {
-                    (dir, true) => Repo { dir, ..r }.answer(&req).await?,
-                    (_, false) => return Err(e),
+                // Maybe a tag pushed since the last fetch (the hold on the
+                // repository is released first: the fetch needs it).
+                let Repo {
+                    loc,
+                    module: module_path,
+                    _guard: guard,
+                    ..
+                } = r;
+                drop(guard);
+                match self.repo(&loc.url, Freshness::Miss(start)).await? {
+                    (dir, true, guard) => {
+                        Repo {
+                            d: self,
+                            dir,
+                            loc,
+                            module: module_path,
+                            _guard: guard,
+                        }
+                        .answer(&req)
+                        .await?
+                    }
+                    (_, false, _) => return Err(e),
                 }
             }
             other => other?,
@@ -408,26 +443,32 @@ impl Direct {
     /// reuse the fetch that just finished). Returns the directory and
     /// whether it was cloned or fetched after the request began (only
     /// meaningful for [`Freshness::Miss`] and a clone).
-    async fn repo(&self, url: &str, mode: Freshness) -> Result<(PathBuf, bool), FetchError> {
+    async fn repo(
+        &self,
+        url: &str,
+        mode: Freshness,
+    ) -> Result<(PathBuf, bool, RepoGuard), FetchError> {
         use sha2::Digest;
         let key = hex::encode(&sha2::Sha256::digest(url.as_bytes())[..12]);
         let dir = self.root.join(format!("{key}.git"));
-        let lock = self.repos.lock().unwrap().entry(key).or_default().clone();
-        let mut last = lock.lock().await;
+        let lock = self.lock_of(&dir);
+        let mut last = lock.write_owned().await;
         let exists = dir.join("HEAD").exists();
         if exists {
-            match mode {
-                Freshness::Cached => return Ok((dir, false)),
+            touch_used(&dir);
+            let fresh = match mode {
+                Freshness::Cached => Some(false),
                 Freshness::Refresh if matches!(*last, Some(t) if t.elapsed() < REFRESH) => {
-                    return Ok((dir, false))
+                    Some(false)
                 }
-                Freshness::Miss(start) if matches!(*last, Some(t) if t > start) => {
-                    return Ok((dir, true))
-                }
+                Freshness::Miss(start) if matches!(*last, Some(t) if t > start) => Some(true),
                 Freshness::Miss(_) if matches!(*last, Some(t) if t.elapsed() < MISS_REFRESH) => {
-                    return Ok((dir, false))
+                    Some(false)
                 }
-                _ => {}
+                _ => None,
+            };
+            if let Some(fresh) = fresh {
+                return Ok((dir, fresh, last.downgrade()));
             }
         }
         if !exists {
@@ -505,6 +546,9 @@ impl Direct {
                 Err(e) => {
                     // Over the cap: the cache copy goes.
                     let _ = std::fs::remove_dir_all(&dir);
+                    if let Some(sizes) = self.sizes.lock().unwrap().as_mut() {
+                        sizes.remove(&dir);
+                    }
                     *last = None;
                     return Err(e);
                 }
@@ -519,8 +563,97 @@ impl Direct {
                 .await;
         }
         write_attributes(&dir)?;
+        touch_used(&dir);
         *last = Some(Instant::now());
-        Ok((dir, true))
+        let guard = last.downgrade();
+        self.evict(&dir).await;
+        Ok((dir, true, guard))
+    }
+
+    /// The lock of the repository directory `dir`.
+    fn lock_of(&self, dir: &Path) -> RepoLock {
+        self.repos
+            .lock()
+            .unwrap()
+            .entry(dir.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    /// Keeps the repository cache within its size budget after `dir` was
+    /// cloned or fetched: records `dir`'s size, then removes the least
+    /// recently used other repositories no request is using until the
+    /// total fits (a removed repository is cloned again when needed).
+    async fn evict(&self, dir: &Path) {
+        let budget = self.opts.max_cache_size;
+        let root = self.root.clone();
+        let this = dir.to_owned();
+        let scan = self.sizes.lock().unwrap().is_none();
+        let (this_size, scanned) = tokio::task::spawn_blocking(move || {
+            let scanned = scan.then(|| {
+                std::fs::read_dir(&root)
+                    .map(|rd| {
+                        rd.flatten()
+                            .map(|e| e.path())
+                            .filter(|p| {
+                                p.extension().is_some_and(|x| x == "git") && p.join("HEAD").exists()
+                            })
+                            .map(|p| {
+                                let n = dir_size(&p, u64::MAX);
+                                (p, n)
+                            })
+                            .collect::<HashMap<_, _>>()
+                    })
+                    .unwrap_or_default()
+            });
+            (dir_size(&this, u64::MAX), scanned)
+        })
+        .await
+        .unwrap_or((0, None));
+        let mut victims: Vec<(std::time::SystemTime, PathBuf)> = {
+            let mut sizes = self.sizes.lock().unwrap();
+            let sizes = sizes.get_or_insert_with(|| scanned.unwrap_or_default());
+            sizes.insert(dir.to_owned(), this_size);
+            let total: u64 = sizes.values().sum();
+            if total <= budget {
+                return;
+            }
+            sizes
+                .keys()
+                .filter(|p| p.as_path() != dir)
+                .map(|p| (last_used(p), p.clone()))
+                .collect()
+        };
+        victims.sort();
+        for (_, victim) in victims {
+            let total: u64 = self
+                .sizes
+                .lock()
+                .unwrap()
+                .as_ref()
+                .map_or(0, |s| s.values().sum());
+            if total <= budget {
+                break;
+            }
+            let lock = self.lock_of(&victim);
+            let Ok(mut held) = lock.try_write_owned() else {
+                continue; // in use
+            };
+            let gone = victim.with_extension(format!("evicted-{}", std::process::id()));
+            if !victim.exists() {
+                // Removed behind our back: nothing to free.
+            } else if std::fs::rename(&victim, &gone).is_ok() {
+                let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(gone)).await;
+                tracing::info!(
+                    repository = %self.redact(&victim.to_string_lossy()),
+                    "evicted from the git cache (GOMIRROR_GIT_CACHE_SIZE)"
+                );
+            }
+            *held = None;
+            if let Some(s) = self.sizes.lock().unwrap().as_mut() {
+                s.remove(&victim);
+            }
+        }
     }
 
     /// Fetches branches, tags and the remote HEAD into `dir`. A remote
@@ -782,6 +915,45 @@ fn dir_size(dir: &Path, stop: u64) -> u64 {
     total
 }
 
+/// Removes what a process that died left in the cache: half-made clones
+/// (`*.tmp-<pid>`) and half-removed evictions (`*.evicted-<pid>`) of
+/// processes no longer running.
+fn remove_leftovers(root: &Path) {
+    let Ok(rd) = std::fs::read_dir(root) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let pid = name
+            .rsplit_once(".tmp-")
+            .or_else(|| name.rsplit_once(".evicted-"))
+            .and_then(|(_, pid)| pid.parse::<u32>().ok());
+        if let Some(pid) = pid {
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
+/// Marks `dir` as used now (its `gomirror-used` file's modification time),
+/// for the cache's least-recently-used eviction across restarts.
+fn touch_used(dir: &Path) {
+    let _ = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("gomirror-used"))
+        .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+}
+
+/// When `dir` was last used (the epoch if never recorded).
+fn last_used(dir: &Path) -> std::time::SystemTime {
+    std::fs::metadata(dir.join("gomirror-used"))
+        .and_then(|m| m.modified())
+        .unwrap_or(std::time::UNIX_EPOCH)
+}
+
 /// Removes the temporary packs a killed `git fetch` leaves behind.
 fn remove_tmp_packs(dir: &Path) {
     if let Ok(rd) = std::fs::read_dir(dir.join("objects/pack")) {
@@ -810,6 +982,7 @@ struct Repo<'a> {
     dir: PathBuf,
     loc: Location,
     module: String,
+    _guard: RepoGuard,
 }
 
 impl Repo<'_> {
