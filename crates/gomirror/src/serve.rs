@@ -43,6 +43,8 @@ pub fn build_mirror_beside_server(cfg: &Config) -> Result<Arc<Mirror>> {
 }
 
 fn build(cfg: &Config, beside: bool) -> Result<Arc<Mirror>> {
+    let mirror = build_parts(cfg, beside)?;
+    // Before the first direct fetch (which creates the fetcher).
     crate::direct::configure(crate::direct::Options {
         git_dir: Some(cfg.data_dir.join("git")),
         goinsecure: cfg.goinsecure.clone(),
@@ -50,7 +52,12 @@ fn build(cfg: &Config, beside: bool) -> Result<Arc<Mirror>> {
         timeout: cfg.git_timeout,
         max_processes: cfg.git_max_processes,
         max_cache_size: cfg.git_cache_size,
+        metrics: Some(mirror.counters.metrics.clone()),
     });
+    Ok(mirror)
+}
+
+fn build_parts(cfg: &Config, beside: bool) -> Result<Arc<Mirror>> {
     let chain = Chain::parse(&cfg.goproxy).map_err(|e| anyhow!("GOPROXY: {e}"))?;
     for (name, v) in [
         ("GONOPROXY", &cfg.gonoproxy),

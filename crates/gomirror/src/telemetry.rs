@@ -28,6 +28,11 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 17))
 }
 
+fn git_histogram() -> Histogram {
+    // 4 ms .. ~17 min (a git command may run up to GOMIRROR_GIT_TIMEOUT)
+    Histogram::new(exponential_buckets(0.004, 2.0, 19))
+}
+
 /// The mirror's metrics, registered in one Prometheus registry.
 pub struct Metrics {
     registry: Registry,
@@ -54,6 +59,12 @@ pub struct Metrics {
     pub events_dropped: Counter,
     pub webhook_failures: Counter,
     pub cdn_findings: Family<Labels, Counter>,
+    pub git_commands: Family<Labels, Counter>,
+    pub git_duration: Family<Labels, Histogram, fn() -> Histogram>,
+    pub git_processes: Gauge<i64, AtomicI64>,
+    pub git_cache_bytes: Gauge<i64, AtomicI64>,
+    pub git_cache_repositories: Gauge<i64, AtomicI64>,
+    pub git_evictions: Counter,
     pub build_info: Family<Labels, Gauge<i64, AtomicI64>>,
 }
 
@@ -91,6 +102,12 @@ impl Metrics {
             events_dropped: Counter::default(),
             webhook_failures: Counter::default(),
             cdn_findings: Family::default(),
+            git_commands: Family::default(),
+            git_duration: Family::new_with_constructor(git_histogram),
+            git_processes: Gauge::default(),
+            git_cache_bytes: Gauge::default(),
+            git_cache_repositories: Gauge::default(),
+            git_evictions: Counter::default(),
             build_info: Family::default(),
             registry: Registry::default(),
         };
@@ -204,6 +221,36 @@ impl Metrics {
             "cdn_findings",
             "Objects the CDN canary found served wrong, by edge and kind",
             m.cdn_findings.clone(),
+        );
+        r.register(
+            "git_commands",
+            "git commands run by direct mode, by subcommand and result (ok, error, timeout, too_large)",
+            m.git_commands.clone(),
+        );
+        r.register(
+            "git_command_duration_seconds",
+            "Run time of direct mode's git commands by subcommand",
+            m.git_duration.clone(),
+        );
+        r.register(
+            "git_processes",
+            "git processes direct mode is running now",
+            m.git_processes.clone(),
+        );
+        r.register(
+            "git_cache_bytes",
+            "Bytes on disk of direct mode's repository cache (known after its first clone or fetch)",
+            m.git_cache_bytes.clone(),
+        );
+        r.register(
+            "git_cache_repositories",
+            "Repositories in direct mode's cache (known after its first clone or fetch)",
+            m.git_cache_repositories.clone(),
+        );
+        r.register(
+            "git_cache_evictions",
+            "Repositories removed from direct mode's cache to keep within its size budget",
+            m.git_evictions.clone(),
         );
         r.register(
             "build_info",

@@ -28,7 +28,7 @@ fn promtool(args: &[&str]) -> String {
 #[test]
 fn rules_are_valid_and_fire_as_tested() {
     let check = promtool(&["check", "rules", "gomirror-alerts.yml"]);
-    assert!(check.contains("SUCCESS: 8 rules found"), "{check}");
+    assert!(check.contains("SUCCESS: 9 rules found"), "{check}");
     let test = promtool(&["test", "rules", "gomirror-alerts.test.yml"]);
     assert!(test.contains("SUCCESS"), "{test}");
 }
@@ -47,6 +47,7 @@ fn rules_use_only_exported_metrics() {
         &m.integrity_failures,
         &m.cdn_findings,
         &m.requests,
+        &m.git_commands,
     ] {
         Metrics::inc(f, &[("label", "x")]);
     }

@@ -1276,6 +1276,12 @@ fn discovery_refusals() {
     let gerr = gerr.unwrap_or_else(|| panic!("served a repository over the cap: {g}"));
     assert!(gerr.contains("larger than the limit"), "{gerr}");
     eprintln!("github.com/t/big over the cap: {}", gerr.trim());
+    assert!(
+        metric(
+            &capped,
+            r#"gomirror_git_commands_total{op="fetch",result="too_large"}"#
+        ) >= 1.0
+    );
     let left: Vec<_> = std::fs::read_dir(lab.base.path().join("capped-git"))
         .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
@@ -1607,6 +1613,29 @@ fn git_processes_are_bounded_and_time_out() {
     eprintln!("hanging git: {status} {}", body.trim());
     assert_eq!(status, 502, "{body}");
     assert!(body.contains("timed out after 2s"), "{body}");
+
+    // What operators see.
+    assert!(
+        metric(
+            &server,
+            r#"gomirror_git_commands_total{op="fetch",result="ok"}"#
+        ) >= 8.0
+    );
+    assert!(
+        metric(
+            &server,
+            r#"gomirror_git_commands_total{op="archive",result="ok"}"#
+        ) >= 8.0
+    );
+    assert!(
+        metric(
+            &server,
+            r#"gomirror_git_commands_total{op="config",result="timeout"}"#
+        ) >= 1.0
+    );
+    assert_eq!(metric(&server, "gomirror_git_processes"), 0.0);
+    assert!(metric(&server, "gomirror_git_cache_repositories") >= 8.0);
+    assert!(metric(&server, "gomirror_git_cache_bytes") > 0.0);
 }
 
 /// The repository cache keeps to `GOMIRROR_GIT_CACHE_SIZE`: past it, the
@@ -1658,4 +1687,34 @@ fn git_cache_is_kept_within_its_budget() {
     assert_ne!(seen[0], seen[1]);
     assert_ne!(seen[1], seen[2]);
     assert_eq!(seen[0], seen[3]);
+    assert_eq!(metric(&server, "gomirror_git_cache_evictions_total"), 3.0);
+    assert_eq!(metric(&server, "gomirror_git_cache_repositories"), 1.0);
+}
+
+/// The value of the sample `name{labels}` on the server's /metrics (0 if
+/// absent).
+fn metric(server: &Server, sample: &str) -> f64 {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let text = rt.block_on(async {
+        support::http_client()
+            .get(format!("{}/metrics", server.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(sample)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0.0)
 }

@@ -86,7 +86,7 @@ const MAX_TREE: u64 = 500 << 20;
 const NAME: &str = "direct";
 
 /// Direct mode's settings.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Options {
     /// Where bare repositories are cached (`$GOMIRROR_GIT_DIR` wins).
     pub git_dir: Option<PathBuf>,
@@ -101,6 +101,8 @@ pub struct Options {
     pub max_processes: usize,
     /// Size budget of the whole repository cache, in bytes on disk.
     pub max_cache_size: u64,
+    /// Where git commands, the cache's size and evictions are counted.
+    pub metrics: Option<Arc<crate::telemetry::Metrics>>,
 }
 
 impl Default for Options {
@@ -112,6 +114,7 @@ impl Default for Options {
             timeout: Duration::from_secs(300),
             max_processes: 4,
             max_cache_size: 20 << 30,
+            metrics: None,
         }
     }
 }
@@ -570,6 +573,20 @@ impl Direct {
         Ok((dir, true, guard))
     }
 
+    fn metrics(&self) -> Option<&crate::telemetry::Metrics> {
+        self.opts.metrics.as_deref()
+    }
+
+    /// Publishes the cache's size and repository count.
+    fn publish_cache_size(&self, sizes: &HashMap<PathBuf, u64>) {
+        if let Some(m) = self.metrics() {
+            m.git_cache_bytes
+                .set(i64::try_from(sizes.values().sum::<u64>()).unwrap_or(i64::MAX));
+            m.git_cache_repositories
+                .set(i64::try_from(sizes.len()).unwrap_or(i64::MAX));
+        }
+    }
+
     /// The lock of the repository directory `dir`.
     fn lock_of(&self, dir: &Path) -> RepoLock {
         self.repos
@@ -614,6 +631,7 @@ impl Direct {
             let mut sizes = self.sizes.lock().unwrap();
             let sizes = sizes.get_or_insert_with(|| scanned.unwrap_or_default());
             sizes.insert(dir.to_owned(), this_size);
+            self.publish_cache_size(sizes);
             let total: u64 = sizes.values().sum();
             if total <= budget {
                 return;
@@ -648,10 +666,14 @@ impl Direct {
                     repository = %self.redact(&victim.to_string_lossy()),
                     "evicted from the git cache (GOMIRROR_GIT_CACHE_SIZE)"
                 );
+                if let Some(m) = self.metrics() {
+                    m.git_evictions.inc();
+                }
             }
             *held = None;
             if let Some(s) = self.sizes.lock().unwrap().as_mut() {
                 s.remove(&victim);
+                self.publish_cache_size(s);
             }
         }
     }
@@ -738,6 +760,25 @@ impl Direct {
     ) -> Result<Option<std::process::Output>, FetchError> {
         use tokio::io::AsyncReadExt;
         let _permit = self.sem.acquire().await.expect("semaphore never closed");
+        let op = args
+            .iter()
+            .map(|a| a.to_string_lossy())
+            .find(|a| !a.starts_with('-') && *a != "core.autocrlf=input" && *a != "core.eol=lf")
+            .unwrap_or_default()
+            .into_owned();
+        let _running = self.metrics().map(|m| {
+            m.git_processes.inc();
+            Running(m)
+        });
+        let started = Instant::now();
+        let record = |result: &str| {
+            if let Some(m) = self.metrics() {
+                crate::telemetry::Metrics::inc(&m.git_commands, &[("op", &op), ("result", result)]);
+                m.git_duration
+                    .get_or_create(&vec![("op".to_owned(), op.clone())])
+                    .observe(started.elapsed().as_secs_f64());
+            }
+        };
         let mut cmd = tokio::process::Command::new("git");
         if let Some(d) = dir {
             cmd.arg("--git-dir").arg(d);
@@ -793,6 +834,7 @@ impl Direct {
                 st = child.wait() => break st.map_err(|e| failed(format!("{}: {e}", what())))?,
                 _ = tokio::time::sleep_until(deadline) => {
                     let _ = child.kill().await;
+                    record("timeout");
                     return Err(FetchError::Transient {
                         upstream: NAME.into(),
                         msg: format!(
@@ -804,6 +846,7 @@ impl Direct {
                 _ = tokio::time::sleep(Duration::from_millis(200)), if over.is_some() => {
                     if over.unwrap()().await {
                         let _ = child.kill().await;
+                        record("too_large");
                         return Ok(None);
                     }
                 }
@@ -816,9 +859,11 @@ impl Direct {
         let stderr = err_task.await.unwrap_or_default();
         if let Some(check) = over {
             if status.success() && check().await {
+                record("too_large");
                 return Ok(None);
             }
         }
+        record(if status.success() { "ok" } else { "error" });
         Ok(Some(std::process::Output {
             status,
             stdout,
@@ -952,6 +997,15 @@ fn last_used(dir: &Path) -> std::time::SystemTime {
     std::fs::metadata(dir.join("gomirror-used"))
         .and_then(|m| m.modified())
         .unwrap_or(std::time::UNIX_EPOCH)
+}
+
+/// Counts a running git process in the metrics until dropped.
+struct Running<'a>(&'a crate::telemetry::Metrics);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.git_processes.dec();
+    }
 }
 
 /// Removes the temporary packs a killed `git fetch` leaves behind.
