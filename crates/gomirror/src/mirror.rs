@@ -546,9 +546,10 @@ impl Mirror {
                 let this = self.clone();
                 let k = key.to_owned();
                 let handle = tokio::spawn(async move {
-                    let r = fill.await;
-                    this.inflight.lock().unwrap().remove(&k);
-                    r
+                    // Removed however the work ends, a panic included: a
+                    // failed flight must not answer every later request.
+                    let _done = FlightDone(this, k);
+                    fill.await
                 });
                 let f: Flight = async move {
                     handle.await.unwrap_or_else(|e| {
@@ -1320,6 +1321,27 @@ mod tests {
 
     const KEY: &str = "example.com/m/@v/v1.0.0.zip";
 
+    /// A fetch that panics fails its callers once and is then forgotten:
+    /// the next request for the same object runs a new fetch.
+    #[tokio::test]
+    async fn a_panicking_flight_is_forgotten() {
+        let m = mirror(Arc::new(MemStore::new().unwrap()), Duration::ZERO);
+        let r = m
+            .singleflight("example.com/m/@v/v1.0.0.zip", async {
+                panic!("injected panic in a fetch")
+            })
+            .await;
+        assert!(
+            matches!(&r, Err(Failure::Upstream(msg)) if msg.contains("fetch task failed")),
+            "{r:?}"
+        );
+        assert!(m.inflight.lock().unwrap().is_empty());
+        let r = m
+            .singleflight("example.com/m/@v/v1.0.0.zip", async { Ok(()) })
+            .await;
+        assert!(r.is_ok(), "{r:?}");
+    }
+
     fn mirror(store: Arc<MemStore>, reverify: Duration) -> Arc<Mirror> {
         Mirror::new(
             store,
@@ -1445,5 +1467,16 @@ mod tests {
             .await
             .unwrap();
         assert!(matches!(obj.data, Data::Stored { hash: true, .. }));
+    }
+}
+
+/// Takes a finished flight out of the in-flight map when dropped.
+struct FlightDone(Arc<Mirror>, String);
+
+impl Drop for FlightDone {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.0.inflight.lock() {
+            map.remove(&self.1);
+        }
     }
 }

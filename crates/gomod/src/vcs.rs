@@ -367,7 +367,9 @@ fn decode_entities(s: &str) -> String {
     while let Some(p) = rest.find('&') {
         out.push_str(&rest[..p]);
         rest = &rest[p..];
-        let Some(semi) = rest[..rest.len().min(12)].find(';') else {
+        // Entities are short: look for the `;` in the first 12 bytes only
+        // (bytes: `rest` may hold multi-byte characters there).
+        let Some(semi) = rest.bytes().take(12).position(|b| b == b';') else {
             out.push('&');
             rest = &rest[1..];
             continue;
@@ -778,9 +780,18 @@ mod tests {
             "<!--",
             "<meta a=>",
             "&#xffffffff;",
+            "<html lang=\"&aaaaaaaaaaé\">",
+            "<meta content=\"R&D für alle; é&#233;\" name=x>",
+            "<meta a=\"&é;\"><meta b='&#x1F600'>",
         ] {
             let _ = parse_meta_go_imports(html.as_bytes(), true);
         }
+        // Multi-byte text around entities is kept intact.
+        let html = "<meta name=\"go-import\" content=\"ä.example/é git https://ä.example/é?a=1&amp;b=ü\">";
+        assert_eq!(
+            parse_meta_go_imports(html.as_bytes(), true),
+            vec![mi("ä.example/é", "git", "https://ä.example/é?a=1&b=ü")]
+        );
     }
 
     /// Cases from cmd/go/internal/vcs's TestMatchGoImport.
