@@ -1313,6 +1313,17 @@ fn range_stream(
     .boxed()
 }
 
+/// Takes a finished flight out of the in-flight map when dropped.
+struct FlightDone(Arc<Mirror>, String);
+
+impl Drop for FlightDone {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.0.inflight.lock() {
+            map.remove(&self.1);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1467,16 +1478,5 @@ mod tests {
             .await
             .unwrap();
         assert!(matches!(obj.data, Data::Stored { hash: true, .. }));
-    }
-}
-
-/// Takes a finished flight out of the in-flight map when dropped.
-struct FlightDone(Arc<Mirror>, String);
-
-impl Drop for FlightDone {
-    fn drop(&mut self) {
-        if let Ok(mut map) = self.0.inflight.lock() {
-            map.remove(&self.1);
-        }
     }
 }

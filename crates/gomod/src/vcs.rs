@@ -787,7 +787,8 @@ mod tests {
             let _ = parse_meta_go_imports(html.as_bytes(), true);
         }
         // Multi-byte text around entities is kept intact.
-        let html = "<meta name=\"go-import\" content=\"ä.example/é git https://ä.example/é?a=1&amp;b=ü\">";
+        let html =
+            "<meta name=\"go-import\" content=\"ä.example/é git https://ä.example/é?a=1&amp;b=ü\">";
         assert_eq!(
             parse_meta_go_imports(html.as_bytes(), true),
             vec![mi("ä.example/é", "git", "https://ä.example/é?a=1&b=ü")]
