@@ -1555,8 +1555,9 @@ fn git_processes_are_bounded_and_time_out() {
     std::fs::write(
         shim.join("git"),
         format!(
-            "#!/bin/bash\n{}\ncase \"$*\" in *t/hang*) exec sleep 60;; esac\nsleep 0.3\n{real_git} \"$@\"\nrc=$?\n{}\nexit $rc\n",
+            "#!/bin/bash\n{}\ncase \"$*\" in *t/hang*) sleep 60 & echo $! > {}/hang.pid; wait; exit 1;; esac\nsleep 0.3\n{real_git} \"$@\"\nrc=$?\n{}\nexit $rc\n",
             count("+ 1"),
+            shim.display(),
             count("- 1")
         ),
     )
@@ -1613,6 +1614,23 @@ fn git_processes_are_bounded_and_time_out() {
     eprintln!("hanging git: {status} {}", body.trim());
     assert_eq!(status, 502, "{body}");
     assert!(body.contains("timed out after 2s"), "{body}");
+    // The whole process group went, not only the process gomirror started.
+    let child: u32 = std::fs::read_to_string(shim.join("hang.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let proc_dir = PathBuf::from(format!("/proc/{child}"));
+    for _ in 0..50 {
+        if !proc_dir.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        !proc_dir.exists(),
+        "git's child process {child} outlived the timeout"
+    );
 
     // What operators see.
     assert!(

@@ -59,6 +59,44 @@ const FETCH_ARGS: [&str; 8] = [
     "+HEAD:refs/gomirror/head",
 ];
 
+/// Most standard output kept from one git command (a `git archive` of the
+/// largest tree allowed, with tar headers); past it the command is stopped.
+const MAX_OUT: u64 = MAX_TREE + (128 << 20);
+/// Most standard error kept from one git command.
+const MAX_ERR: u64 = 64 << 10;
+
+/// How a git command ended, when it could run.
+enum Outcome {
+    /// It exited by itself.
+    Done(std::process::Output),
+    /// It was stopped: its output, or the repository it was writing, grew
+    /// past the limit.
+    TooLarge,
+}
+
+/// A git command's process group, killed whole when dropped (unless it
+/// exited by itself: then `0` is `None`).
+struct Group(Option<i32>);
+
+impl Group {
+    fn kill(&mut self) {
+        if let Some(pgid) = self.0.take() {
+            // SAFETY: killpg only sends a signal; the group is the one git
+            // was started in (`process_group(0)`), and it has not been
+            // reaped yet, so the id is still ours.
+            unsafe {
+                libc::killpg(pgid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// Shortest time between two fetches of a repository caused by requests
 /// for versions it lacks.
 pub const MISS_REFRESH: Duration = Duration::from_secs(1);
@@ -455,28 +493,41 @@ impl Direct {
         let key = hex::encode(&sha2::Sha256::digest(url.as_bytes())[..12]);
         let dir = self.root.join(format!("{key}.git"));
         let lock = self.lock_of(&dir);
+        // Whether the cached copy will do, and if so whether it is fresh.
+        let enough = |last: Option<Instant>| match mode {
+            Freshness::Cached => Some(false),
+            Freshness::Refresh if matches!(last, Some(t) if t.elapsed() < REFRESH) => Some(false),
+            Freshness::Miss(start) if matches!(last, Some(t) if t > start) => Some(true),
+            Freshness::Miss(_) if matches!(last, Some(t) if t.elapsed() < MISS_REFRESH) => {
+                Some(false)
+            }
+            _ => None,
+        };
+        // Most requests only read: they share the lock.
+        {
+            let read = lock.clone().read_owned().await;
+            if dir.join("HEAD").exists() {
+                if let Some(fresh) = enough(*read) {
+                    touch_used(&dir);
+                    return Ok((dir, fresh, read));
+                }
+            }
+        }
         let mut last = lock.write_owned().await;
         let exists = dir.join("HEAD").exists();
         if exists {
             touch_used(&dir);
-            let fresh = match mode {
-                Freshness::Cached => Some(false),
-                Freshness::Refresh if matches!(*last, Some(t) if t.elapsed() < REFRESH) => {
-                    Some(false)
-                }
-                Freshness::Miss(start) if matches!(*last, Some(t) if t > start) => Some(true),
-                Freshness::Miss(_) if matches!(*last, Some(t) if t.elapsed() < MISS_REFRESH) => {
-                    Some(false)
-                }
-                _ => None,
-            };
-            if let Some(fresh) = fresh {
+            if let Some(fresh) = enough(*last) {
                 return Ok((dir, fresh, last.downgrade()));
             }
         }
         if !exists {
-            std::fs::create_dir_all(&self.root)
-                .map_err(|e| failed(format!("creating {}: {e}", self.root.display())))?;
+            std::fs::create_dir_all(&self.root).map_err(|e| {
+                failed(format!(
+                    "creating the git cache {}: {e}",
+                    self.redact(&self.root.to_string_lossy())
+                ))
+            })?;
             let tmp = self.root.join(format!(
                 "{}.tmp-{}",
                 dir.file_name().unwrap().to_string_lossy(),
@@ -514,45 +565,50 @@ impl Direct {
                 )));
             }
             let out = self.fetch(&tmp, url).await;
-            let out = match out {
-                Ok(o) if o.status.success() => o,
-                Ok(o) => {
-                    let _ = std::fs::remove_dir_all(&tmp);
-                    let err = String::from_utf8_lossy(&o.stderr).trim().to_owned();
-                    return Err(self.repo_error(url, &err));
+            let fail = match out {
+                Ok(Outcome::Done(o)) if o.status.success() => None,
+                Ok(Outcome::Done(o)) => {
+                    Some(self.repo_error(url, String::from_utf8_lossy(&o.stderr).trim()))
                 }
-                Err(e) => {
-                    let _ = std::fs::remove_dir_all(&tmp);
-                    return Err(e);
-                }
+                Ok(Outcome::TooLarge) => Some(self.too_large(url)),
+                Err(e) => Some(e),
             };
-            drop(out);
+            if let Some(e) = fail {
+                let _ = std::fs::remove_dir_all(&tmp);
+                return Err(e);
+            }
             // As the go command does: `git archive` must not leave files
             // out or rewrite them because of the repository's own
             // `.gitattributes` (end-of-line conversion still applies).
             write_attributes(&tmp)?;
-            std::fs::rename(&tmp, &dir)
-                .map_err(|e| failed(format!("installing {}: {e}", dir.display())))?;
+            if dir.exists() {
+                // A broken copy (no HEAD): out of the way.
+                self.discard(&dir);
+            }
+            std::fs::rename(&tmp, &dir).map_err(|e| {
+                failed(format!(
+                    "installing {}: {e}",
+                    self.redact(&dir.to_string_lossy())
+                ))
+            })?;
         } else {
             match self.fetch(&dir, url).await {
-                Ok(o) if o.status.success() => {}
-                Ok(o) => {
+                Ok(Outcome::Done(o)) if o.status.success() => {}
+                Ok(Outcome::Done(o)) => {
                     let err = String::from_utf8_lossy(&o.stderr).trim().to_owned();
                     return Err(self.repo_error(url, &err));
                 }
-                Err(e @ FetchError::Transient { .. }) => {
-                    // Timed out: what git completed is intact (packs and
-                    // refs are written atomically); its temporary pack goes.
-                    remove_tmp_packs(&dir);
-                    return Err(e);
+                Ok(Outcome::TooLarge) => {
+                    // Over the cap: the cache copy goes.
+                    self.discard(&dir);
+                    *last = None;
+                    return Err(self.too_large(url));
                 }
                 Err(e) => {
-                    // Over the cap: the cache copy goes.
-                    let _ = std::fs::remove_dir_all(&dir);
-                    if let Some(sizes) = self.sizes.lock().unwrap().as_mut() {
-                        sizes.remove(&dir);
-                    }
-                    *last = None;
+                    // Timed out, or git could not run: what git completed
+                    // is intact (packs and refs are written atomically);
+                    // its temporary pack goes.
+                    remove_tmp_packs(&dir);
                     return Err(e);
                 }
             }
@@ -682,16 +738,23 @@ impl Direct {
     /// without a HEAD (an empty repository, or a default branch that was
     /// deleted) still has its tags: then the rest is fetched alone and
     /// `refs/gomirror/head` removed.
-    async fn fetch(&self, dir: &Path, url: &str) -> Result<std::process::Output, FetchError> {
-        let out = self.git_capped(Some(dir), &FETCH_ARGS, dir, url).await?;
+    async fn fetch(&self, dir: &Path, url: &str) -> Result<Outcome, FetchError> {
+        let out = match self.git_capped(Some(dir), &FETCH_ARGS, dir, url).await? {
+            Outcome::Done(out) => out,
+            too_large => return Ok(too_large),
+        };
         if out.status.success()
             || !String::from_utf8_lossy(&out.stderr).contains("couldn't find remote ref HEAD")
         {
-            return Ok(out);
+            return Ok(Outcome::Done(out));
         }
-        let out = self
+        let out = match self
             .git_capped(Some(dir), &FETCH_ARGS[..FETCH_ARGS.len() - 1], dir, url)
-            .await?;
+            .await?
+        {
+            Outcome::Done(out) => out,
+            too_large => return Ok(too_large),
+        };
         if out.status.success() {
             let _ = self
                 .git_raw(
@@ -704,7 +767,7 @@ impl Direct {
                 )
                 .await;
         }
-        Ok(out)
+        Ok(Outcome::Done(out))
     }
 
     /// Runs a git clone or fetch that writes into `watch`, stopping it
@@ -716,7 +779,7 @@ impl Direct {
         args: &[&str],
         watch: &Path,
         url: &str,
-    ) -> Result<std::process::Output, FetchError> {
+    ) -> Result<Outcome, FetchError> {
         let max = self.opts.max_repo_size;
         let watch = watch.to_owned();
         let over = move || -> BoxFuture<'static, bool> {
@@ -727,14 +790,30 @@ impl Direct {
                     .unwrap_or(false)
             })
         };
+        let _ = url;
         let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
-        let out = self.git_process(dir, &args, None, Some(&over)).await?;
-        match out {
-            Some(o) => Ok(o),
-            None => Err(failed(format!(
-                "git fetch {}: repository is larger than the limit of {max} bytes (GOMIRROR_GIT_MAX_REPO_SIZE)",
-                redact_url(url)
-            ))),
+        self.git_process(dir, &args, None, Some(&over)).await
+    }
+
+    /// The error for a repository over the size cap.
+    fn too_large(&self, url: &str) -> FetchError {
+        failed(format!(
+            "git fetch {}: repository is larger than the limit of {} bytes (GOMIRROR_GIT_MAX_REPO_SIZE)",
+            redact_url(url),
+            self.opts.max_repo_size
+        ))
+    }
+
+    /// Takes a repository out of the cache: renamed away first (so a
+    /// half-done removal never looks like a repository), then removed.
+    fn discard(&self, dir: &Path) {
+        let gone = dir.with_extension(format!("evicted-{}", std::process::id()));
+        if std::fs::rename(dir, &gone).is_ok() {
+            let _ = std::fs::remove_dir_all(&gone);
+        }
+        if let Some(sizes) = self.sizes.lock().unwrap().as_mut() {
+            sizes.remove(dir);
+            self.publish_cache_size(sizes);
         }
     }
 
@@ -749,21 +828,26 @@ impl Direct {
     }
 
     /// Runs git under the concurrency bound and the timeout, feeding it
-    /// `input`; while it runs, `over` is asked every 200 ms whether to stop
-    /// it, and if so the process is killed and `None` returned.
+    /// `input`. Git runs in its own process group, killed whole on a
+    /// timeout (its helpers — `git-remote-https`, `index-pack` — go too).
+    /// Standard output is kept up to [`MAX_OUT`] bytes (past it the group
+    /// is killed: [`Outcome::TooLarge`]), standard error up to
+    /// [`MAX_ERR`]. While it runs, `over` is asked every 200 ms whether to
+    /// stop it ([`Outcome::TooLarge`] too).
     async fn git_process(
         &self,
         dir: Option<&Path>,
         args: &[&std::ffi::OsStr],
         input: Option<Vec<u8>>,
         over: Option<&(dyn Fn() -> BoxFuture<'static, bool> + Sync)>,
-    ) -> Result<Option<std::process::Output>, FetchError> {
+    ) -> Result<Outcome, FetchError> {
+        use std::sync::atomic::{AtomicBool, Ordering};
         use tokio::io::AsyncReadExt;
         let _permit = self.sem.acquire().await.expect("semaphore never closed");
         let op = args
             .iter()
             .map(|a| a.to_string_lossy())
-            .find(|a| !a.starts_with('-') && *a != "core.autocrlf=input" && *a != "core.eol=lf")
+            .find(|a| !a.starts_with('-') && !a.contains('='))
             .unwrap_or_default()
             .into_owned();
         let _running = self.metrics().map(|m| {
@@ -786,6 +870,16 @@ impl Direct {
         cmd.args(args)
             .env("GIT_TERMINAL_PROMPT", "0")
             .env("GIT_ASKPASS", "true")
+            .env("GCM_INTERACTIVE", "never")
+            // Paths are paths, never patterns.
+            .env("GIT_LITERAL_PATHSPECS", "1")
+            // No maintenance detached into the background, outside the
+            // timeout, the lock and the eviction.
+            .env("GIT_CONFIG_COUNT", "2")
+            .env("GIT_CONFIG_KEY_0", "gc.autoDetach")
+            .env("GIT_CONFIG_VALUE_0", "false")
+            .env("GIT_CONFIG_KEY_1", "maintenance.autoDetach")
+            .env("GIT_CONFIG_VALUE_1", "false")
             .env("LC_ALL", "C")
             .stdin(if input.is_some() {
                 std::process::Stdio::piped()
@@ -794,6 +888,7 @@ impl Direct {
             })
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
+            .process_group(0)
             .kill_on_drop(true);
         let what = || {
             format!(
@@ -807,6 +902,8 @@ impl Direct {
         let mut child = cmd
             .spawn()
             .map_err(|e| failed(format!("cannot run git (is it installed?): {e}")))?;
+        // Kills the whole group if this future ends before git does.
+        let mut group = Group(child.id().and_then(|p| i32::try_from(p).ok()));
         let writer = if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
             Some(tokio::spawn(async move {
                 use tokio::io::AsyncWriteExt;
@@ -817,14 +914,21 @@ impl Direct {
         };
         let mut stdout = child.stdout.take().expect("piped");
         let mut stderr = child.stderr.take().expect("piped");
+        let overflow = Arc::new(AtomicBool::new(false));
+        let flag = overflow.clone();
         let out_task = tokio::spawn(async move {
             let mut v = vec![];
-            let _ = stdout.read_to_end(&mut v).await;
+            let _ = (&mut stdout).take(MAX_OUT + 1).read_to_end(&mut v).await;
+            if v.len() as u64 > MAX_OUT {
+                flag.store(true, Ordering::Relaxed);
+                v.clear();
+            }
             v
         });
         let err_task = tokio::spawn(async move {
             let mut v = vec![];
-            let _ = stderr.read_to_end(&mut v).await;
+            let _ = (&mut stderr).take(MAX_ERR).read_to_end(&mut v).await;
+            let _ = tokio::io::copy(&mut stderr, &mut tokio::io::sink()).await;
             v
         });
         let timeout = self.opts.timeout;
@@ -833,7 +937,8 @@ impl Direct {
             tokio::select! {
                 st = child.wait() => break st.map_err(|e| failed(format!("{}: {e}", what())))?,
                 _ = tokio::time::sleep_until(deadline) => {
-                    let _ = child.kill().await;
+                    group.kill();
+                    let _ = child.wait().await;
                     record("timeout");
                     return Err(FetchError::Transient {
                         upstream: NAME.into(),
@@ -843,28 +948,38 @@ impl Direct {
                         ),
                     });
                 }
-                _ = tokio::time::sleep(Duration::from_millis(200)), if over.is_some() => {
-                    if over.unwrap()().await {
-                        let _ = child.kill().await;
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {
+                    let too_large = overflow.load(Ordering::Relaxed)
+                        || match over {
+                            Some(check) => check().await,
+                            None => false,
+                        };
+                    if too_large {
+                        group.kill();
+                        let _ = child.wait().await;
                         record("too_large");
-                        return Ok(None);
+                        return Ok(Outcome::TooLarge);
                     }
                 }
             }
         };
+        group.0 = None; // exited by itself
         if let Some(w) = writer {
             let _ = w.await;
         }
         let stdout = out_task.await.unwrap_or_default();
         let stderr = err_task.await.unwrap_or_default();
-        if let Some(check) = over {
-            if status.success() && check().await {
-                record("too_large");
-                return Ok(None);
-            }
+        let too_large = overflow.load(Ordering::Relaxed)
+            || match over {
+                Some(check) => status.success() && check().await,
+                None => false,
+            };
+        if too_large {
+            record("too_large");
+            return Ok(Outcome::TooLarge);
         }
         record(if status.success() { "ok" } else { "error" });
-        Ok(Some(std::process::Output {
+        Ok(Outcome::Done(std::process::Output {
             status,
             stdout,
             stderr,
@@ -877,10 +992,15 @@ impl Direct {
         args: &[&std::ffi::OsStr],
         input: Option<Vec<u8>>,
     ) -> Result<std::process::Output, FetchError> {
-        Ok(self
-            .git_process(dir, args, input, None)
-            .await?
-            .expect("no size check, never stopped"))
+        match self.git_process(dir, args, input, None).await? {
+            Outcome::Done(o) => Ok(o),
+            Outcome::TooLarge => Err(failed(format!(
+                "git {}: output larger than {MAX_OUT} bytes",
+                args.first()
+                    .map(|a| a.to_string_lossy())
+                    .unwrap_or_default()
+            ))),
+        }
     }
 
     /// `s` without the cache directory's path and without credentials in
@@ -974,7 +1094,9 @@ fn remove_leftovers(root: &Path) {
             .or_else(|| name.rsplit_once(".evicted-"))
             .and_then(|(_, pid)| pid.parse::<u32>().ok());
         if let Some(pid) = pid {
-            if !Path::new(&format!("/proc/{pid}")).exists() {
+            // Our own pid too: in a container every start may get the same
+            // one, and nothing of ours runs yet.
+            if pid == std::process::id() || !Path::new(&format!("/proc/{pid}")).exists() {
                 let _ = std::fs::remove_dir_all(e.path());
             }
         }
