@@ -508,6 +508,7 @@ fn corpus(root: &Path) -> Vec<(&'static str, Vec<String>)> {
     g.write("go.mod", &gomod("github.com/t/mono"));
     g.write("LICENSE", "BSD\n");
     g.write("root.go", "package mono\n");
+    g.write("tools/gen/gen.go", "package gen\n");
     g.write("sub/dir/go.mod", &gomod("github.com/t/mono/sub/dir"));
     g.write("sub/dir/d.go", "package dir\n");
     g.commit("one");
@@ -600,6 +601,7 @@ fn vanity_corpus(root: &Path, vanity: &Vanity) -> Vec<(&'static str, Vec<String>
     let mut g = Git::init(&t, "kit");
     g.write("go.mod", &gomod("vanity.example/kit"));
     g.write("kit.go", "package kit\n");
+    g.write("pkg/p.go", "package pkg\n");
     g.write("sub/go.mod", &gomod("vanity.example/kit/sub"));
     g.write("sub/sub.go", "package sub\n");
     g.commit("one");
@@ -960,6 +962,26 @@ fn answers(lab: &Lab, env: &GoEnv, work: &Path, module: &str, queries: &[String]
     out
 }
 
+/// `go get pkg` in a fresh module: the modules it required (`go list -m
+/// all`), or the error.
+fn get_package(lab: &Lab, env: &GoEnv, name: &str, pkg: &str) -> String {
+    let work = env.new_module(name);
+    let o = support::run(lab.go(env, &work).args(["get", pkg]));
+    if !o.status.success() {
+        return format!(
+            "go get {pkg}: error {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        );
+    }
+    let all = support::run(lab.go(env, &work).args(["list", "-m", "all"]));
+    let mods: Vec<String> = String::from_utf8_lossy(&all.stdout)
+        .lines()
+        .skip(1)
+        .map(str::to_owned)
+        .collect();
+    format!("go get {pkg}: {}", mods.join(", "))
+}
+
 /// `go mod download -json module@q`: a summary line, and the error text if
 /// it failed.
 fn download(
@@ -1039,6 +1061,28 @@ fn direct_mode_matches_the_go_command() {
             } else {
                 report.push(w.clone());
             }
+        }
+    }
+    // `go get` of a package path: the go command asks for each prefix of
+    // the path as a module, longest first, and must land on the same module.
+    for (i, pkg) in [
+        "vanity.example/kit/pkg",
+        "vanity.example/kit/sub",
+        "github.com/t/mono/tools/gen",
+        "github.com/t/mono/sub/dir",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let w = get_package(&lab, &oracle, &format!("geto{i}"), pkg);
+        let g = get_package(&lab, &via, &format!("getv{i}"), pkg);
+        if w.contains("error") {
+            mismatches.push(format!("oracle failed: {w}"));
+        }
+        if w != g {
+            mismatches.push(format!("go direct:  {w}\n  gomirror:  {g}"));
+        } else {
+            report.push(w);
         }
     }
     eprintln!("agreed:\n  {}", report.join("\n  "));
@@ -1135,14 +1179,32 @@ fn hostile_repositories() {
         ("github.com/h/missing", "v1.0.0"),
         ("github.com/h/symlink", "nosuchbranch"),
         ("github.com/h/symlink", "v1.9.9"),
+        // A directory without a go.mod below the root is no module.
+        ("github.com/h/symlink/sub", "latest"),
+        ("github.com/h/symlink/sub", "main"),
     ] {
         let (w, werr) = download(&lab, &oracle, &ow, module, q);
         assert!(werr.is_some(), "the go command found {module}@{q}: {w}");
         let (g, gerr) = download(&lab, &via, &vw, module, q);
         let gerr = gerr.unwrap_or_else(|| panic!("gomirror served {module}@{q}: {g}"));
-        assert!(gerr.contains("404 Not Found"), "{module}@{q}: {gerr}");
+        // (`@latest` answered 404 reads "no matching versions".)
+        assert!(
+            gerr.contains("404 Not Found") || gerr.contains("no matching versions"),
+            "{module}@{q}: {gerr}"
+        );
         eprintln!("{module}@{q}: gomirror: {}", gerr.trim());
     }
+    // Nothing was admitted for the module that is not one (not even an
+    // .info naming a pseudo-version).
+    let sub = lab
+        .base
+        .path()
+        .join("data/objects/github.com/h/symlink/sub");
+    let stored: Vec<String> = walk(&sub);
+    assert!(
+        stored.iter().all(|f| f.contains("/@v/list")),
+        "stored for a module that is not one: {stored:?}"
+    );
 
     let (w, werr) = download(&lab, &oracle, &ow, "github.com/h/symlink", "v1.0.0");
     assert!(werr.is_none(), "{w}: {werr:?}");
@@ -1735,4 +1797,20 @@ fn metric(server: &Server, sample: &str) -> f64 {
                 .ok()
         })
         .unwrap_or(0.0)
+}
+
+/// The files under `dir` (recursively), as paths.
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = vec![];
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                todo.push(e.path());
+            } else {
+                out.push(e.path().display().to_string());
+            }
+        }
+    }
+    out
 }

@@ -1473,6 +1473,8 @@ impl Repo<'_> {
             )));
         }
         let t = self.commit_time(&hash).await?;
+        // As the go command's checkCanonical: the module must be there.
+        self.find_dir(&hash).await?;
         Ok((v.to_owned(), t, hash))
     }
 
@@ -1535,6 +1537,9 @@ impl Repo<'_> {
             }
             if !loose {
                 if let Some(v) = best {
+                    // As the go command's checkCanonical: the module must
+                    // be there.
+                    self.find_dir(hash).await?;
                     return Ok((v, t, hash.to_owned()));
                 }
                 continue;
@@ -1544,6 +1549,7 @@ impl Repo<'_> {
             let time = pseudo::UtcTime::from_unix(t)
                 .ok_or_else(|| failed(format!("commit {hash} has an impossible time")))?;
             let v = pseudo::pseudo_version(major, &base, &time, &hash[..12]);
+            self.find_dir(hash).await?;
             return Ok((v, t, hash.to_owned()));
         }
         unreachable!("the loop returns on its second round")
