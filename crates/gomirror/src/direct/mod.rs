@@ -564,7 +564,7 @@ impl Direct {
                     String::from_utf8_lossy(&config.stderr).trim()
                 )));
             }
-            let out = self.fetch(&tmp, url).await;
+            let out = self.fetch(&tmp).await;
             let fail = match out {
                 Ok(Outcome::Done(o)) if o.status.success() => None,
                 Ok(Outcome::Done(o)) => {
@@ -592,7 +592,7 @@ impl Direct {
                 ))
             })?;
         } else {
-            match self.fetch(&dir, url).await {
+            match self.fetch(&dir).await {
                 Ok(Outcome::Done(o)) if o.status.success() => {}
                 Ok(Outcome::Done(o)) => {
                     let err = String::from_utf8_lossy(&o.stderr).trim().to_owned();
@@ -738,8 +738,8 @@ impl Direct {
     /// without a HEAD (an empty repository, or a default branch that was
     /// deleted) still has its tags: then the rest is fetched alone and
     /// `refs/gomirror/head` removed.
-    async fn fetch(&self, dir: &Path, url: &str) -> Result<Outcome, FetchError> {
-        let out = match self.git_capped(Some(dir), &FETCH_ARGS, dir, url).await? {
+    async fn fetch(&self, dir: &Path) -> Result<Outcome, FetchError> {
+        let out = match self.git_capped(Some(dir), &FETCH_ARGS, dir).await? {
             Outcome::Done(out) => out,
             too_large => return Ok(too_large),
         };
@@ -749,7 +749,7 @@ impl Direct {
             return Ok(Outcome::Done(out));
         }
         let out = match self
-            .git_capped(Some(dir), &FETCH_ARGS[..FETCH_ARGS.len() - 1], dir, url)
+            .git_capped(Some(dir), &FETCH_ARGS[..FETCH_ARGS.len() - 1], dir)
             .await?
         {
             Outcome::Done(out) => out,
@@ -770,15 +770,14 @@ impl Direct {
         Ok(Outcome::Done(out))
     }
 
-    /// Runs a git clone or fetch that writes into `watch`, stopping it
-    /// (error, nothing kept by the caller) when `watch` grows past the
-    /// repository size cap.
+    /// Runs a git fetch that writes into `watch`, stopping it
+    /// ([`Outcome::TooLarge`]) when `watch` grows past the repository size
+    /// cap.
     async fn git_capped(
         &self,
         dir: Option<&Path>,
         args: &[&str],
         watch: &Path,
-        url: &str,
     ) -> Result<Outcome, FetchError> {
         let max = self.opts.max_repo_size;
         let watch = watch.to_owned();
@@ -790,7 +789,6 @@ impl Direct {
                     .unwrap_or(false)
             })
         };
-        let _ = url;
         let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
         self.git_process(dir, &args, None, Some(&over)).await
     }
