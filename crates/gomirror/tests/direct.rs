@@ -1484,6 +1484,37 @@ fn private_repository_with_credentials() {
     assert!(gerr.is_none(), "{g2}: {gerr:?}");
     assert!(lab.githttp.requests() > before, "v1.2.0 without a fetch?");
 
+    // A git credential helper instead of .netrc (`credential.helper store`
+    // in the server user's git config).
+    let creds = lab.base.path().join("git-credentials");
+    std::fs::write(
+        &creds,
+        format!("http://alice:s3cret@127.0.0.1:{}\n", lab.githttp.port),
+    )
+    .unwrap();
+    let helper_config = lab.base.path().join("helper.gitconfig");
+    std::fs::write(
+        &helper_config,
+        format!(
+            "[include]\n\tpath = {}\n[credential]\n\thelper = store --file {}\n",
+            lab.gitconfig.display(),
+            creds.display()
+        ),
+    )
+    .unwrap();
+    let helped = lab.server_with(
+        "helped",
+        &[
+            ("HOME", nohome.to_str().unwrap()),
+            ("GIT_CONFIG_GLOBAL", helper_config.to_str().unwrap()),
+        ],
+    );
+    let hv = GoEnv::new(&helped.url);
+    let hw = hv.new_module("app");
+    let (h, herr) = download(&lab, &hv, &hw, m, "v1.0.0");
+    assert!(herr.is_none(), "credential helper: {h}: {herr:?}");
+    assert_eq!(h, g0);
+
     // Without credentials: a 404 that says why, and no password anywhere.
     let anon = lab.server_with(
         "anon",
@@ -1500,7 +1531,7 @@ fn private_repository_with_credentials() {
     let aerr = aerr.unwrap_or_else(|| panic!("served without credentials: {a}"));
     assert!(aerr.contains("401"), "{aerr}");
     eprintln!("vanity page without credentials: {}", aerr.trim());
-    for log in [server.log(), anon.log()] {
+    for log in [server.log(), anon.log(), helped.log()] {
         assert!(!log.contains("s3cret"), "password in a log");
         assert!(!log.contains("YWxpY2U6czNjcmV0"), "credentials in a log");
     }
