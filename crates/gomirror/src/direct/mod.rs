@@ -459,21 +459,15 @@ impl Repo<'_> {
                 s.into_bytes()
             }
             Request::Latest => {
-                let (v, t, hash) = r.latest().await?;
-                info_json(&v, t, &r.loc, &hash)
+                let rev = r.latest().await?;
+                info_json(&rev.version, rev.time, &r.loc, &rev.hash)
             }
             Request::Info(q) => {
-                let (v, t, hash) = r.stat(q).await?;
-                info_json(&v, t, &r.loc, &hash)
+                let rev = r.stat(q).await?;
+                info_json(&rev.version, rev.time, &r.loc, &rev.hash)
             }
-            Request::Mod(v) => {
-                let (_, _, hash) = r.resolve_version(v).await?;
-                r.go_mod(&hash).await?
-            }
-            Request::Zip(v) => {
-                let (_, _, hash) = r.resolve_version(v).await?;
-                r.zip(v, &hash).await?
-            }
+            Request::Mod(v) => r.go_mod(&r.resolve_version(v).await?),
+            Request::Zip(v) => r.zip(&r.resolve_version(v).await?).await?,
         })
     }
 }
@@ -1150,6 +1144,19 @@ fn write_attributes(dir: &Path) -> Result<(), FetchError> {
         .map_err(|e| failed(format!("writing {}: {e}", attrs.display())))
 }
 
+/// A version of the module resolved in the repository.
+struct Rev {
+    version: String,
+    /// Commit time, Unix seconds.
+    time: i64,
+    /// The commit.
+    hash: String,
+    /// The module's directory in the repository at that commit.
+    dir: String,
+    /// Its go.mod, if it has one.
+    go_mod: Option<Vec<u8>>,
+}
+
 /// One module in one cached repository.
 struct Repo<'a> {
     d: &'a Direct,
@@ -1439,8 +1446,9 @@ impl Repo<'_> {
             .ok_or_else(|| not_found(format!("{}@{v}: unknown revision", self.module)))
     }
 
-    /// The commit and time of version `v` (canonical or pseudo).
-    async fn resolve_version(&self, v: &str) -> Result<(String, i64, String), FetchError> {
+    /// Version `v` (canonical or pseudo): its commit, time and module
+    /// directory.
+    async fn resolve_version(&self, v: &str) -> Result<Rev, FetchError> {
         let unknown = || not_found(format!("{}@{v}: unknown revision {v}", self.module));
         if module::canonical_version(v) != v || module::check(&self.module, v).is_err() {
             return Err(unknown());
@@ -1471,9 +1479,21 @@ impl Repo<'_> {
             )));
         }
         let t = self.commit_time(&hash).await?;
-        // As the go command's checkCanonical: the module must be there.
-        self.find_dir(&hash).await?;
-        Ok((v.to_owned(), t, hash))
+        self.rev(v.to_owned(), t, hash).await
+    }
+
+    /// The [`Rev`] of `version` at commit `hash`: as the go command's
+    /// checkCanonical, only where the module is (its directory and go.mod
+    /// found by [`Repo::find_dir`]).
+    async fn rev(&self, version: String, time: i64, hash: String) -> Result<Rev, FetchError> {
+        let (dir, go_mod) = self.find_dir(&hash).await?;
+        Ok(Rev {
+            version,
+            time,
+            hash,
+            dir,
+            go_mod,
+        })
     }
 
     /// The version the go command gives to commit `hash` (its `convert`):
@@ -1482,7 +1502,7 @@ impl Repo<'_> {
     /// and a v2+ tag counts as `+incompatible` only where the go command
     /// allows it (module at the repository root, no go.mod there nor in
     /// `vN/` at that commit).
-    async fn version_of(&self, hash: &str) -> Result<(String, i64, String), FetchError> {
+    async fn version_of(&self, hash: &str) -> Result<Rev, FetchError> {
         let t = self.commit_time(hash).await?;
         let retracted = self.retractions().await;
         let is_retracted = |v: &str| {
@@ -1535,10 +1555,7 @@ impl Repo<'_> {
             }
             if !loose {
                 if let Some(v) = best {
-                    // As the go command's checkCanonical: the module must
-                    // be there.
-                    self.find_dir(hash).await?;
-                    return Ok((v, t, hash.to_owned()));
+                    return self.rev(v, t, hash.to_owned()).await;
                 }
                 continue;
             }
@@ -1547,8 +1564,7 @@ impl Repo<'_> {
             let time = pseudo::UtcTime::from_unix(t)
                 .ok_or_else(|| failed(format!("commit {hash} has an impossible time")))?;
             let v = pseudo::pseudo_version(major, &base, &time, &hash[..12]);
-            self.find_dir(hash).await?;
-            return Ok((v, t, hash.to_owned()));
+            return self.rev(v, t, hash.to_owned()).await;
         }
         unreachable!("the loop returns on its second round")
     }
@@ -1573,19 +1589,16 @@ impl Repo<'_> {
         else {
             return vec![];
         };
-        let Ok((_, _, hash)) = self.resolve_version(&highest).await else {
+        let Ok(rev) = self.resolve_version(&highest).await else {
             return vec![];
         };
-        let Ok(data) = self.go_mod(&hash).await else {
-            return vec![];
-        };
-        gomod::modfile::parse_lax("go.mod", &data)
+        gomod::modfile::parse_lax("go.mod", &self.go_mod(&rev))
             .map(|f| f.retract.into_iter().map(|r| r.interval).collect())
             .unwrap_or_default()
     }
 
     /// `.info` for a version or a query (branch, tag, commit hash).
-    async fn stat(&self, q: &str) -> Result<(String, i64, String), FetchError> {
+    async fn stat(&self, q: &str) -> Result<Rev, FetchError> {
         if module::canonical_version(q) == q && !q.is_empty() {
             return self.resolve_version(q).await;
         }
@@ -1593,19 +1606,19 @@ impl Repo<'_> {
             .commit_of(q)
             .await?
             .ok_or_else(|| not_found(format!("{}@{q}: unknown revision {q}", self.module)))?;
-        let r = self.version_of(&hash).await?;
-        if module::check(&self.module, &r.0).is_err() {
+        let rev = self.version_of(&hash).await?;
+        if module::check(&self.module, &rev.version).is_err() {
             return Err(not_found(format!(
                 "{}@{q}: resolves to {}, which is not a version of this module",
-                self.module, r.0
+                self.module, rev.version
             )));
         }
-        Ok(r)
+        Ok(rev)
     }
 
     /// `@latest`: the highest release, else the highest prerelease, else
     /// the default branch's head as a pseudo-version.
-    async fn latest(&self) -> Result<(String, i64, String), FetchError> {
+    async fn latest(&self) -> Result<Rev, FetchError> {
         let list = self.versions().await?;
         let release = list.iter().rev().find(|v| semver::prerelease(v).is_empty());
         if let Some(v) = release.or(list.last()) {
@@ -1614,9 +1627,11 @@ impl Repo<'_> {
         self.stat("HEAD").await
     }
 
-    async fn go_mod(&self, hash: &str) -> Result<Vec<u8>, FetchError> {
-        let (_, gm) = self.find_dir(hash).await?;
-        Ok(gm.unwrap_or_else(|| gomod::modfile::synthesize_go_mod(&self.module)))
+    /// The `.mod` file of `rev`: its go.mod, or one synthesised.
+    fn go_mod(&self, rev: &Rev) -> Vec<u8> {
+        rev.go_mod
+            .clone()
+            .unwrap_or_else(|| gomod::modfile::synthesize_go_mod(&self.module))
     }
 
     /// The module zip: the tree at `hash` under the module directory as
@@ -1625,8 +1640,8 @@ impl Repo<'_> {
     /// do not (`info/attributes` turns them off), as for the go command;
     /// plus the root LICENSE for a module in a subdirectory that
     /// has none, written by [`gomod::zip::create`].
-    async fn zip(&self, version: &str, hash: &str) -> Result<Vec<u8>, FetchError> {
-        let (dir, _) = self.find_dir(hash).await?;
+    async fn zip(&self, rev: &Rev) -> Result<Vec<u8>, FetchError> {
+        let (version, hash, dir) = (rev.version.as_str(), rev.hash.as_str(), rev.dir.clone());
         let mut args: Vec<&str> = vec![
             "-c",
             "core.autocrlf=input",
