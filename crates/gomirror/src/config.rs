@@ -274,6 +274,22 @@ fn duration(name: &str, s: &str) -> Result<Duration> {
 }
 
 /// Picks flag, else environment, else file, else default.
+/// A number from the flag, else the environment variable `var` (a value
+/// that does not parse is an error naming the variable), else the file.
+fn number<T>(flag: &Option<T>, var: &str, file: &Option<T>) -> Result<Option<T>>
+where
+    T: std::str::FromStr + Clone,
+    T::Err: std::fmt::Display,
+{
+    let from_env = env(var)
+        .map(|v| {
+            v.parse::<T>()
+                .map_err(|e| anyhow!("invalid {var} {v:?}: {e}"))
+        })
+        .transpose()?;
+    Ok(layer(flag, from_env, file))
+}
+
 fn layer<T: Clone>(flag: &Option<T>, env_val: Option<T>, file: &Option<T>) -> Option<T> {
     flag.clone().or(env_val).or_else(|| file.clone())
 }
@@ -372,30 +388,20 @@ impl Config {
             &file.upstream_idle_timeout,
             "30s",
         )?;
-        let upstream_retries = match layer(
+        let upstream_retries = match number(
             &flags.upstream_retries,
-            env("GOMIRROR_UPSTREAM_RETRIES")
-                .map(|v| {
-                    v.parse()
-                        .map_err(|e| anyhow!("invalid GOMIRROR_UPSTREAM_RETRIES {v:?}: {e}"))
-                })
-                .transpose()?,
+            "GOMIRROR_UPSTREAM_RETRIES",
             &file.upstream_retries,
-        ) {
+        )? {
             Some(n) if n > 10 => bail!("invalid upstream_retries {n}: at most 10"),
             Some(n) => n,
             None => 2,
         };
-        let memory_cache_bytes = layer(
+        let memory_cache_bytes = number(
             &flags.memory_cache_bytes,
-            env("GOMIRROR_MEMORY_CACHE_BYTES")
-                .map(|v| {
-                    v.parse()
-                        .map_err(|e| anyhow!("invalid GOMIRROR_MEMORY_CACHE_BYTES {v:?}: {e}"))
-                })
-                .transpose()?,
+            "GOMIRROR_MEMORY_CACHE_BYTES",
             &file.memory_cache_bytes,
-        )
+        )?
         .unwrap_or(32 << 20);
         let reverify_interval = dur(
             &flags.reverify_interval,
@@ -446,38 +452,19 @@ impl Config {
         );
         let public_url = s(&flags.public_url, "GOMIRROR_PUBLIC_URL", &file.public_url)
             .map(|u| u.trim_end_matches('/').to_owned());
-        let scrub_rate = layer(
-            &flags.scrub_rate,
-            env("GOMIRROR_SCRUB_RATE")
-                .map(|v| {
-                    v.parse()
-                        .map_err(|e| anyhow!("invalid GOMIRROR_SCRUB_RATE {v:?}: {e}"))
-                })
-                .transpose()?,
-            &file.scrub_rate,
-        )
-        .unwrap_or(8 << 20);
-        let git_max_repo_size = layer(
+        let scrub_rate =
+            number(&flags.scrub_rate, "GOMIRROR_SCRUB_RATE", &file.scrub_rate)?.unwrap_or(8 << 20);
+        let git_max_repo_size = number(
             &flags.git_max_repo_size,
-            env("GOMIRROR_GIT_MAX_REPO_SIZE")
-                .map(|v| {
-                    v.parse()
-                        .map_err(|e| anyhow!("invalid GOMIRROR_GIT_MAX_REPO_SIZE {v:?}: {e}"))
-                })
-                .transpose()?,
+            "GOMIRROR_GIT_MAX_REPO_SIZE",
             &file.git_max_repo_size,
-        )
+        )?
         .unwrap_or(2 << 30);
-        let git_cache_size = layer(
+        let git_cache_size = number(
             &flags.git_cache_size,
-            env("GOMIRROR_GIT_CACHE_SIZE")
-                .map(|v| {
-                    v.parse()
-                        .map_err(|e| anyhow!("invalid GOMIRROR_GIT_CACHE_SIZE {v:?}: {e}"))
-                })
-                .transpose()?,
+            "GOMIRROR_GIT_CACHE_SIZE",
             &file.git_cache_size,
-        )
+        )?
         .unwrap_or(20 << 30);
         let git_timeout = dur(
             &flags.git_timeout,
@@ -488,16 +475,11 @@ impl Config {
         if git_timeout.is_zero() {
             bail!("invalid GOMIRROR_GIT_TIMEOUT (--git-timeout): must be more than 0s");
         }
-        let git_max_processes = layer(
+        let git_max_processes = number(
             &flags.git_max_processes,
-            env("GOMIRROR_GIT_MAX_PROCESSES")
-                .map(|v| {
-                    v.parse()
-                        .map_err(|e| anyhow!("invalid GOMIRROR_GIT_MAX_PROCESSES {v:?}: {e}"))
-                })
-                .transpose()?,
+            "GOMIRROR_GIT_MAX_PROCESSES",
             &file.git_max_processes,
-        )
+        )?
         .unwrap_or(4);
         if git_max_processes == 0 {
             bail!("invalid GOMIRROR_GIT_MAX_PROCESSES (--git-max-processes): must be at least 1");
@@ -525,20 +507,6 @@ impl Config {
                 .filter(|e| !e.is_empty())
                 .map(str::to_owned)
                 .collect();
-                let num = |flag: Option<u64>,
-                           var: &str,
-                           file: Option<u64>,
-                           default: u64|
-                 -> Result<u64> {
-                    Ok(layer(
-                        &flag,
-                        env(var)
-                            .map(|v| v.parse().map_err(|e| anyhow!("invalid {var} {v:?}: {e}")))
-                            .transpose()?,
-                        &file,
-                    )
-                    .unwrap_or(default))
-                };
                 Some(WatchConfig {
                     cdn,
                     edges,
@@ -548,18 +516,14 @@ impl Config {
                         &file.watch_interval,
                         "10m",
                     )?,
-                    sample: num(
-                        flags.watch_sample.map(|v| v as u64),
+                    sample: number(
+                        &flags.watch_sample,
                         "GOMIRROR_WATCH_SAMPLE",
-                        file.watch_sample.map(|v| v as u64),
-                        50,
-                    )? as usize,
-                    rate: num(
-                        flags.watch_rate,
-                        "GOMIRROR_WATCH_RATE",
-                        file.watch_rate,
-                        4 << 20,
-                    )?,
+                        &file.watch_sample,
+                    )?
+                    .unwrap_or(50),
+                    rate: number(&flags.watch_rate, "GOMIRROR_WATCH_RATE", &file.watch_rate)?
+                        .unwrap_or(4 << 20),
                 })
             }
         };
