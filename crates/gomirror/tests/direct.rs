@@ -1200,7 +1200,10 @@ fn hostile_repositories() {
         .base
         .path()
         .join("data/objects/github.com/h/symlink/sub");
-    let stored: Vec<String> = walk(&sub);
+    let stored: Vec<String> = support::files_under(&sub)
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect();
     assert!(
         stored.iter().all(|f| f.contains("/@v/list")),
         "stored for a module that is not one: {stored:?}"
@@ -1341,7 +1344,8 @@ fn discovery_refusals() {
     assert!(
         metric(
             &capped,
-            r#"gomirror_git_commands_total{op="fetch",result="too_large"}"#
+            "gomirror_git_commands_total",
+            &[("op", "fetch"), ("result", "too_large")]
         ) >= 1.0
     );
     let left: Vec<_> = std::fs::read_dir(lab.base.path().join("capped-git"))
@@ -1729,24 +1733,27 @@ fn git_processes_are_bounded_and_time_out() {
     assert!(
         metric(
             &server,
-            r#"gomirror_git_commands_total{op="fetch",result="ok"}"#
+            "gomirror_git_commands_total",
+            &[("op", "fetch"), ("result", "ok")]
         ) >= 8.0
     );
     assert!(
         metric(
             &server,
-            r#"gomirror_git_commands_total{op="archive",result="ok"}"#
+            "gomirror_git_commands_total",
+            &[("op", "archive"), ("result", "ok")]
         ) >= 8.0
     );
     assert!(
         metric(
             &server,
-            r#"gomirror_git_commands_total{op="config",result="timeout"}"#
+            "gomirror_git_commands_total",
+            &[("op", "config"), ("result", "timeout")]
         ) >= 1.0
     );
-    assert_eq!(metric(&server, "gomirror_git_processes"), 0.0);
-    assert!(metric(&server, "gomirror_git_cache_repositories") >= 8.0);
-    assert!(metric(&server, "gomirror_git_cache_bytes") > 0.0);
+    assert_eq!(metric(&server, "gomirror_git_processes", &[]), 0.0);
+    assert!(metric(&server, "gomirror_git_cache_repositories", &[]) >= 8.0);
+    assert!(metric(&server, "gomirror_git_cache_bytes", &[]) > 0.0);
 }
 
 /// The repository cache keeps to `GOMIRROR_GIT_CACHE_SIZE`: past it, the
@@ -1798,13 +1805,16 @@ fn git_cache_is_kept_within_its_budget() {
     assert_ne!(seen[0], seen[1]);
     assert_ne!(seen[1], seen[2]);
     assert_eq!(seen[0], seen[3]);
-    assert_eq!(metric(&server, "gomirror_git_cache_evictions_total"), 3.0);
-    assert_eq!(metric(&server, "gomirror_git_cache_repositories"), 1.0);
+    assert_eq!(
+        metric(&server, "gomirror_git_cache_evictions_total", &[]),
+        3.0
+    );
+    assert_eq!(metric(&server, "gomirror_git_cache_repositories", &[]), 1.0);
 }
 
-/// The value of the sample `name{labels}` on the server's /metrics (0 if
-/// absent).
-fn metric(server: &Server, sample: &str) -> f64 {
+/// The value of metric `name` with `labels` on the server's /metrics (0
+/// if absent).
+fn metric(server: &Server, name: &str, labels: &[(&str, &str)]) -> f64 {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -1819,29 +1829,5 @@ fn metric(server: &Server, sample: &str) -> f64 {
             .await
             .unwrap()
     });
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix(sample)?
-                .strip_prefix(' ')?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0.0)
-}
-
-/// The files under `dir` (recursively), as paths.
-fn walk(dir: &Path) -> Vec<String> {
-    let mut out = vec![];
-    let mut todo = vec![dir.to_owned()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            if e.path().is_dir() {
-                todo.push(e.path());
-            } else {
-                out.push(e.path().display().to_string());
-            }
-        }
-    }
-    out
+    support::metric(&text, name, labels)
 }

@@ -62,20 +62,6 @@ async fn post(url: &str, token: Option<&str>) -> (u16, String) {
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
-/// The value of a metric line `name{labels} value` (labels in any order).
-fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
-        .filter(|l| l[name.len()..].starts_with('{') || l[name.len()..].starts_with(' '))
-        .filter(|l| {
-            labels
-                .iter()
-                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 /// A loopback webhook receiver collecting JSON bodies.
 struct Receiver {
     url: String,
@@ -261,7 +247,7 @@ fn each_integrity_failure_is_counted_by_kind_and_source_and_alerted_once() {
             ("gomod_mismatch", u.as_str(), 1.0),
             ("sha256", "store", 1.0),
         ] {
-            let got = metric(
+            let got = support::metric(
                 &m,
                 "gomirror_integrity_failures_total",
                 &[("kind", kind), ("source", source)],
@@ -276,22 +262,25 @@ fn each_integrity_failure_is_counted_by_kind_and_source_and_alerted_once() {
                     .join("\n")
             );
         }
-        assert_eq!(metric(&m, "gomirror_quarantined_objects_total", &[]), 1.0);
+        assert_eq!(
+            support::metric(&m, "gomirror_quarantined_objects_total", &[]),
+            1.0
+        );
         assert!(
-            metric(
+            support::metric(
                 &m,
                 "gomirror_requests_total",
                 &[("kind", "zip"), ("status", "502")]
             ) >= 4.0
         );
         assert!(
-            metric(
+            support::metric(
                 &m,
                 "gomirror_upstream_requests_total",
                 &[("upstream", u.as_str())]
             ) >= 8.0
         );
-        assert!(metric(&m, "gomirror_sumdb_verified_tree_size", &[]) >= 3.0);
+        assert!(support::metric(&m, "gomirror_sumdb_verified_tree_size", &[]) >= 3.0);
         assert!(m.contains("gomirror_build_info{version=\""), "{m}");
         assert!(
             m.contains("gomirror_request_duration_seconds_bucket"),
@@ -643,13 +632,16 @@ fn background_scrubber_finds_and_heals_rot_without_a_request() {
         assert_eq!(up.count("/example.com/a/@v/v1.0.0.zip"), n + 1);
         tokio::time::sleep(Duration::from_millis(2500)).await;
         let (_, m) = get(&format!("{}/metrics", srv.url), None).await;
-        assert!(metric(&m, "gomirror_scrub_rotten_total", &[]) >= 1.0, "{m}");
         assert!(
-            metric(&m, "gomirror_scrub_last_pass_timestamp_seconds", &[]) > 0.0,
+            support::metric(&m, "gomirror_scrub_rotten_total", &[]) >= 1.0,
+            "{m}"
+        );
+        assert!(
+            support::metric(&m, "gomirror_scrub_last_pass_timestamp_seconds", &[]) > 0.0,
             "{m}"
         );
         assert_eq!(
-            metric(
+            support::metric(
                 &m,
                 "gomirror_integrity_failures_total",
                 &[("kind", "sha256"), ("source", "store")]
@@ -675,7 +667,7 @@ fn background_scrubber_finds_and_heals_rot_without_a_request() {
         for _ in 0..100 {
             tokio::time::sleep(Duration::from_millis(100)).await;
             let (_, m) = get(&format!("{}/metrics", srv.url), None).await;
-            seen = metric(
+            seen = support::metric(
                 &m,
                 "gomirror_integrity_failures_total",
                 &[("kind", "h1"), ("source", "store")],

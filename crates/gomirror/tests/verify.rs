@@ -149,20 +149,11 @@ fn flip_byte(path: &Path, at: u64) {
 }
 
 fn quarantined(data: &Path) -> Vec<String> {
-    fn walk(dir: &Path, base: &Path, out: &mut Vec<String>) {
-        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            if e.file_type().unwrap().is_dir() {
-                walk(&e.path(), base, out);
-            } else {
-                out.push(e.path().strip_prefix(base).unwrap().display().to_string());
-            }
-        }
-    }
-    let mut out = vec![];
     let q = data.join("quarantine");
-    walk(&q, &q, &mut out);
-    out.sort();
-    out
+    support::files_under(&q)
+        .iter()
+        .map(|f| f.strip_prefix(&q).unwrap().display().to_string())
+        .collect()
 }
 
 #[test]
