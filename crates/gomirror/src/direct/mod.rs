@@ -577,7 +577,7 @@ impl Direct {
             write_attributes(&tmp)?;
             if dir.exists() {
                 // A broken copy (no HEAD): out of the way.
-                self.discard(&dir);
+                self.discard(&dir).await;
             }
             std::fs::rename(&tmp, &dir).map_err(|e| {
                 failed(format!(
@@ -594,7 +594,7 @@ impl Direct {
                 }
                 Ok(Outcome::TooLarge) => {
                     // Over the cap: the cache copy goes.
-                    self.discard(&dir);
+                    self.discard(&dir).await;
                     *last = None;
                     return Err(self.too_large(url));
                 }
@@ -707,11 +707,8 @@ impl Direct {
             let Ok(mut held) = lock.try_write_owned() else {
                 continue; // in use
             };
-            let gone = victim.with_extension(format!("evicted-{}", std::process::id()));
-            if !victim.exists() {
-                // Removed behind our back: nothing to free.
-            } else if std::fs::rename(&victim, &gone).is_ok() {
-                let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(gone)).await;
+            // (One removed behind our back frees nothing but its entry.)
+            if self.discard(&victim).await {
                 tracing::info!(
                     repository = %self.redact(&victim.to_string_lossy()),
                     "evicted from the git cache (GOMIRROR_GIT_CACHE_SIZE)"
@@ -721,10 +718,6 @@ impl Direct {
                 }
             }
             *held = None;
-            if let Some(s) = self.sizes.lock().unwrap().as_mut() {
-                s.remove(&victim);
-                self.publish_cache_size(s);
-            }
         }
     }
 
@@ -798,15 +791,18 @@ impl Direct {
 
     /// Takes a repository out of the cache: renamed away first (so a
     /// half-done removal never looks like a repository), then removed.
-    fn discard(&self, dir: &Path) {
+    /// Returns whether there was a repository to remove.
+    async fn discard(&self, dir: &Path) -> bool {
         let gone = dir.with_extension(format!("evicted-{}", std::process::id()));
-        if std::fs::rename(dir, &gone).is_ok() {
-            let _ = std::fs::remove_dir_all(&gone);
+        let removed = dir.exists() && std::fs::rename(dir, &gone).is_ok();
+        if removed {
+            let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(gone)).await;
         }
         if let Some(sizes) = self.sizes.lock().unwrap().as_mut() {
             sizes.remove(dir);
             self.publish_cache_size(sizes);
         }
+        removed
     }
 
     /// Runs git (in `dir` as GIT_DIR if given) under the concurrency bound
