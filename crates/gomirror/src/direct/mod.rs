@@ -274,26 +274,30 @@ enum Request {
     Zip(String),
 }
 
+/// The module and request of the proxy path `rel`, by the server's own
+/// parser ([`crate::http::parse_path`]); what it refuses is a 404 here.
 fn parse_rel(rel: &str) -> Result<(String, Request), FetchError> {
-    let bad = || not_found(format!("{rel}: not a module proxy path"));
-    let (m, req) = if let Some(m) = rel.strip_suffix("/@latest") {
-        (m, Request::Latest)
-    } else if let Some(m) = rel.strip_suffix("/@v/list") {
-        (m, Request::List)
-    } else {
-        let (m, file) = rel.rsplit_once("/@v/").ok_or_else(bad)?;
-        let (v, ext) = file.rsplit_once('.').ok_or_else(bad)?;
-        let v = module::unescape_version(v).map_err(|e| not_found(e.to_string()))?;
-        let r = match ext {
-            "info" => Request::Info(v),
-            "mod" => Request::Mod(v),
-            "zip" => Request::Zip(v),
-            _ => return Err(bad()),
-        };
-        (m, r)
-    };
-    let m = module::unescape_path(m).map_err(|e| not_found(e.to_string()))?;
-    Ok((m, req))
+    use crate::http::ProxyRequest as P;
+    use crate::mirror::Ext;
+    let req = crate::http::parse_path(rel)
+        .map_err(|crate::http::Refusal(_, msg)| not_found(format!("{rel}: {msg}")))?;
+    Ok(match req {
+        P::List { module } => (module, Request::List),
+        P::Latest { module } => (module, Request::Latest),
+        P::Query { module, query } => (module, Request::Info(query)),
+        P::Versioned {
+            module,
+            version,
+            ext,
+        } => {
+            let r = match ext {
+                Ext::Info => Request::Info(version),
+                Ext::Mod => Request::Mod(version),
+                Ext::Zip => Request::Zip(version),
+            };
+            (module, r)
+        }
+    })
 }
 
 fn body(data: Vec<u8>) -> Body {
