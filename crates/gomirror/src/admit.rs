@@ -297,17 +297,9 @@ pub fn meta(received: &Received, h1: Option<String>, origin: &str) -> Meta {
         h1,
         gomod_h1: None,
         origin: origin.to_owned(),
-        admitted_at: now_unix(),
+        admitted_at: crate::util::now_unix(),
         sumdb_tree_size: None,
     }
-}
-
-/// Current time in Unix seconds.
-pub fn now_unix() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -14,10 +14,11 @@
 //! `integrity_failures{kind="cdn",source=<edge>}`), recorded as `cdn`
 //! events (alert webhooks) and, with a purge hook, purged and re-checked.
 
-use crate::scrub::{parse_versioned_key, RateLimiter};
+use crate::protocol::parse_versioned_key;
+use crate::scrub::RateLimiter;
 use crate::store::{Meta, Store};
 use crate::telemetry::{Events, Metrics};
-use crate::upstream::error_chain;
+use crate::util::error_chain;
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Serialize;
 use sha2::{Digest, Sha256};

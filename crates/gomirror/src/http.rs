@@ -12,97 +12,14 @@
 //! command falls through to its next proxy on 404/410), failing upstreams
 //! `502`, a failing store `503`.
 
-use crate::mirror::{Ext, Failure, Mirror, Object};
+use crate::mirror::{Failure, Mirror, Object};
+use crate::protocol::{parse_path, percent_decode, FileKind, PathError, ProxyRequest};
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
 use base64::Engine as _;
 use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use std::sync::Arc;
-
-/// A parsed GOPROXY request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProxyRequest {
-    List {
-        module: String,
-    },
-    Latest {
-        module: String,
-    },
-    Versioned {
-        module: String,
-        version: String,
-        ext: Ext,
-    },
-    /// `.info` for a query that is not a canonical version.
-    Query {
-        module: String,
-        query: String,
-    },
-}
-
-/// A request that cannot be answered: the status and a one-line reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal(pub StatusCode, pub String);
-
-/// Parses a request path (percent-decoded, without query) into a
-/// [`ProxyRequest`], applying the go command's rules to the module path
-/// (`CheckPath`) and version.
-pub fn parse_path(path: &str) -> Result<ProxyRequest, Refusal> {
-    let bad = |msg: String| Refusal(StatusCode::BAD_REQUEST, msg);
-    let not_found = |msg: String| Refusal(StatusCode::NOT_FOUND, msg);
-    let p = path.strip_prefix('/').unwrap_or(path);
-    let module_of = |enc: &str| -> Result<String, Refusal> {
-        let m = gomod::module::unescape_path(enc).map_err(|e| bad(format!("bad request: {e}")))?;
-        gomod::module::check_path(&m).map_err(|e| bad(format!("bad request: {e}")))?;
-        Ok(m)
-    };
-    if let Some(enc) = p.strip_suffix("/@latest") {
-        return Ok(ProxyRequest::Latest {
-            module: module_of(enc)?,
-        });
-    }
-    let Some((enc, file)) = p.rsplit_once("/@v/") else {
-        return Err(not_found(format!(
-            "not found: {path}: not a module proxy path"
-        )));
-    };
-    let module = module_of(enc)?;
-    if file == "list" {
-        return Ok(ProxyRequest::List { module });
-    }
-    let Some((enc_v, ext)) = file.rsplit_once('.') else {
-        return Err(not_found(format!("not found: unknown file {file:?}")));
-    };
-    let ext = match ext {
-        "info" => Ext::Info,
-        "mod" => Ext::Mod,
-        "zip" => Ext::Zip,
-        _ => return Err(not_found(format!("not found: unknown file {file:?}"))),
-    };
-    let version =
-        gomod::module::unescape_version(enc_v).map_err(|e| bad(format!("bad request: {e}")))?;
-    let canonical = gomod::module::canonical_version(&version) == version;
-    if canonical {
-        if let Err(e) = gomod::module::check(&module, &version) {
-            return Err(not_found(format!("not found: {e}")));
-        }
-        return Ok(ProxyRequest::Versioned {
-            module,
-            version,
-            ext,
-        });
-    }
-    if ext == Ext::Info {
-        return Ok(ProxyRequest::Query {
-            module,
-            query: version,
-        });
-    }
-    Err(not_found(format!(
-        "not found: {module}@{version}: version is not canonical"
-    )))
-}
 
 /// Shared state of the HTTP layer.
 #[derive(Clone)]
@@ -244,7 +161,8 @@ async fn handle(
     }
     let req = match parse_path(&path) {
         Ok(r) => r,
-        Err(Refusal(status, msg)) => return text(status, &msg),
+        Err(e @ PathError::BadRequest(_)) => return text(StatusCode::BAD_REQUEST, e.message()),
+        Err(e @ PathError::NotFound(_)) => return text(StatusCode::NOT_FOUND, e.message()),
     };
     let head = method == Method::HEAD;
     let mirror = &st.mirror;
@@ -302,9 +220,16 @@ fn respond(
         ProxyRequest::Latest { .. } | ProxyRequest::Query { .. } => {
             ("application/json", false, false)
         }
-        ProxyRequest::Versioned { ext: Ext::Info, .. } => ("application/json", true, false),
-        ProxyRequest::Versioned { ext: Ext::Mod, .. } => ("text/plain; charset=utf-8", true, false),
-        ProxyRequest::Versioned { ext: Ext::Zip, .. } => ("application/zip", true, true),
+        ProxyRequest::Versioned {
+            ext: FileKind::Info,
+            ..
+        } => ("application/json", true, false),
+        ProxyRequest::Versioned {
+            ext: FileKind::Mod, ..
+        } => ("text/plain; charset=utf-8", true, false),
+        ProxyRequest::Versioned {
+            ext: FileKind::Zip, ..
+        } => ("application/zip", true, true),
     };
     let etag = format!("\"{}\"", obj.meta.sha256);
     let cache_control = if obj.stale {
@@ -536,98 +461,9 @@ async fn sumdb_proxy(mirror: &Arc<Mirror>, rest: &str, head: bool) -> Response {
     }
 }
 
-/// Decodes `%XX` escapes; `None` for a malformed escape or non-UTF-8.
-fn percent_decode(s: &str) -> Option<String> {
-    if !s.contains('%') {
-        return Some(s.to_owned());
-    }
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hx = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hx, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_proxy_paths() {
-        assert_eq!(
-            parse_path("/github.com/!azure/go/@v/v1.2.3.zip"),
-            Ok(ProxyRequest::Versioned {
-                module: "github.com/Azure/go".into(),
-                version: "v1.2.3".into(),
-                ext: Ext::Zip
-            })
-        );
-        assert_eq!(
-            parse_path("/example.com/m/@v/list"),
-            Ok(ProxyRequest::List {
-                module: "example.com/m".into()
-            })
-        );
-        assert_eq!(
-            parse_path("/example.com/m/@latest"),
-            Ok(ProxyRequest::Latest {
-                module: "example.com/m".into()
-            })
-        );
-        assert_eq!(
-            parse_path("/example.com/m/@v/master.info"),
-            Ok(ProxyRequest::Query {
-                module: "example.com/m".into(),
-                query: "master".into()
-            })
-        );
-        assert_eq!(
-            parse_path("/example.com/m/@v/v2.0.0+incompatible.mod"),
-            Ok(ProxyRequest::Versioned {
-                module: "example.com/m".into(),
-                version: "v2.0.0+incompatible".into(),
-                ext: Ext::Mod
-            })
-        );
-        // Malformed: bad escapes, invalid paths → 400; wrong versions → 404.
-        assert_eq!(
-            parse_path("/github.com/Azure/go/@v/list").unwrap_err().0,
-            StatusCode::BAD_REQUEST
-        );
-        assert_eq!(
-            parse_path("/-x/@v/list").unwrap_err().0,
-            StatusCode::BAD_REQUEST
-        );
-        assert_eq!(
-            parse_path("/example.com/m/@v/v2.0.0.zip").unwrap_err().0,
-            StatusCode::NOT_FOUND
-        );
-        assert_eq!(
-            parse_path("/example.com/m/@v/master.zip").unwrap_err().0,
-            StatusCode::NOT_FOUND
-        );
-        assert_eq!(
-            parse_path("/example.com/m/@v/v1.0.0.tar").unwrap_err().0,
-            StatusCode::NOT_FOUND
-        );
-        assert_eq!(
-            parse_path("/favicon.ico").unwrap_err().0,
-            StatusCode::NOT_FOUND
-        );
-        assert_eq!(
-            parse_path("/example.com/m/@v/V1.0.0.zip").unwrap_err().0,
-            StatusCode::BAD_REQUEST
-        );
-    }
 
     #[test]
     fn ranges() {
@@ -638,12 +474,5 @@ mod tests {
         assert_eq!(resolve_range((Some(100), None), 100), Err(()));
         assert_eq!(resolve_range((Some(5), Some(1)), 100), Err(()));
         assert_eq!(resolve_range((None, Some(0)), 100), Err(()));
-    }
-
-    #[test]
-    fn percent() {
-        assert_eq!(percent_decode("/a%21b").as_deref(), Some("/a!b"));
-        assert_eq!(percent_decode("/a%2"), None);
-        assert_eq!(percent_decode("/a%zz"), None);
     }
 }

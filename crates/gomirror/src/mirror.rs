@@ -23,6 +23,7 @@
 //! A rotten object is quarantined and fetched again through admission.
 
 use crate::admit::{self, AdmitError, FailureKind};
+use crate::protocol::{escaped_module as escaped, versioned_key, FileKind, PathError};
 use crate::store::{Meta, ObjectRead, Store};
 use crate::sumdb;
 use crate::telemetry::{AlertConfig, Events, Metrics};
@@ -42,31 +43,6 @@ pub const SMALL_OBJECT: u64 = 1 << 20;
 /// Size of the chunks a stored object is streamed in: small enough that
 /// hundreds of concurrent downloads stay within a few tens of MiB.
 const CHUNK: usize = 64 << 10;
-
-/// The versioned files of the GOPROXY protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Ext {
-    Info,
-    Mod,
-    Zip,
-}
-
-impl Ext {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Ext::Info => "info",
-            Ext::Mod => "mod",
-            Ext::Zip => "zip",
-        }
-    }
-    fn limit(self) -> u64 {
-        match self {
-            Ext::Info => admit::MAX_INFO,
-            Ext::Mod => admit::MAX_MOD,
-            Ext::Zip => admit::MAX_ZIP,
-        }
-    }
-}
 
 /// Why a request could not be answered with content.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -268,15 +244,19 @@ impl MemTier {
     }
 }
 
-/// The store key of a versioned file: case-encoded path and version.
-pub fn versioned_key(module: &str, version: &str, ext: Ext) -> Result<String, Failure> {
-    let p = gomod::module::escape_path(module).map_err(|e| Failure::NotFound(e.to_string()))?;
-    let v = gomod::module::escape_version(version).map_err(|e| Failure::NotFound(e.to_string()))?;
-    Ok(format!("{p}/@v/{v}.{}", ext.as_str()))
+impl From<PathError> for Failure {
+    fn from(e: PathError) -> Failure {
+        Failure::NotFound(e.message().to_owned())
+    }
 }
 
-fn escaped(module: &str) -> Result<String, Failure> {
-    gomod::module::escape_path(module).map_err(|e| Failure::NotFound(e.to_string()))
+/// The largest body admitted for a versioned file of this kind.
+fn limit(ext: FileKind) -> u64 {
+    match ext {
+        FileKind::Info => admit::MAX_INFO,
+        FileKind::Mod => admit::MAX_MOD,
+        FileKind::Zip => admit::MAX_ZIP,
+    }
 }
 
 fn sha_hex(data: &[u8]) -> String {
@@ -571,7 +551,7 @@ impl Mirror {
         self: &Arc<Self>,
         module: &str,
         version: &str,
-        ext: Ext,
+        ext: FileKind,
     ) -> Result<Object, Failure> {
         let key = versioned_key(module, version, ext)?;
         if let Some(o) = self.load(&key).await? {
@@ -600,7 +580,7 @@ impl Mirror {
         self: &Arc<Self>,
         module: &str,
         version: &str,
-        ext: Ext,
+        ext: FileKind,
     ) -> Result<(), Failure> {
         let key = versioned_key(module, version, ext)?;
         let rel = key.clone();
@@ -712,25 +692,25 @@ impl Mirror {
         key: &str,
         module: &str,
         version: &str,
-        ext: Ext,
+        ext: FileKind,
     ) -> Result<(), TryError> {
-        let received = self.fetch_body(src, rel, ext.limit()).await?;
+        let received = self.fetch_body(src, rel, limit(ext)).await?;
         let refuse = |e: AdmitError| {
             self.integrity_failure(e.kind, src.name(), key, &e.msg);
             TryError::Admit(e)
         };
         let mut meta = admit::meta(&received, None, src.name());
         match ext {
-            Ext::Info => {
+            FileKind::Info => {
                 let data = std::fs::read(received.staged.path())
                     .map_err(|e| TryError::Store(format!("reading staged info: {e}")))?;
                 admit::check_info(&data, Some(version)).map_err(refuse)?;
             }
-            Ext::Mod => {
+            FileKind::Mod => {
                 let data = std::fs::read(received.staged.path())
                     .map_err(|e| TryError::Store(format!("reading staged go.mod: {e}")))?;
                 let h1 = gomod::dirhash::hash_go_mod(&data);
-                let zip_key = versioned_key(module, version, Ext::Zip)
+                let zip_key = versioned_key(module, version, FileKind::Zip)
                     .map_err(|e| TryError::Store(e.to_string()))?;
                 if let Ok(Some(zm)) = self.store.meta(&zip_key).await {
                     if zm.gomod_h1.as_deref().is_some_and(|z| z != h1) {
@@ -742,14 +722,14 @@ impl Mirror {
                 }
                 meta.h1 = Some(h1);
             }
-            Ext::Zip => {
+            FileKind::Zip => {
                 let path = received.staged.path().to_owned();
                 let (m, v) = (module.to_owned(), version.to_owned());
                 let facts = tokio::task::spawn_blocking(move || admit::check_zip(&m, &v, &path))
                     .await
                     .map_err(|e| TryError::Store(format!("zip check task: {e}")))?
                     .map_err(refuse)?;
-                let mod_key = versioned_key(module, version, Ext::Mod)
+                let mod_key = versioned_key(module, version, FileKind::Mod)
                     .map_err(|e| TryError::Store(e.to_string()))?;
                 if let Ok(Some(mm)) = self.store.meta(&mod_key).await {
                     if mm.h1.as_deref().is_some_and(|h| h != facts.gomod_h1) {
@@ -766,7 +746,7 @@ impl Mirror {
                 meta.gomod_h1 = Some(facts.gomod_h1);
             }
         }
-        if ext != Ext::Info {
+        if ext != FileKind::Info {
             self.vouch(module, version, ext, &mut meta, src, key)
                 .await?;
         }
@@ -787,7 +767,7 @@ impl Mirror {
     /// Remembers an upstream's last success or failure (for /readyz and the
     /// status page). A 404 counts as a success: the upstream answered.
     fn note_upstream(&self, name: &str, err: Option<&FetchError>) {
-        let now = admit::now_unix();
+        let now = crate::util::now_unix();
         let mut h = self.upstream_health.lock().unwrap();
         let e = h.entry(name.to_owned()).or_default();
         match err {
@@ -809,7 +789,7 @@ impl Mirror {
         self: &Arc<Self>,
         module: &str,
         version: &str,
-        ext: Ext,
+        ext: FileKind,
     ) -> Result<&'static str, Failure> {
         let key = versioned_key(module, version, ext)?;
         // Forget what is known about the stored copy so `load` reads it
@@ -857,7 +837,7 @@ impl Mirror {
         self: &Arc<Self>,
         module: &str,
         version: &str,
-        ext: Ext,
+        ext: FileKind,
         meta: &mut Meta,
         src: &Source,
         key: &str,
@@ -868,7 +848,7 @@ impl Mirror {
         let h1 = meta.h1.clone().unwrap_or_default();
         match db.lookup(module, version).await {
             Ok(v) => {
-                let want = if ext == Ext::Zip { v.zip } else { v.gomod };
+                let want = if ext == FileKind::Zip { v.zip } else { v.gomod };
                 if want.as_deref() == Some(h1.as_str()) {
                     meta.sumdb_tree_size = Some(v.tree_size);
                     self.counters.inc("sumdb_vouched", ext.as_str());
@@ -931,7 +911,7 @@ impl Mirror {
         self: Arc<Self>,
         module: &str,
         version: &str,
-        ext: Ext,
+        ext: FileKind,
         key: &str,
         h1: &str,
     ) {
@@ -942,7 +922,7 @@ impl Mirror {
             tokio::time::sleep(Duration::from_secs(delay)).await;
             match db.lookup(module, version).await {
                 Ok(v) => {
-                    let want = if ext == Ext::Zip { v.zip } else { v.gomod };
+                    let want = if ext == FileKind::Zip { v.zip } else { v.gomod };
                     if want.as_deref() == Some(h1) {
                         tracing::info!(
                             object = key,
@@ -1005,7 +985,8 @@ impl Mirror {
     ) -> Result<Object, Failure> {
         let cached = self.load(key).await?;
         if let Some(o) = &cached {
-            if admit::now_unix().saturating_sub(o.meta.admitted_at) < self.list_ttl.as_secs().max(1)
+            if crate::util::now_unix().saturating_sub(o.meta.admitted_at)
+                < self.list_ttl.as_secs().max(1)
             {
                 self.counters.inc("cache", "hit");
                 return Ok(cached.expect("checked"));
@@ -1156,7 +1137,7 @@ impl Mirror {
                     this.integrity_failure(e.kind, src.name(), &rel, &e.msg);
                     return Err(TryError::Admit(e));
                 }
-                let key = versioned_key(&module, &info.version, Ext::Info)
+                let key = versioned_key(&module, &info.version, FileKind::Info)
                     .map_err(|e| TryError::Store(e.to_string()))?;
                 if matches!(this.store.meta(&key).await, Ok(None)) {
                     let meta = admit::meta(&received, None, src.name());
@@ -1392,7 +1373,9 @@ mod tests {
         m: &Arc<Mirror>,
         range: Option<(u64, u64)>,
     ) -> Result<(Vec<u8>, bool), Failure> {
-        let obj = m.versioned("example.com/m", "v1.0.0", Ext::Zip).await?;
+        let obj = m
+            .versioned("example.com/m", "v1.0.0", FileKind::Zip)
+            .await?;
         let mut s = m.body(obj, range);
         let mut out = vec![];
         while let Some(item) = s.next().await {
@@ -1468,13 +1451,13 @@ mod tests {
         let m = mirror(store.clone(), Duration::from_secs(600));
         assert_eq!(collect(&m, None).await.unwrap(), (data.clone(), true));
         let obj = m
-            .versioned("example.com/m", "v1.0.0", Ext::Zip)
+            .versioned("example.com/m", "v1.0.0", FileKind::Zip)
             .await
             .unwrap();
         assert!(matches!(obj.data, Data::Stored { hash: false, .. }));
         let m0 = mirror(store, Duration::ZERO);
         let obj = m0
-            .versioned("example.com/m", "v1.0.0", Ext::Zip)
+            .versioned("example.com/m", "v1.0.0", FileKind::Zip)
             .await
             .unwrap();
         assert!(matches!(obj.data, Data::Stored { hash: true, .. }));

@@ -3,7 +3,8 @@
 
 use crate::config::Secret;
 use crate::http::AppState;
-use crate::mirror::{Ext, Mirror};
+use crate::mirror::Mirror;
+use crate::protocol::FileKind;
 use crate::telemetry::Metrics;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -165,7 +166,7 @@ fn upstream_health(mirror: &Mirror) -> Vec<serde_json::Value> {
 /// 503 with what is wrong otherwise.
 pub async fn readyz(mirror: &Mirror) -> Response {
     let probe = format!("health/probe-{}", std::process::id());
-    let now = crate::admit::now_unix().to_string();
+    let now = crate::util::now_unix().to_string();
     let store_err = match mirror
         .store()
         .put_bytes(
@@ -398,7 +399,7 @@ pub async fn admin(st: &AppState, method: &Method, path: &str, headers: &HeaderM
                 return text(StatusCode::BAD_REQUEST, &e.to_string());
             }
             let mut out = serde_json::Map::new();
-            for ext in [Ext::Info, Ext::Mod, Ext::Zip] {
+            for ext in [FileKind::Info, FileKind::Mod, FileKind::Zip] {
                 let r = match mirror.reverify(m, v, ext).await {
                     Ok(s) => json!(s),
                     Err(e) => json!(format!("error: {e}")),
@@ -424,8 +425,10 @@ async fn purge(st: &AppState, target: &str) -> Result<serde_json::Value, String>
     match version {
         Some(v) => {
             gomod::module::check(module, v).map_err(|e| e.to_string())?;
-            for ext in [Ext::Info, Ext::Mod, Ext::Zip] {
-                keys.push(crate::mirror::versioned_key(module, v, ext).map_err(|e| e.to_string())?);
+            for ext in [FileKind::Info, FileKind::Mod, FileKind::Zip] {
+                keys.push(
+                    crate::protocol::versioned_key(module, v, ext).map_err(|e| e.to_string())?,
+                );
             }
             keys.push(format!("{esc}/@v/list"));
             keys.push(format!("{esc}/@latest"));
@@ -468,7 +471,7 @@ async fn purge(st: &AppState, target: &str) -> Result<serde_json::Value, String>
             .await
         {
             Ok(r) => json!({"status": r.status().as_u16()}),
-            Err(e) => json!({"error": crate::upstream::error_chain(&e)}),
+            Err(e) => json!({"error": crate::util::error_chain(&e)}),
         };
     }
     tracing::info!(target, purged = keys.len(), "purged");

@@ -33,7 +33,8 @@
 //! quarantine once they are older than [`ORPHAN_GRACE`].
 
 use crate::admit::FailureKind;
-use crate::mirror::{versioned_key, Ext, Mirror};
+use crate::mirror::Mirror;
+use crate::protocol::parse_versioned_key;
 use crate::store::{FsStore, Meta, ObjectRead, Store, StoreError};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -278,7 +279,8 @@ impl Progress for ScrubStats {
         self.bytes_total.store(bytes, Ordering::Relaxed);
         self.objects_done.store(0, Ordering::Relaxed);
         self.bytes_done.store(0, Ordering::Relaxed);
-        self.last_pass_started.store(now_unix(), Ordering::Relaxed);
+        self.last_pass_started
+            .store(crate::util::now_unix(), Ordering::Relaxed);
         self.running.store(true, Ordering::Relaxed);
     }
     fn bytes(&self, n: u64) {
@@ -297,17 +299,11 @@ impl Progress for ScrubStats {
     fn finish(&self, report: &Report) {
         self.missing_metadata
             .store(report.missing_metadata.len() as u64, Ordering::Relaxed);
-        self.last_pass_finished.store(now_unix(), Ordering::Relaxed);
+        self.last_pass_finished
+            .store(crate::util::now_unix(), Ordering::Relaxed);
         self.passes.fetch_add(1, Ordering::Relaxed);
         self.running.store(false, Ordering::Relaxed);
     }
-}
-
-fn now_unix() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// A token bucket of bytes: [`RateLimiter::delay`] charges a read and says
@@ -358,26 +354,6 @@ impl RateLimiter {
             tokio::time::sleep(d).await;
         }
     }
-}
-
-/// Splits a versioned key (`<escaped module>/@v/<escaped version>.<ext>`)
-/// back into module path, version and file; `None` for any other key
-/// (`list`, `@latest`, `sumdb/...`) or one that does not round-trip.
-pub fn parse_versioned_key(key: &str) -> Option<(String, String, Ext)> {
-    if key.starts_with("sumdb/") {
-        return None;
-    }
-    let (m, file) = key.rsplit_once("/@v/")?;
-    let (v, ext) = file.rsplit_once('.')?;
-    let ext = match ext {
-        "info" => Ext::Info,
-        "mod" => Ext::Mod,
-        "zip" => Ext::Zip,
-        _ => return None,
-    };
-    let module = gomod::module::unescape_path(m).ok()?;
-    let version = gomod::module::unescape_version(v).ok()?;
-    (versioned_key(&module, &version, ext).ok()? == key).then_some((module, version, ext))
 }
 
 /// One object's verdict.
@@ -888,31 +864,6 @@ mod tests {
         let mut h = gomod::dirhash::Hasher::new();
         h.add_digest("go.mod", Sha256::digest(data).into()).unwrap();
         assert_eq!(h.finish(), gomod::dirhash::hash_go_mod(data));
-    }
-
-    #[test]
-    fn versioned_keys_round_trip() {
-        assert_eq!(
-            parse_versioned_key("example.com/!upper/@v/v1.0.0-!r!c1.zip"),
-            Some(("example.com/Upper".into(), "v1.0.0-RC1".into(), Ext::Zip))
-        );
-        assert_eq!(
-            parse_versioned_key("example.com/m/@v/v2.0.0+incompatible.info"),
-            Some((
-                "example.com/m".into(),
-                "v2.0.0+incompatible".into(),
-                Ext::Info
-            ))
-        );
-        for k in [
-            "example.com/m/@v/list",
-            "example.com/m/@latest",
-            "sumdb/sum.golang.org/latest",
-            "example.com/m/@v/v1.0.0.txt",
-            "example.com/Upper/@v/v1.0.0.zip",
-        ] {
-            assert_eq!(parse_versioned_key(k), None, "{k}");
-        }
     }
 
     #[test]

@@ -268,11 +268,11 @@ impl Client {
     async fn get(&self, path: &str) -> Result<Result<Vec<u8>, (u16, String)>, SumdbError> {
         let url = format!("{}/{path}", self.cfg.url);
         let resp = self.http.get(&url).send().await.map_err(|e| {
-            self.unreachable(format!("GET {url}: {}", crate::upstream::error_chain(&e)))
+            self.unreachable(format!("GET {url}: {}", crate::util::error_chain(&e)))
         })?;
         let status = resp.status();
         let body = resp.bytes().await.map_err(|e| {
-            self.unreachable(format!("GET {url}: {}", crate::upstream::error_chain(&e)))
+            self.unreachable(format!("GET {url}: {}", crate::util::error_chain(&e)))
         })?;
         if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
             let text = String::from_utf8_lossy(&body)

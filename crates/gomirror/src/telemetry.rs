@@ -370,7 +370,7 @@ impl Events {
     /// Records an event; a repeat within the window only bumps the count of
     /// the first. New events go to the webhooks, within the rate limit.
     pub fn record(&self, kind: &str, source: &str, object: &str, message: &str, metrics: &Metrics) {
-        let now = crate::admit::now_unix();
+        let now = crate::util::now_unix();
         let key = (kind.to_owned(), source.to_owned(), object.to_owned());
         {
             let mut index = self.index.lock().unwrap();

@@ -9,6 +9,7 @@
 //! module that is missing. `direct` and `off` end the list, as for the go
 //! command.
 
+use crate::util::error_chain;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
@@ -309,22 +310,6 @@ impl Client {
             stream,
         })
     }
-}
-
-/// The error with its causes ("a: b: c"): transport resets such as an
-/// HTTP/2 RST_STREAM are only visible in the source chain.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let cs = c.to_string();
-        if !s.contains(&cs) {
-            s.push_str(": ");
-            s.push_str(&cs);
-        }
-        cur = c.source();
-    }
-    s
 }
 
 /// First line of an error body, at most 200 characters, for messages.

@@ -25,7 +25,8 @@
 
 use crate::store::Store;
 use crate::sumdb::{self, DbConfig};
-use crate::upstream::{error_chain, Chain, Source};
+use crate::upstream::{Chain, Source};
+use crate::util::error_chain;
 use base64::Engine as _;
 use clap::Args;
 use serde::Serialize;

@@ -3,7 +3,8 @@
 //! chain, checks and checksum database as `serve`).
 
 use crate::config::{Config, ServeFlags, StoreFlags};
-use crate::mirror::{versioned_key, Ext, Mirror};
+use crate::mirror::Mirror;
+use crate::protocol::{versioned_key, FileKind};
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use futures_util::StreamExt;
@@ -261,10 +262,10 @@ async fn fetch_one(mirror: &Arc<Mirror>, w: Want) -> ModResult {
         r.error = Some(e);
         return r;
     }
-    let exts: &[Ext] = if w.zip {
-        &[Ext::Info, Ext::Mod, Ext::Zip]
+    let exts: &[FileKind] = if w.zip {
+        &[FileKind::Info, FileKind::Mod, FileKind::Zip]
     } else {
-        &[Ext::Info, Ext::Mod]
+        &[FileKind::Info, FileKind::Mod]
     };
     for &ext in exts {
         let (status, error) = fetch_file(mirror, &w, ext).await;
@@ -288,7 +289,7 @@ async fn fetch_one(mirror: &Arc<Mirror>, w: Want) -> ModResult {
     r
 }
 
-async fn fetch_file(mirror: &Arc<Mirror>, w: &Want, ext: Ext) -> (Status, Option<String>) {
+async fn fetch_file(mirror: &Arc<Mirror>, w: &Want, ext: FileKind) -> (Status, Option<String>) {
     let key = match versioned_key(&w.module, &w.version, ext) {
         Ok(k) => k,
         Err(e) => return (Status::Failed, Some(e.to_string())),
@@ -301,14 +302,18 @@ async fn fetch_file(mirror: &Arc<Mirror>, w: &Want, ext: Ext) -> (Status, Option
         },
     };
     let want = match ext {
-        Ext::Zip => w.zip_sum.as_ref(),
-        Ext::Mod => w.mod_sum.as_ref(),
-        Ext::Info => None,
+        FileKind::Zip => w.zip_sum.as_ref(),
+        FileKind::Mod => w.mod_sum.as_ref(),
+        FileKind::Info => None,
     };
     if let Some(want) = want {
         let got = meta.h1.as_deref().unwrap_or("(none)");
         if got != want {
-            let what = if ext == Ext::Zip { "zip" } else { "go.mod" };
+            let what = if ext == FileKind::Zip {
+                "zip"
+            } else {
+                "go.mod"
+            };
             return (
                 Status::Failed,
                 Some(format!(

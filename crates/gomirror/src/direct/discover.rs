@@ -255,8 +255,8 @@ impl Direct {
                             upstream: super::NAME.into(),
                             msg: format!(
                                 "unrecognized import path \"{import_path}\": http/https fetch: {}; then {}",
-                                crate::upstream::error_chain(&e),
-                                crate::upstream::error_chain(&e2)
+                                crate::util::error_chain(&e),
+                                crate::util::error_chain(&e2)
                             ),
                         })
                     }
@@ -267,7 +267,7 @@ impl Direct {
                     upstream: super::NAME.into(),
                     msg: format!(
                         "unrecognized import path \"{import_path}\": https fetch: {}",
-                        crate::upstream::error_chain(&e)
+                        crate::util::error_chain(&e)
                     ),
                 })
             }
@@ -374,7 +374,7 @@ async fn read_limited(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>
     while let Some(chunk) = resp
         .chunk()
         .await
-        .map_err(|e| crate::upstream::error_chain(&e))?
+        .map_err(|e| crate::util::error_chain(&e))?
     {
         let room = max - out.len();
         out.extend_from_slice(&chunk[..chunk.len().min(room)]);

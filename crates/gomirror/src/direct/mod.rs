@@ -275,12 +275,10 @@ enum Request {
 }
 
 /// The module and request of the proxy path `rel`, by the server's own
-/// parser ([`crate::http::parse_path`]); what it refuses is a 404 here.
+/// parser ([`crate::protocol::parse_path`]); what it refuses is a 404 here.
 fn parse_rel(rel: &str) -> Result<(String, Request), FetchError> {
-    use crate::http::ProxyRequest as P;
-    use crate::mirror::Ext;
-    let req = crate::http::parse_path(rel)
-        .map_err(|crate::http::Refusal(_, msg)| not_found(format!("{rel}: {msg}")))?;
+    use crate::protocol::{FileKind, ProxyRequest as P};
+    let req = crate::protocol::parse_path(rel).map_err(|e| not_found(format!("{rel}: {e}")))?;
     Ok(match req {
         P::List { module } => (module, Request::List),
         P::Latest { module } => (module, Request::Latest),
@@ -291,9 +289,9 @@ fn parse_rel(rel: &str) -> Result<(String, Request), FetchError> {
             ext,
         } => {
             let r = match ext {
-                Ext::Info => Request::Info(version),
-                Ext::Mod => Request::Mod(version),
-                Ext::Zip => Request::Zip(version),
+                FileKind::Info => Request::Info(version),
+                FileKind::Mod => Request::Mod(version),
+                FileKind::Zip => Request::Zip(version),
             };
             (module, r)
         }
