@@ -521,8 +521,9 @@ impl Canary {
                 f.message = format!("{n} bytes received, but the object is {m} bytes");
             }
             None => {
-                let got = hex::encode(h.finalize());
-                if got != meta.sha256 {
+                let digest = h.finalize();
+                let got = hex::encode(digest);
+                if !crate::verify::digest_matches(meta, n, &digest) {
                     f.kind = Some(FindingKind::BodyDiffers);
                     f.message = format!(
                         "all {m} bytes received, but sha256 {got} is not the recorded {}",
@@ -718,7 +719,8 @@ pub fn render(r: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{meta_of, MemStore};
+    use crate::admit::testing::meta_of;
+    use crate::store::{MemStore, PutBytes};
 
     #[tokio::test]
     async fn sample_favours_large_zips_and_new_objects_and_rotates_over_everything() {

@@ -12,8 +12,9 @@
 //! command falls through to its next proxy on 404/410), failing upstreams
 //! `502`, a failing store `503`.
 
-use crate::mirror::{Failure, Mirror, Object};
+use crate::mirror::{Failure, Mirror};
 use crate::protocol::{parse_path, percent_decode, FileKind, PathError, ProxyRequest};
+use crate::verify::Verified;
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
@@ -193,9 +194,9 @@ async fn handle(
             ProxyRequest::Versioned { version, .. } => version.clone(),
             _ => String::new(),
         },
-        cache: obj.outcome,
-        upstream: if obj.outcome == "miss" {
-            obj.meta.origin.clone()
+        cache: obj.outcome(),
+        upstream: if obj.outcome() == "miss" {
+            obj.meta().origin.clone()
         } else {
             String::new()
         },
@@ -210,7 +211,7 @@ async fn handle(
 fn respond(
     mirror: &Arc<Mirror>,
     req: &ProxyRequest,
-    obj: Object,
+    obj: Verified,
     headers: &HeaderMap,
     range: Option<(Option<u64>, Option<u64>)>,
     head: bool,
@@ -231,8 +232,8 @@ fn respond(
             ext: FileKind::Zip, ..
         } => ("application/zip", true, true),
     };
-    let etag = format!("\"{}\"", obj.meta.sha256);
-    let cache_control = if obj.stale {
+    let etag = format!("\"{}\"", obj.meta().sha256);
+    let cache_control = if obj.is_stale() {
         "public, max-age=0, must-revalidate".to_owned()
     } else if versioned {
         "public, max-age=31536000, immutable".to_owned()
@@ -250,7 +251,7 @@ fn respond(
         HeaderValue::from_str(&cache_control).expect("ascii"),
     );
     if versioned {
-        let raw = hex::decode(&obj.meta.sha256).unwrap_or_default();
+        let raw = hex::decode(&obj.meta().sha256).unwrap_or_default();
         let digest = format!(
             "sha-256=:{}:",
             base64::engine::general_purpose::STANDARD.encode(raw)
@@ -263,7 +264,7 @@ fn respond(
     if is_zip {
         h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     }
-    if obj.stale {
+    if obj.is_stale() {
         h.insert("x-gomirror-stale", HeaderValue::from_static("1"));
         h.insert(
             header::WARNING,
@@ -277,7 +278,7 @@ fn respond(
         *r.headers_mut() = h;
         return r;
     }
-    let size = obj.meta.size;
+    let size = obj.meta().size;
     let mut status = StatusCode::OK;
     let mut span = None;
     if let (true, Some(r)) = (is_zip, range) {
@@ -371,10 +372,17 @@ async fn sumdb_proxy(mirror: &Arc<Mirror>, rest: &str, head: bool) -> Response {
         );
     };
     let short = format!("public, max-age={}", mirror.list_ttl().as_secs());
-    let store = db.store();
-    let cache_key = format!("sumdb/{}/{sub}", db.cfg.name);
-    let stale =
-        |key: String| async move { store.get_bytes(&key).await.ok().flatten().map(|(_, b)| b) };
+    // Stale answers are kept state, re-verified (signature, proofs, tile
+    // hashes) by the client before they are served.
+    let stale = |b: Vec<u8>| {
+        plain(
+            StatusCode::OK,
+            b,
+            "public, max-age=0, must-revalidate",
+            true,
+            head,
+        )
+    };
     match sub {
         "supported" => plain(StatusCode::OK, vec![], "public, max-age=3600", false, head),
         "latest" => match db.fetch_latest().await {
@@ -382,36 +390,19 @@ async fn sumdb_proxy(mirror: &Arc<Mirror>, rest: &str, head: bool) -> Response {
             Err(e @ SumdbError::Fork { .. }) | Err(e @ SumdbError::Invalid { .. }) => {
                 text(StatusCode::BAD_GATEWAY, &e.to_string())
             }
-            Err(e) => match stale(cache_key).await {
-                Some(b) => plain(
-                    StatusCode::OK,
-                    b,
-                    "public, max-age=0, must-revalidate",
-                    true,
-                    head,
-                ),
+            Err(e) => match db.stale_latest().await {
+                Some(b) => stale(b),
                 None => text(StatusCode::BAD_GATEWAY, &e.to_string()),
             },
         },
-        s if s.starts_with("lookup/") => match db.proxy_get(s).await {
-            Ok(Ok(b)) => {
-                let _ = store
-                    .put_bytes(&cache_key, &b, &crate::store::meta_of(&b, &db.cfg.url))
-                    .await;
-                plain(StatusCode::OK, b, &short, false, head)
-            }
+        s if s.starts_with("lookup/") => match db.proxy_lookup(s).await {
+            Ok(Ok(b)) => plain(StatusCode::OK, b, &short, false, head),
             Ok(Err((status, msg))) => text(
                 StatusCode::from_u16(status).unwrap_or(StatusCode::NOT_FOUND),
                 &msg,
             ),
-            Err(e) => match stale(cache_key).await {
-                Some(b) => plain(
-                    StatusCode::OK,
-                    b,
-                    "public, max-age=0, must-revalidate",
-                    true,
-                    head,
-                ),
+            Err(e) => match db.stale_lookup(s).await {
+                Some(b) => stale(b),
                 None => text(StatusCode::BAD_GATEWAY, &e.to_string()),
             },
         },
@@ -425,12 +416,6 @@ async fn sumdb_proxy(mirror: &Arc<Mirror>, rest: &str, head: bool) -> Response {
                     let cc = if immutable {
                         "public, max-age=31536000, immutable"
                     } else {
-                        // Kept to be served stale if the database goes down
-                        // (full tiles are kept by `proxy_tile` once verified).
-                        let meta = crate::store::meta_of(&b, &db.cfg.url);
-                        let _ = store
-                            .put_bytes(&format!("{cache_key}.last"), &b, &meta)
-                            .await;
                         short.as_str()
                     };
                     plain(StatusCode::OK, b, cc, false, head)
@@ -439,18 +424,10 @@ async fn sumdb_proxy(mirror: &Arc<Mirror>, rest: &str, head: bool) -> Response {
                     StatusCode::from_u16(status).unwrap_or(StatusCode::NOT_FOUND),
                     &msg,
                 ),
-                Err(e @ SumdbError::Unreachable { .. }) => {
-                    match stale(format!("{cache_key}.last")).await {
-                        Some(b) => plain(
-                            StatusCode::OK,
-                            b,
-                            "public, max-age=0, must-revalidate",
-                            true,
-                            head,
-                        ),
-                        None => text(StatusCode::BAD_GATEWAY, &e.to_string()),
-                    }
-                }
+                Err(e @ SumdbError::Unreachable { .. }) => match db.stale_tile(tile).await {
+                    Some(b) => stale(b),
+                    None => text(StatusCode::BAD_GATEWAY, &e.to_string()),
+                },
                 Err(e) => text(StatusCode::BAD_GATEWAY, &e.to_string()),
             }
         }

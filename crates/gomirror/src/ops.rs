@@ -165,23 +165,7 @@ fn upstream_health(mirror: &Mirror) -> Vec<serde_json::Value> {
 /// `/readyz`: the store is writable and at least one upstream is usable;
 /// 503 with what is wrong otherwise.
 pub async fn readyz(mirror: &Mirror) -> Response {
-    let probe = format!("health/probe-{}", std::process::id());
-    let now = crate::util::now_unix().to_string();
-    let store_err = match mirror
-        .store()
-        .put_bytes(
-            &probe,
-            now.as_bytes(),
-            &crate::store::meta_of(now.as_bytes(), "gomirror"),
-        )
-        .await
-    {
-        Ok(()) => {
-            let _ = mirror.store().delete(&probe).await;
-            None
-        }
-        Err(e) => Some(e.to_string()),
-    };
+    let store_err = mirror.probe_store().await.err();
     let upstreams = upstream_health(mirror);
     let any_usable = upstreams.iter().any(|u| u["usable"] == json!(true));
     let ready = store_err.is_none() && any_usable;

@@ -626,7 +626,7 @@ impl Scrubber {
         }
         let digest: [u8; 32] = h.finalize().into();
         let hex = hex::encode(digest);
-        if hex != meta.sha256 {
+        if !crate::verify::digest_matches(&meta, pos, &digest) {
             let why = format!(
                 "stored bytes hash to sha256 {hex}, admitted {}",
                 meta.sha256
@@ -639,7 +639,7 @@ impl Scrubber {
                 .add_digest("go.mod", digest)
                 .expect("\"go.mod\" contains no newline");
             let got = hasher.finish();
-            if &got != want {
+            if !crate::verify::h1_matches(Some(want), &got) {
                 let why = format!("go.mod hashes to {got}, admitted {want}");
                 return (rot(RotKind::H1, why), pos, seen);
             }
@@ -652,11 +652,14 @@ impl Scrubber {
                 let h1 = meta.h1.as_deref().unwrap_or_default();
                 match res {
                     Err(why) => return (rot(RotKind::H1, why), total, seen),
-                    Ok((got, _)) if got != h1 => {
+                    Ok((got, _)) if !crate::verify::h1_matches(Some(h1), &got) => {
                         let why = format!("zip hashes to {got}, admitted {h1}");
                         return (rot(RotKind::H1, why), total, seen);
                     }
-                    Ok((_, gm)) if meta.gomod_h1.as_ref().is_some_and(|w| *w != gm) => {
+                    Ok((_, gm))
+                        if meta.gomod_h1.is_some()
+                            && !crate::verify::h1_matches(meta.gomod_h1.as_deref(), &gm) =>
+                    {
                         let want = meta.gomod_h1.as_deref().unwrap_or_default();
                         let why = format!("the zip's go.mod hashes to {gm}, admitted {want}");
                         return (rot(RotKind::H1, why), total, seen);
@@ -856,7 +859,8 @@ pub async fn run_background(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{meta_of, MemStore};
+    use crate::admit::testing::meta_of;
+    use crate::store::{MemStore, PutBytes};
 
     #[test]
     fn mod_h1_from_digest_is_hash_go_mod() {

@@ -157,11 +157,32 @@ fn latest_key(name: &str) -> String {
     format!("sumdb/{name}/latest")
 }
 
-/// Reads tiles over HTTP (from a blocking thread) and keeps verified full
-/// tiles in the store.
+/// Reads tiles (from a blocking thread): from the store when kept there
+/// (verified on the way out), else from the database unless `offline`; and
+/// keeps the tiles a [`tlog::TileHashReader`] checked, through admission.
 struct HttpTiles {
     client: Arc<Client>,
     handle: tokio::runtime::Handle,
+    /// Keep checked partial tiles too (the `/sumdb/` proxy serves them
+    /// stale), not only full ones.
+    keep_partial: bool,
+    /// Read nothing from the network (re-verifying stale answers).
+    offline: bool,
+    /// A tile whose data is already at hand (the one being proxied or
+    /// re-verified).
+    extra: Option<(Tile, Vec<u8>)>,
+}
+
+impl HttpTiles {
+    fn new(client: Arc<Client>) -> HttpTiles {
+        HttpTiles {
+            client,
+            handle: tokio::runtime::Handle::current(),
+            keep_partial: false,
+            offline: false,
+            extra: None,
+        }
+    }
 }
 
 impl tlog::TileReader for HttpTiles {
@@ -171,27 +192,47 @@ impl tlog::TileReader for HttpTiles {
     fn read_tiles(&self, tiles: &[Tile]) -> Result<Vec<Vec<u8>>, tlog::Error> {
         let c = self.client.clone();
         let tiles = tiles.to_vec();
+        let extra = self.extra.clone();
+        let offline = self.offline;
         self.handle
             .block_on(async move {
                 let mut out = Vec::with_capacity(tiles.len());
                 for t in &tiles {
-                    out.push(c.tile(t).await?);
+                    match &extra {
+                        Some((x, d)) if x == t => out.push(d.clone()),
+                        _ => out.push(c.tile(t, offline).await?),
+                    }
                 }
                 Ok::<_, SumdbError>(out)
             })
             .map_err(tlog::Error::reader)
     }
-    fn save_tiles(&self, tiles: &[Tile], data: &[Vec<u8>]) {
+    fn save_tiles(&self, tiles: &[tlog::CheckedTile]) {
         let c = self.client.clone();
-        let items: Vec<(Tile, Vec<u8>)> = tiles.iter().copied().zip(data.iter().cloned()).collect();
+        let keep: Vec<tlog::CheckedTile> = tiles
+            .iter()
+            .filter(|t| {
+                let t0 = t.tile();
+                t0.w == 1 << t0.h || self.keep_partial
+            })
+            .cloned()
+            .collect();
         self.handle.block_on(async move {
-            for (t, d) in items {
-                if t.w == 1 << t.h {
-                    let key = format!("sumdb/{}/{}", c.cfg.name, t.path());
-                    let _ = c
-                        .store
-                        .put_bytes(&key, &d, &crate::store::meta_of(&d, &c.cfg.url))
-                        .await;
+            for t in keep {
+                let key = format!("sumdb/{}/{}", c.cfg.name, t.tile().path());
+                if let Ok(Some(_)) = c.store.meta(&key).await {
+                    continue;
+                }
+                let admitted = c.store.stage().map_err(|e| e.to_string()).and_then(|st| {
+                    crate::admit::sumdb_tile(&key, st, &t, &c.cfg.url).map_err(|e| e.to_string())
+                });
+                match admitted {
+                    Ok(a) => {
+                        if let Err(e) = c.store.put(a).await {
+                            tracing::warn!(key, "keeping a checked tile: {e}");
+                        }
+                    }
+                    Err(e) => tracing::warn!(key, "keeping a checked tile: {e}"),
                 }
             }
         });
@@ -290,15 +331,40 @@ impl Client {
         Ok(Ok(body.to_vec()))
     }
 
-    /// The bytes of `tile`: full tiles from the store when kept there, else
-    /// from the database. Not trusted until a `TileHashReader` checked them.
-    async fn tile(&self, t: &Tile) -> Result<Vec<u8>, SumdbError> {
+    /// A kept object, verified against its record; `None` when absent or
+    /// rotten (a rotten copy is logged and not used).
+    async fn kept(&self, key: &str) -> Option<Vec<u8>> {
+        match crate::verify::read_whole(self.store.as_ref(), key).await {
+            Ok(crate::verify::Loaded::Ok(v)) => v.into_bytes().map(|b| b.to_vec()),
+            Ok(crate::verify::Loaded::Absent) => None,
+            Ok(crate::verify::Loaded::Rotten(kind, msg)) => {
+                tracing::error!(
+                    key,
+                    kind = kind.as_str(),
+                    "kept checksum-database state: {msg}"
+                );
+                None
+            }
+            Err(e) => {
+                tracing::warn!(key, "reading kept checksum-database state: {e}");
+                None
+            }
+        }
+    }
+
+    /// The bytes of `tile`: full tiles (any tile when `offline`) from the
+    /// store when kept there, else from the database (never when
+    /// `offline`). Not trusted until a `TileHashReader` checked them.
+    async fn tile(&self, t: &Tile, offline: bool) -> Result<Vec<u8>, SumdbError> {
         let full = t.w == 1 << t.h;
         let key = format!("sumdb/{}/{}", self.cfg.name, t.path());
-        if full {
-            if let Ok(Some((_, b))) = self.store.get_bytes(&key).await {
+        if full || offline {
+            if let Some(b) = self.kept(&key).await {
                 return Ok(b);
             }
+        }
+        if offline {
+            return Err(self.unreachable(format!("tile {} is not kept", t.path())));
         }
         match self.get(&t.path()).await? {
             Ok(b) => Ok(b),
@@ -308,15 +374,13 @@ impl Client {
 
     /// Opens a signed tree note with the database's key.
     fn open_tree(&self, signed: &[u8]) -> Result<Tree, SumdbError> {
-        let n = note::open(signed, &self.verifiers)
-            .map_err(|e| self.invalid(format!("signed tree: {e}")))?;
-        tlog::parse_tree(n.text.as_bytes()).map_err(|e| self.invalid(format!("signed tree: {e}")))
+        crate::admit::open_tree(signed, &self.verifiers).map_err(|e| self.invalid(e))
     }
 
     /// The latest verified tree, loaded from the store on first use.
     async fn known_latest(&self, guard: &mut Option<(Tree, Vec<u8>)>) -> Option<Tree> {
         if guard.is_none() {
-            if let Ok(Some((_, b))) = self.store.get_bytes(&latest_key(&self.cfg.name)).await {
+            if let Some(b) = self.kept(&latest_key(&self.cfg.name)).await {
                 match self.open_tree(&b) {
                     Ok(t) => *guard = Some((t, b)),
                     Err(e) => tracing::error!("stored checksum-database head does not verify: {e}"),
@@ -332,6 +396,7 @@ impl Client {
     async fn merge(self: &Arc<Self>, tree: Tree, signed: &[u8]) -> Result<(), SumdbError> {
         let mut guard = self.latest.lock().await;
         let old = self.known_latest(&mut guard).await;
+        let mut proof = tlog::TreeProof::new();
         if let Some(old) = old {
             let consistent = if tree.n == old.n {
                 if tree.hash == old.hash {
@@ -345,7 +410,7 @@ impl Client {
                 } else {
                     (old, tree)
                 };
-                self.prove_tree(big, small).await
+                self.prove_tree(big, small).await.map(|p| proof = p)
             };
             if let Err(msg) = consistent {
                 self.forks
@@ -373,12 +438,22 @@ impl Client {
                 return Ok(());
             }
         }
+        let key = latest_key(&self.cfg.name);
+        let staged = self
+            .store
+            .stage()
+            .map_err(|e| self.unreachable(format!("persisting the tree head: {e}")))?;
+        let (_, admitted) = crate::admit::sumdb_head(
+            &key,
+            staged,
+            signed,
+            &self.verifiers,
+            old.map(|o| (o, proof.as_slice())),
+            &self.cfg.url,
+        )
+        .map_err(|e| self.invalid(e.msg))?;
         self.store
-            .put_bytes(
-                &latest_key(&self.cfg.name),
-                signed,
-                &crate::store::meta_of(signed, &self.cfg.url),
-            )
+            .put(admitted)
             .await
             .map_err(|e| self.unreachable(format!("persisting the tree head: {e}")))?;
         *guard = Some((tree, signed.to_vec()));
@@ -390,19 +465,20 @@ impl Client {
     }
 
     /// Proves that `small` is a prefix of `big` (a tree proof from tiles of
-    /// `big`); `Err` with the reason when it is not.
-    async fn prove_tree(self: &Arc<Self>, big: Tree, small: Tree) -> Result<(), String> {
-        let this = self.clone();
-        let handle = tokio::runtime::Handle::current();
+    /// `big`), returning the checked proof; `Err` with the reason when it
+    /// is not.
+    async fn prove_tree(
+        self: &Arc<Self>,
+        big: Tree,
+        small: Tree,
+    ) -> Result<tlog::TreeProof, String> {
+        let tiles = HttpTiles::new(self.clone());
         tokio::task::spawn_blocking(move || {
-            let tiles = HttpTiles {
-                client: this,
-                handle,
-            };
             let r = tlog::TileHashReader::new(big, &tiles);
             let proof = tlog::prove_tree(big.n, small.n, &r).map_err(|e| e.to_string())?;
             tlog::check_tree(&proof, big.n, big.hash, small.n, small.hash)
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string())?;
+            Ok(proof)
         })
         .await
         .map_err(|e| e.to_string())?
@@ -457,14 +533,9 @@ impl Client {
         }
         self.merge(tree, &signed).await?;
         // Prove the record is in the signed tree.
-        let this = self.clone();
-        let handle = tokio::runtime::Handle::current();
+        let tiles = HttpTiles::new(self.clone());
         let rec = text.clone();
         tokio::task::spawn_blocking(move || {
-            let tiles = HttpTiles {
-                client: this,
-                handle,
-            };
             let r = tlog::TileHashReader::new(tree, &tiles);
             let proof = tlog::prove_record(tree.n, id, &r)?;
             tlog::check_record(&proof, tree.n, tree.hash, id, tlog::record_hash(&rec))
@@ -498,20 +569,22 @@ impl Client {
         Ok(vouch)
     }
 
-    /// A tile for the `/sumdb/` proxy. A full hash tile is first verified
-    /// against the latest verified tree (which is refreshed if it does not
-    /// cover the tile) and then kept forever in the store; partial tiles and
-    /// data tiles are passed through (the go command verifies them).
+    /// A tile for the `/sumdb/` proxy. A hash tile (full or partial) is
+    /// first verified against the latest verified tree (which is refreshed
+    /// if it does not cover the tile) and then kept in the store (a tile's
+    /// path names its width, so its content never changes); data tiles, and
+    /// partial tiles of another tree size, are passed through (the go
+    /// command verifies them).
     pub async fn proxy_tile(
         self: &Arc<Self>,
         t: Tile,
     ) -> Result<Result<Vec<u8>, (u16, String)>, SumdbError> {
         let key = format!("sumdb/{}/{}", self.cfg.name, t.path());
         let full = t.l >= 0 && t.w == 1 << t.h && t.h == TILE_HEIGHT;
-        if !full {
+        if t.l < 0 || t.h != TILE_HEIGHT {
             return self.get(&t.path()).await;
         }
-        if let Ok(Some((_, b))) = self.store.get_bytes(&key).await {
+        if let Some(b) = self.kept(&key).await {
             return Ok(Ok(b));
         }
         // The last entry of the tile, as a stored hash of the tree.
@@ -534,23 +607,137 @@ impl Client {
         let Some(tree) = tree.filter(covers) else {
             return self.get(&t.path()).await;
         };
-        let this = self.clone();
-        let handle = tokio::runtime::Handle::current();
         let index = tlog::stored_hash_index(level, last);
-        tokio::task::spawn_blocking(move || {
-            let tiles = HttpTiles {
-                client: this,
-                handle,
+        if full {
+            let tiles = HttpTiles::new(self.clone());
+            tokio::task::spawn_blocking(move || {
+                tlog::TileHashReader::new(tree, &tiles).read_hashes_checked(&[index])
+            })
+            .await
+            .map_err(|e| self.invalid(format!("tile task: {e}")))?
+            .map_err(|e| self.invalid(format!("{}: {e}", t.path())))?;
+            return match self.kept(&key).await {
+                Some(b) => Ok(Ok(b)),
+                None => self.get(&t.path()).await,
             };
+        }
+        // A partial tile: kept only if it is the edge of the verified tree.
+        let data = match self.get(&t.path()).await? {
+            Ok(d) => d,
+            Err(e) => return Ok(Err(e)),
+        };
+        let mut tiles = HttpTiles::new(self.clone());
+        tiles.keep_partial = true;
+        tiles.extra = Some((t, data.clone()));
+        let checked = tokio::task::spawn_blocking(move || {
             tlog::TileHashReader::new(tree, &tiles).read_hashes_checked(&[index])
         })
-        .await
-        .map_err(|e| self.invalid(format!("tile task: {e}")))?
-        .map_err(|e| self.invalid(format!("{}: {e}", t.path())))?;
-        match self.store.get_bytes(&key).await {
-            Ok(Some((_, b))) => Ok(Ok(b)),
-            _ => self.get(&t.path()).await,
+        .await;
+        if !matches!(checked, Ok(Ok(_))) {
+            tracing::debug!(
+                tile = t.path(),
+                "partial tile not kept: not the verified tree's edge"
+            );
         }
+        Ok(Ok(data))
+    }
+
+    /// A kept tile, re-verified against the kept signed tree before it is
+    /// served stale (the database is down): `None` when it is not kept or
+    /// does not check.
+    pub async fn stale_tile(self: &Arc<Self>, t: Tile) -> Option<Vec<u8>> {
+        if t.l < 0 || t.h != TILE_HEIGHT {
+            return None;
+        }
+        let key = format!("sumdb/{}/{}", self.cfg.name, t.path());
+        let data = self.kept(&key).await?;
+        let tree = {
+            let mut g = self.latest.lock().await;
+            self.known_latest(&mut g).await
+        }?;
+        let level = t.l as u32 * t.h;
+        let last = (t.n << t.h) + u64::from(t.w) - 1;
+        let index = tlog::stored_hash_index(level, last);
+        let mut tiles = HttpTiles::new(self.clone());
+        tiles.offline = true;
+        tiles.extra = Some((t, data.clone()));
+        let ok = tokio::task::spawn_blocking(move || {
+            tlog::TileHashReader::new(tree, &tiles).read_hashes_checked(&[index])
+        })
+        .await;
+        matches!(ok, Ok(Ok(_))).then_some(data)
+    }
+
+    /// The kept signed tree head, re-verified with the database's key, to
+    /// serve stale.
+    pub async fn stale_latest(&self) -> Option<Vec<u8>> {
+        let b = self.kept(&latest_key(&self.cfg.name)).await?;
+        self.open_tree(&b).ok().map(|_| b)
+    }
+
+    /// A lookup for the `/sumdb/` proxy (`lookup/<module>@<version>`): the
+    /// database's answer, kept (through admission) once its signed tree
+    /// verifies, is consistent with the kept one and proves the record; an
+    /// answer that does not verify is passed through unkept (the go command
+    /// verifies it).
+    pub async fn proxy_lookup(
+        self: &Arc<Self>,
+        path: &str,
+    ) -> Result<Result<Vec<u8>, (u16, String)>, SumdbError> {
+        let body = match self.get(path).await? {
+            Ok(b) => b,
+            Err(e) => return Ok(Err(e)),
+        };
+        let key = format!("sumdb/{}/{path}", self.cfg.name);
+        if let Err(e) = self.keep_answer(&key, &body).await {
+            tracing::warn!(key, "lookup answer not kept: {e}");
+        }
+        Ok(Ok(body))
+    }
+
+    /// The record proof of a lookup answer, built from tiles (kept ones
+    /// only when `offline`), and the tree it is proven in.
+    async fn answer_proof(
+        self: &Arc<Self>,
+        body: &[u8],
+        offline: bool,
+    ) -> Result<tlog::RecordProof, String> {
+        let (id, _, signed) = tlog::parse_record(body).map_err(|e| e.to_string())?;
+        let tree = self.open_tree(signed).map_err(|e| e.to_string())?;
+        if !offline {
+            self.merge(tree, signed).await.map_err(|e| e.to_string())?;
+        }
+        if id >= tree.n {
+            return Err(format!("record {id} is not in tree of size {}", tree.n));
+        }
+        let mut tiles = HttpTiles::new(self.clone());
+        tiles.keep_partial = true;
+        tiles.offline = offline;
+        tokio::task::spawn_blocking(move || {
+            let r = tlog::TileHashReader::new(tree, &tiles);
+            tlog::prove_record(tree.n, id, &r).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())?
+    }
+
+    async fn keep_answer(self: &Arc<Self>, key: &str, body: &[u8]) -> Result<(), String> {
+        let proof = self.answer_proof(body, false).await?;
+        let staged = self.store.stage().map_err(|e| e.to_string())?;
+        let admitted =
+            crate::admit::sumdb_answer(key, staged, body, &self.verifiers, &proof, &self.cfg.url)
+                .map_err(|e| e.msg)?;
+        self.store.put(admitted).await.map_err(|e| e.to_string())
+    }
+
+    /// A kept lookup answer, re-verified (signature, record proof from kept
+    /// tiles) before it is served stale.
+    pub async fn stale_lookup(self: &Arc<Self>, path: &str) -> Option<Vec<u8>> {
+        let key = format!("sumdb/{}/{path}", self.cfg.name);
+        let body = self.kept(&key).await?;
+        let proof = self.answer_proof(&body, true).await.ok()?;
+        crate::admit::check_answer(&body, &self.verifiers, &proof).ok()?;
+        Some(body)
     }
 
     /// Request timeout, for callers that proxy.
@@ -564,10 +751,6 @@ impl Client {
         path: &str,
     ) -> Result<Result<Vec<u8>, (u16, String)>, SumdbError> {
         self.get(path).await
-    }
-
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
     }
 }
 

@@ -842,9 +842,29 @@ pub trait TileReader {
     /// persistent cache until [`TileReader::save_tiles`] is called.
     fn read_tiles(&self, tiles: &[Tile]) -> Result<Vec<Vec<u8>>, Error>;
 
-    /// Says the data [`TileReader::read_tiles`] returned for `tiles` has been
-    /// checked against a trusted tree hash and can be kept.
-    fn save_tiles(&self, tiles: &[Tile], data: &[Vec<u8>]);
+    /// Says the data [`TileReader::read_tiles`] returned for these tiles has
+    /// been checked against a trusted tree hash and can be kept.
+    fn save_tiles(&self, tiles: &[CheckedTile]);
+}
+
+/// A tile whose data a [`TileHashReader`] has checked against a trusted
+/// tree hash. Only this module constructs it, so a value of this type is
+/// proof that the check happened: a persistent cache can demand it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedTile {
+    tile: Tile,
+    data: Vec<u8>,
+}
+
+impl CheckedTile {
+    /// The tile.
+    pub fn tile(&self) -> Tile {
+        self.tile
+    }
+    /// Its checked data.
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
 }
 
 /// A [`HashReader`] that reads the hashes of one tree through a
@@ -1009,7 +1029,16 @@ impl<R: TileReader + ?Sized> HashReader for TileHashReader<'_, R> {
             }
         }
 
-        self.tiles.save_tiles(&plan.tiles, &data);
+        let checked: Vec<CheckedTile> = plan
+            .tiles
+            .iter()
+            .zip(&data)
+            .map(|(t, d)| CheckedTile {
+                tile: *t,
+                data: d.clone(),
+            })
+            .collect();
+        self.tiles.save_tiles(&checked);
 
         indexes
             .iter()

@@ -974,7 +974,7 @@ impl tlog::TileReader for TileStore {
             })
             .collect())
     }
-    fn save_tiles(&self, tiles: &[Tile], _: &[Vec<u8>]) {
+    fn save_tiles(&self, tiles: &[tlog::CheckedTile]) {
         self.unsaved.set(self.unsaved.get() - tiles.len() as i64);
     }
 }
@@ -1525,7 +1525,7 @@ fn bad_tiles_are_refused() {
         fn read_tiles(&self, _: &[Tile]) -> Result<Vec<Vec<u8>>, tlog::Error> {
             Ok(Vec::new())
         }
-        fn save_tiles(&self, _: &[Tile], _: &[Vec<u8>]) {
+        fn save_tiles(&self, _: &[tlog::CheckedTile]) {
             panic!("saved tiles that were never checked");
         }
     }
@@ -1563,8 +1563,8 @@ fn read_count(tiles: &HashMap<Tile, Vec<u8>>, tree: Tree, index: u64) -> i64 {
             self.1.set(self.1.get() + tiles.len() as i64);
             self.0.read_tiles(tiles)
         }
-        fn save_tiles(&self, tiles: &[Tile], data: &[Vec<u8>]) {
-            self.0.save_tiles(tiles, data)
+        fn save_tiles(&self, tiles: &[tlog::CheckedTile]) {
+            self.0.save_tiles(tiles)
         }
     }
     let c = Counting(&store, Cell::new(0));

@@ -297,7 +297,7 @@ async fn fetch_file(mirror: &Arc<Mirror>, w: &Want, ext: FileKind) -> (Status, O
     let (status, meta) = match mirror.store().meta(&key).await {
         Ok(Some(m)) => (Status::Cached, m),
         _ => match mirror.versioned(&w.module, &w.version, ext).await {
-            Ok(o) => (Status::Fetched, o.meta),
+            Ok(o) => (Status::Fetched, o.meta().clone()),
             Err(e) => return (Status::Failed, Some(e.to_string())),
         },
     };

@@ -2,7 +2,7 @@
 //! of Athens' storage compliance tests): run [`run_all`] against a fresh,
 //! empty store.
 
-use super::{Meta, Store};
+use super::{Meta, PutBytes, Store};
 
 /// A record with every optional field set, so round trips are checked.
 fn meta_for(bytes: &[u8], origin: &str) -> Meta {
@@ -10,7 +10,7 @@ fn meta_for(bytes: &[u8], origin: &str) -> Meta {
         h1: Some("h1:test".into()),
         admitted_at: 1_700_000_000,
         sumdb_tree_size: Some(42),
-        ..super::meta_of(bytes, origin)
+        ..crate::admit::testing::meta_of(bytes, origin)
     }
 }
 

@@ -15,6 +15,7 @@
 //! leaves bytes without a record, which the store treats as absent.
 
 use super::{check_key, Meta, ObjectRead, Opened, Result, Staged, Store, StoreError};
+use crate::admit::Admitted;
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::io::Write;
@@ -332,10 +333,12 @@ impl Store for FsStore {
             .prefix("stage-")
             .tempfile_in(self.root.join("tmp"))
             .map_err(io_err("stage", "tmp"))?;
-        Ok(Staged { file })
+        Ok(Staged::new(file))
     }
 
-    async fn put(&self, key: &str, staged: Staged, meta: &Meta) -> Result<()> {
+    async fn put(&self, obj: Admitted) -> Result<()> {
+        let (key, staged, meta) = obj.into_parts();
+        let (key, meta) = (key.as_str(), &meta);
         let path = self.object_path(key)?;
         let root = self.root.clone();
         let key = key.to_owned();
@@ -443,6 +446,7 @@ impl Store for FsStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::PutBytes;
 
     #[tokio::test]
     async fn fs_store_passes_compliance() {
@@ -455,7 +459,7 @@ mod tests {
     async fn unrecorded_finds_what_list_hides_and_attach_keeps_tmp() {
         let dir = tempfile::tempdir().unwrap();
         let store = FsStore::open(dir.path()).unwrap();
-        let meta = crate::store::meta_of(b"x", "test");
+        let meta = crate::admit::testing::meta_of(b"x", "test");
         store
             .put_bytes("a/@v/v1.0.0.mod", b"x", &meta)
             .await

@@ -2,6 +2,7 @@
 //! disk. Objects vanish with the process.
 
 use super::{check_key, Meta, ObjectRead, Opened, Result, Staged, Store, StoreError};
+use crate::admit::Admitted;
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -103,10 +104,12 @@ impl Store for MemStore {
                 key: String::new(),
                 source: e,
             })?;
-        Ok(Staged { file })
+        Ok(Staged::new(file))
     }
 
-    async fn put(&self, key: &str, staged: Staged, meta: &Meta) -> Result<()> {
+    async fn put(&self, obj: Admitted) -> Result<()> {
+        let (key, staged, meta) = obj.into_parts();
+        let (key, meta) = (key.as_str(), &meta);
         check_key(key)?;
         let bytes = std::fs::read(staged.path()).map_err(|e| StoreError::Io {
             op: "read staged",

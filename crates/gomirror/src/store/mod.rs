@@ -10,42 +10,19 @@
 //! atomic in that sense — after a crash at any instant an object is either
 //! whole (bytes and record) or absent.
 
-pub mod compliance;
+#[cfg(test)]
+pub(crate) mod compliance;
 mod fs;
 mod mem;
 
 pub use fs::{FsStore, Unrecorded, UnrecordedFile};
 pub use mem::MemStore;
 
+use crate::admit::Admitted;
+pub use crate::record::{Meta, Staged};
 use async_trait::async_trait;
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
-
-/// The metadata record admitted with every object: what the bytes must be,
-/// and where they came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Meta {
-    /// Exact length of the object in bytes.
-    pub size: u64,
-    /// Lower-case hex sha256 of the object's bytes.
-    pub sha256: String,
-    /// The Go `h1:` hash (zip: of its files; mod: of the go.mod), when the
-    /// object is a zip or a go.mod.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub h1: Option<String>,
-    /// For a zip: the `h1:` of the go.mod inside it (or of the synthesised
-    /// one), which the `.mod` of the same version must match.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gomod_h1: Option<String>,
-    /// Which upstream the bytes came from (its URL, or `direct`).
-    pub origin: String,
-    /// When the object was admitted (Unix seconds).
-    pub admitted_at: u64,
-    /// The checksum-database tree size that vouched for the `h1:`, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sumdb_tree_size: Option<u64>,
-}
+use std::path::PathBuf;
 
 /// Positional reads of one stored copy of an object (a file handle, or an
 /// object-store version): whatever happens to the key afterwards, reads
@@ -68,30 +45,6 @@ pub struct Opened {
     /// are written or replaced (on a file system: device, inode, size,
     /// mtime and ctime). `None` when the backend cannot tell.
     pub fingerprint: Option<String>,
-}
-
-/// A file fully written and synced in the store's staging area, waiting to
-/// be committed by [`Store::put`]. Dropping it removes the file.
-pub struct Staged {
-    file: tempfile::NamedTempFile,
-}
-
-impl Staged {
-    /// The staged file's path (for reading it back during admission).
-    pub fn path(&self) -> &Path {
-        self.file.path()
-    }
-    /// The open file handle.
-    pub fn file(&self) -> &std::fs::File {
-        self.file.as_file()
-    }
-    /// The open file handle, for writing.
-    pub fn file_mut(&mut self) -> &mut std::fs::File {
-        self.file.as_file_mut()
-    }
-    fn into_temp(self) -> tempfile::NamedTempFile {
-        self.file
-    }
 }
 
 /// Errors from a storage backend, with the key they concern.
@@ -134,51 +87,12 @@ pub trait Store: Send + Sync + 'static {
     /// A new empty staging file on local disk, for admission to write into.
     fn stage(&self) -> Result<Staged>;
 
-    /// Commits a staged file under `key` with its record, atomically: the
-    /// object is either whole (bytes and record) or absent, whatever instant
-    /// a crash happens at. Replaces any existing object.
-    async fn put(&self, key: &str, staged: Staged, meta: &Meta) -> Result<()>;
-
-    /// Commits small bytes under `key` (same atomicity as [`Store::put`]).
-    async fn put_bytes(&self, key: &str, bytes: &[u8], meta: &Meta) -> Result<()> {
-        let mut staged = self.stage()?;
-        {
-            use std::io::Write;
-            let f = staged.file_mut();
-            f.write_all(bytes)
-                .and_then(|_| f.sync_all())
-                .map_err(|e| StoreError::Io {
-                    op: "stage",
-                    key: key.to_owned(),
-                    source: e,
-                })?;
-        }
-        self.put(key, staged, meta).await
-    }
-
-    /// Reads a whole small object (records, list caches); `None` if absent.
-    async fn get_bytes(&self, key: &str) -> Result<Option<(Meta, Vec<u8>)>> {
-        let Some(o) = self.open(key).await? else {
-            return Ok(None);
-        };
-        let mut buf = Vec::with_capacity(o.meta.size.min(1 << 20) as usize);
-        loop {
-            let chunk = o
-                .reader
-                .read_at(buf.len() as u64, 1 << 20)
-                .await
-                .map_err(|e| StoreError::Io {
-                    op: "read",
-                    key: key.to_owned(),
-                    source: e,
-                })?;
-            if chunk.is_empty() {
-                break;
-            }
-            buf.extend_from_slice(&chunk);
-        }
-        Ok(Some((o.meta, buf)))
-    }
+    /// Commits an admitted object under its key with its record,
+    /// atomically: the object is either whole (bytes and record) or absent,
+    /// whatever instant a crash happens at. Replaces any existing object.
+    /// Only [`crate::admit`] can make an [`Admitted`]: this is the one way
+    /// into the store.
+    async fn put(&self, obj: Admitted) -> Result<()>;
 
     /// Takes `key` out of service, keeping its bytes aside for inspection
     /// (not served, not listed). Absent keys are not an error.
@@ -193,24 +107,6 @@ pub trait Store: Send + Sync + 'static {
     /// A local directory for this store's own housekeeping, when it has one.
     fn local_root(&self) -> Option<PathBuf> {
         None
-    }
-}
-
-/// A metadata record for bytes kept by the mirror itself (database heads,
-/// tiles, lookup answers): size, sha256, origin, now.
-pub fn meta_of(bytes: &[u8], origin: &str) -> Meta {
-    use sha2::Digest;
-    Meta {
-        size: bytes.len() as u64,
-        sha256: hex::encode(sha2::Sha256::digest(bytes)),
-        h1: None,
-        gomod_h1: None,
-        origin: origin.to_owned(),
-        admitted_at: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-        sumdb_tree_size: None,
     }
 }
 
@@ -229,5 +125,47 @@ pub fn check_key(key: &str) -> Result<()> {
         Err(StoreError::BadKey(key.to_owned()))
     } else {
         Ok(())
+    }
+}
+
+/// Test-only writes of chosen bytes and records (also wrong ones), through
+/// admission's test door.
+#[cfg(test)]
+#[async_trait]
+pub(crate) trait PutBytes {
+    async fn put_bytes(&self, key: &str, bytes: &[u8], meta: &Meta) -> Result<()>;
+    /// The stored record and bytes of `key`, unchecked.
+    async fn get_bytes(&self, key: &str) -> Result<Option<(Meta, Vec<u8>)>>;
+}
+
+#[cfg(test)]
+#[async_trait]
+impl<S: Store + ?Sized> PutBytes for S {
+    async fn put_bytes(&self, key: &str, bytes: &[u8], meta: &Meta) -> Result<()> {
+        let staged = self.stage()?;
+        let obj = crate::admit::testing::admitted(key, staged, bytes, meta.clone());
+        self.put(obj).await
+    }
+    async fn get_bytes(&self, key: &str) -> Result<Option<(Meta, Vec<u8>)>> {
+        let Some(o) = self.open(key).await? else {
+            return Ok(None);
+        };
+        let mut buf = Vec::new();
+        loop {
+            let chunk = o
+                .reader
+                .read_at(buf.len() as u64, 1 << 20)
+                .await
+                .map_err(|e| StoreError::Io {
+                    op: "read",
+                    key: key.to_owned(),
+                    source: e,
+                })?;
+            if chunk.is_empty() {
+                break;
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(Some((o.meta, buf)))
     }
 }

@@ -15,13 +15,21 @@
 //! Whatever fails is not stored; the error says what kind of failure it was
 //! so that it can be counted and the next upstream tried.
 
-use crate::store::{Meta, Staged, Store};
+use crate::record::{Meta, Staged};
 use crate::upstream::Body;
 use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::time::Duration;
+
+mod content;
+mod sumdb;
+
+pub use content::{
+    check_info, check_versioned, clean_list, query_info, Checked, Info, QueryInfo, Volatile,
+};
+pub use sumdb::{check_answer, open_tree, sumdb_answer, sumdb_head, sumdb_tile};
 
 /// Largest module zip, as the go command enforces (500 MiB).
 pub const MAX_ZIP: u64 = 500 << 20;
@@ -84,20 +92,117 @@ fn fail(kind: FailureKind, msg: impl Into<String>) -> AdmitError {
     }
 }
 
-/// What was received: the staged bytes and their digest.
+/// What was received: the staged bytes and their digest. Nothing about
+/// the content has been checked yet.
 pub struct Received {
-    pub staged: Staged,
-    pub size: u64,
-    pub sha256: [u8; 32],
+    staged: Staged,
+    size: u64,
+    sha256: [u8; 32],
 }
 
-/// Streams `body` into a new staging file of `store`, hashing as it goes.
+impl Received {
+    /// The received bytes, read back whole (small files only: `.info`,
+    /// `.mod`, `list`, `@latest`).
+    pub fn read(&self) -> Result<Vec<u8>, AdmitError> {
+        std::fs::read(self.staged.path())
+            .map_err(|e| fail(FailureKind::Truncated, format!("reading staged bytes: {e}")))
+    }
+}
+
+/// Content that passed admission, ready to be committed under its key: the
+/// only value a [`crate::store::Store`] accepts for writing.
+///
+/// Its constructor is private to this module (and its submodules), so the
+/// compiler enforces that nothing enters the cache except through the
+/// rules written here.
+pub struct Admitted {
+    key: String,
+    staged: Staged,
+    meta: Meta,
+}
+
+impl Admitted {
+    /// Only admission builds an `Admitted`.
+    fn new(key: &str, staged: Staged, meta: Meta) -> Admitted {
+        Admitted {
+            key: key.to_owned(),
+            staged,
+            meta,
+        }
+    }
+    /// The key it is admitted under.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+    /// The record it is admitted with.
+    pub fn meta(&self) -> &Meta {
+        &self.meta
+    }
+    /// Its parts, for a store backend to commit (consumes the token).
+    pub(crate) fn into_parts(self) -> (String, Staged, Meta) {
+        (self.key, self.staged, self.meta)
+    }
+}
+
+/// Writes `bytes` into `staged` and syncs it.
+fn stage_bytes(mut staged: Staged, bytes: &[u8]) -> Result<Staged, AdmitError> {
+    let f = staged.file_mut();
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| fail(FailureKind::Truncated, format!("staging write: {e}")))?;
+    Ok(staged)
+}
+
+/// A record for bytes the mirror composes itself (lists, database state).
+fn meta_of(bytes: &[u8], origin: &str) -> Meta {
+    Meta {
+        size: bytes.len() as u64,
+        sha256: hex::encode(Sha256::digest(bytes)),
+        h1: None,
+        gomod_h1: None,
+        origin: origin.to_owned(),
+        admitted_at: crate::util::now_unix(),
+        sumdb_tree_size: None,
+    }
+}
+
+/// The readiness probe's object: a timestamp under a key outside the proxy
+/// namespace, never served, removed right after it is written.
+pub fn probe(key: &str, staged: Staged) -> Result<Admitted, AdmitError> {
+    let now = crate::util::now_unix().to_string();
+    let staged = stage_bytes(staged, now.as_bytes())?;
+    Ok(Admitted::new(
+        key,
+        staged,
+        meta_of(now.as_bytes(), "gomirror"),
+    ))
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Test-only doors: tests of stores and readers need objects with
+    //! chosen (also wrong) records.
+    use super::*;
+
+    /// Admits `bytes` under `key` with `meta`, unchecked (tests only).
+    pub(crate) fn admitted(key: &str, staged: Staged, bytes: &[u8], meta: Meta) -> Admitted {
+        Admitted::new(key, stage_bytes(staged, bytes).expect("staging"), meta)
+    }
+
+    /// A correct record of `bytes` (tests only).
+    pub(crate) fn meta_of(bytes: &[u8], origin: &str) -> Meta {
+        super::meta_of(bytes, origin)
+    }
+}
+
+/// Streams `body` into `staged` (a new staging file of the store), hashing
+/// as it goes.
 ///
 /// Refuses (and discards) the body when it exceeds `limit`, when it exceeds
 /// or falls short of its declared length, when the transfer breaks, or when
 /// no bytes arrive for `idle` — never trusting the declared length.
 pub async fn receive(
-    store: &dyn Store,
+    mut staged: Staged,
     mut body: Body,
     limit: u64,
     idle: Duration,
@@ -110,9 +215,6 @@ pub async fn receive(
             ));
         }
     }
-    let mut staged = store
-        .stage()
-        .map_err(|e| fail(FailureKind::Truncated, format!("staging: {e}")))?;
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;
     let mut w = std::io::BufWriter::with_capacity(
@@ -187,110 +289,8 @@ pub async fn receive(
     })
 }
 
-/// The `.info` JSON of the GOPROXY protocol.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Info {
-    #[serde(rename = "Version")]
-    pub version: String,
-    #[serde(rename = "Time", default, skip_serializing_if = "Option::is_none")]
-    pub time: Option<String>,
-    #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
-}
-
-/// Checks an `.info` or `@latest` answer: JSON with a canonical `Version`
-/// (equal to `want` when given), and a `Time` that looks like RFC 3339.
-pub fn check_info(data: &[u8], want: Option<&str>) -> Result<Info, AdmitError> {
-    let info: Info = serde_json::from_slice(data)
-        .map_err(|e| fail(FailureKind::Info, format!("not valid info JSON: {e}")))?;
-    if gomod::module::canonical_version(&info.version) != info.version || info.version.is_empty() {
-        return Err(fail(
-            FailureKind::Info,
-            format!("Version {:?} is not a canonical version", info.version),
-        ));
-    }
-    if let Some(want) = want {
-        if info.version != want {
-            return Err(fail(
-                FailureKind::Info,
-                format!(
-                    "Version {:?} is not the version asked for ({want})",
-                    info.version
-                ),
-            ));
-        }
-    }
-    if let Some(t) = &info.time {
-        let ok = t.len() >= 20 && t.as_bytes()[4] == b'-' && t.as_bytes()[10] == b'T';
-        if !ok {
-            return Err(fail(
-                FailureKind::Info,
-                format!("Time {t:?} is not an RFC 3339 time"),
-            ));
-        }
-    }
-    Ok(info)
-}
-
-/// Cleans a `list` answer: one version per line, keeping the first field
-/// of each line when it is a valid semantic version (as the go command
-/// reads it), without duplicates, sorted.
-pub fn clean_list(data: &[u8]) -> Result<Vec<String>, AdmitError> {
-    let text =
-        std::str::from_utf8(data).map_err(|_| fail(FailureKind::Info, "list is not UTF-8"))?;
-    let mut out: Vec<String> = text
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|v| gomod::semver::is_valid(v))
-        .map(str::to_owned)
-        .collect();
-    gomod::semver::sort(&mut out);
-    out.dedup();
-    Ok(out)
-}
-
-/// What a checked zip tells the mirror.
-pub struct ZipFacts {
-    pub h1: String,
-    /// `h1:` of the module's go.mod: the zip's, or the synthesised one.
-    pub gomod_h1: String,
-}
-
-/// Checks a staged module zip by the go command's rules (plus full content
-/// verification: sizes and CRC-32 of every entry), hashes it, and takes its
-/// go.mod (or the synthesised one), reading the zip once. Runs on a
-/// blocking thread.
-pub fn check_zip(
-    path: &str,
-    version: &str,
-    staged: &std::path::Path,
-) -> Result<ZipFacts, AdmitError> {
-    let f = std::fs::File::open(staged)
-        .map_err(|e| fail(FailureKind::ZipCheck, format!("reopening staged zip: {e}")))?;
-    let summary = gomod::zip::check_and_hash_zip(
-        path,
-        version,
-        std::io::BufReader::with_capacity(256 << 10, f),
-    )
-    .map_err(|e| fail(FailureKind::ZipCheck, e.to_string()))?;
-    summary
-        .checked
-        .err()
-        .map_err(|e| fail(FailureKind::ZipCheck, e.to_string()))?;
-    let h1 = summary
-        .h1
-        .ok_or_else(|| fail(FailureKind::ZipCheck, "zip was not hashed"))?;
-    let gomod = summary
-        .go_mod
-        .unwrap_or_else(|| gomod::modfile::synthesize_go_mod(path));
-    Ok(ZipFacts {
-        h1,
-        gomod_h1: gomod::dirhash::hash_go_mod(&gomod),
-    })
-}
-
-/// Builds the metadata record for received bytes.
-pub fn meta(received: &Received, h1: Option<String>, origin: &str) -> Meta {
+/// The metadata record of received bytes.
+fn meta(received: &Received, h1: Option<String>, origin: &str) -> Meta {
     Meta {
         size: received.size,
         sha256: hex::encode(received.sha256),

@@ -1,0 +1,293 @@
+//! The content rules, by kind of file: what an upstream's bytes must be
+//! before they may be committed.
+
+use super::{fail, meta, meta_of, stage_bytes, AdmitError, Admitted, FailureKind, Received};
+use crate::protocol::{versioned_key, FileKind};
+use crate::record::{Meta, Staged};
+use serde::{Deserialize, Serialize};
+
+/// The `.info` JSON of the GOPROXY protocol.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Info {
+    #[serde(rename = "Version")]
+    pub version: String,
+    #[serde(rename = "Time", default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Checks an `.info` or `@latest` answer: JSON with a canonical `Version`
+/// (equal to `want` when given), and a `Time` that looks like RFC 3339.
+pub fn check_info(data: &[u8], want: Option<&str>) -> Result<Info, AdmitError> {
+    let info: Info = serde_json::from_slice(data)
+        .map_err(|e| fail(FailureKind::Info, format!("not valid info JSON: {e}")))?;
+    if gomod::module::canonical_version(&info.version) != info.version || info.version.is_empty() {
+        return Err(fail(
+            FailureKind::Info,
+            format!("Version {:?} is not a canonical version", info.version),
+        ));
+    }
+    if let Some(want) = want {
+        if info.version != want {
+            return Err(fail(
+                FailureKind::Info,
+                format!(
+                    "Version {:?} is not the version asked for ({want})",
+                    info.version
+                ),
+            ));
+        }
+    }
+    if let Some(t) = &info.time {
+        let ok = t.len() >= 20 && t.as_bytes()[4] == b'-' && t.as_bytes()[10] == b'T';
+        if !ok {
+            return Err(fail(
+                FailureKind::Info,
+                format!("Time {t:?} is not an RFC 3339 time"),
+            ));
+        }
+    }
+    Ok(info)
+}
+
+/// Cleans a `list` answer: one version per line, keeping the first field
+/// of each line when it is a valid semantic version (as the go command
+/// reads it), without duplicates, sorted.
+pub fn clean_list(data: &[u8]) -> Result<Vec<String>, AdmitError> {
+    let text =
+        std::str::from_utf8(data).map_err(|_| fail(FailureKind::Info, "list is not UTF-8"))?;
+    let mut out: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|v| gomod::semver::is_valid(v))
+        .map(str::to_owned)
+        .collect();
+    gomod::semver::sort(&mut out);
+    out.dedup();
+    Ok(out)
+}
+
+/// What a checked zip tells the mirror.
+struct ZipFacts {
+    h1: String,
+    /// `h1:` of the module's go.mod: the zip's, or the synthesised one.
+    gomod_h1: String,
+}
+
+/// Checks a staged module zip by the go command's rules (plus full content
+/// verification: sizes and CRC-32 of every entry), hashes it, and takes its
+/// go.mod (or the synthesised one), reading the zip once. Runs on a
+/// blocking thread.
+fn check_zip(path: &str, version: &str, staged: &std::path::Path) -> Result<ZipFacts, AdmitError> {
+    let f = std::fs::File::open(staged)
+        .map_err(|e| fail(FailureKind::ZipCheck, format!("reopening staged zip: {e}")))?;
+    let summary = gomod::zip::check_and_hash_zip(
+        path,
+        version,
+        std::io::BufReader::with_capacity(256 << 10, f),
+    )
+    .map_err(|e| fail(FailureKind::ZipCheck, e.to_string()))?;
+    summary
+        .checked
+        .err()
+        .map_err(|e| fail(FailureKind::ZipCheck, e.to_string()))?;
+    let h1 = summary
+        .h1
+        .ok_or_else(|| fail(FailureKind::ZipCheck, "zip was not hashed"))?;
+    let gomod = summary
+        .go_mod
+        .unwrap_or_else(|| gomod::modfile::synthesize_go_mod(path));
+    Ok(ZipFacts {
+        h1,
+        gomod_h1: gomod::dirhash::hash_go_mod(&gomod),
+    })
+}
+
+/// A versioned file whose content passed the rules of its kind, waiting
+/// for the checksum database's word (or for the decision that none is
+/// needed).
+pub struct Checked {
+    key: String,
+    received: Received,
+    meta: Meta,
+    what: String,
+}
+
+impl Checked {
+    /// The content's `h1:` (`.mod` and `.zip`; `None` for `.info`).
+    pub fn h1(&self) -> Option<&str> {
+        self.meta.h1.as_deref()
+    }
+
+    /// Admits content that no checksum database is asked about: `.info`
+    /// files, modules under GONOSUMDB/GOPRIVATE, GOSUMDB=off, and (warn
+    /// mode) content admitted while the database is unreachable, to be
+    /// checked later.
+    pub fn admit_unvouched(self) -> Admitted {
+        Admitted::new(&self.key, self.received.staged, self.meta)
+    }
+
+    /// Admits content the checksum database vouches for: its hash for this
+    /// file (`want`, from a record proven in a signed tree of `tree_size`)
+    /// must equal the content's `h1:`; otherwise this upstream's copy is
+    /// refused ([`FailureKind::Sumdb`]).
+    pub fn admit_vouched(
+        mut self,
+        db: &str,
+        want: Option<&str>,
+        tree_size: u64,
+    ) -> Result<Admitted, AdmitError> {
+        let h1 = self.meta.h1.clone().unwrap_or_default();
+        if want == Some(h1.as_str()) {
+            self.meta.sumdb_tree_size = Some(tree_size);
+            return Ok(Admitted::new(&self.key, self.received.staged, self.meta));
+        }
+        Err(fail(
+            FailureKind::Sumdb,
+            format!(
+                "{}: {h1} from {}, but checksum database {db} has {}",
+                self.what,
+                self.meta.origin,
+                want.unwrap_or("no hash")
+            ),
+        ))
+    }
+}
+
+/// Checks a received versioned file of `module@version` by its kind:
+///
+/// * `.info`: JSON whose `Version` is the canonical version asked for;
+/// * `.mod`: its `h1:`, equal to the go.mod `h1:` recorded with the stored
+///   zip of the same version (`sibling`), if there is one;
+/// * `.zip`: the module zip rules, its `h1:`, and its go.mod equal to the
+///   stored `.mod` of the same version (`sibling`), if there is one.
+///
+/// `sibling` is the record of the stored other half (`.zip` for a `.mod`,
+/// `.mod` for a `.zip`), as the caller read it from the store.
+pub async fn check_versioned(
+    received: Received,
+    module: &str,
+    version: &str,
+    ext: FileKind,
+    sibling: Option<&Meta>,
+    origin: &str,
+) -> Result<Checked, AdmitError> {
+    let key =
+        versioned_key(module, version, ext).map_err(|e| fail(FailureKind::Info, e.to_string()))?;
+    let mut meta = meta(&received, None, origin);
+    match ext {
+        FileKind::Info => {
+            check_info(&received.read()?, Some(version))?;
+        }
+        FileKind::Mod => {
+            let h1 = gomod::dirhash::hash_go_mod(&received.read()?);
+            if sibling
+                .and_then(|z| z.gomod_h1.as_deref())
+                .is_some_and(|z| z != h1)
+            {
+                return Err(fail(
+                    FailureKind::GoModMismatch,
+                    format!("go.mod {h1} differs from the go.mod in the stored zip"),
+                ));
+            }
+            meta.h1 = Some(h1);
+        }
+        FileKind::Zip => {
+            let path = received.staged.path().to_owned();
+            let (m, v) = (module.to_owned(), version.to_owned());
+            let facts = tokio::task::spawn_blocking(move || check_zip(&m, &v, &path))
+                .await
+                .map_err(|e| fail(FailureKind::ZipCheck, format!("zip check task: {e}")))??;
+            if sibling
+                .and_then(|m| m.h1.as_deref())
+                .is_some_and(|h| h != facts.gomod_h1)
+            {
+                return Err(fail(
+                    FailureKind::GoModMismatch,
+                    format!(
+                        "the zip's go.mod {} differs from the stored .mod",
+                        facts.gomod_h1
+                    ),
+                ));
+            }
+            meta.h1 = Some(facts.h1);
+            meta.gomod_h1 = Some(facts.gomod_h1);
+        }
+    }
+    Ok(Checked {
+        key,
+        received,
+        meta,
+        what: format!("{module}@{version}.{}", ext.as_str()),
+    })
+}
+
+/// The files whose answer changes over time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Volatile {
+    /// `@v/list`: kept as the cleaned, sorted list of valid versions.
+    List,
+    /// `@latest`: kept as served, when it is valid `.info` JSON.
+    Latest,
+}
+
+impl Volatile {
+    /// The largest body accepted.
+    pub fn limit(self) -> u64 {
+        match self {
+            Volatile::List => super::MAX_LIST,
+            Volatile::Latest => super::MAX_INFO,
+        }
+    }
+
+    /// Admits an answer under `key`: a `list` is cleaned ([`clean_list`]),
+    /// an `@latest` must pass [`check_info`].
+    pub fn admit(
+        self,
+        key: &str,
+        received: &Received,
+        staged: Staged,
+        origin: &str,
+    ) -> Result<Admitted, AdmitError> {
+        let data = received.read()?;
+        let kept = match self {
+            Volatile::List => clean_list(&data)?
+                .iter()
+                .map(|v| format!("{v}\n"))
+                .collect::<String>()
+                .into_bytes(),
+            Volatile::Latest => {
+                check_info(&data, None)?;
+                data
+            }
+        };
+        let meta = meta_of(&kept, origin);
+        Ok(Admitted::new(key, stage_bytes(staged, &kept)?, meta))
+    }
+}
+
+/// An `.info` answer to a query (a branch, a commit, `v1.2`), admitted under
+/// the canonical version it names.
+pub struct QueryInfo {
+    /// The answer as received.
+    pub data: Vec<u8>,
+    /// The canonical `.info`, to commit when it is not stored yet.
+    pub admitted: Admitted,
+}
+
+/// Checks a received query answer for `module`: valid `.info` JSON whose
+/// canonical `Version` fits the module path (`module.Check`).
+pub fn query_info(received: Received, module: &str, origin: &str) -> Result<QueryInfo, AdmitError> {
+    let data = received.read()?;
+    let info = check_info(&data, None)?;
+    gomod::module::check(module, &info.version)
+        .map_err(|e| fail(FailureKind::Info, e.to_string()))?;
+    let key = versioned_key(module, &info.version, FileKind::Info)
+        .map_err(|e| fail(FailureKind::Info, e.to_string()))?;
+    let meta = meta(&received, None, origin);
+    Ok(QueryInfo {
+        data,
+        admitted: Admitted::new(&key, received.staged, meta),
+    })
+}
