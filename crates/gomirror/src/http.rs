@@ -16,30 +16,10 @@ use crate::mirror::{Failure, Mirror};
 use crate::protocol::{parse_path, percent_decode, FileKind, PathError, ProxyRequest};
 use crate::verify::Verified;
 use axum::body::Body;
-use axum::extract::State;
 use axum::response::Response;
 use base64::Engine as _;
 use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use std::sync::Arc;
-
-/// Shared state of the HTTP layer.
-#[derive(Clone)]
-pub struct AppState {
-    pub mirror: Arc<Mirror>,
-    pub ops: crate::ops::OpsConfig,
-}
-
-/// The axum router of the mirror: the protocol, the operator endpoints,
-/// and the request log around both.
-pub fn router(state: AppState) -> axum::Router {
-    axum::Router::new()
-        .fallback(handle)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::ops::observe,
-        ))
-        .with_state(state)
-}
 
 fn text(status: StatusCode, msg: &str) -> Response {
     let mut line: String = msg
@@ -129,15 +109,13 @@ fn etag_matches(h: &HeaderMap, etag: &str) -> bool {
         .any(|t| t == "*" || t.trim_start_matches("W/") == etag)
 }
 
-async fn handle(
-    State(st): State<AppState>,
+/// Answers a GOPROXY (or `/sumdb/`) request.
+pub async fn handle(
+    mirror: &Arc<Mirror>,
     method: Method,
     uri: http::Uri,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(r) = crate::ops::route(&st, &method, uri.path(), &headers).await {
-        return r;
-    }
     if method != Method::GET && method != Method::HEAD {
         let mut r = text(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -158,7 +136,7 @@ async fn handle(
         }
     };
     if let Some(rest) = path.strip_prefix("/sumdb/") {
-        return sumdb_proxy(&st.mirror, rest, method == Method::HEAD).await;
+        return sumdb_proxy(mirror, rest, method == Method::HEAD).await;
     }
     let req = match parse_path(&path) {
         Ok(r) => r,
@@ -166,7 +144,6 @@ async fn handle(
         Err(e @ PathError::NotFound(_)) => return text(StatusCode::NOT_FOUND, e.message()),
     };
     let head = method == Method::HEAD;
-    let mirror = &st.mirror;
     let range = parse_range(&headers);
     let result = match &req {
         ProxyRequest::List { module } => mirror.list(module).await,
@@ -182,7 +159,7 @@ async fn handle(
         Ok(o) => o,
         Err(f) => return failure_response(&f),
     };
-    let info = crate::ops::RequestInfo {
+    let info = crate::telemetry::RequestInfo {
         module: match &req {
             ProxyRequest::List { module }
             | ProxyRequest::Latest { module }

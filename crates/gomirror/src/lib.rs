@@ -17,6 +17,7 @@ pub mod protocol;
 pub mod record;
 pub mod scrub;
 pub mod serve;
+pub mod server;
 pub mod store;
 pub mod sumdb;
 pub mod telemetry;

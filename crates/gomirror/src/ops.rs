@@ -2,27 +2,17 @@
 //! `/`, the admin API under `/-/` (bearer token), and the per-request log.
 
 use crate::config::Secret;
-use crate::http::AppState;
 use crate::mirror::Mirror;
 use crate::protocol::FileKind;
 use crate::telemetry::Metrics;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
 use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
-
-/// What the protocol handler tells the request log about a response.
-#[derive(Debug, Clone, Default)]
-pub struct RequestInfo {
-    pub module: String,
-    pub version: String,
-    pub cache: &'static str,
-    pub upstream: String,
-}
 
 /// Settings of the operator endpoints.
 #[derive(Clone, Default)]
@@ -71,7 +61,8 @@ pub fn endpoint_kind(path: &str) -> &'static str {
 /// Middleware: a request id (kept from `X-Request-Id` or made), metrics,
 /// and one log line per request with module, version, cache outcome,
 /// upstream, bytes and the time to response headers.
-pub async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Response {
+/// Logs and counts every request (the router's middleware).
+pub async fn observe(mirror: &Mirror, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let id = req
         .headers()
@@ -97,7 +88,7 @@ pub async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Re
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     };
-    let m = &st.mirror.counters.metrics;
+    let m = &mirror.counters.metrics;
     Metrics::inc(
         &m.requests,
         &[("kind", kind), ("status", &status.to_string())],
@@ -110,7 +101,7 @@ pub async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Re
         .inc_by(bytes);
     let info = res
         .extensions()
-        .get::<RequestInfo>()
+        .get::<crate::telemetry::RequestInfo>()
         .cloned()
         .unwrap_or_default();
     tracing::info!(
@@ -326,9 +317,15 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
 ///   call the CDN purge webhook with the URLs purged)
 /// * `POST /-/verify/<module>@<version>` — re-verify the stored files of
 ///   that version now (rot is quarantined and re-fetched)
-pub async fn admin(st: &AppState, method: &Method, path: &str, headers: &HeaderMap) -> Response {
+pub async fn admin(
+    mirror: &Arc<Mirror>,
+    ops: &OpsConfig,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+) -> Response {
     let text = |s: StatusCode, m: &str| json_response(s, json!({"error": m}));
-    let Some(token) = &st.ops.admin_token else {
+    let Some(token) = &ops.admin_token else {
         return text(
             StatusCode::NOT_FOUND,
             "the admin API is off: no admin token is configured",
@@ -345,7 +342,6 @@ pub async fn admin(st: &AppState, method: &Method, path: &str, headers: &HeaderM
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return r;
     }
-    let mirror = &st.mirror;
     let rest = path.strip_prefix("/-/").unwrap_or("");
     match (method.clone(), rest) {
         (Method::GET, "events") => json_response(
@@ -366,7 +362,7 @@ pub async fn admin(st: &AppState, method: &Method, path: &str, headers: &HeaderM
         }
         (Method::POST, r) if r.starts_with("purge/") => {
             let target = &r["purge/".len()..];
-            match purge(st, target).await {
+            match purge(mirror, ops, target).await {
                 Ok(v) => json_response(StatusCode::OK, v),
                 Err(e) => text(StatusCode::BAD_REQUEST, &e),
             }
@@ -397,8 +393,11 @@ pub async fn admin(st: &AppState, method: &Method, path: &str, headers: &HeaderM
 }
 
 /// Purges `module` or `module@version` from the cache, then tells the CDN.
-async fn purge(st: &AppState, target: &str) -> Result<serde_json::Value, String> {
-    let mirror = &st.mirror;
+async fn purge(
+    mirror: &Arc<Mirror>,
+    ops: &OpsConfig,
+    target: &str,
+) -> Result<serde_json::Value, String> {
     let (module, version) = match target.split_once('@') {
         Some((m, v)) => (m, Some(v)),
         None => (target, None),
@@ -437,10 +436,10 @@ async fn purge(st: &AppState, target: &str) -> Result<serde_json::Value, String>
             .await
             .map_err(|e| format!("purging {k}: {e}"))?;
     }
-    let base = st.ops.public_url.clone().unwrap_or_default();
+    let base = ops.public_url.clone().unwrap_or_default();
     let urls: Vec<String> = keys.iter().map(|k| format!("{base}/{k}")).collect();
     let mut cdn = serde_json::Value::Null;
-    if let Some(hook) = &st.ops.cdn_purge_webhook {
+    if let Some(hook) = &ops.cdn_purge_webhook {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
@@ -464,14 +463,14 @@ async fn purge(st: &AppState, target: &str) -> Result<serde_json::Value, String>
 
 /// Whether the request is for an operator endpoint; if so, answers it.
 pub async fn route(
-    st: &AppState,
+    mirror: &Arc<Mirror>,
+    ops: &OpsConfig,
     method: &Method,
     path: &str,
     headers: &HeaderMap,
 ) -> Option<Response> {
-    let mirror: &Arc<Mirror> = &st.mirror;
     if path.starts_with("/-/") {
-        return Some(admin(st, method, path, headers).await);
+        return Some(admin(mirror, ops, method, path, headers).await);
     }
     if method != Method::GET && method != Method::HEAD {
         return None;

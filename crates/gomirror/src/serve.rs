@@ -4,8 +4,8 @@
 //! included) run to completion, then the process exits.
 
 use crate::config::{Config, LogFormat};
-use crate::http::{router, AppState};
 use crate::mirror::{Mirror, Settings};
+use crate::server::{router, AppState};
 use crate::store::FsStore;
 use crate::upstream::{Chain, Policy};
 use anyhow::{anyhow, Context, Result};

@@ -287,6 +287,15 @@ impl Metrics {
     }
 }
 
+/// What the protocol handler tells the request log about a response.
+#[derive(Debug, Clone, Default)]
+pub struct RequestInfo {
+    pub module: String,
+    pub version: String,
+    pub cache: &'static str,
+    pub upstream: String,
+}
+
 /// One integrity (or alert-worthy) event.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Event {
@@ -465,7 +474,7 @@ async fn deliver(
             let mut ok = false;
             for attempt in 0..4u32 {
                 if attempt > 0 {
-                    tokio::time::sleep(crate::upstream::backoff(attempt)).await;
+                    tokio::time::sleep(crate::util::backoff(attempt)).await;
                 }
                 let r = client
                     .post(url)

@@ -343,13 +343,7 @@ fn tokio_util_stream(f: tokio::fs::File) -> BoxStream<'static, std::io::Result<B
     .boxed()
 }
 
-/// The delay before retry number `attempt` (1-based): exponential from
-/// 100 ms, capped at 2 s, with full jitter.
-pub fn backoff(attempt: u32) -> Duration {
-    use rand::Rng;
-    let cap = 100u64.saturating_mul(1 << attempt.min(5)).min(2000);
-    Duration::from_millis(rand::thread_rng().gen_range(cap / 2..=cap))
-}
+pub use crate::util::backoff;
 
 #[cfg(test)]
 mod tests {

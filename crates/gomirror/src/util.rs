@@ -23,3 +23,11 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     }
     s
 }
+
+/// The delay before retry number `attempt` (1-based): exponential from
+/// 100 ms, capped at 2 s, with full jitter.
+pub fn backoff(attempt: u32) -> std::time::Duration {
+    use rand::Rng;
+    let cap = 100u64.saturating_mul(1 << attempt.min(5)).min(2000);
+    std::time::Duration::from_millis(rand::thread_rng().gen_range(cap / 2..=cap))
+}

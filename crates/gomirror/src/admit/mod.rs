@@ -110,7 +110,7 @@ impl Received {
 }
 
 /// Content that passed admission, ready to be committed under its key: the
-/// only value a [`crate::store::Store`] accepts for writing.
+/// only value the store accepts for writing.
 ///
 /// Its constructor is private to this module (and its submodules), so the
 /// compiler enforces that nothing enters the cache except through the
