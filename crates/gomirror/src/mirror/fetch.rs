@@ -1,0 +1,339 @@
+//! Versioned files: the chain walk, upstream bodies, admission and the
+//! checksum database's word.
+
+use super::{Failure, Mirror, TryError};
+use crate::admit::{self, AdmitError, FailureKind};
+use crate::protocol::{versioned_key, FileKind};
+use crate::sumdb;
+use crate::telemetry::Metrics;
+use crate::upstream::{self, Chain, Fallthrough, FetchError, Source};
+use crate::verify::Verified;
+use futures_util::future::{BoxFuture, FutureExt};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The largest body admitted for a versioned file of this kind.
+fn limit(ext: FileKind) -> u64 {
+    match ext {
+        FileKind::Info => admit::MAX_INFO,
+        FileKind::Mod => admit::MAX_MOD,
+        FileKind::Zip => admit::MAX_ZIP,
+    }
+}
+
+impl Mirror {
+    /// A versioned `.info`, `.mod` or `.zip` (canonical version): from the
+    /// cache, verified; on a miss or rot, fetched through admission first.
+    pub async fn versioned(
+        self: &Arc<Self>,
+        module: &str,
+        version: &str,
+        ext: FileKind,
+    ) -> Result<Verified, Failure> {
+        let key = versioned_key(module, version, ext)?;
+        if let Some(o) = self.load(&key).await? {
+            self.counters.inc("cache", "hit");
+            return Ok(o);
+        }
+        self.counters.inc("cache", "miss");
+        let this = self.clone();
+        let (m, v) = (module.to_owned(), version.to_owned());
+        self.singleflight(&key, async move { this.fetch_versioned(&m, &v, ext).await })
+            .await?;
+        match self.load(&key).await? {
+            Some(mut o) => {
+                o.mark_miss();
+                Ok(o)
+            }
+            None => Err(Failure::Upstream(format!(
+                "{module}@{version}: admitted object failed verification"
+            ))),
+        }
+    }
+
+    /// Walks the chain for a versioned file until one upstream's content is
+    /// admitted and stored.
+    pub(super) async fn fetch_versioned(
+        self: &Arc<Self>,
+        module: &str,
+        version: &str,
+        ext: FileKind,
+    ) -> Result<(), Failure> {
+        let key = versioned_key(module, version, ext)?;
+        let rel = key.clone();
+        let chain = self.chain_for(module);
+        self.walk_chain(
+            &chain,
+            &format!("{module}@{version}.{}", ext.as_str()),
+            |src| {
+                let this = self.clone();
+                let (rel, key, module, version) = (
+                    rel.clone(),
+                    key.clone(),
+                    module.to_owned(),
+                    version.to_owned(),
+                );
+                async move {
+                    this.try_versioned(&src, &rel, &key, &module, &version, ext)
+                        .await
+                }
+                .boxed()
+            },
+        )
+        .await
+    }
+
+    /// Tries each chain entry with the GOPROXY fall-through rules; content
+    /// failing admission always moves on to the next entry.
+    pub(super) async fn walk_chain<F>(
+        &self,
+        chain: &Chain,
+        what: &str,
+        mut attempt: F,
+    ) -> Result<(), Failure>
+    where
+        F: FnMut(Source) -> BoxFuture<'static, Result<(), TryError>>,
+    {
+        let mut errors: Vec<String> = vec![];
+        let mut all_not_found = true;
+        for (src, fall) in &chain.entries {
+            match attempt(src.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(TryError::NotFound(msg)) => errors.push(msg),
+                Err(TryError::Admit(e)) => {
+                    all_not_found = false;
+                    errors.push(format!("{}: refused: {}", src.name(), e.msg));
+                }
+                Err(TryError::Store(msg)) => return Err(Failure::Store(msg)),
+                Err(TryError::Final(f)) => return Err(f),
+                Err(TryError::Fetch(e)) => {
+                    all_not_found = false;
+                    errors.push(e.to_string());
+                    if *fall == Fallthrough::OnNotFound {
+                        break;
+                    }
+                }
+            }
+        }
+        let msg = format!("{what}: {}", errors.join("; "));
+        if all_not_found {
+            Err(Failure::NotFound(msg))
+        } else {
+            Err(Failure::Upstream(msg))
+        }
+    }
+
+    /// GETs `rel` from `src` with retries on transient failures (including
+    /// truncated bodies), and receives the body into staging.
+    pub(super) async fn fetch_body(
+        &self,
+        src: &Source,
+        rel: &str,
+        limit: u64,
+    ) -> Result<admit::Received, TryError> {
+        let retries = self.client.policy.retries;
+        let mut attempt = 0;
+        loop {
+            self.counters.inc("upstream_requests", src.name());
+            let started = std::time::Instant::now();
+            let got = self.client.get(src, rel).await;
+            Metrics::observe_upstream(&self.counters.metrics, src.name(), started.elapsed());
+            self.note_upstream(src.name(), got.as_ref().err());
+            let r = match got {
+                Ok(body) => {
+                    admit::receive(self.stage()?, body, limit, self.client.policy.idle_timeout)
+                        .await
+                        .map_err(|e| {
+                            self.integrity_failure(e.kind, src.name(), rel, &e.msg);
+                            TryError::Admit(e)
+                        })
+                }
+                Err(e) if e.is_not_found() => return Err(TryError::NotFound(e.to_string())),
+                Err(e) => {
+                    self.counters.inc("upstream_errors", src.name());
+                    Err(TryError::Fetch(e))
+                }
+            };
+            let retryable = matches!(&r, Err(TryError::Fetch(FetchError::Transient { .. })))
+                || matches!(&r, Err(TryError::Admit(e)) if e.kind == FailureKind::Truncated);
+            if r.is_ok() || !retryable || attempt >= retries {
+                return r;
+            }
+            attempt += 1;
+            tokio::time::sleep(upstream::backoff(attempt)).await;
+        }
+    }
+
+    /// Stages an upstream body for admission.
+    pub(super) fn stage(&self) -> Result<crate::record::Staged, TryError> {
+        self.store
+            .stage()
+            .map_err(|e| TryError::Store(e.to_string()))
+    }
+
+    /// Commits what admission let in.
+    pub(super) async fn commit(&self, obj: admit::Admitted) -> Result<(), TryError> {
+        self.store
+            .put(obj)
+            .await
+            .map_err(|e| TryError::Store(e.to_string()))
+    }
+
+    pub(super) async fn try_versioned(
+        self: &Arc<Self>,
+        src: &Source,
+        rel: &str,
+        key: &str,
+        module: &str,
+        version: &str,
+        ext: FileKind,
+    ) -> Result<(), TryError> {
+        let received = self.fetch_body(src, rel, limit(ext)).await?;
+        let refuse = |e: AdmitError| {
+            self.integrity_failure(e.kind, src.name(), key, &e.msg);
+            TryError::Admit(e)
+        };
+        // The stored other half of this version, which the content must
+        // agree with (`.zip` for a `.mod`, `.mod` for a `.zip`).
+        let sibling = match ext {
+            FileKind::Info => None,
+            FileKind::Mod | FileKind::Zip => {
+                let other = if ext == FileKind::Mod {
+                    FileKind::Zip
+                } else {
+                    FileKind::Mod
+                };
+                let k = versioned_key(module, version, other)
+                    .map_err(|e| TryError::Store(e.to_string()))?;
+                self.store.meta(&k).await.ok().flatten()
+            }
+        };
+        let checked =
+            admit::check_versioned(received, module, version, ext, sibling.as_ref(), src.name())
+                .await
+                .map_err(refuse)?;
+        let admitted = if ext == FileKind::Info {
+            checked.admit_unvouched()
+        } else {
+            self.vouch(module, version, ext, checked, src, key).await?
+        };
+        let size = admitted.meta().size;
+        self.commit(admitted).await?;
+        self.counters.inc("admitted", ext.as_str());
+        tracing::info!(object = key, upstream = src.name(), size, "admitted");
+        Ok(())
+    }
+
+    /// Asks the checksum database about checked content before it is
+    /// committed; admission compares its answer with the content's `h1:`
+    /// and records the tree size that vouched for it. A mismatch refuses
+    /// this upstream's content (the next is tried); a database that is
+    /// unreachable (strict mode), lying or without the version ends the
+    /// walk.
+    pub(super) async fn vouch(
+        self: &Arc<Self>,
+        module: &str,
+        version: &str,
+        ext: FileKind,
+        checked: admit::Checked,
+        src: &Source,
+        key: &str,
+    ) -> Result<admit::Admitted, TryError> {
+        let Some(db) = self.sumdb_for(module).cloned() else {
+            return Ok(checked.admit_unvouched());
+        };
+        let h1 = checked.h1().unwrap_or_default().to_owned();
+        match db.lookup(module, version).await {
+            Ok(v) => {
+                let want = if ext == FileKind::Zip { v.zip } else { v.gomod };
+                match checked.admit_vouched(&db.cfg.name, want.as_deref(), v.tree_size) {
+                    Ok(a) => {
+                        self.counters.inc("sumdb_vouched", ext.as_str());
+                        Ok(a)
+                    }
+                    Err(e) => {
+                        self.integrity_failure(e.kind, src.name(), key, &e.msg);
+                        tracing::error!(
+                            alert = "sumdb_mismatch",
+                            upstream = src.name(),
+                            object = key,
+                            "{}",
+                            e.msg
+                        );
+                        Err(TryError::Admit(e))
+                    }
+                }
+            }
+            Err(sumdb::SumdbError::Unreachable { msg, .. })
+                if self.sumdb_mode == sumdb::Unreachable::Warn =>
+            {
+                tracing::warn!(
+                    object = key,
+                    "admitting unverified (checksum database unreachable): {msg}"
+                );
+                self.counters.inc("sumdb_unverified", ext.as_str());
+                let (this, m, v, k) = (
+                    self.clone(),
+                    module.to_owned(),
+                    version.to_owned(),
+                    key.to_owned(),
+                );
+                tokio::spawn(async move { this.verify_later(&m, &v, ext, &k, &h1).await });
+                Ok(checked.admit_unvouched())
+            }
+            Err(e @ sumdb::SumdbError::NotFound { .. }) => {
+                Err(TryError::Final(Failure::NotFound(e.to_string())))
+            }
+            Err(e) => {
+                if matches!(e, sumdb::SumdbError::Invalid { .. }) {
+                    self.integrity_failure(FailureKind::Sumdb, &db.cfg.name, key, &e.to_string());
+                }
+                Err(TryError::Final(Failure::Upstream(e.to_string())))
+            }
+        }
+    }
+
+    /// Warn mode: keeps asking the database about an object admitted
+    /// unverified (with backoff, for about an hour) and quarantines it if
+    /// the database disagrees.
+    pub(super) async fn verify_later(
+        self: Arc<Self>,
+        module: &str,
+        version: &str,
+        ext: FileKind,
+        key: &str,
+        h1: &str,
+    ) {
+        let Some(db) = self.sumdb_for(module).cloned() else {
+            return;
+        };
+        for delay in [2u64, 10, 60, 300, 900, 1800] {
+            tokio::time::sleep(Duration::from_secs(delay)).await;
+            match db.lookup(module, version).await {
+                Ok(v) => {
+                    let want = if ext == FileKind::Zip { v.zip } else { v.gomod };
+                    if crate::verify::h1_matches(want.as_deref(), h1) {
+                        tracing::info!(
+                            object = key,
+                            tree = v.tree_size,
+                            "verified later by the checksum database"
+                        );
+                    } else {
+                        let msg = format!(
+                            "checksum database {} has {:?}, stored {h1}",
+                            db.cfg.name, want
+                        );
+                        self.quarantine(key, FailureKind::Sumdb, &msg).await;
+                    }
+                    return;
+                }
+                Err(sumdb::SumdbError::Unreachable { .. }) => continue,
+                Err(e) => {
+                    self.quarantine(key, FailureKind::Sumdb, &e.to_string())
+                        .await;
+                    return;
+                }
+            }
+        }
+    }
+}

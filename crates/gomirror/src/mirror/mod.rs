@@ -1,0 +1,500 @@
+//! The core: look up → verify → (miss) fetch → admit → serve, with
+//! singleflight.
+//!
+//! `mirror` orchestrates and decides no content: what may enter the cache
+//! is decided in [`crate::admit`] (the only maker of the value the store
+//! accepts), what may leave it in [`crate::verify`] (the only maker of a
+//! response body). Files: this one holds the core, its state and the
+//! read path; `fetch` the chain walk for versioned files, admission and the
+//! checksum database's word; `volatile` `list`, `@latest` and queries;
+//! `counters` what the mirror did.
+//!
+//! A rotten object is quarantined and fetched again through admission.
+
+use crate::admit::{self, AdmitError, FailureKind};
+use crate::protocol::{versioned_key, FileKind, PathError};
+use crate::store::Store;
+use crate::sumdb;
+use crate::telemetry::{AlertConfig, Events, Metrics};
+use crate::upstream::{self, Chain, FetchError};
+use crate::verify::{Loaded, Verified, Verifier};
+use bytes::Bytes;
+use futures_util::future::{BoxFuture, FutureExt, Shared};
+use futures_util::stream::BoxStream;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Why a request could not be answered with content.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Failure {
+    /// No upstream has it (every one answered 404/410), or it is invalid.
+    #[error("{0}")]
+    NotFound(String),
+    /// Upstreams failed or served only content that failed admission.
+    #[error("{0}")]
+    Upstream(String),
+    /// The store failed.
+    #[error("{0}")]
+    Store(String),
+}
+
+type Flight = Shared<BoxFuture<'static, Result<(), Failure>>>;
+
+/// Settings of the mirror core.
+pub struct Settings {
+    pub chain: Chain,
+    pub gonoproxy: String,
+    pub list_ttl: Duration,
+    pub memory_cache_bytes: u64,
+    pub policy: upstream::Policy,
+    /// How long a large object verified whole is streamed without hashing
+    /// while its stored copy is unchanged; zero hashes every download.
+    pub reverify_interval: Duration,
+    /// The checksum database that vouches for public modules (`None`:
+    /// GOSUMDB=off).
+    pub sumdb: Option<Arc<sumdb::Client>>,
+    /// Modules not checked against the database (GONOSUMDB).
+    pub gonosumdb: String,
+    /// What to do when the database is unreachable.
+    pub sumdb_mode: sumdb::Unreachable,
+    /// Alert webhooks.
+    pub alerts: AlertConfig,
+}
+
+/// The mirror core. Cheap to share behind an `Arc`.
+pub struct Mirror {
+    store: Arc<dyn Store>,
+    chain: Chain,
+    gonoproxy: String,
+    list_ttl: Duration,
+    client: upstream::Client,
+    inflight: Mutex<HashMap<String, Flight>>,
+    /// The door out: memory tier, verification state, hashed streams.
+    verifier: Verifier,
+    sumdb: Option<Arc<sumdb::Client>>,
+    gonosumdb: String,
+    sumdb_mode: sumdb::Unreachable,
+    pub counters: Counters,
+    /// The integrity event log (and alert webhooks).
+    pub events: Arc<Events>,
+    /// When the mirror started.
+    pub started: std::time::Instant,
+    /// Per upstream: (unix time of the last success, last error).
+    pub upstream_health: Mutex<HashMap<String, UpstreamHealth>>,
+}
+
+/// An upstream's recent history, for /readyz and the status page.
+#[derive(Debug, Clone, Default)]
+pub struct UpstreamHealth {
+    /// Unix time of the last answer (a 404 counts: the upstream answered).
+    pub last_ok: u64,
+    /// Unix time and text of the last failure.
+    pub last_error: Option<(u64, String)>,
+}
+
+impl From<PathError> for Failure {
+    fn from(e: PathError) -> Failure {
+        Failure::NotFound(e.message().to_owned())
+    }
+}
+
+/// One upstream attempt's failure, classified for the chain walk.
+pub(super) enum TryError {
+    /// Ends the walk: no other upstream can change the outcome (the
+    /// checksum database is unreachable, lying, or has no such version).
+    Final(Failure),
+    NotFound(String),
+    Fetch(FetchError),
+    Admit(AdmitError),
+    Store(String),
+}
+mod counters;
+mod fetch;
+mod volatile;
+
+pub use counters::Counters;
+
+impl Mirror {
+    /// Creates the mirror core over `store`.
+    pub fn new(store: Arc<dyn Store>, s: Settings) -> anyhow::Result<Arc<Mirror>> {
+        let client = upstream::Client::new(s.policy)?;
+        let metrics = Arc::new(Metrics::new());
+        let events = Events::new(1000, s.alerts, metrics.clone());
+        if let Some(db) = &s.sumdb {
+            db.set_alerts(metrics.clone(), events.clone());
+        }
+        Ok(Arc::new(Mirror {
+            store,
+            chain: s.chain,
+            gonoproxy: s.gonoproxy,
+            list_ttl: s.list_ttl,
+            client,
+            inflight: Mutex::new(HashMap::new()),
+            verifier: Verifier::new(s.memory_cache_bytes, s.reverify_interval),
+            sumdb: s.sumdb,
+            gonosumdb: s.gonosumdb,
+            sumdb_mode: s.sumdb_mode,
+            counters: Counters::new(metrics.clone()),
+            events,
+            started: std::time::Instant::now(),
+            upstream_health: Mutex::default(),
+        }))
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The configured checksum database, if any.
+    pub fn sumdb(&self) -> Option<&Arc<sumdb::Client>> {
+        self.sumdb.as_ref()
+    }
+
+    /// The list time-to-live, for `Cache-Control`.
+    pub fn list_ttl(&self) -> Duration {
+        self.list_ttl
+    }
+
+    fn chain_for(&self, module: &str) -> Chain {
+        if !self.gonoproxy.is_empty() && gomod::glob::match_prefix_patterns(&self.gonoproxy, module)
+        {
+            self.chain.private()
+        } else {
+            self.chain.clone()
+        }
+    }
+
+    /// Records an integrity failure of `kind` from `source` (an upstream
+    /// name, or `store`).
+    fn integrity_failure(&self, kind: FailureKind, source: &str, what: &str, msg: &str) {
+        self.counters
+            .inc("integrity_failures", &format!("{}|{source}", kind.as_str()));
+        self.events
+            .record(kind.as_str(), source, what, msg, &self.counters.metrics);
+        tracing::warn!(
+            kind = kind.as_str(),
+            source,
+            object = what,
+            "integrity failure: {msg}"
+        );
+    }
+
+    /// Takes a rotten object out of service and out of every cache tier.
+    pub async fn quarantine(&self, key: &str, kind: FailureKind, msg: &str) {
+        self.verifier.forget(key);
+        self.integrity_failure(kind, "store", key, msg);
+        self.counters.inc("quarantined", "");
+        if let Err(e) = self.store.quarantine(key, msg).await {
+            tracing::error!(key, "quarantine failed: {e}");
+        }
+    }
+
+    /// Loads a stored object through the door out ([`Verifier::load`]);
+    /// `None` when absent or rotten (a rotten object is quarantined first).
+    async fn load(&self, key: &str) -> Result<Option<Verified>, Failure> {
+        match self.verifier.load(self.store.as_ref(), key).await {
+            Ok(Loaded::Ok(v)) => Ok(Some(v)),
+            Ok(Loaded::Absent) => Ok(None),
+            Ok(Loaded::Rotten(kind, msg)) => {
+                self.quarantine(key, kind, &msg).await;
+                Ok(None)
+            }
+            Err(e) => Err(Failure::Store(e.to_string())),
+        }
+    }
+
+    /// The body of `obj` (or of `range` of it, inclusive bounds), holding the
+    /// integrity guarantee: a stored copy found rotten while it streams is
+    /// quarantined.
+    pub fn body(
+        self: &Arc<Self>,
+        obj: Verified,
+        range: Option<(u64, u64)>,
+    ) -> BoxStream<'static, std::io::Result<Bytes>> {
+        let m = self.clone();
+        let on_rot: crate::verify::OnRot = Arc::new(move |key, kind, msg| {
+            let m = m.clone();
+            tokio::spawn(async move { m.quarantine(&key, kind, &msg).await });
+        });
+        self.verifier.body(obj, range, on_rot)
+    }
+
+    /// Runs `fill` for `key` once, however many callers ask at the same
+    /// time; every caller gets the one result. The work runs in its own task
+    /// so a caller that goes away does not cancel it for the others.
+    async fn singleflight<F>(self: &Arc<Self>, key: &str, fill: F) -> Result<(), Failure>
+    where
+        F: std::future::Future<Output = Result<(), Failure>> + Send + 'static,
+    {
+        let flight = {
+            let mut map = self.inflight.lock().unwrap();
+            if let Some(f) = map.get(key) {
+                self.counters.inc("singleflight_waiters", "");
+                f.clone()
+            } else {
+                let this = self.clone();
+                let k = key.to_owned();
+                let handle = tokio::spawn(async move {
+                    // Removed however the work ends, a panic included: a
+                    // failed flight must not answer every later request.
+                    let _done = FlightDone(this, k);
+                    fill.await
+                });
+                let f: Flight = async move {
+                    handle.await.unwrap_or_else(|e| {
+                        Err(Failure::Upstream(format!("fetch task failed: {e}")))
+                    })
+                }
+                .boxed()
+                .shared();
+                map.insert(key.to_owned(), f.clone());
+                f
+            }
+        };
+        flight.await
+    }
+
+    /// Remembers an upstream's last success or failure (for /readyz and the
+    /// status page). A 404 counts as a success: the upstream answered.
+    fn note_upstream(&self, name: &str, err: Option<&FetchError>) {
+        let now = crate::util::now_unix();
+        let mut h = self.upstream_health.lock().unwrap();
+        let e = h.entry(name.to_owned()).or_default();
+        match err {
+            None | Some(FetchError::NotFound { .. }) => e.last_ok = now,
+            Some(err) => e.last_error = Some((now, err.to_string())),
+        }
+    }
+
+    /// Writes and removes a probe object (readiness): `Err` with why the
+    /// store is not writable.
+    pub async fn probe_store(&self) -> Result<(), String> {
+        let key = format!("health/probe-{}", std::process::id());
+        let staged = self.store.stage().map_err(|e| e.to_string())?;
+        let obj = admit::probe(&key, staged).map_err(|e| e.msg)?;
+        self.store.put(obj).await.map_err(|e| e.to_string())?;
+        let _ = self.store.delete(&key).await;
+        Ok(())
+    }
+
+    /// Removes `key` from the store and every cache tier (admin purge).
+    pub async fn forget(&self, key: &str) -> Result<(), crate::store::StoreError> {
+        self.verifier.forget(key);
+        self.store.delete(key).await
+    }
+
+    /// Re-verifies one stored file now, whole: `ok`, `absent`, or `healed`
+    /// (it was rotten: quarantined and fetched again through admission).
+    pub async fn reverify(
+        self: &Arc<Self>,
+        module: &str,
+        version: &str,
+        ext: FileKind,
+    ) -> Result<&'static str, Failure> {
+        let key = versioned_key(module, version, ext)?;
+        // Forget what is known about the stored copy so `load` reads it
+        // whole again.
+        self.verifier.forget(&key);
+        if self
+            .store
+            .meta(&key)
+            .await
+            .map_err(|e| Failure::Store(e.to_string()))?
+            .is_none()
+        {
+            return Ok("absent");
+        }
+        if self.load(&key).await?.is_some() {
+            return Ok("ok");
+        }
+        self.versioned(module, version, ext).await?;
+        Ok("healed")
+    }
+
+    /// The upstream chain (for health reporting).
+    pub fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
+    /// The checksum database that must vouch for `module`, if any (none
+    /// when GOSUMDB=off or the module matches GONOSUMDB/GOPRIVATE).
+    fn sumdb_for(&self, module: &str) -> Option<&Arc<sumdb::Client>> {
+        let db = self.sumdb.as_ref()?;
+        if !self.gonosumdb.is_empty() && gomod::glob::match_prefix_patterns(&self.gonosumdb, module)
+        {
+            return None;
+        }
+        Some(db)
+    }
+}
+
+/// Takes a finished flight out of the in-flight map when dropped.
+struct FlightDone(Arc<Mirror>, String);
+
+impl Drop for FlightDone {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.0.inflight.lock() {
+            map.remove(&self.1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{MemStore, PutBytes};
+    use futures_util::StreamExt;
+
+    const KEY: &str = "example.com/m/@v/v1.0.0.zip";
+
+    /// A fetch that panics fails its callers once and is then forgotten:
+    /// the next request for the same object runs a new fetch.
+    #[tokio::test]
+    async fn a_panicking_flight_is_forgotten() {
+        let m = mirror(Arc::new(MemStore::new().unwrap()), Duration::ZERO);
+        let r = m
+            .singleflight("example.com/m/@v/v1.0.0.zip", async {
+                panic!("injected panic in a fetch")
+            })
+            .await;
+        assert!(
+            matches!(&r, Err(Failure::Upstream(msg)) if msg.contains("fetch task failed")),
+            "{r:?}"
+        );
+        assert!(m.inflight.lock().unwrap().is_empty());
+        let r = m
+            .singleflight("example.com/m/@v/v1.0.0.zip", async { Ok(()) })
+            .await;
+        assert!(r.is_ok(), "{r:?}");
+    }
+
+    fn mirror(store: Arc<MemStore>, reverify: Duration) -> Arc<Mirror> {
+        Mirror::new(
+            store,
+            Settings {
+                chain: Chain::parse("off").unwrap(),
+                gonoproxy: String::new(),
+                list_ttl: Duration::from_secs(60),
+                memory_cache_bytes: 1 << 20,
+                policy: upstream::Policy {
+                    connect_timeout: Duration::from_secs(1),
+                    first_byte_timeout: Duration::from_secs(1),
+                    idle_timeout: Duration::from_secs(1),
+                    retries: 0,
+                },
+                reverify_interval: reverify,
+                sumdb: None,
+                gonosumdb: String::new(),
+                sumdb_mode: sumdb::Unreachable::Strict,
+                alerts: AlertConfig::default(),
+            },
+        )
+        .unwrap()
+    }
+
+    async fn put_large(store: &MemStore) -> Vec<u8> {
+        let data: Vec<u8> = (0..3 * crate::verify::SMALL_OBJECT as u32)
+            .map(|i| (i % 253) as u8)
+            .collect();
+        let meta = crate::admit::testing::meta_of(&data, "test");
+        store.put_bytes(KEY, &data, &meta).await.unwrap();
+        data
+    }
+
+    /// Collects a body: the bytes of the Ok chunks, and whether it ended
+    /// cleanly (no error item).
+    async fn collect(
+        m: &Arc<Mirror>,
+        range: Option<(u64, u64)>,
+    ) -> Result<(Vec<u8>, bool), Failure> {
+        let obj = m
+            .versioned("example.com/m", "v1.0.0", FileKind::Zip)
+            .await?;
+        let mut s = m.body(obj, range);
+        let mut out = vec![];
+        while let Some(item) = s.next().await {
+            match item {
+                Ok(b) => out.extend_from_slice(&b),
+                Err(_) => return Ok((out, false)),
+            }
+        }
+        Ok((out, true))
+    }
+
+    /// Silent rot (bytes change, metadata does not): with the strictest
+    /// setting the client never gets a clean end of a bad body, and the
+    /// object is quarantined.
+    #[tokio::test]
+    async fn silent_rot_never_ends_cleanly() {
+        let store = Arc::new(MemStore::new().unwrap());
+        let data = put_large(&store).await;
+        let m = mirror(store.clone(), Duration::ZERO);
+        assert_eq!(collect(&m, None).await.unwrap(), (data.clone(), true));
+        store.rot(KEY, |b| {
+            let i = b.len() - 10;
+            b[i] ^= 1;
+        });
+        let (got, clean) = collect(&m, None).await.unwrap();
+        assert!(!clean, "a rotten body ended cleanly");
+        assert!(
+            got.len() < data.len(),
+            "all bytes of a rotten body were sent"
+        );
+        assert_eq!(&got[..], &data[..got.len()], "the good prefix is intact");
+        for _ in 0..100 {
+            if !store.quarantined().is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(store.quarantined().len(), 1);
+        assert_eq!(m.counters.get("integrity_failures", "sha256|store"), 1);
+        // Gone, and GOPROXY=off cannot heal it: a clear failure, not bytes.
+        assert!(collect(&m, None).await.is_err());
+    }
+
+    /// A stored copy that changed (new fingerprint) is verified whole before
+    /// anything is sent: rot is found before the first byte.
+    #[tokio::test]
+    async fn changed_copy_is_verified_before_sending() {
+        let store = Arc::new(MemStore::new().unwrap());
+        let data = put_large(&store).await;
+        let m = mirror(store.clone(), Duration::from_secs(600));
+        assert_eq!(
+            collect(&m, Some((0, 9))).await.unwrap(),
+            (data[..10].to_vec(), true)
+        );
+        // Re-put corrupt bytes under the old record: a new copy.
+        let mut bad = data.clone();
+        bad[5] ^= 1;
+        let meta = store.meta(KEY).await.unwrap().unwrap();
+        store.put_bytes(KEY, &bad, &meta).await.unwrap();
+        assert!(
+            collect(&m, Some((0, 9))).await.is_err(),
+            "rot served through a range"
+        );
+        assert_eq!(store.quarantined().len(), 1);
+    }
+
+    /// Within the re-verify interval a verified copy streams without
+    /// hashing; the default keeps the documented trade-off explicit.
+    #[tokio::test]
+    async fn verified_copy_streams_within_interval() {
+        let store = Arc::new(MemStore::new().unwrap());
+        let data = put_large(&store).await;
+        let m = mirror(store.clone(), Duration::from_secs(600));
+        assert_eq!(collect(&m, None).await.unwrap(), (data.clone(), true));
+        let obj = m
+            .versioned("example.com/m", "v1.0.0", FileKind::Zip)
+            .await
+            .unwrap();
+        assert!(obj.is_streamed() && !obj.hashes_on_the_way_out());
+        let m0 = mirror(store, Duration::ZERO);
+        let obj = m0
+            .versioned("example.com/m", "v1.0.0", FileKind::Zip)
+            .await
+            .unwrap();
+        assert!(obj.hashes_on_the_way_out());
+    }
+}
