@@ -214,6 +214,9 @@ pub struct Config {
     pub goproxy: String,
     pub gonoproxy: String,
     pub goprivate: String,
+    /// `GOSUMDB` as given (shown by `--print-config`; [`Config::sumdb`]
+    /// is what it means).
+    #[allow(dead_code)]
     pub gosumdb: String,
     pub gonosumdb: String,
     pub sumdb: Option<crate::sumdb::DbConfig>,

@@ -1,26 +1,32 @@
 //! gomirror: a Go module mirror that never serves a corrupted byte.
 //!
-//! The binary is a thin shell over this library. The modules follow the
-//! request path: [`http`] parses a GOPROXY request, [`mirror`] looks it up
-//! and verifies it, fetching misses from [`upstream`] through [`admit`] (the
-//! only door into the [`store`]). See README.md for the architecture.
+//! The binary is a thin shell over this library ([`cli::main`]). The public
+//! API is deliberately small: [`cli`] (the command line), [`telemetry`]
+//! (the metric catalogue that dashboards and alert rules are written
+//! against) and [`canary`] (the CDN canary as a library). Everything else
+//! is crate-private; see README.md for the architecture and the import
+//! structure (no cycles among these modules).
+//!
+//! The two invariants are types: only `admit` makes the value the
+//! store accepts for writing (`admit::Admitted`), and only `verify` makes a
+//! response body (`verify::Verified`).
 
-pub mod admit;
+pub(crate) mod admit;
 pub mod canary;
 pub mod cli;
-pub mod config;
-pub mod direct;
-pub mod http;
-pub mod mirror;
-pub mod ops;
-pub mod protocol;
-pub mod record;
-pub mod scrub;
-pub mod serve;
-pub mod server;
-pub mod store;
-pub mod sumdb;
+pub(crate) mod config;
+pub(crate) mod direct;
+pub(crate) mod http;
+pub(crate) mod mirror;
+pub(crate) mod ops;
+pub(crate) mod protocol;
+pub(crate) mod record;
+pub(crate) mod scrub;
+pub(crate) mod serve;
+pub(crate) mod server;
+pub(crate) mod store;
+pub(crate) mod sumdb;
 pub mod telemetry;
-pub mod upstream;
-pub mod util;
-pub mod verify;
+pub(crate) mod upstream;
+pub(crate) mod util;
+pub(crate) mod verify;

@@ -150,7 +150,6 @@ pub struct Client {
         Arc<crate::telemetry::Metrics>,
         Arc<crate::telemetry::Events>,
     )>,
-    timeout: Duration,
 }
 
 fn latest_key(name: &str) -> String {
@@ -277,7 +276,6 @@ impl Client {
             )),
             forks: Default::default(),
             alerts: std::sync::OnceLock::new(),
-            timeout,
         }))
     }
 
@@ -738,19 +736,6 @@ impl Client {
         let proof = self.answer_proof(&body, true).await.ok()?;
         crate::admit::check_answer(&body, &self.verifiers, &proof).ok()?;
         Some(body)
-    }
-
-    /// Request timeout, for callers that proxy.
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    /// Raw GET for the proxy (`latest`, `lookup/...`, `tile/...`).
-    pub async fn proxy_get(
-        &self,
-        path: &str,
-    ) -> Result<Result<Vec<u8>, (u16, String)>, SumdbError> {
-        self.get(path).await
     }
 }
 

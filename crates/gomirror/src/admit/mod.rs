@@ -26,9 +26,7 @@ use std::time::Duration;
 mod content;
 mod sumdb;
 
-pub use content::{
-    check_info, check_versioned, clean_list, query_info, Checked, Info, QueryInfo, Volatile,
-};
+pub use content::{check_info, check_versioned, query_info, Checked, Volatile};
 pub use sumdb::{check_answer, open_tree, sumdb_answer, sumdb_head, sumdb_tile};
 
 /// Largest module zip, as the go command enforces (500 MiB).
@@ -304,6 +302,7 @@ fn meta(received: &Received, h1: Option<String>, origin: &str) -> Meta {
 
 #[cfg(test)]
 mod tests {
+    use super::content::clean_list;
     use super::*;
 
     #[test]

@@ -28,7 +28,7 @@
 
 mod discover;
 
-pub use discover::{location, Root};
+pub use discover::Root;
 
 use crate::upstream::{Body, FetchError};
 use bytes::Bytes;

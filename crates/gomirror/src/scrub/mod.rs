@@ -47,7 +47,7 @@ mod report;
 mod zip;
 
 use heal::heal;
-pub use progress::{Progress, ScrubSnapshot, ScrubStats};
+pub use progress::{Progress, ScrubStats};
 pub use rate::RateLimiter;
 pub use report::{FixOutcome, Report, RotKind, Rotten, Unrecorded};
 use zip::zip_hashes;
@@ -112,18 +112,6 @@ impl Scrubber {
     pub fn rate_limit(mut self, bytes_per_sec: Option<u64>) -> Scrubber {
         self.rate = bytes_per_sec.filter(|&r| r > 0);
         self
-    }
-
-    /// How old bytes without a record must be before healing moves them
-    /// aside (default [`ORPHAN_GRACE`]).
-    pub fn orphan_grace(mut self, d: Duration) -> Scrubber {
-        self.orphan_grace = d;
-        self
-    }
-
-    /// Whether this scrub heals.
-    pub fn is_healing(&self) -> bool {
-        self.mirror.is_some()
     }
 
     /// One pass over every stored object. Errors only when the store cannot

@@ -29,6 +29,7 @@ impl MemStore {
         })
     }
 
+    #[cfg(test)]
     /// Changes stored bytes without changing the fingerprint: silent media
     /// rot, which no metadata reveals. For tests of the serving guarantee.
     pub fn rot(&self, key: &str, f: impl FnOnce(&mut Vec<u8>)) {
@@ -41,6 +42,7 @@ impl MemStore {
     }
 
     /// Keys quarantined so far, with the reasons.
+    #[cfg(test)]
     pub fn quarantined(&self) -> Vec<(String, String)> {
         self.quarantined.lock().unwrap().clone()
     }

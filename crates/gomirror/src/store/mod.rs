@@ -15,7 +15,7 @@ pub(crate) mod compliance;
 mod fs;
 mod mem;
 
-pub use fs::{FsStore, Unrecorded, UnrecordedFile};
+pub use fs::FsStore;
 pub use mem::MemStore;
 
 use crate::admit::Admitted;

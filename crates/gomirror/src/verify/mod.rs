@@ -161,10 +161,12 @@ impl Verified {
         }
     }
     /// Whether a stored body will be hashed while it streams.
+    #[cfg(test)]
     pub fn hashes_on_the_way_out(&self) -> bool {
         matches!(self.body, Body::Stored { hash: true, .. })
     }
     /// Whether the body is a stored copy streamed from the store.
+    #[cfg(test)]
     pub fn is_streamed(&self) -> bool {
         matches!(self.body, Body::Stored { .. })
     }
