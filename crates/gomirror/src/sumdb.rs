@@ -624,14 +624,7 @@ impl Client {
             Ok(d) => d,
             Err(e) => return Ok(Err(e)),
         };
-        let mut tiles = HttpTiles::new(self.clone());
-        tiles.keep_partial = true;
-        tiles.extra = Some((t, data.clone()));
-        let checked = tokio::task::spawn_blocking(move || {
-            tlog::TileHashReader::new(tree, &tiles).read_hashes_checked(&[index])
-        })
-        .await;
-        if !matches!(checked, Ok(Ok(_))) {
+        if !self.check_tile(tree, t, &data, false).await {
             tracing::debug!(
                 tile = t.path(),
                 "partial tile not kept: not the verified tree's edge"
@@ -653,17 +646,26 @@ impl Client {
             let mut g = self.latest.lock().await;
             self.known_latest(&mut g).await
         }?;
+        self.check_tile(tree, t, &data, true).await.then_some(data)
+    }
+
+    /// Whether `data` is `t`'s content in the verified `tree`: its last
+    /// hash is read through a [`tlog::TileHashReader`] that is handed this
+    /// data for `t` (other tiles from the store, and from the database
+    /// unless `offline`). A tile that checks is kept.
+    async fn check_tile(self: &Arc<Self>, tree: Tree, t: Tile, data: &[u8], offline: bool) -> bool {
         let level = t.l as u32 * t.h;
         let last = (t.n << t.h) + u64::from(t.w) - 1;
         let index = tlog::stored_hash_index(level, last);
         let mut tiles = HttpTiles::new(self.clone());
-        tiles.offline = true;
-        tiles.extra = Some((t, data.clone()));
+        tiles.keep_partial = true;
+        tiles.offline = offline;
+        tiles.extra = Some((t, data.to_vec()));
         let ok = tokio::task::spawn_blocking(move || {
             tlog::TileHashReader::new(tree, &tiles).read_hashes_checked(&[index])
         })
         .await;
-        matches!(ok, Ok(Ok(_))).then_some(data)
+        matches!(ok, Ok(Ok(_)))
     }
 
     /// The kept signed tree head, re-verified with the database's key, to
