@@ -19,13 +19,37 @@ use crate::scrub::RateLimiter;
 use crate::store::{Meta, Store};
 use crate::telemetry::{Events, Metrics};
 use crate::util::error_chain;
-use anyhow::{anyhow, bail, Context, Result};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// Why the canary could not be set up or could not read the store.
+#[derive(Debug, thiserror::Error)]
+pub enum CanaryError {
+    #[error("CDN URL {0:?}")]
+    Url(String, #[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("CDN URL {0:?}: expected http or https")]
+    Scheme(String),
+    #[error("CDN URL {0:?} has no host")]
+    NoHost(String),
+    #[error(
+        "--edge needs a CDN URL with a host name (the name is what edges are pinned for), not {0}"
+    )]
+    EdgeNeedsName(String),
+    #[error("edge {0:?}: expected HOST:PORT")]
+    EdgeAddr(String, #[source] std::io::Error),
+    #[error("edge {0:?}: no address")]
+    EdgeNoAddr(String),
+    #[error(transparent)]
+    Http(#[from] reqwest::Error),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+type Result<T, E = CanaryError> = std::result::Result<T, E>;
 
 /// Settings of a [`Canary`].
 #[derive(Debug, Clone)]
@@ -211,14 +235,14 @@ impl Canary {
         events: Arc<Events>,
     ) -> Result<Canary> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let url =
-            reqwest::Url::parse(&cfg.cdn).with_context(|| format!("CDN URL {:?}", cfg.cdn))?;
+        let url = reqwest::Url::parse(&cfg.cdn)
+            .map_err(|e| CanaryError::Url(cfg.cdn.clone(), e.into()))?;
         if !matches!(url.scheme(), "http" | "https") {
-            bail!("CDN URL {:?}: expected http or https", cfg.cdn);
+            return Err(CanaryError::Scheme(cfg.cdn.clone()));
         }
         let host = url
             .host_str()
-            .ok_or_else(|| anyhow!("CDN URL {:?} has no host", cfg.cdn))?
+            .ok_or_else(|| CanaryError::NoHost(cfg.cdn.clone()))?
             .to_owned();
         let builder = || {
             reqwest::Client::builder()
@@ -240,7 +264,7 @@ impl Canary {
             });
         } else {
             if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') {
-                bail!("--edge needs a CDN URL with a host name (the name is what edges are pinned for), not {host}");
+                return Err(CanaryError::EdgeNeedsName(host));
             }
             // The connector replaces a pinned address's port with the URL's
             // when the URL names one: take it out of the URL and send the
@@ -271,11 +295,6 @@ impl Canary {
             limiter,
             cursor: Mutex::new(None),
         })
-    }
-
-    /// The configuration.
-    pub fn config(&self) -> &CanaryConfig {
-        &self.cfg
     }
 
     /// The public URL of a store key.
@@ -617,9 +636,9 @@ fn is_early_eof(e: &str) -> bool {
 fn resolve_edge(e: &str) -> Result<SocketAddr> {
     use std::net::ToSocketAddrs;
     e.to_socket_addrs()
-        .with_context(|| format!("edge {e:?}: expected HOST:PORT"))?
+        .map_err(|err| CanaryError::EdgeAddr(e.to_owned(), err))?
         .next()
-        .ok_or_else(|| anyhow!("edge {e:?}: no address"))
+        .ok_or_else(|| CanaryError::EdgeNoAddr(e.to_owned()))
 }
 
 /// Calls the purge hook: JSON POST `{"urls": [...]}`, as the admin purge

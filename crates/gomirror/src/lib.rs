@@ -12,9 +12,8 @@
 //! response body (`verify::Verified`).
 
 pub(crate) mod admit;
-pub mod canary;
+pub(crate) mod canary;
 pub mod cli;
-pub(crate) mod config;
 pub(crate) mod direct;
 pub(crate) mod http;
 pub(crate) mod mirror;
@@ -22,7 +21,6 @@ pub(crate) mod ops;
 pub(crate) mod protocol;
 pub(crate) mod record;
 pub(crate) mod scrub;
-pub(crate) mod serve;
 pub(crate) mod server;
 pub(crate) mod store;
 pub(crate) mod sumdb;

@@ -1,10 +1,10 @@
 //! Operator endpoints: `/metrics`, `/healthz`, `/readyz`, the status page at
 //! `/`, the admin API under `/-/` (bearer token), and the per-request log.
 
-use crate::config::Secret;
 use crate::mirror::Mirror;
 use crate::protocol::FileKind;
 use crate::telemetry::Metrics;
+use crate::util::Secret;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::middleware::Next;

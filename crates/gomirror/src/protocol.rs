@@ -171,11 +171,15 @@ pub fn escaped_module(module: &str) -> Result<String, PathError> {
     gomod::module::escape_path(module).map_err(|e| PathError::NotFound(e.to_string()))
 }
 
+/// The case-encoded form of a version (or query), as it appears in paths.
+pub fn escaped_version(version: &str) -> Result<String, PathError> {
+    gomod::module::escape_version(version).map_err(|e| PathError::NotFound(e.to_string()))
+}
+
 /// The store key of a versioned file: case-encoded path and version.
 pub fn versioned_key(module: &str, version: &str, ext: FileKind) -> Result<String, PathError> {
     let p = escaped_module(module)?;
-    let v =
-        gomod::module::escape_version(version).map_err(|e| PathError::NotFound(e.to_string()))?;
+    let v = escaped_version(version)?;
     Ok(format!("{p}/@v/{v}.{}", ext.as_str()))
 }
 

@@ -121,6 +121,17 @@ pub enum SumdbError {
     },
 }
 
+/// Why a checksum-database client could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The verifier key is malformed.
+    #[error(transparent)]
+    Key(#[from] note::Error),
+    /// The HTTP client could not be built (TLS set-up).
+    #[error(transparent)]
+    Http(#[from] reqwest::Error),
+}
+
 /// The database's word on one module version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Vouch {
@@ -257,7 +268,7 @@ impl Client {
         cfg: DbConfig,
         store: Arc<dyn Store>,
         timeout: Duration,
-    ) -> anyhow::Result<Arc<Client>> {
+    ) -> Result<Arc<Client>, SetupError> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let verifiers = note::VerifierList::from_keys([cfg.vkey.as_str()])?;
         let http = reqwest::Client::builder()

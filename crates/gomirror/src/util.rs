@@ -31,3 +31,13 @@ pub fn backoff(attempt: u32) -> std::time::Duration {
     let cap = 100u64.saturating_mul(1 << attempt.min(5)).min(2000);
     std::time::Duration::from_millis(rand::thread_rng().gen_range(cap / 2..=cap))
 }
+
+/// A secret string whose Debug output hides it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(****)")
+    }
+}

@@ -1,12 +1,14 @@
 //! Command-line interface: argument parsing and dispatch.
 
+pub(crate) mod config;
 mod doctor;
 mod modcmd;
 mod prefetch;
+pub(crate) mod serve;
 mod verify;
 mod watch;
 
-use crate::config::{Config, ServeFlags};
+use crate::cli::config::{Config, ServeFlags};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -72,7 +74,7 @@ pub fn main() -> ExitCode {
                 println!("{cfg:#?}");
                 return ExitCode::SUCCESS;
             }
-            crate::serve::init_logging(cfg.log_format);
+            crate::cli::serve::init_logging(cfg.log_format);
             let rt = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -83,7 +85,7 @@ pub fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match rt.block_on(crate::serve::run(cfg)) {
+            match rt.block_on(crate::cli::serve::run(cfg)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("gomirror: {e:#}");

@@ -2,7 +2,7 @@
 //! module versions, through admission (in-process: the same upstream
 //! chain, checks and checksum database as `serve`).
 
-use crate::config::{Config, ServeFlags, StoreFlags};
+use crate::cli::config::{Config, ServeFlags, StoreFlags};
 use crate::mirror::Mirror;
 use crate::protocol::{versioned_key, FileKind};
 use anyhow::{Context, Result};
@@ -132,7 +132,7 @@ fn prefetch(args: PrefetchArgs) -> Result<ExitCode> {
     })
     .context("configuration")?;
     if std::env::var_os("GOMIRROR_LOG").is_some() {
-        crate::serve::init_logging(cfg.log_format);
+        crate::cli::serve::init_logging(cfg.log_format);
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -140,7 +140,7 @@ fn prefetch(args: PrefetchArgs) -> Result<ExitCode> {
         .context("starting the runtime")?;
     let mirror = {
         let _guard = rt.enter();
-        crate::serve::build_mirror_beside_server(&cfg)?
+        crate::cli::serve::build_mirror_beside_server(&cfg)?
     };
 
     let bar = progress_bar(args.json, wants.len() as u64);

@@ -3,7 +3,7 @@
 //! admitted with; `--fix` quarantines what rotted and fetches it again
 //! through admission.
 
-use crate::config::{Config, ServeFlags, StoreFlags};
+use crate::cli::config::{Config, ServeFlags, StoreFlags};
 use crate::scrub::{FixOutcome, Progress, Report, Rotten, Scrubber};
 use crate::store::FsStore;
 use anyhow::{anyhow, bail, Context, Result};
@@ -99,11 +99,11 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         })
         .context("configuration for --fix")?;
         if std::env::var_os("GOMIRROR_LOG").is_some() {
-            crate::serve::init_logging(cfg.log_format);
+            crate::cli::serve::init_logging(cfg.log_format);
         }
         let mirror = {
             let _guard = rt.enter();
-            crate::serve::build_mirror_beside_server(&cfg)?
+            crate::cli::serve::build_mirror_beside_server(&cfg)?
         };
         Scrubber::healing(mirror)
     } else {

@@ -3,7 +3,7 @@
 //! them with the store's records.
 
 use crate::canary::{render, Canary, CanaryConfig, Report};
-use crate::config::StoreFlags;
+use crate::cli::config::StoreFlags;
 use crate::store::FsStore;
 use crate::telemetry::{AlertConfig, Events, Metrics};
 use anyhow::{anyhow, bail, Context, Result};
@@ -107,7 +107,7 @@ fn watch(args: WatchArgs) -> Result<ExitCode> {
         }
     }
     if std::env::var_os("GOMIRROR_LOG").is_some() {
-        crate::serve::init_logging(crate::config::LogFormat::Human);
+        crate::cli::serve::init_logging(crate::cli::config::LogFormat::Human);
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

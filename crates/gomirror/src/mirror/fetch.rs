@@ -1,7 +1,7 @@
 //! Versioned files: the chain walk, upstream bodies, admission and the
 //! checksum database's word.
 
-use super::{Failure, Mirror, TryError};
+use super::{Attempt, Failure, Mirror, NotFound, TryError, Upstream, Walk};
 use crate::admit::{self, AdmitError, FailureKind};
 use crate::protocol::{versioned_key, FileKind};
 use crate::sumdb;
@@ -45,9 +45,10 @@ impl Mirror {
                 o.mark_miss();
                 Ok(o)
             }
-            None => Err(Failure::Upstream(format!(
-                "{module}@{version}: admitted object failed verification"
-            ))),
+            None => Err(Failure::Upstream(Upstream::Unverified {
+                what: format!("{module}@{version}"),
+                object: "admitted object",
+            })),
         }
     }
 
@@ -94,32 +95,38 @@ impl Mirror {
     where
         F: FnMut(Source) -> BoxFuture<'static, Result<(), TryError>>,
     {
-        let mut errors: Vec<String> = vec![];
+        let mut attempts: Vec<Attempt> = vec![];
         let mut all_not_found = true;
         for (src, fall) in &chain.entries {
             match attempt(src.clone()).await {
                 Ok(()) => return Ok(()),
-                Err(TryError::NotFound(msg)) => errors.push(msg),
-                Err(TryError::Admit(e)) => {
+                Err(TryError::NotFound(e)) => attempts.push(Attempt::NotFound(e)),
+                Err(TryError::Admit(error)) => {
                     all_not_found = false;
-                    errors.push(format!("{}: refused: {}", src.name(), e.msg));
+                    attempts.push(Attempt::Refused {
+                        upstream: src.name().to_owned(),
+                        error,
+                    });
                 }
-                Err(TryError::Store(msg)) => return Err(Failure::Store(msg)),
+                Err(TryError::Store(e)) => return Err(Failure::Store(Arc::new(e))),
                 Err(TryError::Final(f)) => return Err(f),
                 Err(TryError::Fetch(e)) => {
                     all_not_found = false;
-                    errors.push(e.to_string());
+                    attempts.push(Attempt::Failed(e));
                     if *fall == Fallthrough::OnNotFound {
                         break;
                     }
                 }
             }
         }
-        let msg = format!("{what}: {}", errors.join("; "));
+        let walk = Walk {
+            what: what.to_owned(),
+            attempts,
+        };
         if all_not_found {
-            Err(Failure::NotFound(msg))
+            Err(Failure::NotFound(NotFound::Walk(walk)))
         } else {
-            Err(Failure::Upstream(msg))
+            Err(Failure::Upstream(Upstream::Walk(walk)))
         }
     }
 
@@ -148,7 +155,7 @@ impl Mirror {
                             TryError::Admit(e)
                         })
                 }
-                Err(e) if e.is_not_found() => return Err(TryError::NotFound(e.to_string())),
+                Err(e) if e.is_not_found() => return Err(TryError::NotFound(e)),
                 Err(e) => {
                     self.counters.inc("upstream_errors", src.name());
                     Err(TryError::Fetch(e))
@@ -166,17 +173,12 @@ impl Mirror {
 
     /// Stages an upstream body for admission.
     pub(super) fn stage(&self) -> Result<crate::record::Staged, TryError> {
-        self.store
-            .stage()
-            .map_err(|e| TryError::Store(e.to_string()))
+        self.store.stage().map_err(TryError::from)
     }
 
     /// Commits what admission let in.
     pub(super) async fn commit(&self, obj: admit::Admitted) -> Result<(), TryError> {
-        self.store
-            .put(obj)
-            .await
-            .map_err(|e| TryError::Store(e.to_string()))
+        self.store.put(obj).await.map_err(TryError::from)
     }
 
     pub(super) async fn try_versioned(
@@ -203,8 +205,8 @@ impl Mirror {
                 } else {
                     FileKind::Mod
                 };
-                let k = versioned_key(module, version, other)
-                    .map_err(|e| TryError::Store(e.to_string()))?;
+                let k =
+                    versioned_key(module, version, other).map_err(|e| TryError::Final(e.into()))?;
                 self.store.meta(&k).await.ok().flatten()
             }
         };
@@ -282,13 +284,13 @@ impl Mirror {
                 Ok(checked.admit_unvouched())
             }
             Err(e @ sumdb::SumdbError::NotFound { .. }) => {
-                Err(TryError::Final(Failure::NotFound(e.to_string())))
+                Err(TryError::Final(Failure::NotFound(NotFound::Sumdb(e))))
             }
             Err(e) => {
                 if matches!(e, sumdb::SumdbError::Invalid { .. }) {
                     self.integrity_failure(FailureKind::Sumdb, &db.cfg.name, key, &e.to_string());
                 }
-                Err(TryError::Final(Failure::Upstream(e.to_string())))
+                Err(TryError::Final(Failure::Upstream(Upstream::Sumdb(e))))
             }
         }
     }

@@ -12,8 +12,8 @@
 //! A rotten object is quarantined and fetched again through admission.
 
 use crate::admit::{self, AdmitError, FailureKind};
-use crate::protocol::{versioned_key, FileKind, PathError};
-use crate::store::Store;
+use crate::protocol::{versioned_key, FileKind};
+use crate::store::{Store, StoreError};
 use crate::sumdb;
 use crate::telemetry::{AlertConfig, Events, Metrics};
 use crate::upstream::{self, Chain, FetchError};
@@ -24,20 +24,6 @@ use futures_util::stream::BoxStream;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// Why a request could not be answered with content.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum Failure {
-    /// No upstream has it (every one answered 404/410), or it is invalid.
-    #[error("{0}")]
-    NotFound(String),
-    /// Upstreams failed or served only content that failed admission.
-    #[error("{0}")]
-    Upstream(String),
-    /// The store failed.
-    #[error("{0}")]
-    Store(String),
-}
 
 type Flight = Shared<BoxFuture<'static, Result<(), Failure>>>;
 
@@ -93,27 +79,29 @@ pub struct UpstreamHealth {
     pub last_error: Option<(u64, String)>,
 }
 
-impl From<PathError> for Failure {
-    fn from(e: PathError) -> Failure {
-        Failure::NotFound(e.message().to_owned())
-    }
-}
-
 /// One upstream attempt's failure, classified for the chain walk.
 pub(super) enum TryError {
     /// Ends the walk: no other upstream can change the outcome (the
     /// checksum database is unreachable, lying, or has no such version).
     Final(Failure),
-    NotFound(String),
+    NotFound(FetchError),
     Fetch(FetchError),
     Admit(AdmitError),
-    Store(String),
+    Store(StoreFailure),
+}
+
+impl From<StoreError> for TryError {
+    fn from(e: StoreError) -> TryError {
+        TryError::Store(StoreFailure::Store(e))
+    }
 }
 mod counters;
+mod failure;
 mod fetch;
 mod volatile;
 
 pub use counters::Counters;
+pub use failure::{Attempt, Failure, NotFound, StoreFailure, Upstream, Walk};
 
 impl Mirror {
     /// Creates the mirror core over `store`.
@@ -200,7 +188,7 @@ impl Mirror {
                 self.quarantine(key, kind, &msg).await;
                 Ok(None)
             }
-            Err(e) => Err(Failure::Store(e.to_string())),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -242,9 +230,9 @@ impl Mirror {
                     fill.await
                 });
                 let f: Flight = async move {
-                    handle.await.unwrap_or_else(|e| {
-                        Err(Failure::Upstream(format!("fetch task failed: {e}")))
-                    })
+                    handle
+                        .await
+                        .unwrap_or_else(|e| Err(Failure::Upstream(Upstream::Task(e.to_string()))))
                 }
                 .boxed()
                 .shared();
@@ -300,7 +288,7 @@ impl Mirror {
             .store
             .meta(&key)
             .await
-            .map_err(|e| Failure::Store(e.to_string()))?
+            .map_err(Failure::from)?
             .is_none()
         {
             return Ok("absent");
@@ -359,7 +347,7 @@ mod tests {
             })
             .await;
         assert!(
-            matches!(&r, Err(Failure::Upstream(msg)) if msg.contains("fetch task failed")),
+            matches!(&r, Err(Failure::Upstream(Upstream::Task(_)))),
             "{r:?}"
         );
         assert!(m.inflight.lock().unwrap().is_empty());

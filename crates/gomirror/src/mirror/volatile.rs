@@ -1,7 +1,7 @@
 //! Answers that change over time (`list`, `@latest`, queries): cached
 //! briefly, served stale when every upstream fails.
 
-use super::{Failure, Mirror, TryError};
+use super::{Failure, Mirror, TryError, Upstream};
 use crate::admit;
 use crate::protocol::escaped_module as escaped;
 use crate::verify::Verified;
@@ -73,9 +73,10 @@ impl Mirror {
             Ok(()) => {
                 self.counters.inc("cache", "miss");
                 let mut o = self.load(key).await?.ok_or_else(|| {
-                    Failure::Upstream(format!(
-                        "{module}/{rel_suffix}: stored answer failed verification"
-                    ))
+                    Failure::Upstream(Upstream::Unverified {
+                        what: format!("{module}/{rel_suffix}"),
+                        object: "stored answer",
+                    })
                 })?;
                 o.mark_miss();
                 Ok(o)
@@ -115,11 +116,7 @@ impl Mirror {
     /// excluding pseudo-versions, sorted.
     pub(super) async fn cached_versions(&self, module: &str) -> Result<Vec<String>, Failure> {
         let prefix = format!("{}/@v/", escaped(module)?);
-        let keys = self
-            .store
-            .list(&prefix)
-            .await
-            .map_err(|e| Failure::Store(e.to_string()))?;
+        let keys = self.store.list(&prefix).await.map_err(Failure::from)?;
         let mut out: Vec<String> = keys
             .iter()
             .filter_map(|k| k.strip_prefix(&prefix))
@@ -159,8 +156,7 @@ impl Mirror {
         module: &str,
         query: &str,
     ) -> Result<Verified, Failure> {
-        let q =
-            gomod::module::escape_version(query).map_err(|e| Failure::NotFound(e.to_string()))?;
+        let q = crate::protocol::escaped_version(query)?;
         let rel = format!("{}/@v/{q}.info", escaped(module)?);
         let chain = self.chain_for(module);
         let result: Arc<Mutex<Option<Vec<u8>>>> = Arc::default();

@@ -3,7 +3,7 @@
 //! SIGTERM or SIGINT the listener closes, in-flight requests (downloads
 //! included) run to completion, then the process exits.
 
-use crate::config::{Config, LogFormat};
+use crate::cli::config::{Config, LogFormat};
 use crate::mirror::{Mirror, Settings};
 use crate::server::{router, AppState};
 use crate::store::FsStore;

@@ -7,6 +7,7 @@
 //! the same name in lower case in the TOML file (`GOMIRROR_DATA_DIR` ↔
 //! `data_dir`, `GOPROXY` ↔ `goproxy`).
 
+pub use crate::util::Secret;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use serde::Deserialize;
@@ -254,16 +255,6 @@ pub struct WatchConfig {
     pub interval: Duration,
     pub sample: usize,
     pub rate: u64,
-}
-
-/// A secret string whose Debug output hides it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(pub String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(****)")
-    }
 }
 
 /// Reads a variable; an empty value counts as unset, like the go command.
