@@ -347,11 +347,8 @@ impl Client {
             Ok(crate::verify::Loaded::Ok(v)) => v.into_bytes().map(|b| b.to_vec()),
             Ok(crate::verify::Loaded::Absent) => None,
             Ok(crate::verify::Loaded::Rotten(kind, msg)) => {
-                tracing::error!(
-                    key,
-                    kind = kind.as_str(),
-                    "kept checksum-database state: {msg}"
-                );
+                self.set_aside(key, &format!("{}: {msg}", kind.as_str()))
+                    .await;
                 None
             }
             Err(e) => {
@@ -579,24 +576,23 @@ impl Client {
     }
 
     /// A tile for the `/sumdb/` proxy. A hash tile (full or partial) is
-    /// first verified against the latest verified tree (which is refreshed
-    /// if it does not cover the tile) and then kept in the store (a tile's
-    /// path names its width, so its content never changes); data tiles, and
-    /// partial tiles of another tree size, are passed through (the go
-    /// command verifies them).
+    /// served only once its hashes check against the latest verified tree
+    /// (refreshed if it does not cover the tile): a kept copy is checked
+    /// again each time it is served (and set aside if it no longer checks),
+    /// a fetched one is checked and then kept (a tile's path names its
+    /// width, so its content never changes). Data tiles, and a partial tile
+    /// of another tree size than the verified one, are passed through
+    /// unkept (the go command verifies them); a full tile that does not
+    /// check is refused.
     pub async fn proxy_tile(
         self: &Arc<Self>,
         t: Tile,
     ) -> Result<Result<Vec<u8>, (u16, String)>, SumdbError> {
-        let key = format!("sumdb/{}/{}", self.cfg.name, t.path());
-        let full = t.l >= 0 && t.w == 1 << t.h && t.h == TILE_HEIGHT;
         if t.l < 0 || t.h != TILE_HEIGHT {
             return self.get(&t.path()).await;
         }
-        if let Some(b) = self.kept(&key).await {
-            return Ok(Ok(b));
-        }
-        // The last entry of the tile, as a stored hash of the tree.
+        let key = format!("sumdb/{}/{}", self.cfg.name, t.path());
+        let full = t.w == 1 << t.h;
         let level = t.l as u32 * t.h;
         let last = (t.n << t.h) + u64::from(t.w) - 1;
         let covers = |tree: &Tree| {
@@ -616,37 +612,38 @@ impl Client {
         let Some(tree) = tree.filter(covers) else {
             return self.get(&t.path()).await;
         };
-        let index = tlog::stored_hash_index(level, last);
-        if full {
-            let tiles = HttpTiles::new(self.clone());
-            tokio::task::spawn_blocking(move || {
-                tlog::TileHashReader::new(tree, &tiles).read_hashes_checked(&[index])
-            })
-            .await
-            .map_err(|e| self.invalid(format!("tile task: {e}")))?
-            .map_err(|e| self.invalid(format!("{}: {e}", t.path())))?;
-            return match self.kept(&key).await {
-                Some(b) => Ok(Ok(b)),
-                None => self.get(&t.path()).await,
-            };
+        if let Some(b) = self.kept(&key).await {
+            if self.check_tile(tree, t, &b, true).await || self.check_tile(tree, t, &b, false).await
+            {
+                return Ok(Ok(b));
+            }
+            self.set_aside(&key, "kept tile does not check against the signed tree")
+                .await;
         }
-        // A partial tile: kept only if it is the edge of the verified tree.
         let data = match self.get(&t.path()).await? {
             Ok(d) => d,
             Err(e) => return Ok(Err(e)),
         };
-        if !self.check_tile(tree, t, &data, false).await {
-            tracing::debug!(
-                tile = t.path(),
-                "partial tile not kept: not the verified tree's edge"
-            );
+        if self.check_tile(tree, t, &data, false).await {
+            return Ok(Ok(data));
         }
+        if full {
+            return Err(self.invalid(format!(
+                "{}: does not check against the signed tree of size {}",
+                t.path(),
+                tree.n
+            )));
+        }
+        tracing::debug!(
+            tile = t.path(),
+            "partial tile not kept: not a tile of the verified tree"
+        );
         Ok(Ok(data))
     }
 
-    /// A kept tile, re-verified against the kept signed tree before it is
-    /// served stale (the database is down): `None` when it is not kept or
-    /// does not check.
+    /// A kept tile, re-verified against the kept signed tree (from kept
+    /// tiles only) before it is served stale (the database is down): `None`
+    /// when it is not kept or does not check.
     pub async fn stale_tile(self: &Arc<Self>, t: Tile) -> Option<Vec<u8>> {
         if t.l < 0 || t.h != TILE_HEIGHT {
             return None;
@@ -660,23 +657,44 @@ impl Client {
         self.check_tile(tree, t, &data, true).await.then_some(data)
     }
 
-    /// Whether `data` is `t`'s content in the verified `tree`: its last
-    /// hash is read through a [`tlog::TileHashReader`] that is handed this
-    /// data for `t` (other tiles from the store, and from the database
-    /// unless `offline`). A tile that checks is kept.
+    /// Whether `data` is `t`'s content in the verified `tree`: every hash of
+    /// the tile is read through a [`tlog::TileHashReader`] of `tree` (which
+    /// checks what it reads against the tree hash), handed this data for
+    /// `t` and other tiles from the store (and from the database unless
+    /// `offline`), and compared with `data`. Checked tiles are kept.
     async fn check_tile(self: &Arc<Self>, tree: Tree, t: Tile, data: &[u8], offline: bool) -> bool {
         let level = t.l as u32 * t.h;
-        let last = (t.n << t.h) + u64::from(t.w) - 1;
-        let index = tlog::stored_hash_index(level, last);
+        let first = t.n << t.h;
+        let width = u64::from(t.w);
+        if data.len() as u64 != width * tlog::HASH_SIZE as u64 {
+            return false;
+        }
+        let indexes: Vec<u64> = (first..first + width)
+            .map(|i| tlog::stored_hash_index(level, i))
+            .collect();
         let mut tiles = HttpTiles::new(self.clone());
         tiles.keep_partial = true;
         tiles.offline = offline;
         tiles.extra = Some((t, data.to_vec()));
-        let ok = tokio::task::spawn_blocking(move || {
-            tlog::TileHashReader::new(tree, &tiles).read_hashes_checked(&[index])
+        let got = tokio::task::spawn_blocking(move || {
+            tlog::TileHashReader::new(tree, &tiles).read_hashes_checked(&indexes)
         })
         .await;
-        matches!(ok, Ok(Ok(_)))
+        match got {
+            Ok(Ok(hashes)) => hashes
+                .iter()
+                .zip(data.chunks(tlog::HASH_SIZE))
+                .all(|(h, d)| h.0[..] == d[..]),
+            _ => false,
+        }
+    }
+
+    /// Takes a kept object out of service (quarantined by the store).
+    async fn set_aside(&self, key: &str, why: &str) {
+        tracing::error!(key, "kept checksum-database state set aside: {why}");
+        if let Err(e) = self.store.quarantine(key, why).await {
+            tracing::warn!(key, "setting kept state aside: {e}");
+        }
     }
 
     /// The kept signed tree head, re-verified with the database's key, to

@@ -354,3 +354,78 @@ fn truncated_tiles_are_rejected_and_stale_answers_served_when_down() {
     assert_eq!(reqwest_get(&partial), tile);
     assert_eq!(reqwest_get(&full_url), full);
 }
+
+/// Rewrites a kept object and its record so that the record matches the
+/// new bytes: rot (or tampering) that a sha256 check alone cannot see.
+fn rewrite_kept(objects: &Path, key: &str, change: impl FnOnce(&mut Vec<u8>)) {
+    use sha2::Digest;
+    let path = objects.join(key);
+    let mut bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let before = bytes.clone();
+    change(&mut bytes);
+    assert_ne!(bytes, before, "{key}: the change changed nothing");
+    let rec_path = format!("{}.gmeta", path.display());
+    let mut rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&rec_path).unwrap()).unwrap();
+    rec["size"] = serde_json::json!(bytes.len());
+    rec["sha256"] = serde_json::json!(hex::encode(sha2::Sha256::digest(&bytes)));
+    let mut perm = std::fs::metadata(&path).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perm.set_readonly(false);
+    std::fs::set_permissions(&path, perm).unwrap();
+    std::fs::write(&path, &bytes).unwrap();
+    std::fs::write(&rec_path, serde_json::to_vec(&rec).unwrap()).unwrap();
+}
+
+/// Stale `/sumdb/` answers are re-verified (signature, record proof, tile
+/// hashes against the kept signed tree) before they are served, not only
+/// compared with their record: a kept copy rewritten together with its
+/// record is refused (502), while the untouched ones are served.
+#[test]
+fn stale_answers_are_reverified_before_they_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = corpus(dir.path());
+    let db = db_with(&corpus);
+    let up = Upstream::start(dir.path());
+    let data = tempfile::tempdir().unwrap();
+    let gosumdb = format!("{} {}", db.vkey, db.url());
+    let srv = Server::start(&data.path().join("d"), &up.url(), &["--gosumdb", &gosumdb]);
+    let latest_url = format!("{}/sumdb/{NAME}/latest", srv.url);
+    let lookup_url = format!("{}/sumdb/{NAME}/lookup/example.com/plain@v1.0.0", srv.url);
+    let other_url = format!("{}/sumdb/{NAME}/lookup/example.com/other@v0.1.0", srv.url);
+    let partial_url = format!("{}/sumdb/{NAME}/tile/8/0/001.p/47", srv.url);
+    for u in [&latest_url, &lookup_url, &other_url, &partial_url] {
+        assert_eq!(reqwest_get(u).0, 200, "{u}");
+    }
+    let other = reqwest_get(&other_url);
+    db.set_down(true);
+    let objects = data.path().join("d/objects");
+    // The record text of one lookup: another hash for the zip.
+    rewrite_kept(
+        &objects,
+        &format!("sumdb/{NAME}/lookup/example.com/plain@v1.0.0"),
+        |b| {
+            let i = b.windows(3).position(|w| w == b"h1:").unwrap() + 3;
+            b[i] = if b[i] == b'A' { b'B' } else { b'A' };
+        },
+    );
+    let (s, body) = reqwest_get(&lookup_url);
+    assert_eq!(s, 502, "{}", String::from_utf8_lossy(&body));
+    // Another lookup, untouched, is still served stale.
+    assert_eq!(reqwest_get(&other_url), other);
+    // One hash in the partial tile.
+    rewrite_kept(&objects, &format!("sumdb/{NAME}/tile/8/0/001.p/47"), |b| {
+        b[100] ^= 1
+    });
+    let (s, body) = reqwest_get(&partial_url);
+    assert_eq!(s, 502, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(reqwest_get(&latest_url).0, 200);
+    // The signed tree head itself: a changed tree hash fails its signature.
+    rewrite_kept(&objects, &format!("sumdb/{NAME}/latest"), |b| {
+        let i = b.iter().position(|&c| c == b'\n').unwrap() + 1;
+        let j = i + b[i..].iter().position(|&c| c == b'\n').unwrap() + 1;
+        b[j] = if b[j] == b'A' { b'B' } else { b'A' };
+    });
+    let (s, body) = reqwest_get(&latest_url);
+    assert_eq!(s, 502, "{}", String::from_utf8_lossy(&body));
+}
