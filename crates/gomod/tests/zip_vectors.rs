@@ -3,9 +3,9 @@
 //! tests of that file (with small limits, so they run fast) and tests of
 //! what a corrupt or hostile zip does to the checker and the hasher.
 //!
-//! The vectors live outside the crate, in `shared/testdata/gomod` (found
-//! from `CARGO_MANIFEST_DIR`, or from `GOMOD_TESTDATA` pointing at
-//! `shared/testdata`). Missing vectors are a failure, never a skip.
+//! The vectors are read only from `testdata/gomod/zip/testdata` in this
+//! crate (a copy kept in the repository; see `testdata/README.md`).
+//! Missing vectors are a failure, never a skip.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -43,15 +43,13 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
 // Test data
 // ---------------------------------------------------------------------------
 
+/// The x/mod test data copy in this crate; fails the test when its zip
+/// vectors are missing.
 fn testdata_dir() -> PathBuf {
-    let dir = match std::env::var_os("GOMOD_TESTDATA") {
-        Some(d) => PathBuf::from(d).join("gomod"),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/gomod"),
-    };
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/gomod"));
     assert!(
         dir.join("zip/testdata").is_dir(),
-        "x/mod zip test vectors not found at {} (set GOMOD_TESTDATA to the shared/testdata \
-         directory); refusing to skip",
+        "x/mod zip test vectors not found at {}; refusing to skip",
         dir.display()
     );
     dir
