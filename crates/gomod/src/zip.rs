@@ -48,47 +48,12 @@ use std::fs;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use crate::archive::{self, drain, ArchiveReader};
+use crate::dirhash;
 use crate::module;
+use crate::slashpath;
 
-/// The maximum size in bytes of a module zip file, and also of the total
-/// uncompressed size of its files: 500 MiB. The `go` command rejects larger
-/// ones.
-pub const MAX_ZIP_FILE: u64 = 500 << 20;
-
-/// The maximum size in bytes of the top-level `go.mod` in a module zip:
-/// 16 MiB.
-pub const MAX_GO_MOD: u64 = 16 << 20;
-
-/// The maximum size in bytes of the top-level `LICENSE` in a module zip:
-/// 16 MiB.
-pub const MAX_LICENSE: u64 = 16 << 20;
-
-/// The size limits the functions of this module enforce. The public
-/// functions always use the defaults, which are Go's; smaller limits exist
-/// so that tests of the limits run fast.
-#[doc(hidden)]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Limits {
-    /// Largest zip file accepted, in bytes.
-    pub max_zip_file: u64,
-    /// Largest total of the files' sizes, declared or real, in bytes.
-    pub max_unzipped: u64,
-    /// Largest top-level `go.mod`, in bytes.
-    pub max_go_mod: u64,
-    /// Largest top-level `LICENSE`, in bytes.
-    pub max_license: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_zip_file: MAX_ZIP_FILE,
-            max_unzipped: MAX_ZIP_FILE,
-            max_go_mod: MAX_GO_MOD,
-            max_license: MAX_LICENSE,
-        }
-    }
-}
+pub use crate::archive::{Limits, SizeError, MAX_GO_MOD, MAX_LICENSE, MAX_ZIP_FILE};
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -166,6 +131,20 @@ pub enum Error {
     },
 }
 
+impl From<archive::Error> for Error {
+    /// Each archive error becomes the variant of the same name (and so of
+    /// the same message).
+    fn from(e: archive::Error) -> Self {
+        match e {
+            archive::Error::Size(e) => Error::Size(e),
+            archive::Error::Format(msg) => Error::Format(msg),
+            archive::Error::Ambiguous(msg) => Error::Ambiguous(msg),
+            archive::Error::Corrupt { name, detail } => Error::Corrupt { name, detail },
+            archive::Error::Io { context, source } => Error::Io { context, source },
+        }
+    }
+}
+
 impl Error {
     /// The error without the operation context that [`Error::Op`] adds.
     pub fn inner(&self) -> &Error {
@@ -189,31 +168,6 @@ impl Error {
             source: Box::new(self),
         }
     }
-}
-
-/// A size limit that a module's files or zip exceed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SizeError {
-    /// The zip file itself is too large.
-    #[error("module zip file is too large ({size} bytes; limit is {limit} bytes)")]
-    ZipFile {
-        /// The zip file's size.
-        size: u64,
-        /// The limit.
-        limit: u64,
-    },
-    /// The files in a zip add up to too many bytes (declared or real).
-    #[error("total uncompressed size of module contents too large (max size is {limit} bytes)")]
-    Unzipped {
-        /// The limit.
-        limit: u64,
-    },
-    /// The files of a tree to be zipped add up to too many bytes.
-    #[error("module source tree too large (max size is {limit} bytes)")]
-    SourceTree {
-        /// The limit.
-        limit: u64,
-    },
 }
 
 /// Why a file is invalid in, or omitted from, a module zip.
@@ -554,7 +508,7 @@ fn check_files_inner<F: File>(files: &[F], limits: &Limits) -> (CheckedFiles, Ve
     let mut go124 = false;
     for f in files {
         let p = f.path();
-        let (dir, base) = split_path(p);
+        let (dir, base) = slashpath::split(p);
         if !base.eq_ignore_ascii_case("go.mod") {
             continue;
         }
@@ -581,7 +535,7 @@ fn check_files_inner<F: File>(files: &[F], limits: &Limits) -> (CheckedFiles, Ve
     let in_submodule = |p: &str| {
         let mut p = p;
         loop {
-            let (dir, _) = split_path(p);
+            let (dir, _) = slashpath::split(p);
             if dir.is_empty() {
                 return false;
             }
@@ -597,7 +551,7 @@ fn check_files_inner<F: File>(files: &[F], limits: &Limits) -> (CheckedFiles, Ve
     let mut remaining = limits.max_unzipped;
     for (i, f) in files.iter().enumerate() {
         let p = f.path();
-        if clean_path(p) != p {
+        if slashpath::clean(p) != p {
             add_error(&mut cf, p, false, FileErrorKind::PathNotClean);
             continue;
         }
@@ -778,50 +732,6 @@ fn single(mut it: impl Iterator<Item = char>) -> Option<char> {
         None => Some(c),
         Some(_) => None,
     }
-}
-
-/// Splits `p` after its last slash, like Go's `path.Split`: the directory
-/// part keeps its trailing slash and is empty for a top-level name.
-fn split_path(p: &str) -> (&str, &str) {
-    match p.rfind('/') {
-        Some(i) => (&p[..=i], &p[i + 1..]),
-        None => ("", p),
-    }
-}
-
-/// Go's `path.Clean`: the shortest equivalent slash-separated path,
-/// processing `.` and `..` lexically; `.` for an empty result.
-pub(crate) fn clean_path(p: &str) -> String {
-    String::from_utf8(clean_path_bytes(p.as_bytes())).expect("cleaning keeps UTF-8 intact")
-}
-
-/// [`clean_path`] over bytes that need not be UTF-8. Cleaning only looks at
-/// `/` and `.`, which never occur inside a multi-byte UTF-8 sequence.
-pub(crate) fn clean_path_bytes(p: &[u8]) -> Vec<u8> {
-    let rooted = p.first() == Some(&b'/');
-    let mut parts: Vec<&[u8]> = Vec::new();
-    for part in p.split(|&b| b == b'/') {
-        match part {
-            b"" | b"." => {}
-            b".." => {
-                if parts.last().is_some_and(|last| *last != b"..") {
-                    parts.pop();
-                } else if !rooted {
-                    parts.push(part);
-                }
-            }
-            _ => parts.push(part),
-        }
-    }
-    let mut out = Vec::with_capacity(p.len());
-    if rooted {
-        out.push(b'/');
-    }
-    out.extend_from_slice(&parts.join(&b'/'));
-    if out.is_empty() {
-        out.push(b'.');
-    }
-    out
 }
 
 /// Quotes bytes the way Go's `%q` does: valid UTF-8 as
@@ -1260,7 +1170,7 @@ pub fn check_and_hash_zip_with_limits<R: Read + Seek>(
         use sha2::Digest;
         sha2::Sha256::digest(b"").into()
     };
-    let mut hasher = crate::dirhash::Hasher::new();
+    let mut hasher = dirhash::Hasher::new();
     for (i, e) in reader.entries().iter().enumerate() {
         let digest = if e.name.ends_with(b"/") {
             empty
@@ -1280,7 +1190,7 @@ pub fn check_and_hash_zip_with_limits<R: Read + Seek>(
 
 enum Opened<R> {
     TooLarge(CheckedFiles),
-    Zip(read::ArchiveReader<R>, CheckedFiles),
+    Zip(ArchiveReader<R>, CheckedFiles),
 }
 
 /// Checks the module path and version, the zip's size, its structure, and
@@ -1304,7 +1214,7 @@ fn open_and_check_names<R: Read + Seek>(
             ..Default::default()
         }));
     }
-    let reader = read::ArchiveReader::open(zip, limits)?;
+    let reader = ArchiveReader::open(zip, limits)?;
     let prefix = format!("{module_path}@{version}/");
     let cf = check_entry_names(reader.entries(), prefix.as_bytes(), limits);
     Ok(Opened::Zip(reader, cf))
@@ -1312,7 +1222,7 @@ fn open_and_check_names<R: Read + Seek>(
 
 /// The name and declared-size rules of [`check_zip`], over the entries of
 /// the central directory in order.
-fn check_entry_names(entries: &[read::Entry], prefix: &[u8], limits: &Limits) -> CheckedFiles {
+fn check_entry_names(entries: &[archive::Entry], prefix: &[u8], limits: &Limits) -> CheckedFiles {
     let mut cf = CheckedFiles::default();
     let mut collisions = CollisionChecker::default();
     let mut total: u64 = 0;
@@ -1339,7 +1249,7 @@ fn check_entry_names(entries: &[read::Entry], prefix: &[u8], limits: &Limits) ->
         } else {
             rest
         };
-        if clean_path_bytes(rest) != rest {
+        if slashpath::clean_bytes(rest) != rest {
             add_error(FileErrorKind::PathNotClean);
             continue;
         }
@@ -1358,7 +1268,7 @@ fn check_entry_names(entries: &[read::Entry], prefix: &[u8], limits: &Limits) ->
         if is_dir {
             continue;
         }
-        let base = split_path(name).1;
+        let base = slashpath::split(name).1;
         if base.eq_ignore_ascii_case("go.mod") {
             if base != name {
                 add_error(FileErrorKind::GoModNotRoot);
@@ -1388,12 +1298,6 @@ fn check_entry_names(entries: &[read::Entry], prefix: &[u8], limits: &Limits) ->
         cf.valid.push(entry_name());
     }
     cf
-}
-
-/// Reads `r` to its end, discarding the bytes (the reader verifies them).
-/// `io::copy` reuses one stack buffer: no allocation per entry.
-fn drain(r: &mut impl Read) -> io::Result<()> {
-    io::copy(r, &mut io::sink()).map(|_| ())
 }
 
 /// Extracts the module zip of `module_path`@`version` read from `zip` into
@@ -1484,7 +1388,7 @@ fn unzip_inner<R: Read + Seek>(
     );
     if let Err(e) = result {
         remove_extracted(dir, existed);
-        return Err(e);
+        return Err(e.into());
     }
     Ok(())
 }
@@ -1678,664 +1582,30 @@ mod go_mod {
     }
 }
 
-// ---------------------------------------------------------------------------
-// Reading zips
-// ---------------------------------------------------------------------------
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Reading a zip the way Go's `archive/zip` does, cross-checked against the
-/// `zip` crate, with every entry's content verified as it is read.
-pub(crate) mod read {
-    use std::cell::RefCell;
-    use std::collections::HashMap;
-    use std::io::{self, BufReader, Read, Seek, SeekFrom};
-    use std::rc::Rc;
-
-    use ::zip::read::{ArchiveOffset, Config, ZipFileEntry};
-    use ::zip::{CompressionMethod, ZipArchive};
-
-    use super::{drain, Error, Limits, SizeError};
-
-    const END_SIG: u32 = 0x0605_4b50;
-    const END_LEN: usize = 22;
-    const CENTRAL_SIG: u32 = 0x0201_4b50;
-    const CENTRAL_LEN: usize = 46;
-    const LOCAL_SIG: u32 = 0x0403_4b50;
-    const LOCAL_LEN: usize = 30;
-    const DESCRIPTOR_SIG: u32 = 0x0807_4b50;
-    const END64_LOCATOR_SIG: u32 = 0x0706_4b50;
-    const END64_LOCATOR_LEN: u64 = 20;
-    const END64_SIG: u32 = 0x0606_4b50;
-    const END64_LEN: usize = 56;
-    const ZIP64_EXTRA: u16 = 0x0001;
-
-    /// One entry of the central directory, as Go's `archive/zip` sees it.
-    #[derive(Debug, Clone, PartialEq, Eq)]
-    pub(crate) struct Entry {
-        /// The name, as stored.
-        pub(crate) name: Vec<u8>,
-        pub(crate) flags: u16,
-        pub(crate) method: u16,
-        pub(crate) crc32: u32,
-        pub(crate) compressed_size: u64,
-        /// The declared uncompressed size.
-        pub(crate) size: u64,
-        pub(crate) header_offset: u64,
-    }
-
-    impl Entry {
-        fn display_name(&self) -> String {
-            String::from_utf8_lossy(&self.name).into_owned()
-        }
-
-        fn corrupt(&self, detail: impl Into<String>) -> Error {
-            Error::Corrupt {
-                name: self.display_name(),
-                detail: detail.into(),
-            }
-        }
-    }
-
-    fn format(msg: impl Into<String>) -> Error {
-        Error::Format(msg.into())
-    }
-
-    fn io_err(e: io::Error) -> Error {
-        Error::io("reading zip", e)
-    }
-
-    fn le16(b: &[u8]) -> u16 {
-        u16::from_le_bytes([b[0], b[1]])
-    }
-    fn le32(b: &[u8]) -> u32 {
-        u32::from_le_bytes(b[..4].try_into().expect("4 bytes"))
-    }
-    fn le64(b: &[u8]) -> u64 {
-        u64::from_le_bytes(b[..8].try_into().expect("8 bytes"))
-    }
-
-    fn read_at<R: Read + Seek>(r: &mut R, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        r.seek(SeekFrom::Start(offset))?;
-        r.read_exact(buf)
-    }
-
-    /// The offset in `b` of the last end-of-central-directory signature
-    /// whose comment fits in `b`; `None` if the last signature's comment
-    /// does not fit, or there is none.
-    fn find_end_in_block(b: &[u8]) -> Option<usize> {
-        if b.len() < END_LEN {
-            return None;
-        }
-        for i in (0..=b.len() - END_LEN).rev() {
-            if le32(&b[i..]) == END_SIG {
-                let comment_len = le16(&b[i + END_LEN - 2..]) as usize;
-                return (i + END_LEN + comment_len <= b.len()).then_some(i);
-            }
-        }
-        None
-    }
-
-    /// The central directory's entries, found and read with Go's rules.
-    ///
-    /// Deliberately stricter than Go: data before the first entry (an
-    /// archive offset, as in self-extracting archives) is rejected.
-    fn read_directory<R: Read + Seek>(r: &mut R, len: u64) -> Result<Vec<Entry>, Error> {
-        // The end record: in the last 1 KiB, else in the last 65 KiB.
-        let mut end_offset = None;
-        let mut block = Vec::new();
-        for (i, block_len) in [1024u64, 65 * 1024].into_iter().enumerate() {
-            let block_len = block_len.min(len);
-            block = vec![0u8; block_len as usize];
-            read_at(r, len - block_len, &mut block).map_err(io_err)?;
-            if let Some(p) = find_end_in_block(&block) {
-                end_offset = Some(len - block_len + p as u64);
-                block.drain(..p);
-                break;
-            }
-            if i == 1 || block_len == len {
-                break;
-            }
-        }
-        let Some(mut end_offset) = end_offset else {
-            return Err(format("no end of central directory record"));
+    #[test]
+    fn archive_errors_keep_their_message() {
+        let cases = || {
+            vec![
+                archive::Error::Size(SizeError::Unzipped { limit: 7 }),
+                archive::Error::Format("no end of central directory record".into()),
+                archive::Error::Ambiguous("entry x is repeated".into()),
+                archive::Error::Corrupt {
+                    name: "m@v1.0.0/x.go".into(),
+                    detail: "bad local header signature".into(),
+                },
+                archive::Error::Io {
+                    context: "reading zip".into(),
+                    source: io::Error::other("boom"),
+                },
+            ]
         };
-        let b = &block[4..];
-        let mut records = u64::from(le16(&b[6..]));
-        let mut dir_size = u64::from(le32(&b[8..]));
-        let mut dir_offset = u64::from(le32(&b[12..]));
-
-        if records == 0xffff || dir_size == 0xffff_ffff || dir_offset == 0xffff_ffff {
-            if let Some(p) = find_end64(r, end_offset)? {
-                end_offset = p;
-                let mut b = [0u8; END64_LEN];
-                read_at(r, p, &mut b).map_err(io_err)?;
-                if le32(&b) != END64_SIG {
-                    return Err(format("bad zip64 end of central directory record"));
-                }
-                records = le64(&b[32..]);
-                dir_size = le64(&b[40..]);
-                dir_offset = le64(&b[48..]);
-            }
-        }
-        if dir_size > i64::MAX as u64 || dir_offset > i64::MAX as u64 {
-            return Err(format("central directory size or offset out of range"));
-        }
-        let mut base = i128::from(end_offset) - i128::from(dir_size) - i128::from(dir_offset);
-        let start = base + i128::from(dir_offset);
-        if start < 0 || start >= i128::from(len) {
-            return Err(format("central directory offset out of range"));
-        }
-        if base > 0 {
-            // Go's fallback for end records that imply an archive offset
-            // while the directory is where the record says.
-            let mut b = [0u8; 4];
-            if read_at(r, dir_offset, &mut b).is_ok()
-                && le32(&b) == CENTRAL_SIG
-                && read_header(&mut BufReader::new(Offset(r, dir_offset)))
-                    .is_ok_and(|e| e.is_some())
-            {
-                base = 0;
-            }
-        }
-        if base != 0 {
-            return Err(Error::Ambiguous(
-                "data before the first entry (archive offset) is not allowed".into(),
-            ));
-        }
-
-        r.seek(SeekFrom::Start(dir_offset)).map_err(io_err)?;
-        let mut br = BufReader::with_capacity(64 * 1024, &mut *r);
-        let mut entries = Vec::new();
-        while let Some(e) = read_header(&mut br)? {
-            entries.push(e);
-        }
-        if entries.len() as u16 != records as u16 {
-            return Err(format(format!(
-                "central directory has {} entries, end record says {records}",
-                entries.len()
-            )));
-        }
-        if entries.len() as u64 != records {
-            return Err(Error::Ambiguous(format!(
-                "central directory has {} entries, end record says {records}",
-                entries.len()
-            )));
-        }
-        Ok(entries)
-    }
-
-    /// A reader of `R` from a fixed offset on (for a one-off header read).
-    struct Offset<'a, R>(&'a mut R, u64);
-
-    impl<R: Read + Seek> Read for Offset<'_, R> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            self.0.seek(SeekFrom::Start(self.1))?;
-            let n = self.0.read(buf)?;
-            self.1 += n as u64;
-            Ok(n)
-        }
-    }
-
-    /// The offset of the zip64 end record, if a valid locator precedes the
-    /// end record.
-    fn find_end64<R: Read + Seek>(r: &mut R, end_offset: u64) -> Result<Option<u64>, Error> {
-        let Some(locator) = end_offset.checked_sub(END64_LOCATOR_LEN) else {
-            return Ok(None);
-        };
-        let mut b = [0u8; END64_LOCATOR_LEN as usize];
-        read_at(r, locator, &mut b).map_err(io_err)?;
-        if le32(&b) != END64_LOCATOR_SIG || le32(&b[4..]) != 0 || le32(&b[16..]) != 1 {
-            return Ok(None);
-        }
-        let p = le64(&b[8..]);
-        // Go reads the offset as a signed number and ignores negative ones.
-        Ok((p <= i64::MAX as u64).then_some(p))
-    }
-
-    /// The next central directory header, or `None` where Go stops reading
-    /// them (a wrong signature, or the file ends).
-    fn read_header<B: Read>(r: &mut B) -> Result<Option<Entry>, Error> {
-        let mut b = [0u8; CENTRAL_LEN];
-        match r.read_exact(&mut b) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
-            Err(e) => return Err(io_err(e)),
-        }
-        if le32(&b) != CENTRAL_SIG {
-            return Ok(None);
-        }
-        let flags = le16(&b[8..]);
-        let method = le16(&b[10..]);
-        let crc32 = le32(&b[16..]);
-        let compressed32 = le32(&b[20..]);
-        let size32 = le32(&b[24..]);
-        let name_len = le16(&b[28..]) as usize;
-        let extra_len = le16(&b[30..]) as usize;
-        let comment_len = le16(&b[32..]) as usize;
-        let offset32 = le32(&b[42..]);
-        let mut var = vec![0u8; name_len + extra_len + comment_len];
-        match r.read_exact(&mut var) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
-            Err(e) => return Err(io_err(e)),
-        }
-        let name = var[..name_len].to_vec();
-        let mut e = Entry {
-            name,
-            flags,
-            method,
-            crc32,
-            compressed_size: u64::from(compressed32),
-            size: u64::from(size32),
-            header_offset: u64::from(offset32),
-        };
-        let mut extra = &var[name_len..name_len + extra_len];
-        while extra.len() >= 4 {
-            let tag = le16(extra);
-            let field_len = le16(&extra[2..]) as usize;
-            extra = &extra[4..];
-            if extra.len() < field_len {
-                break;
-            }
-            let (mut field, rest) = extra.split_at(field_len);
-            extra = rest;
-            if tag != ZIP64_EXTRA {
-                continue;
-            }
-            let mut next = || -> Option<u64> {
-                let v = le64(field.get(..8)?);
-                field = &field[8..];
-                Some(v)
-            };
-            if size32 == u32::MAX {
-                let Some(v) = next() else { return Ok(None) };
-                e.size = v;
-            }
-            if compressed32 == u32::MAX {
-                let Some(v) = next() else { return Ok(None) };
-                e.compressed_size = v;
-            }
-            if offset32 == u32::MAX {
-                let Some(v) = next() else { return Ok(None) };
-                e.header_offset = v;
-            }
-        }
-        Ok(Some(e))
-    }
-
-    /// A reader of a shared `R` with its own position, so that the `zip`
-    /// crate's archive and this module can both read the same zip.
-    pub(crate) struct Handle<R> {
-        shared: Rc<RefCell<Shared<R>>>,
-        pos: u64,
-        len: u64,
-    }
-
-    struct Shared<R> {
-        inner: R,
-        /// The inner reader's position, if known.
-        pos: Option<u64>,
-    }
-
-    impl<R> Handle<R> {
-        fn new(inner: R, len: u64) -> Self {
-            Handle {
-                shared: Rc::new(RefCell::new(Shared { inner, pos: None })),
-                pos: 0,
-                len,
-            }
-        }
-
-        fn another(&self) -> Self {
-            Handle {
-                shared: Rc::clone(&self.shared),
-                pos: 0,
-                len: self.len,
-            }
-        }
-    }
-
-    impl<R: Read + Seek> Read for Handle<R> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            let mut s = self.shared.borrow_mut();
-            if s.pos != Some(self.pos) {
-                s.pos = None;
-                s.inner.seek(SeekFrom::Start(self.pos))?;
-                s.pos = Some(self.pos);
-            }
-            match s.inner.read(buf) {
-                Ok(n) => {
-                    self.pos += n as u64;
-                    s.pos = Some(self.pos);
-                    Ok(n)
-                }
-                Err(e) => {
-                    s.pos = None;
-                    Err(e)
-                }
-            }
-        }
-    }
-
-    impl<R: Read + Seek> Seek for Handle<R> {
-        fn seek(&mut self, from: SeekFrom) -> io::Result<u64> {
-            let target = match from {
-                SeekFrom::Start(n) => Some(n),
-                SeekFrom::End(d) => self.len.checked_add_signed(d),
-                SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-            };
-            let target = target.ok_or_else(|| {
-                io::Error::new(io::ErrorKind::InvalidInput, "seek to a negative offset")
-            })?;
-            self.pos = target;
-            Ok(target)
-        }
-    }
-
-    /// A zip opened for reading: its entries as Go sees them, confirmed to
-    /// be the entries the `zip` crate sees.
-    pub(crate) struct ArchiveReader<R> {
-        own: Handle<R>,
-        archive: ZipArchive<Handle<R>>,
-        entries: Vec<Entry>,
-        /// For each entry, its index in `archive` if it is the last entry
-        /// of its name (the one the crate, like Go's `HashZip`, keeps).
-        crate_index: Vec<Option<usize>>,
-        limits: Limits,
-    }
-
-    fn crate_config() -> Config {
-        Config {
-            archive_offset: ArchiveOffset::Known(0),
-        }
-    }
-
-    fn crate_err(e: ::zip::result::ZipError) -> Error {
-        match e {
-            ::zip::result::ZipError::Io(e) => io_err(e),
-            e => format(e.to_string()),
-        }
-    }
-
-    /// Checks that the `zip` crate's view of an entry is Go's.
-    fn same_entry(ours: &Entry, theirs: &ZipFileEntry<'_>) -> Result<(), Error> {
-        let method_agrees = match ours.method {
-            0 => theirs.compression() == CompressionMethod::Stored,
-            8 => theirs.compression() == CompressionMethod::Deflated,
-            // Rejected when read.
-            _ => true,
-        };
-        if theirs.name_raw() != ours.name.as_slice()
-            || !method_agrees
-            || theirs.crc32() != ours.crc32
-            || theirs.compressed_size() != ours.compressed_size
-            || theirs.size() != ours.size
-            || theirs.header_start() != ours.header_offset
-        {
-            return Err(Error::Ambiguous(format!(
-                "entry {} reads differently through different zip readers",
-                ours.display_name()
-            )));
-        }
-        Ok(())
-    }
-
-    impl<R: Read + Seek> ArchiveReader<R> {
-        /// Reads the zip's directory. Fails if the zip is larger than
-        /// `limits.max_zip_file`, malformed, or ambiguous.
-        pub(crate) fn open(mut r: R, limits: &Limits) -> Result<Self, Error> {
-            let len = r.seek(SeekFrom::End(0)).map_err(io_err)?;
-            if len > limits.max_zip_file {
-                return Err(SizeError::ZipFile {
-                    size: len,
-                    limit: limits.max_zip_file,
-                }
-                .into());
-            }
-            let mut own = Handle::new(r, len);
-            let entries = read_directory(&mut own, len)?;
-            let archive =
-                ZipArchive::with_config(crate_config(), own.another()).map_err(crate_err)?;
-
-            // The crate keeps one entry per name, the last; so does Go's
-            // HashZip. Both views must hold the same names, and the same
-            // entry for each.
-            let mut last = HashMap::with_capacity(entries.len());
-            for (i, e) in entries.iter().enumerate() {
-                last.insert(e.name.as_slice(), i);
-            }
-            if archive.len() != last.len() {
-                return Err(Error::Ambiguous(format!(
-                    "zip readers disagree on the number of entries ({} or {})",
-                    last.len(),
-                    archive.len()
-                )));
-            }
-            let mut crate_index = vec![None; entries.len()];
-            for (name, &i) in &last {
-                let j = archive.index_for_name_raw(name).ok_or_else(|| {
-                    Error::Ambiguous(format!(
-                        "entry {} is missing for another zip reader",
-                        entries[i].display_name()
-                    ))
-                })?;
-                let theirs = archive.by_index_data(j).map_err(crate_err)?;
-                same_entry(&entries[i], &theirs)?;
-                crate_index[i] = Some(j);
-            }
-            drop(last);
-            Ok(ArchiveReader {
-                own,
-                archive,
-                entries,
-                crate_index,
-                limits: limits.clone(),
-            })
-        }
-
-        /// The entries of the central directory, in order.
-        pub(crate) fn entries(&self) -> &[Entry] {
-            &self.entries
-        }
-
-        /// Reads the entries that `select` picks, in order, passing the
-        /// content of each file entry to `visit` through a reader that
-        /// verifies it.
-        ///
-        /// Each picked entry's local header must be sound. A directory entry
-        /// (name ending in `/`) must declare no content and is not visited.
-        /// A file entry must use Store or Deflate without encryption, be the
-        /// last entry of its name, and its content is read through a reader
-        /// that fails if it turns out longer than declared (reading at most
-        /// one byte more) or shorter, if its CRC-32 is wrong, or if the real
-        /// total over all entries read exceeds `max_unzipped`. Whatever
-        /// `visit` leaves unread is read afterwards, so every picked entry is
-        /// verified in full. A data descriptor must agree with the CRC-32 of
-        /// the central directory.
-        pub(crate) fn read_contents(
-            &mut self,
-            mut select: impl FnMut(usize, &Entry) -> bool,
-            mut visit: impl FnMut(usize, &Entry, &mut dyn Read) -> io::Result<()>,
-        ) -> Result<(), Error> {
-            let mut budget = self.limits.max_unzipped;
-            for (i, entry) in self.entries.iter().enumerate() {
-                if !select(i, entry) {
-                    continue;
-                }
-                let data_start = local_data_start(&mut self.own, entry)?;
-                if entry.name.ends_with(b"/") {
-                    if entry.size != 0 {
-                        return Err(entry.corrupt("directory entry has content"));
-                    }
-                    continue;
-                }
-                if entry.method != 0 && entry.method != 8 {
-                    return Err(entry.corrupt(format!(
-                        "unsupported compression method {} (module zips use Store or Deflate)",
-                        entry.method
-                    )));
-                }
-                if entry.flags & 1 != 0 {
-                    return Err(entry.corrupt("encrypted entries are not supported"));
-                }
-                let Some(j) = self.crate_index[i] else {
-                    return Err(Error::Ambiguous(format!(
-                        "entry {} is repeated",
-                        entry.display_name()
-                    )));
-                };
-                {
-                    let file = self
-                        .archive
-                        .by_index(j)
-                        .map_err(|e| entry.corrupt(e.to_string()))?;
-                    if file.data_start().is_some_and(|s| s != data_start) {
-                        return Err(Error::Ambiguous(format!(
-                            "entry {} has its data at different offsets for different readers",
-                            entry.display_name()
-                        )));
-                    }
-                    let mut content = Verified {
-                        inner: file,
-                        declared: entry.size,
-                        count: 0,
-                        budget: &mut budget,
-                        limit: self.limits.max_unzipped,
-                        failure: None,
-                    };
-                    let result = visit(i, entry, &mut content).and_then(|()| drain(&mut content));
-                    if let Err(e) = result {
-                        return Err(match content.failure.take() {
-                            Some(Failure::Budget(limit)) => SizeError::Unzipped { limit }.into(),
-                            Some(Failure::Read(detail)) => entry.corrupt(detail),
-                            None => Error::io(format!("extracting {}", entry.display_name()), e),
-                        });
-                    }
-                }
-                if entry.flags & 0x8 != 0 {
-                    check_descriptor(&mut self.own, entry, data_start)?;
-                }
-            }
-            Ok(())
-        }
-    }
-
-    /// Where an entry's data starts, from its local header (which must have
-    /// the right signature).
-    fn local_data_start<R: Read + Seek>(r: &mut R, e: &Entry) -> Result<u64, Error> {
-        let mut b = [0u8; LOCAL_LEN];
-        read_at(r, e.header_offset, &mut b)
-            .map_err(|err| e.corrupt(format!("reading local header: {err}")))?;
-        if le32(&b) != LOCAL_SIG {
-            return Err(e.corrupt("bad local header signature"));
-        }
-        let name_len = u64::from(le16(&b[26..]));
-        let extra_len = u64::from(le16(&b[28..]));
-        e.header_offset
-            .checked_add(LOCAL_LEN as u64 + name_len + extra_len)
-            .ok_or_else(|| e.corrupt("local header offset out of range"))
-    }
-
-    /// Checks the data descriptor after an entry's data: its CRC-32 (after
-    /// an optional signature) must be the central directory's.
-    fn check_descriptor<R: Read + Seek>(
-        r: &mut R,
-        e: &Entry,
-        data_start: u64,
-    ) -> Result<(), Error> {
-        let at = data_start
-            .checked_add(e.compressed_size)
-            .ok_or_else(|| e.corrupt("data descriptor offset out of range"))?;
-        let mut b = [0u8; 16];
-        let short = |err: io::Error| e.corrupt(format!("reading data descriptor: {err}"));
-        read_at(r, at, &mut b[..4]).map_err(short)?;
-        let crc_at = if le32(&b) == DESCRIPTOR_SIG { 4 } else { 0 };
-        r.read_exact(&mut b[4..12 + crc_at]).map_err(short)?;
-        if le32(&b[crc_at..]) != e.crc32 {
-            return Err(e.corrupt("data descriptor CRC-32 does not match the central directory"));
-        }
-        Ok(())
-    }
-
-    enum Failure {
-        Budget(u64),
-        Read(String),
-    }
-
-    /// An entry's decompressed content, counted against its declared size
-    /// and the budget of real bytes.
-    struct Verified<'a, R> {
-        inner: R,
-        declared: u64,
-        count: u64,
-        budget: &'a mut u64,
-        limit: u64,
-        failure: Option<Failure>,
-    }
-
-    impl<R: Read> Verified<'_, R> {
-        fn larger(&self) -> String {
-            format!(
-                "uncompressed size is larger than declared size ({} bytes)",
-                self.declared
-            )
-        }
-
-        fn fail(&mut self, failure: Failure) -> io::Error {
-            let msg = match &failure {
-                Failure::Budget(limit) => format!("more than {limit} bytes in total"),
-                Failure::Read(detail) => detail.clone(),
-            };
-            self.failure = Some(failure);
-            io::Error::new(io::ErrorKind::InvalidData, msg)
-        }
-    }
-
-    impl<R: Read> Read for Verified<'_, R> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            if self.failure.is_some() {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "entry already failed",
-                ));
-            }
-            if buf.is_empty() {
-                return Ok(0);
-            }
-            // Never ask for more than one byte past the declared size.
-            let room = self.declared - self.count + 1;
-            let want = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
-            let n = match self.inner.read(&mut buf[..want]) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(e),
-                // The zip crate refuses, as we would, a byte past the
-                // declared size; report it in our words.
-                Err(e)
-                    if self.count + want as u64 > self.declared
-                        && e.to_string().contains("larger than") =>
-                {
-                    return Err(self.fail(Failure::Read(self.larger())));
-                }
-                Err(e) => return Err(self.fail(Failure::Read(e.to_string()))),
-            };
-            if n == 0 {
-                if self.count < self.declared {
-                    let msg = format!(
-                        "uncompressed size is smaller than declared size ({} bytes)",
-                        self.declared
-                    );
-                    return Err(self.fail(Failure::Read(msg)));
-                }
-                return Ok(0);
-            }
-            self.count += n as u64;
-            if self.count > self.declared {
-                return Err(self.fail(Failure::Read(self.larger())));
-            }
-            if n as u64 > *self.budget {
-                return Err(self.fail(Failure::Budget(self.limit)));
-            }
-            *self.budget -= n as u64;
-            Ok(n)
+        for (a, b) in cases().into_iter().zip(cases()) {
+            let want = a.to_string();
+            assert_eq!(Error::from(b).to_string(), want);
         }
     }
 }

@@ -13,10 +13,10 @@ use std::io::{self, Cursor, Read, Write};
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use gomod::dirhash;
 use gomod::zip::{
     self as modzip, CheckedFiles, Error, File, FileErrorList, FileInfo, FileKind, Limits, SizeError,
 };
+use gomod::{archive, dirhash};
 
 // ---------------------------------------------------------------------------
 // Cases we deliberately do not run as Go does
@@ -949,7 +949,7 @@ fn names_that_readers_disagree_on_are_rejected() {
     let zip = raw_zip_with_extra(&[(name, b"module example.com/m\n", None, &extra)]);
     let err = dirhash::hash_zip(Cursor::new(&zip)).unwrap_err();
     assert!(
-        matches!(err, dirhash::Error::Zip(Error::Ambiguous(_))),
+        matches!(err, dirhash::Error::Zip(archive::Error::Ambiguous(_))),
         "{err}"
     );
     let err = modzip::check_zip("example.com/m", "v1.0.0", Cursor::new(&zip)).unwrap_err();
@@ -976,7 +976,7 @@ fn zip_bomb_beyond_limit_is_rejected() {
     assert!(
         matches!(
             err,
-            dirhash::Error::Zip(Error::Size(SizeError::Unzipped { .. }))
+            dirhash::Error::Zip(archive::Error::Size(SizeError::Unzipped { .. }))
         ),
         "{err}"
     );
