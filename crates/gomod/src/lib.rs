@@ -19,6 +19,8 @@
 //! | [`note`] | signed notes and their Ed25519 keys (the checksum database's signatures) |
 //! | [`tlog`] | the checksum database's transparency log: hashes, proofs, tiles, tree heads |
 //! | [`vcs`] | where `GOPROXY=direct` finds a module's repository: static host rules, go-import tags |
+//! | [`proxy`] | the GOPROXY protocol's request paths: parse and classify (bad request / not found) |
+//! | [`netrc`] | the `.netrc` credentials file, parsed as the go command parses it |
 //!
 //! # Layers
 //!
@@ -38,7 +40,7 @@
 //! size limits (`MAX_ZIP_FILE`, `Limits`, `SizeError`) live in `archive` and
 //! `zip` re-exports them. Below those: `module` (paths, versions) uses
 //! `semver` and `strconv`; `pseudo` uses `module`; `modfile` uses `module`;
-//! `tlog` uses `note`; the private `slashpath` (Go's `path.Clean`) serves
+//! `proxy` uses `module`; `tlog` uses `note`; the private `slashpath` (Go's `path.Clean`) serves
 //! `zip` and `dirhash`.
 
 pub mod archive;
@@ -47,6 +49,7 @@ pub mod glob;
 pub mod modfile;
 pub mod module;
 pub mod note;
+pub mod proxy;
 pub mod pseudo;
 pub mod semver;
 mod slashpath;
