@@ -48,6 +48,7 @@ pub mod dirhash;
 pub mod glob;
 pub mod modfile;
 pub mod module;
+pub mod netrc;
 pub mod note;
 pub mod proxy;
 pub mod pseudo;
