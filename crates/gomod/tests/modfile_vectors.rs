@@ -1,13 +1,12 @@
 //! Drives the go.mod / go.work formatter vectors of golang.org/x/mod/modfile
-//! (`shared/testdata/gomod/modfile/testdata`, `*.in` and `*.golden`, and the
+//! (`testdata/gomod/modfile/testdata`, `*.in` and `*.golden`, and the
 //! `work/` subdirectory) the way x/mod's `read_test.go` and `work_test.go`
 //! do, plus tables of parse results recorded from the go command's own
 //! modfile package.
 //!
-//! The testdata directory is `$GOMOD_TESTDATA/gomod/modfile/testdata` when
-//! `GOMOD_TESTDATA` is set (it names `shared/testdata`), else
-//! `$CARGO_MANIFEST_DIR/../../../shared/testdata/gomod/modfile/testdata`.
-//! A missing directory fails the tests.
+//! The vectors are read only from `testdata/gomod/modfile/testdata` in this
+//! crate (a copy kept in the repository; see `testdata/README.md`). A
+//! missing directory fails the tests.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -17,15 +16,15 @@ use gomod::modfile::{
     synthesize_go_mod, Comments, File, FileSyntax, GoModError, Stmt, WorkFile,
 };
 
+/// The modfile vectors directory; fails the test when it is missing.
 fn testdata() -> PathBuf {
-    let shared = match std::env::var_os("GOMOD_TESTDATA") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata"),
-    };
-    let dir = shared.join("gomod/modfile/testdata");
+    let dir = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/gomod/modfile/testdata"
+    ));
     assert!(
         dir.join("work").is_dir(),
-        "modfile test vectors not found at {} (set GOMOD_TESTDATA to the shared/testdata directory)",
+        "modfile test vectors not found at {}",
         dir.display()
     );
     dir

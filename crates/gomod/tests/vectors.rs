@@ -1,5 +1,5 @@
 //! Checks `gomod::{module, semver, pseudo}` against the golden vectors that
-//! Go's own `golang.org/x/mod` produced (`shared/testdata/gomod-vectors`).
+//! Go's own `golang.org/x/mod` produced (`crates/gomod/testdata/gomod-vectors`).
 //!
 //! Every line of every `.jsonl` file is checked. Error texts are compared
 //! exactly: our `module::Error` is meant to display x/mod's text. A vector we
@@ -7,9 +7,8 @@
 //! the reason, and the list must stay exact: a listed vector that starts to
 //! match fails the test too, so the list cannot go stale.
 //!
-//! The directory is `$GOMOD_TESTDATA/gomod-vectors` when `GOMOD_TESTDATA`
-//! (pointing at `shared/testdata`) is set, and otherwise
-//! `shared/testdata/gomod-vectors` next to the repository root. A missing
+//! The vectors are read only from `testdata/gomod-vectors` in this crate
+//! (a copy kept in the repository; see `testdata/README.md`). A missing
 //! directory is a test failure, never a silent pass.
 
 use std::cmp::Ordering;
@@ -35,17 +34,15 @@ const FILES: &[&str] = &[
     "urls.jsonl",
 ];
 
+/// The golden vectors directory; fails the test when it is missing.
 fn vectors_dir() -> PathBuf {
-    let dir = match std::env::var_os("GOMOD_TESTDATA") {
-        Some(testdata) => PathBuf::from(testdata).join("gomod-vectors"),
-        None => {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/gomod-vectors")
-        }
-    };
+    let dir = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/gomod-vectors"
+    ));
     assert!(
         dir.is_dir(),
-        "golden vectors not found at {}: clone the repository with `shared/` beside it, \
-         or set GOMOD_TESTDATA to the `shared/testdata` directory",
+        "golden vectors not found at {}",
         dir.display()
     );
     dir

@@ -3,9 +3,9 @@
 //! tests of that file (with small limits, so they run fast) and tests of
 //! what a corrupt or hostile zip does to the checker and the hasher.
 //!
-//! The vectors live outside the crate, in `shared/testdata/gomod` (found
-//! from `CARGO_MANIFEST_DIR`, or from `GOMOD_TESTDATA` pointing at
-//! `shared/testdata`). Missing vectors are a failure, never a skip.
+//! The vectors are read only from `testdata/gomod/zip/testdata` in this
+//! crate (a copy kept in the repository; see `testdata/README.md`).
+//! Missing vectors are a failure, never a skip.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -13,10 +13,10 @@ use std::io::{self, Cursor, Read, Write};
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use gomod::dirhash;
 use gomod::zip::{
     self as modzip, CheckedFiles, Error, File, FileErrorList, FileInfo, FileKind, Limits, SizeError,
 };
+use gomod::{archive, dirhash};
 
 // ---------------------------------------------------------------------------
 // Cases we deliberately do not run as Go does
@@ -43,15 +43,13 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
 // Test data
 // ---------------------------------------------------------------------------
 
+/// The x/mod test data copy in this crate; fails the test when its zip
+/// vectors are missing.
 fn testdata_dir() -> PathBuf {
-    let dir = match std::env::var_os("GOMOD_TESTDATA") {
-        Some(d) => PathBuf::from(d).join("gomod"),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/gomod"),
-    };
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/gomod"));
     assert!(
         dir.join("zip/testdata").is_dir(),
-        "x/mod zip test vectors not found at {} (set GOMOD_TESTDATA to the shared/testdata \
-         directory); refusing to skip",
+        "x/mod zip test vectors not found at {}; refusing to skip",
         dir.display()
     );
     dir
@@ -951,7 +949,7 @@ fn names_that_readers_disagree_on_are_rejected() {
     let zip = raw_zip_with_extra(&[(name, b"module example.com/m\n", None, &extra)]);
     let err = dirhash::hash_zip(Cursor::new(&zip)).unwrap_err();
     assert!(
-        matches!(err, dirhash::Error::Zip(Error::Ambiguous(_))),
+        matches!(err, dirhash::Error::Zip(archive::Error::Ambiguous(_))),
         "{err}"
     );
     let err = modzip::check_zip("example.com/m", "v1.0.0", Cursor::new(&zip)).unwrap_err();
@@ -978,7 +976,7 @@ fn zip_bomb_beyond_limit_is_rejected() {
     assert!(
         matches!(
             err,
-            dirhash::Error::Zip(Error::Size(SizeError::Unzipped { .. }))
+            dirhash::Error::Zip(archive::Error::Size(SizeError::Unzipped { .. }))
         ),
         "{err}"
     );
