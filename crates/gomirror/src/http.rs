@@ -140,8 +140,8 @@ pub async fn handle(
     }
     let req = match parse_path(&path) {
         Ok(r) => r,
-        Err(e @ PathError::BadRequest(_)) => return text(StatusCode::BAD_REQUEST, e.message()),
-        Err(e @ PathError::NotFound(_)) => return text(StatusCode::NOT_FOUND, e.message()),
+        Err(e @ PathError::BadRequest(_)) => return text(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(e @ PathError::NotFound(_)) => return text(StatusCode::NOT_FOUND, &e.to_string()),
     };
     let head = method == Method::HEAD;
     let range = parse_range(&headers);
@@ -152,8 +152,8 @@ pub async fn handle(
         ProxyRequest::Versioned {
             module,
             version,
-            ext,
-        } => mirror.versioned(module, version, *ext).await,
+            kind,
+        } => mirror.versioned(module, version, *kind).await,
     };
     let obj = match result {
         Ok(o) => o,
@@ -199,14 +199,16 @@ fn respond(
             ("application/json", false, false)
         }
         ProxyRequest::Versioned {
-            ext: FileKind::Info,
+            kind: FileKind::Info,
             ..
         } => ("application/json", true, false),
         ProxyRequest::Versioned {
-            ext: FileKind::Mod, ..
+            kind: FileKind::Mod,
+            ..
         } => ("text/plain; charset=utf-8", true, false),
         ProxyRequest::Versioned {
-            ext: FileKind::Zip, ..
+            kind: FileKind::Zip,
+            ..
         } => ("application/zip", true, true),
     };
     let etag = format!("\"{}\"", obj.meta().sha256);

@@ -286,9 +286,9 @@ fn parse_rel(rel: &str) -> Result<(String, Request), FetchError> {
         P::Versioned {
             module,
             version,
-            ext,
+            kind,
         } => {
-            let r = match ext {
+            let r = match kind {
                 FileKind::Info => Request::Info(version),
                 FileKind::Mod => Request::Mod(version),
                 FileKind::Zip => Request::Zip(version),

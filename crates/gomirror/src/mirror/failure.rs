@@ -3,7 +3,7 @@
 //! each is the one-line reason sent to the client.
 
 use crate::admit::AdmitError;
-use crate::protocol::PathError;
+use crate::protocol::NameError;
 use crate::store::StoreError;
 use crate::sumdb::SumdbError;
 use crate::upstream::FetchError;
@@ -30,7 +30,7 @@ pub enum Failure {
 pub enum NotFound {
     /// The path or version cannot name a module file.
     #[error("{0}")]
-    Name(#[from] PathError),
+    Name(#[from] NameError),
     /// Every upstream said it does not have it.
     #[error("{0}")]
     Walk(Walk),
@@ -69,8 +69,8 @@ pub enum StoreFailure {
     Read(#[from] ReadError),
 }
 
-impl From<PathError> for Failure {
-    fn from(e: PathError) -> Failure {
+impl From<NameError> for Failure {
+    fn from(e: NameError) -> Failure {
         Failure::NotFound(NotFound::Name(e))
     }
 }
