@@ -169,6 +169,8 @@ pub struct Settings {
     pub sumdb_mode: sumdb::Unreachable,
     /// Alert webhooks.
     pub alerts: AlertConfig,
+    /// What answers the chain's `direct` entries (`None`: refused).
+    pub direct: Option<Arc<dyn upstream::Fetch>>,
 }
 
 /// The mirror core. Cheap to share behind an `Arc`.
@@ -277,7 +279,7 @@ enum TryError {
 impl Mirror {
     /// Creates the mirror core over `store`.
     pub fn new(store: Arc<dyn Store>, s: Settings) -> anyhow::Result<Arc<Mirror>> {
-        let client = upstream::Client::new(s.policy)?;
+        let client = upstream::Client::new(s.policy, s.direct)?;
         let metrics = Arc::new(Metrics::new());
         let events = Events::new(1000, s.alerts, metrics.clone());
         if let Some(db) = &s.sumdb {
@@ -1353,6 +1355,7 @@ mod tests {
                 gonosumdb: String::new(),
                 sumdb_mode: sumdb::Unreachable::Strict,
                 alerts: AlertConfig::default(),
+                direct: None,
             },
         )
         .unwrap()

@@ -11,8 +11,8 @@
 //!   (tests point `https://github.com/` at local directories this way).
 //! * Repositories are kept as bare repositories (branches, tags and the
 //!   remote HEAD, as the go command fetches them) under the cache directory
-//!   (`$GOMIRROR_GIT_DIR`, else `<data dir>/git` in the server, else a fresh
-//!   private directory under the system temp dir). A request for a tagged
+//!   (`$GOMIRROR_GIT_DIR`, else [`Options::git_dir`] — `<data dir>/git` in
+//!   the server — else a fresh private directory under the system temp dir). A request for a tagged
 //!   version or a pseudo-version already in the cache is answered without
 //!   contacting the server; lists, `@latest` and branch queries refresh the
 //!   mirror with an incremental `git fetch` at most every [`REFRESH`]. A
@@ -25,12 +25,16 @@
 //!
 //! Git runs as a child process (`git`, from PATH) with a bounded number of
 //! concurrent processes and a timeout for each.
+//!
+//! The server creates one [`Direct`] and hands it to the upstream client as
+//! its [`upstream::Fetch`] for the `direct` chain entries.
 
 mod discover;
 
-pub use discover::{location, Root};
+use discover::Root;
 
-use crate::upstream::{Body, FetchError};
+use crate::telemetry::Metrics;
+use crate::upstream::{self, Body, DirectAnswer, FetchError};
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
@@ -139,8 +143,6 @@ pub struct Options {
     pub max_processes: usize,
     /// Size budget of the whole repository cache, in bytes on disk.
     pub max_cache_size: u64,
-    /// Where git commands, the cache's size and evictions are counted.
-    pub metrics: Option<Arc<crate::telemetry::Metrics>>,
 }
 
 impl Default for Options {
@@ -152,28 +154,17 @@ impl Default for Options {
             timeout: Duration::from_secs(300),
             max_processes: 4,
             max_cache_size: 20 << 30,
-            metrics: None,
         }
     }
 }
 
-static OPTIONS: OnceLock<Options> = OnceLock::new();
-
-/// Sets direct mode's options (the server passes its configuration, with
-/// `<data dir>/git` as the cache). Must be called before the first direct
-/// fetch; later calls are ignored.
-pub fn configure(opts: Options) {
-    let _ = OPTIONS.set(opts);
-}
-
-/// The process-wide direct fetcher.
-pub fn fetcher() -> &'static Direct {
-    static D: OnceLock<Direct> = OnceLock::new();
-    D.get_or_init(|| {
-        let opts = OPTIONS.get().cloned().unwrap_or_default();
-        let root = std::env::var_os("GOMIRROR_GIT_DIR")
+impl Options {
+    /// The cache directory: `$GOMIRROR_GIT_DIR`, else [`Options::git_dir`],
+    /// else a fresh private directory under the system temp dir.
+    fn cache_dir(&self) -> PathBuf {
+        std::env::var_os("GOMIRROR_GIT_DIR")
             .map(PathBuf::from)
-            .or_else(|| opts.git_dir.clone())
+            .or_else(|| self.git_dir.clone())
             .unwrap_or_else(|| {
                 // A fresh private directory (random name, mode 0700): a
                 // predictable path under a shared /tmp could be planted.
@@ -186,18 +177,8 @@ pub fn fetcher() -> &'static Direct {
                     .unwrap_or_else(|_| {
                         std::env::temp_dir().join(format!("gomirror-git-{}", std::process::id()))
                     })
-            });
-        Direct::new(root, opts)
-    })
-}
-
-/// What direct mode answers for a proxy path.
-pub enum Answer {
-    /// The file, built from the repository.
-    Body(Body),
-    /// The module is served by the module proxy at this base URL (a
-    /// go-import `mod` tag): ask it.
-    Proxy(String),
+            })
+    }
 }
 
 type RepoLock = Arc<tokio::sync::RwLock<Option<Instant>>>;
@@ -209,6 +190,9 @@ type RepoGuard = tokio::sync::OwnedRwLockReadGuard<Option<Instant>>;
 pub struct Direct {
     root: PathBuf,
     opts: Options,
+    /// Where git commands, the cache's size and evictions are counted (set
+    /// once by [`Direct::count_into`]).
+    metrics: OnceLock<Arc<Metrics>>,
     sem: Semaphore,
     /// Per repository directory: a lock held for writing while it is
     /// cloned, fetched or evicted and for reading while a request uses it,
@@ -224,7 +208,7 @@ pub struct Direct {
 
 /// A module's place in a repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
+pub(crate) struct Location {
     /// The URL git is given (before `insteadOf` rewriting).
     pub url: String,
     /// The module's directory in the repository, without the `/vN` suffix
@@ -372,11 +356,14 @@ impl gomod::zip::File for GitFile {
 }
 
 impl Direct {
-    /// A fetcher keeping its repositories under `root`.
-    pub fn new(root: PathBuf, opts: Options) -> Direct {
+    /// A fetcher keeping its repositories in the cache directory `opts`
+    /// name (`$GOMIRROR_GIT_DIR` wins; see [`Options::git_dir`]).
+    pub fn new(opts: Options) -> Direct {
+        let root = opts.cache_dir();
         remove_leftovers(&root);
         Direct {
             root,
+            metrics: OnceLock::new(),
             sem: Semaphore::new(opts.max_processes.max(1)),
             repos: Mutex::new(HashMap::new()),
             sizes: Mutex::new(None),
@@ -386,13 +373,19 @@ impl Direct {
         }
     }
 
+    /// Counts git commands, the cache's size and evictions into `metrics`
+    /// from now on (the server's; the first call wins).
+    pub fn count_into(&self, metrics: Arc<Metrics>) {
+        let _ = self.metrics.set(metrics);
+    }
+
     /// Answers the proxy path `rel` (escaped, such as
     /// `github.com/o/r/@v/v1.0.0.zip`) from version control; or names the
     /// module proxy a go-import `mod` tag sends the module to.
-    pub async fn get(&self, rel: &str) -> Result<Answer, FetchError> {
+    async fn get(&self, rel: &str) -> Result<DirectAnswer, FetchError> {
         let (module_path, req) = parse_rel(rel)?;
         let loc = match self.resolve(&module_path).await? {
-            Root::Proxy(base) => return Ok(Answer::Proxy(base)),
+            Root::Proxy(base) => return Ok(DirectAnswer::Proxy(base)),
             Root::Git(loc) => loc,
         };
         // A tagged version or a pseudo-version is immutable: answered from
@@ -444,7 +437,14 @@ impl Direct {
             }
             other => other?,
         };
-        Ok(Answer::Body(body(data)))
+        Ok(DirectAnswer::Body(body(data)))
+    }
+}
+
+#[async_trait::async_trait]
+impl upstream::Fetch for Direct {
+    async fn fetch(&self, rel: &str) -> Result<DirectAnswer, FetchError> {
+        self.get(rel).await
     }
 }
 
@@ -625,8 +625,8 @@ impl Direct {
         Ok((dir, true, guard))
     }
 
-    fn metrics(&self) -> Option<&crate::telemetry::Metrics> {
-        self.opts.metrics.as_deref()
+    fn metrics(&self) -> Option<&Metrics> {
+        self.metrics.get().map(|m| &**m)
     }
 
     /// Publishes the cache's size and repository count.
