@@ -109,8 +109,10 @@ impl Repo<'_> {
 /// The files of a `git archive --format=tar --prefix=prefix/` under
 /// `dir`, relative to it; `license` is added as `LICENSE` if there is none.
 ///
-/// The tar is read by hand: ustar headers, with pax extended headers (`x`)
-/// for long paths and the global header (`g`) git writes first.
+/// The tar is read with the `tar` crate, entry by entry as git writes them
+/// (raw: no GNU long-name records, which git does not write): pax extended
+/// headers (`x`) give long paths to the entry after them, and the global
+/// header (`g`) git writes first is skipped.
 fn archive_files(
     archive: &[u8],
     dir: &str,
@@ -118,18 +120,9 @@ fn archive_files(
     module: &str,
     version: &str,
 ) -> Result<Vec<GitFile>, FetchError> {
-    let bad = |what: &str| failed(format!("{module}@{version}: reading git archive: {what}"));
-    let octal = |field: &[u8]| -> Result<u64, FetchError> {
-        let s = std::str::from_utf8(field).map_err(|_| bad("bad number"))?;
-        let s = s.trim_matches(|c: char| c == '\0' || c == ' ');
-        if s.is_empty() {
-            return Ok(0);
-        }
-        u64::from_str_radix(s, 8).map_err(|_| bad("bad number"))
-    };
-    let cstr = |field: &[u8]| -> Vec<u8> {
-        let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
-        field[..end].to_vec()
+    use std::io::Read;
+    let bad = |what: &dyn std::fmt::Display| {
+        failed(format!("{module}@{version}: reading git archive: {what}"))
     };
     let prefix = if dir.is_empty() {
         "prefix/".to_owned()
@@ -140,40 +133,24 @@ fn archive_files(
     let mut files = vec![];
     let mut have_license = false;
     let mut pax_path: Option<Vec<u8>> = None;
-    let mut off = 0usize;
-    while off + 512 <= archive.len() {
-        let h = &archive[off..off + 512];
-        if h.iter().all(|&b| b == 0) {
-            break;
+    let mut tar = tar::Archive::new(archive);
+    for entry in tar.entries().map_err(|e| bad(&e))?.raw(true) {
+        let mut entry = entry.map_err(|e| bad(&e))?;
+        let flag = entry.header().entry_type().as_byte();
+        let size = entry.size();
+        let mut data = vec![];
+        entry.read_to_end(&mut data).map_err(|e| bad(&e))?;
+        if data.len() as u64 != size {
+            return Err(bad(&"truncated"));
         }
-        let size = octal(&h[124..136])?;
-        let flag = h[156];
-        let data_start = off + 512;
-        let data_end = data_start
-            .checked_add(usize::try_from(size).map_err(|_| bad("entry too large"))?)
-            .filter(|&e| e <= archive.len())
-            .ok_or_else(|| bad("truncated"))?;
-        let data = &archive[data_start..data_end];
-        off = data_start + (size as usize).div_ceil(512) * 512;
         match flag {
             b'g' => continue,
             b'x' => {
-                let mut rest = data;
-                while !rest.is_empty() {
-                    let sp = rest
-                        .iter()
-                        .position(|&b| b == b' ')
-                        .ok_or_else(|| bad("pax"))?;
-                    let n: usize = std::str::from_utf8(&rest[..sp])
-                        .ok()
-                        .and_then(|n| n.parse().ok())
-                        .filter(|&n| n > sp + 1 && n <= rest.len() && rest[n - 1] == b'\n')
-                        .ok_or_else(|| bad("pax"))?;
-                    let rec = &rest[sp + 1..n - 1];
-                    if let Some(v) = rec.strip_prefix(b"path=") {
-                        pax_path = Some(v.to_vec());
+                for rec in tar::PaxExtensions::new(&data) {
+                    let rec = rec.map_err(|_| bad(&"pax"))?;
+                    if rec.key_bytes() == b"path" {
+                        pax_path = Some(rec.value_bytes().to_vec());
                     }
-                    rest = &rest[n..];
                 }
                 continue;
             }
@@ -181,14 +158,7 @@ fn archive_files(
         }
         let name = match pax_path.take() {
             Some(p) => p,
-            None => {
-                let mut n = cstr(&h[345..500]);
-                if !n.is_empty() {
-                    n.push(b'/');
-                }
-                n.extend(cstr(&h[0..100]));
-                n
-            }
+            None => entry.header().path_bytes().into_owned(),
         };
         let name = String::from_utf8(name).map_err(|e| {
             failed(format!(
@@ -215,7 +185,7 @@ fn archive_files(
                     "{module}@{version}: module source tree too large (max size is {MAX_TREE} bytes)"
                 )));
             }
-            content = data.to_vec();
+            content = data;
         }
         if rel == "LICENSE" {
             have_license = true;
@@ -252,7 +222,15 @@ mod tests {
         h[124..135].copy_from_slice(sz.as_bytes());
         h[156] = flag;
         h[257..263].copy_from_slice(b"ustar\0");
+        seal(&mut h);
         h
+    }
+
+    /// Writes the header's checksum, as every tar writer (git too) does.
+    fn seal(h: &mut [u8]) {
+        h[148..156].fill(b' ');
+        let sum: u32 = h[..512].iter().map(|&b| u32::from(b)).sum();
+        h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
     }
 
     fn entry(tar: &mut Vec<u8>, name: &str, data: &[u8], flag: u8) {
@@ -296,6 +274,11 @@ mod tests {
         }
         let mut bad = tar.clone();
         bad[124..135].copy_from_slice(b"77777777777");
+        seal(&mut bad);
+        assert!(archive_files(&bad, "", None, "m", "v1.0.0").is_err());
+        // A header whose checksum does not match is refused.
+        let mut bad = tar.clone();
+        bad[1024 + 1] ^= 1; // the name in the second header
         assert!(archive_files(&bad, "", None, "m", "v1.0.0").is_err());
         let mut pax = vec![];
         for r in ["1 \n", "2 \n", "99 path=x\n", "x path=x\n", "3 p"] {
