@@ -58,7 +58,7 @@ pub enum DirectAnswer {
 }
 
 /// The fetcher behind [`Source::Direct`]: answers proxy paths from version
-/// control (see `crate::direct`), given to [`Client::new`].
+/// control (the server gives its `direct::Direct` to [`Client::new`]).
 #[async_trait::async_trait]
 pub trait Fetch: Send + Sync {
     /// Answers the proxy path `rel` (escaped, such as
