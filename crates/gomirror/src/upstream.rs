@@ -13,6 +13,7 @@ use crate::util::error_chain;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How an upstream request failed.
@@ -47,6 +48,24 @@ pub struct Body {
     pub stream: BoxStream<'static, std::io::Result<Bytes>>,
 }
 
+/// What a [`Fetch`] source (direct mode) answers for a proxy path.
+pub enum DirectAnswer {
+    /// The file, built from version control.
+    Body(Body),
+    /// The module is served by the module proxy at this base URL (a
+    /// go-import `mod` tag): ask it.
+    Proxy(String),
+}
+
+/// The fetcher behind [`Source::Direct`]: answers proxy paths from version
+/// control (the server gives its `direct::Direct` to [`Client::new`]).
+#[async_trait::async_trait]
+pub trait Fetch: Send + Sync {
+    /// Answers the proxy path `rel` (escaped, such as
+    /// `github.com/o/r/@v/v1.0.0.zip`), or names the module proxy to ask.
+    async fn fetch(&self, rel: &str) -> Result<DirectAnswer, FetchError>;
+}
+
 /// How a chain entry hands over to the next one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fallthrough {
@@ -66,7 +85,8 @@ pub enum Source {
         root: std::path::PathBuf,
         base: String,
     },
-    /// Fetch from version control (git; see [`crate::direct`]).
+    /// Fetch from version control, through the [`Fetch`] given to the
+    /// [`Client`].
     Direct,
     /// `off`: every request fails.
     Off,
@@ -194,19 +214,26 @@ pub struct Policy {
 pub struct Client {
     http: reqwest::Client,
     pub policy: Policy,
+    /// What answers [`Source::Direct`] (`None`: direct mode is refused).
+    direct: Option<Arc<dyn Fetch>>,
 }
 
 impl Client {
     /// Builds the HTTP client (rustls with the ring provider, system roots,
-    /// HTTP/2 by ALPN, no automatic decompression).
-    pub fn new(policy: Policy) -> anyhow::Result<Client> {
+    /// HTTP/2 by ALPN, no automatic decompression). `direct` answers the
+    /// `direct` chain entries.
+    pub fn new(policy: Policy, direct: Option<Arc<dyn Fetch>>) -> Result<Client, reqwest::Error> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .connect_timeout(policy.connect_timeout)
             .user_agent(concat!("gomirror/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::limited(5))
             .build()?;
-        Ok(Client { http, policy })
+        Ok(Client {
+            http,
+            policy,
+            direct,
+        })
     }
 
     /// Requests `rel` (an escaped proxy path such as
@@ -219,10 +246,18 @@ impl Client {
                 upstream,
                 msg: "module lookup disabled by GOPROXY=off".into(),
             }),
-            Source::Direct => match crate::direct::fetcher().get(rel).await? {
-                crate::direct::Answer::Body(b) => Ok(b),
-                crate::direct::Answer::Proxy(base) => self.get_http(&base, rel).await,
-            },
+            Source::Direct => {
+                let Some(direct) = &self.direct else {
+                    return Err(FetchError::Failed {
+                        upstream,
+                        msg: "direct mode is not available here (no version control fetcher configured)".into(),
+                    });
+                };
+                match direct.fetch(rel).await? {
+                    DirectAnswer::Body(b) => Ok(b),
+                    DirectAnswer::Proxy(base) => self.get_http(&base, rel).await,
+                }
+            }
             Source::File { root, .. } => {
                 let path = root.join(rel);
                 match tokio::fs::File::open(&path).await {

@@ -32,29 +32,14 @@ pub fn init_logging(format: LogFormat) {
 /// Builds the mirror core of the server from a configuration. Opening the
 /// store empties its staging directory (left-overs of a crash).
 pub fn build_mirror(cfg: &Config) -> Result<Arc<Mirror>> {
-    build(cfg, false)
+    build_parts(cfg, false)
 }
 
 /// Builds a mirror core for a tool (`verify --fix`, `prefetch`) that may
 /// run beside a live server on the same data directory: the staging
 /// directory, where the server's admissions in flight are, is left alone.
 pub fn build_mirror_beside_server(cfg: &Config) -> Result<Arc<Mirror>> {
-    build(cfg, true)
-}
-
-fn build(cfg: &Config, beside: bool) -> Result<Arc<Mirror>> {
-    let mirror = build_parts(cfg, beside)?;
-    // Before the first direct fetch (which creates the fetcher).
-    crate::direct::configure(crate::direct::Options {
-        git_dir: Some(cfg.data_dir.join("git")),
-        goinsecure: cfg.goinsecure.clone(),
-        max_repo_size: cfg.git_max_repo_size,
-        timeout: cfg.git_timeout,
-        max_processes: cfg.git_max_processes,
-        max_cache_size: cfg.git_cache_size,
-        metrics: Some(mirror.counters.metrics.clone()),
-    });
-    Ok(mirror)
+    build_parts(cfg, true)
 }
 
 fn build_parts(cfg: &Config, beside: bool) -> Result<Arc<Mirror>> {
@@ -83,7 +68,17 @@ fn build_parts(cfg: &Config, beside: bool) -> Result<Arc<Mirror>> {
         ),
         None => None,
     };
-    Mirror::new(
+    // The fetcher of the chain's `direct` entries (its cache is
+    // `$GOMIRROR_GIT_DIR`, else `<data dir>/git`).
+    let direct = Arc::new(crate::direct::Direct::new(crate::direct::Options {
+        git_dir: Some(cfg.data_dir.join("git")),
+        goinsecure: cfg.goinsecure.clone(),
+        max_repo_size: cfg.git_max_repo_size,
+        timeout: cfg.git_timeout,
+        max_processes: cfg.git_max_processes,
+        max_cache_size: cfg.git_cache_size,
+    }));
+    let mirror = Mirror::new(
         store,
         Settings {
             sumdb,
@@ -105,8 +100,11 @@ fn build_parts(cfg: &Config, beside: bool) -> Result<Arc<Mirror>> {
                 idle_timeout: cfg.upstream_idle_timeout,
                 retries: cfg.upstream_retries,
             },
+            direct: Some(direct.clone()),
         },
-    )
+    )?;
+    direct.count_into(mirror.counters.metrics.clone());
+    Ok(mirror)
 }
 
 fn tls_acceptor(

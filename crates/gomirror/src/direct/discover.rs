@@ -22,7 +22,7 @@ const PAGE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where a module's files come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Root {
+pub(super) enum Root {
     /// A git repository.
     Git(Location),
     /// A module proxy at this base URL (a go-import `mod` tag).
@@ -83,7 +83,7 @@ impl Clients {
 /// The module's directory in the repository `rr`, by the go command's rules
 /// (`newCodeRepo`): the module path minus the root and the `/vN` suffix,
 /// under the tag's subdirectory if any.
-pub fn location(module_path: &str, rr: &RepoRoot) -> Result<Location, FetchError> {
+fn location(module_path: &str, rr: &RepoRoot) -> Result<Location, FetchError> {
     if !vcs::has_path_prefix(module_path, &rr.root) {
         return Err(not_found(format!(
             "mismatched repo: found {} for {module_path}",

@@ -44,6 +44,9 @@ pub struct Settings {
     pub gonosumdb: String,
     /// What to do when the database is unreachable.
     pub sumdb_mode: sumdb::Unreachable,
+    /// Where `direct` in the chain fetches from (version control); `None`:
+    /// `direct` fails.
+    pub direct: Option<Arc<dyn upstream::Fetch>>,
     /// Alert webhooks.
     pub alerts: AlertConfig,
 }
@@ -104,9 +107,10 @@ pub use counters::Counters;
 pub use failure::{Attempt, Failure, NotFound, StoreFailure, Upstream, Walk};
 
 impl Mirror {
-    /// Creates the mirror core over `store`.
-    pub fn new(store: Arc<dyn Store>, s: Settings) -> anyhow::Result<Arc<Mirror>> {
-        let client = upstream::Client::new(s.policy)?;
+    /// Creates the mirror core over `store`; fails only when the HTTP
+    /// client cannot be built (TLS set-up).
+    pub fn new(store: Arc<dyn Store>, s: Settings) -> Result<Arc<Mirror>, reqwest::Error> {
+        let client = upstream::Client::new(s.policy, s.direct)?;
         let metrics = Arc::new(Metrics::new());
         let events = Events::new(1000, s.alerts, metrics.clone());
         if let Some(db) = &s.sumdb {
@@ -375,6 +379,7 @@ mod tests {
                 sumdb: None,
                 gonosumdb: String::new(),
                 sumdb_mode: sumdb::Unreachable::Strict,
+                direct: None,
                 alerts: AlertConfig::default(),
             },
         )
