@@ -313,51 +313,10 @@ fn netrc_credentials(host: &str) -> Option<(String, String)> {
         .map(std::path::PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".netrc")))?;
     let data = std::fs::read_to_string(path).ok()?;
-    parse_netrc(&data)
+    gomod::netrc::parse(&data)
         .into_iter()
-        .find(|(machine, _, _)| machine == host)
-        .map(|(_, login, password)| (login, password))
-}
-
-/// The complete `(machine, login, password)` entries of a netrc file.
-fn parse_netrc(data: &str) -> Vec<(String, String, String)> {
-    let mut out = vec![];
-    let (mut machine, mut login, mut password) = (String::new(), String::new(), String::new());
-    let mut in_macro = false;
-    'lines: for line in data.split('\n') {
-        if in_macro {
-            if line.is_empty() {
-                in_macro = false;
-            }
-            continue;
-        }
-        let f: Vec<&str> = line.split_whitespace().collect();
-        let mut i = 0;
-        while i + 1 < f.len() {
-            match f[i] {
-                "machine" => {
-                    machine = f[i + 1].to_owned();
-                    login.clear();
-                    password.clear();
-                }
-                "login" => login = f[i + 1].to_owned(),
-                "password" => password = f[i + 1].to_owned(),
-                "macdef" => in_macro = true,
-                _ => {}
-            }
-            if !machine.is_empty() && !login.is_empty() && !password.is_empty() {
-                out.push((machine.clone(), login.clone(), password.clone()));
-                machine.clear();
-                login.clear();
-                password.clear();
-            }
-            i += 2;
-        }
-        if f.get(i) == Some(&"default") {
-            break 'lines;
-        }
-    }
-    out
+        .find(|e| e.machine == host)
+        .map(|e| (e.login, e.password))
 }
 
 /// The clear refusal of a repository that is not git.
@@ -396,55 +355,6 @@ mod tests {
             repo: repo.into(),
             subdir: subdir.into(),
         }
-    }
-
-    /// The case of cmd/go/internal/auth's TestParseNetrc.
-    #[test]
-    fn netrc() {
-        let data = "
-machine incomplete
-password none
-
-machine api.github.com
-  login user
-  password pwd
-
-machine incomlete.host
-  login justlogin
-
-machine test.host
-login user2
-password pwd2
-
-machine oneline login user3 password pwd3
-
-machine ignore.host macdef ignore
-  login nobody
-  password nothing
-
-machine hasmacro.too macdef ignore-next-lines login user4 password pwd4
-  login nobody
-  password nothing
-
-default
-login anonymous
-password gopher@golang.org
-
-machine after.default
-login oops
-password too-late-in-file
-";
-        let got = parse_netrc(data);
-        let want: Vec<(String, String, String)> = [
-            ("api.github.com", "user", "pwd"),
-            ("test.host", "user2", "pwd2"),
-            ("oneline", "user3", "pwd3"),
-            ("hasmacro.too", "user4", "pwd4"),
-        ]
-        .iter()
-        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
-        .collect();
-        assert_eq!(got, want);
     }
 
     /// The cases of cmd/go's newCodeRepo comment, and subdirectories.

@@ -53,6 +53,17 @@ pub fn h1_matches(recorded: Option<&str>, computed: &str) -> bool {
     recorded == Some(computed)
 }
 
+/// Whether `body` hashes to `digest` under an HTTP digest algorithm
+/// (`Repr-Digest`/`Content-Digest`: `sha-256` or `sha-512`); `None` for an
+/// algorithm not supported.
+pub fn digest_header_matches(alg: &str, digest: &[u8], body: &[u8]) -> Option<bool> {
+    match alg {
+        "sha-256" => Some(digest[..] == Sha256::digest(body)[..]),
+        "sha-512" => Some(digest[..] == sha2::Sha512::digest(body)[..]),
+        _ => None,
+    }
+}
+
 /// Whether `data` is exactly what `meta` admitted.
 pub fn bytes_match(meta: &Meta, data: &[u8]) -> bool {
     digest_matches(meta, data.len() as u64, &Sha256::digest(data))

@@ -8,7 +8,6 @@ use super::probe::fetch;
 use super::report::{DigestCheck, Object, ProxyReport};
 use super::Kind;
 use base64::Engine as _;
-use sha2::Digest as _;
 use std::collections::BTreeMap;
 
 /// Fetches the three files from one proxy and checks each on its own.
@@ -57,14 +56,14 @@ pub(super) async fn check_proxy(
         }
     }
     if go_mod.fetch.complete && go_mod.fetch.status == Some(200) {
-        // verify: the .mod's h1 (SHA-256 based), compared in judge.
+        // Compared in judge (verify::h1_matches).
         go_mod.h1 = Some(gomod::dirhash::hash_go_mod(&go_mod.fetch.body));
     }
     if zip.fetch.complete && zip.fetch.status == Some(200) {
         let body = std::mem::take(&mut zip.fetch.body);
         let (module, version) = (plan.module.clone(), plan.version.clone());
         let checked = tokio::task::spawn_blocking(move || {
-            // verify: the zip's h1 (and its go.mod's), compared in judge.
+            // Hashed here, compared in judge (verify::h1_matches).
             let r = gomod::zip::check_and_hash_zip(&module, &version, std::io::Cursor::new(&body));
             (r, body)
         })
@@ -140,23 +139,11 @@ fn check_digests(
             let result = match (alg.as_str(), decoded) {
                 (_, None) => "malformed",
                 _ if !complete => "not checked (incomplete body)",
-                ("sha-256", Some(d)) => {
-                    // verify: SHA-256 of the body compared with the header's.
-                    if d[..] == sha2::Sha256::digest(body)[..] {
-                        "match"
-                    } else {
-                        "mismatch"
-                    }
-                }
-                ("sha-512", Some(d)) => {
-                    // verify: SHA-512 of the body compared with the header's.
-                    if d[..] == sha2::Sha512::digest(body)[..] {
-                        "match"
-                    } else {
-                        "mismatch"
-                    }
-                }
-                _ => "unsupported algorithm",
+                (alg, Some(d)) => match crate::verify::digest_header_matches(alg, &d, body) {
+                    Some(true) => "match",
+                    Some(false) => "mismatch",
+                    None => "unsupported algorithm",
+                },
             };
             out.push(DigestCheck {
                 header: if header == "repr-digest" {
@@ -175,6 +162,7 @@ fn check_digests(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::Digest as _;
 
     #[test]
     fn digests_are_checked() {

@@ -112,8 +112,7 @@ pub(super) fn judge(report: &mut Report, vouch: Option<&sumdb::Vouch>) {
             problems.push(format!("invalid zip: {e}"));
         }
         if let (Some(m), Some(z)) = (&p.go_mod.h1, &p.zip.go_mod_h1) {
-            // verify: the .mod's h1 compared with the zip's go.mod's.
-            if m != z {
+            if !crate::verify::h1_matches(Some(m), z) {
                 notes.push(format!(
                     "the .mod ({m}) differs from the go.mod in the zip ({z})"
                 ));
@@ -139,8 +138,10 @@ pub(super) fn judge(report: &mut Report, vouch: Option<&sumdb::Vouch>) {
                     continue;
                 }
                 let pj = &report.proxies[j];
-                // verify: h1 compared between proxies.
-                if h1s[i].is_some() && h1s[i] == h1s[j] {
+                if h1s[j]
+                    .as_deref()
+                    .is_some_and(|hj| crate::verify::h1_matches(h1s[i].as_deref(), hj))
+                {
                     same.push(pj.url.clone());
                 }
                 let fj = &obj(pj, kind).fetch;
@@ -216,8 +217,7 @@ pub(super) fn judge(report: &mut Report, vouch: Option<&sumdb::Vouch>) {
             };
             match &reference {
                 Some(r) if r.source == "sumdb" => {
-                    // verify: h1 compared with the checksum database's.
-                    let matches = *h1 == r.h1;
+                    let matches = crate::verify::h1_matches(Some(&r.h1), h1);
                     obj_mut(p, kind).vs_sumdb = Some(if matches { "match" } else { "differs" });
                     if !matches {
                         p.problems.push(format!(
@@ -226,8 +226,7 @@ pub(super) fn judge(report: &mut Report, vouch: Option<&sumdb::Vouch>) {
                         ));
                     }
                 }
-                // verify: h1 compared with the majority's.
-                Some(r) if *h1 != r.h1 => {
+                Some(r) if !crate::verify::h1_matches(Some(&r.h1), h1) => {
                     p.problems.push(format!(
                         "{what} content differs from the majority of proxies ({h1}; {} of {} agree on {})",
                         r.agree.unwrap_or(0),

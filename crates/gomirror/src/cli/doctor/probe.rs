@@ -197,7 +197,7 @@ pub(super) async fn fetch(
         }
     } else {
         if f.complete {
-            // verify: SHA-256 of the body, reported (compared nowhere).
+            // Reported only (compared nowhere).
             f.sha256 = Some(hex::encode(sha2::Sha256::digest(&body)));
         }
         f.body = body;
