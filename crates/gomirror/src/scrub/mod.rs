@@ -34,7 +34,7 @@
 
 use crate::mirror::Mirror;
 use crate::protocol::parse_versioned_key;
-use crate::store::{FsStore, Meta, Store, StoreError};
+use crate::store::{Meta, Store, StoreError};
 use sha2::{Digest, Sha256};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -70,7 +70,6 @@ enum Verdict {
 pub struct Scrubber {
     store: Arc<dyn Store>,
     mirror: Option<Arc<Mirror>>,
-    fs: Option<FsStore>,
     zip_h1: bool,
     rate: Option<u64>,
     orphan_grace: Duration,
@@ -78,14 +77,12 @@ pub struct Scrubber {
 
 impl Scrubber {
     /// A read-only scrub of `store` (it reports, never changes anything).
-    /// A file-system store (one whose [`Store::local_root`] holds an
-    /// `objects/` directory) is also walked for bytes without a record.
+    /// What the store holds outside its listing ([`Store::unrecorded`]:
+    /// bytes without a record, records without bytes) is reported too.
     pub fn new(store: Arc<dyn Store>) -> Scrubber {
-        let fs = store.local_root().and_then(|r| FsStore::attach(r).ok());
         Scrubber {
             store,
             mirror: None,
-            fs,
             zip_h1: false,
             rate: None,
             orphan_grace: ORPHAN_GRACE,
@@ -119,13 +116,9 @@ impl Scrubber {
     pub async fn run(&self, progress: &dyn Progress) -> Result<Report, StoreError> {
         let started = Instant::now();
         let keys = self.store.list("").await?;
-        let (bytes_without_record, records_without_bytes) = match &self.fs {
-            Some(fs) => {
-                let u = fs.unrecorded("").await?;
-                (u.bytes_without_record, u.records_without_bytes)
-            }
-            None => (vec![], vec![]),
-        };
+        let u = self.store.unrecorded("").await?;
+        let (bytes_without_record, records_without_bytes) =
+            (u.bytes_without_record, u.records_without_bytes);
         // What the pass will read, for the progress total.
         let mut planned = Vec::with_capacity(keys.len());
         for key in &keys {
@@ -186,7 +179,7 @@ impl Scrubber {
             // Still a record without bytes (not a commit or quarantine that
             // has since moved on)?
             let gone = matches!(self.store.meta(&key).await, Ok(Some(_)))
-                && self.fs.as_ref().is_some_and(|fs| fs.object_missing(&key));
+                && self.store.object_missing(&key);
             if !gone {
                 report.vanished += 1;
                 progress.object(&key, None);
@@ -207,7 +200,7 @@ impl Scrubber {
         report.rotten.sort_by(|a, b| a.key.cmp(&b.key));
         for f in bytes_without_record {
             // Still without a record (not a commit finishing meanwhile)?
-            if !self.fs.as_ref().is_some_and(|fs| fs.is_unrecorded(&f.key)) {
+            if !self.store.is_unrecorded(&f.key) {
                 continue;
             }
             let old = f

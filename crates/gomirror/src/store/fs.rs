@@ -14,7 +14,10 @@
 //! record into place, sync the directory. A crash before the record's rename
 //! leaves bytes without a record, which the store treats as absent.
 
-use super::{check_key, Meta, ObjectRead, Opened, Result, Staged, Store, StoreError};
+use super::{
+    check_key, Meta, ObjectRead, Opened, Result, Staged, Store, StoreError, Unrecorded,
+    UnrecordedFile,
+};
 use crate::admit::Admitted;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -80,7 +83,7 @@ impl FsStore {
     /// does not show: bytes without a metadata record (a crash between the
     /// two renames of a commit, or a file put there by hand) and records
     /// without their bytes (a file removed by hand, or lost). Sorted keys.
-    pub async fn unrecorded(&self, prefix: &str) -> Result<Unrecorded> {
+    async fn scan_unrecorded(&self, prefix: &str) -> Result<Unrecorded> {
         let objects = self.root.join("objects");
         let prefix = prefix.to_owned();
         tokio::task::spawn_blocking(move || -> Result<Unrecorded> {
@@ -112,13 +115,13 @@ impl FsStore {
     }
 
     /// Whether the bytes of `key` are absent (whatever its record says).
-    pub fn object_missing(&self, key: &str) -> bool {
+    fn bytes_missing(&self, key: &str) -> bool {
         self.object_path(key)
             .is_ok_and(|p| std::fs::symlink_metadata(p).is_err())
     }
 
     /// Whether `key` has bytes but no metadata record.
-    pub fn is_unrecorded(&self, key: &str) -> bool {
+    fn bytes_without_record(&self, key: &str) -> bool {
         self.object_path(key)
             .is_ok_and(|p| p.is_file() && !FsStore::meta_path(&p).exists())
     }
@@ -146,27 +149,6 @@ impl FsStore {
             Err(e) => Err(io_err("read record", key)(e)),
         }
     }
-}
-
-/// What [`FsStore::unrecorded`] finds.
-#[derive(Debug, Default, Clone)]
-pub struct Unrecorded {
-    /// Files under `objects/` with no metadata record beside them: not
-    /// objects for the mirror (never served, never listed).
-    pub bytes_without_record: Vec<UnrecordedFile>,
-    /// Keys whose metadata record is there but whose bytes are not.
-    pub records_without_bytes: Vec<String>,
-}
-
-/// A file under `objects/` without a metadata record.
-#[derive(Debug, Clone)]
-pub struct UnrecordedFile {
-    /// Its path under `objects/`, as a key.
-    pub key: String,
-    pub size: u64,
-    /// Its modification time: a commit in flight leaves bytes without a
-    /// record for an instant, so only old ones are leftovers.
-    pub modified: Option<std::time::SystemTime>,
 }
 
 /// Positional reads of an open stored file (`pread` on a blocking thread,
@@ -438,8 +420,16 @@ impl Store for FsStore {
         .expect("store task panicked")
     }
 
-    fn local_root(&self) -> Option<PathBuf> {
-        Some(self.root.clone())
+    async fn unrecorded(&self, prefix: &str) -> Result<Unrecorded> {
+        self.scan_unrecorded(prefix).await
+    }
+
+    fn object_missing(&self, key: &str) -> bool {
+        self.bytes_missing(key)
+    }
+
+    fn is_unrecorded(&self, key: &str) -> bool {
+        self.bytes_without_record(key)
     }
 }
 

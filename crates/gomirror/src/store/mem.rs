@@ -6,7 +6,6 @@ use crate::admit::Admitted;
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Mutex;
 
 /// A [`Store`] in memory. Each put gets a new generation number, which is
@@ -155,10 +154,6 @@ impl Store for MemStore {
             .collect();
         keys.sort();
         Ok(keys)
-    }
-
-    fn local_root(&self) -> Option<PathBuf> {
-        None
     }
 }
 

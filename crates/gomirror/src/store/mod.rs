@@ -22,7 +22,6 @@ use crate::admit::Admitted;
 pub use crate::record::{Meta, Staged};
 use async_trait::async_trait;
 use bytes::Bytes;
-use std::path::PathBuf;
 
 /// Positional reads of one stored copy of an object (a file handle, or an
 /// object-store version): whatever happens to the key afterwards, reads
@@ -104,10 +103,44 @@ pub trait Store: Send + Sync + 'static {
     /// Keys of committed objects whose key starts with `prefix`, sorted.
     async fn list(&self, prefix: &str) -> Result<Vec<String>>;
 
-    /// A local directory for this store's own housekeeping, when it has one.
-    fn local_root(&self) -> Option<PathBuf> {
-        None
+    /// What [`Store::list`] does not show, under `prefix`: bytes without a
+    /// metadata record (a crash between the two steps of a commit, or a file
+    /// put there by hand) and records without their bytes (lost). Sorted
+    /// keys. A backend whose commit leaves no such state finds nothing.
+    async fn unrecorded(&self, _prefix: &str) -> Result<Unrecorded> {
+        Ok(Unrecorded::default())
     }
+
+    /// Whether the bytes of `key` are absent, whatever its record says.
+    fn object_missing(&self, _key: &str) -> bool {
+        false
+    }
+
+    /// Whether `key` has bytes but no metadata record.
+    fn is_unrecorded(&self, _key: &str) -> bool {
+        false
+    }
+}
+
+/// What [`Store::unrecorded`] finds.
+#[derive(Debug, Default, Clone)]
+pub struct Unrecorded {
+    /// Files under `objects/` with no metadata record beside them: not
+    /// objects for the mirror (never served, never listed).
+    pub bytes_without_record: Vec<UnrecordedFile>,
+    /// Keys whose metadata record is there but whose bytes are not.
+    pub records_without_bytes: Vec<String>,
+}
+
+/// A file under `objects/` without a metadata record.
+#[derive(Debug, Clone)]
+pub struct UnrecordedFile {
+    /// Its path under `objects/`, as a key.
+    pub key: String,
+    pub size: u64,
+    /// Its modification time: a commit in flight leaves bytes without a
+    /// record for an instant, so only old ones are leftovers.
+    pub modified: Option<std::time::SystemTime>,
 }
 
 /// Checks that a key is a clean relative `/`-separated path: no empty, `.`
