@@ -61,3 +61,15 @@ impl Staged {
         self.file
     }
 }
+
+/// Whether `len` bytes with this sha256 are the bytes `meta` admitted: the
+/// one digest comparison of the code base (both doors use it).
+pub fn digest_matches(meta: &Meta, len: u64, sha256: &[u8]) -> bool {
+    len == meta.size && hex::encode(sha256) == meta.sha256
+}
+
+/// Whether a computed Go `h1:` is the one recorded (`None`: nothing was
+/// recorded, which never matches).
+pub fn h1_matches(recorded: Option<&str>, computed: &str) -> bool {
+    recorded == Some(computed)
+}

@@ -457,7 +457,7 @@ impl Client {
             old.map(|o| (o, proof.as_slice())),
             &self.cfg.url,
         )
-        .map_err(|e| self.invalid(e.msg))?;
+        .map_err(|e| self.invalid(e.to_string()))?;
         self.store
             .put(admitted)
             .await
@@ -755,7 +755,7 @@ impl Client {
         let staged = self.store.stage().map_err(|e| e.to_string())?;
         let admitted =
             crate::admit::sumdb_answer(key, staged, body, &self.verifiers, &proof, &self.cfg.url)
-                .map_err(|e| e.msg)?;
+                .map_err(|e| e.to_string())?;
         self.store.put(admitted).await.map_err(|e| e.to_string())
     }
 

@@ -1,8 +1,9 @@
 //! The content rules, by kind of file: what an upstream's bytes must be
 //! before they may be committed.
 
-use super::{fail, meta, meta_of, stage_bytes, AdmitError, Admitted, FailureKind, Received};
+use super::{meta, meta_of, stage_bytes, AdmitError, Admitted, Received};
 use crate::protocol::{versioned_key, FileKind};
+use crate::record::h1_matches;
 use crate::record::{Meta, Staged};
 use serde::{Deserialize, Serialize};
 
@@ -20,32 +21,23 @@ pub struct Info {
 /// Checks an `.info` or `@latest` answer: JSON with a canonical `Version`
 /// (equal to `want` when given), and a `Time` that looks like RFC 3339.
 pub fn check_info(data: &[u8], want: Option<&str>) -> Result<Info, AdmitError> {
-    let info: Info = serde_json::from_slice(data)
-        .map_err(|e| fail(FailureKind::Info, format!("not valid info JSON: {e}")))?;
+    let info: Info =
+        serde_json::from_slice(data).map_err(|e| AdmitError::InfoJson(e.to_string()))?;
     if gomod::module::canonical_version(&info.version) != info.version || info.version.is_empty() {
-        return Err(fail(
-            FailureKind::Info,
-            format!("Version {:?} is not a canonical version", info.version),
-        ));
+        return Err(AdmitError::NotCanonical(info.version));
     }
     if let Some(want) = want {
         if info.version != want {
-            return Err(fail(
-                FailureKind::Info,
-                format!(
-                    "Version {:?} is not the version asked for ({want})",
-                    info.version
-                ),
-            ));
+            return Err(AdmitError::OtherVersion {
+                got: info.version,
+                want: want.to_owned(),
+            });
         }
     }
     if let Some(t) = &info.time {
         let ok = t.len() >= 20 && t.as_bytes()[4] == b'-' && t.as_bytes()[10] == b'T';
         if !ok {
-            return Err(fail(
-                FailureKind::Info,
-                format!("Time {t:?} is not an RFC 3339 time"),
-            ));
+            return Err(AdmitError::BadTime(t.clone()));
         }
     }
     Ok(info)
@@ -55,8 +47,7 @@ pub fn check_info(data: &[u8], want: Option<&str>) -> Result<Info, AdmitError> {
 /// of each line when it is a valid semantic version (as the go command
 /// reads it), without duplicates, sorted.
 pub fn clean_list(data: &[u8]) -> Result<Vec<String>, AdmitError> {
-    let text =
-        std::str::from_utf8(data).map_err(|_| fail(FailureKind::Info, "list is not UTF-8"))?;
+    let text = std::str::from_utf8(data).map_err(|_| AdmitError::ListNotUtf8)?;
     let mut out: Vec<String> = text
         .lines()
         .filter_map(|l| l.split_whitespace().next())
@@ -81,20 +72,20 @@ struct ZipFacts {
 /// blocking thread.
 fn check_zip(path: &str, version: &str, staged: &std::path::Path) -> Result<ZipFacts, AdmitError> {
     let f = std::fs::File::open(staged)
-        .map_err(|e| fail(FailureKind::ZipCheck, format!("reopening staged zip: {e}")))?;
+        .map_err(|e| AdmitError::Zip(format!("reopening staged zip: {e}")))?;
     let summary = gomod::zip::check_and_hash_zip(
         path,
         version,
         std::io::BufReader::with_capacity(256 << 10, f),
     )
-    .map_err(|e| fail(FailureKind::ZipCheck, e.to_string()))?;
+    .map_err(|e| AdmitError::Zip(e.to_string()))?;
     summary
         .checked
         .err()
-        .map_err(|e| fail(FailureKind::ZipCheck, e.to_string()))?;
+        .map_err(|e| AdmitError::Zip(e.to_string()))?;
     let h1 = summary
         .h1
-        .ok_or_else(|| fail(FailureKind::ZipCheck, "zip was not hashed"))?;
+        .ok_or_else(|| AdmitError::Zip("zip was not hashed".to_owned()))?;
     let gomod = summary
         .go_mod
         .unwrap_or_else(|| gomod::modfile::synthesize_go_mod(path));
@@ -139,19 +130,17 @@ impl Checked {
         tree_size: u64,
     ) -> Result<Admitted, AdmitError> {
         let h1 = self.meta.h1.clone().unwrap_or_default();
-        if want == Some(h1.as_str()) {
+        if want.is_some_and(|w| h1_matches(Some(w), &h1)) {
             self.meta.sumdb_tree_size = Some(tree_size);
             return Ok(Admitted::new(&self.key, self.received.staged, self.meta));
         }
-        Err(fail(
-            FailureKind::Sumdb,
-            format!(
-                "{}: {h1} from {}, but checksum database {db} has {}",
-                self.what,
-                self.meta.origin,
-                want.unwrap_or("no hash")
-            ),
-        ))
+        Err(AdmitError::SumdbMismatch {
+            what: self.what,
+            h1,
+            origin: self.meta.origin,
+            db: db.to_owned(),
+            want: want.map(str::to_owned),
+        })
     }
 }
 
@@ -174,7 +163,7 @@ pub async fn check_versioned(
     origin: &str,
 ) -> Result<Checked, AdmitError> {
     let key =
-        versioned_key(module, version, ext).map_err(|e| fail(FailureKind::Info, e.to_string()))?;
+        versioned_key(module, version, ext).map_err(|e| AdmitError::BadVersion(e.to_string()))?;
     let mut meta = meta(&received, None, origin);
     match ext {
         FileKind::Info => {
@@ -182,14 +171,10 @@ pub async fn check_versioned(
         }
         FileKind::Mod => {
             let h1 = gomod::dirhash::hash_go_mod(&received.read()?);
-            if sibling
-                .and_then(|z| z.gomod_h1.as_deref())
-                .is_some_and(|z| z != h1)
-            {
-                return Err(fail(
-                    FailureKind::GoModMismatch,
-                    format!("go.mod {h1} differs from the go.mod in the stored zip"),
-                ));
+            if let Some(z) = sibling.and_then(|z| z.gomod_h1.as_deref()) {
+                if !h1_matches(Some(z), &h1) {
+                    return Err(AdmitError::ModNotZips { h1 });
+                }
             }
             meta.h1 = Some(h1);
         }
@@ -198,18 +183,11 @@ pub async fn check_versioned(
             let (m, v) = (module.to_owned(), version.to_owned());
             let facts = tokio::task::spawn_blocking(move || check_zip(&m, &v, &path))
                 .await
-                .map_err(|e| fail(FailureKind::ZipCheck, format!("zip check task: {e}")))??;
-            if sibling
-                .and_then(|m| m.h1.as_deref())
-                .is_some_and(|h| h != facts.gomod_h1)
-            {
-                return Err(fail(
-                    FailureKind::GoModMismatch,
-                    format!(
-                        "the zip's go.mod {} differs from the stored .mod",
-                        facts.gomod_h1
-                    ),
-                ));
+                .map_err(|e| AdmitError::Zip(format!("zip check task: {e}")))??;
+            if let Some(m) = sibling.and_then(|m| m.h1.as_deref()) {
+                if !h1_matches(Some(m), &facts.gomod_h1) {
+                    return Err(AdmitError::ZipNotMod { h1: facts.gomod_h1 });
+                }
             }
             meta.h1 = Some(facts.h1);
             meta.gomod_h1 = Some(facts.gomod_h1);
@@ -282,9 +260,9 @@ pub fn query_info(received: Received, module: &str, origin: &str) -> Result<Quer
     let data = received.read()?;
     let info = check_info(&data, None)?;
     gomod::module::check(module, &info.version)
-        .map_err(|e| fail(FailureKind::Info, e.to_string()))?;
+        .map_err(|e| AdmitError::BadVersion(e.to_string()))?;
     let key = versioned_key(module, &info.version, FileKind::Info)
-        .map_err(|e| fail(FailureKind::Info, e.to_string()))?;
+        .map_err(|e| AdmitError::BadVersion(e.to_string()))?;
     let meta = meta(&received, None, origin);
     Ok(QueryInfo {
         data,

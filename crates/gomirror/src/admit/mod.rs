@@ -18,13 +18,15 @@
 use crate::record::{Meta, Staged};
 use crate::upstream::Body;
 use futures_util::StreamExt;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::time::Duration;
 
 mod content;
+mod error;
 mod sumdb;
+
+pub use error::{AdmitError, FailureKind};
 
 pub use content::{check_info, check_versioned, query_info, Checked, Volatile};
 pub use sumdb::{check_answer, open_tree, sumdb_answer, sumdb_head, sumdb_tile};
@@ -37,58 +39,6 @@ pub const MAX_MOD: u64 = 16 << 20;
 pub const MAX_INFO: u64 = 64 << 10;
 /// Largest `list` accepted.
 pub const MAX_LIST: u64 = 16 << 20;
-
-/// The kind of an integrity failure, as counted in metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FailureKind {
-    /// The body ended before its declared length, or the transfer broke.
-    Truncated,
-    /// More bytes than declared, or than the size limit allows.
-    Size,
-    /// Stored bytes no longer match their recorded sha256.
-    Sha256,
-    /// The `h1:` hash does not match what it must be.
-    H1,
-    /// The zip breaks the module zip rules.
-    ZipCheck,
-    /// The `.mod` differs from the go.mod inside the zip.
-    GoModMismatch,
-    /// The `.info`, `@latest` or `list` is malformed or for another version.
-    Info,
-    /// The checksum database disagrees.
-    Sumdb,
-}
-
-impl FailureKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailureKind::Truncated => "truncated",
-            FailureKind::Size => "size",
-            FailureKind::Sha256 => "sha256",
-            FailureKind::H1 => "h1",
-            FailureKind::ZipCheck => "zip_check",
-            FailureKind::GoModMismatch => "gomod_mismatch",
-            FailureKind::Info => "info",
-            FailureKind::Sumdb => "sumdb",
-        }
-    }
-}
-
-/// Why content was refused.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{kind:?}: {msg}")]
-pub struct AdmitError {
-    pub kind: FailureKind,
-    pub msg: String,
-}
-
-fn fail(kind: FailureKind, msg: impl Into<String>) -> AdmitError {
-    AdmitError {
-        kind,
-        msg: msg.into(),
-    }
-}
 
 /// What was received: the staged bytes and their digest. Nothing about
 /// the content has been checked yet.
@@ -103,7 +53,7 @@ impl Received {
     /// `.mod`, `list`, `@latest`).
     pub fn read(&self) -> Result<Vec<u8>, AdmitError> {
         std::fs::read(self.staged.path())
-            .map_err(|e| fail(FailureKind::Truncated, format!("reading staged bytes: {e}")))
+            .map_err(|e| AdmitError::staging("reading staged bytes", e))
     }
 }
 
@@ -147,7 +97,7 @@ fn stage_bytes(mut staged: Staged, bytes: &[u8]) -> Result<Staged, AdmitError> {
     let f = staged.file_mut();
     f.write_all(bytes)
         .and_then(|_| f.sync_all())
-        .map_err(|e| fail(FailureKind::Truncated, format!("staging write: {e}")))?;
+        .map_err(|e| AdmitError::staging("staging write", e))?;
     Ok(staged)
 }
 
@@ -207,10 +157,7 @@ pub async fn receive(
 ) -> Result<Received, AdmitError> {
     if let Some(d) = body.declared_len {
         if d > limit {
-            return Err(fail(
-                FailureKind::Size,
-                format!("declared length {d} exceeds the limit of {limit} bytes"),
-            ));
+            return Err(AdmitError::DeclaredTooLong { declared: d, limit });
         }
     }
     let mut hasher = Sha256::new();
@@ -220,66 +167,57 @@ pub async fn receive(
         staged
             .file_mut()
             .try_clone()
-            .map_err(|e| fail(FailureKind::Truncated, format!("staging: {e}")))?,
+            .map_err(|e| AdmitError::staging("staging", e))?,
     );
     loop {
         let next = match tokio::time::timeout(idle, body.stream.next()).await {
             Err(_) => {
-                return Err(fail(
-                    FailureKind::Truncated,
-                    format!("no data for {idle:?} after {size} bytes"),
-                ));
+                return Err(AdmitError::Idle {
+                    idle,
+                    received: size,
+                });
             }
             Ok(n) => n,
         };
         let chunk = match next {
             None => break,
             Some(Err(e)) => {
-                let of = body
-                    .declared_len
-                    .map(|d| format!(" of {d}"))
-                    .unwrap_or_default();
-                return Err(fail(
-                    FailureKind::Truncated,
-                    format!("truncated after {size}{of} bytes: {e}"),
-                ));
+                return Err(AdmitError::Broken {
+                    received: size,
+                    declared: body.declared_len,
+                    cause: e.to_string(),
+                });
             }
             Some(Ok(c)) => c,
         };
         size += chunk.len() as u64;
         if size > limit {
-            return Err(fail(
-                FailureKind::Size,
-                format!("body exceeds the limit of {limit} bytes"),
-            ));
+            return Err(AdmitError::OverLimit { limit });
         }
         if let Some(d) = body.declared_len {
             if size > d {
-                return Err(fail(
-                    FailureKind::Size,
-                    format!("body is longer than its declared length {d}"),
-                ));
+                return Err(AdmitError::OverDeclared { declared: d });
             }
         }
         hasher.update(&chunk);
         w.write_all(&chunk)
-            .map_err(|e| fail(FailureKind::Truncated, format!("staging write: {e}")))?;
+            .map_err(|e| AdmitError::staging("staging write", e))?;
     }
     if let Some(d) = body.declared_len {
         if size < d {
-            return Err(fail(
-                FailureKind::Truncated,
-                format!("truncated after {size} of {d} bytes"),
-            ));
+            return Err(AdmitError::Short {
+                received: size,
+                declared: d,
+            });
         }
     }
     w.flush()
-        .map_err(|e| fail(FailureKind::Truncated, format!("staging write: {e}")))?;
+        .map_err(|e| AdmitError::staging("staging write", e))?;
     drop(w);
     staged
         .file()
         .sync_all()
-        .map_err(|e| fail(FailureKind::Truncated, format!("staging sync: {e}")))?;
+        .map_err(|e| AdmitError::staging("staging sync", e))?;
     Ok(Received {
         staged,
         size,
@@ -314,23 +252,25 @@ mod tests {
         .is_ok());
         assert!(check_info(br#"{"Version":"v1.0.0"}"#, None).is_ok());
         assert_eq!(
-            check_info(br#"{"Version":"v1.0"}"#, None).unwrap_err().kind,
+            check_info(br#"{"Version":"v1.0"}"#, None)
+                .unwrap_err()
+                .kind(),
             FailureKind::Info
         );
         assert_eq!(
             check_info(br#"{"Version":"v1.0.1"}"#, Some("v1.0.0"))
                 .unwrap_err()
-                .kind,
+                .kind(),
             FailureKind::Info
         );
         assert_eq!(
-            check_info(b"<html>", None).unwrap_err().kind,
+            check_info(b"<html>", None).unwrap_err().kind(),
             FailureKind::Info
         );
         assert_eq!(
             check_info(br#"{"Version":"v1.0.0","Time":"yesterday"}"#, None)
                 .unwrap_err()
-                .kind,
+                .kind(),
             FailureKind::Info
         );
     }

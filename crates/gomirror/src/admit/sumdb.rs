@@ -2,13 +2,13 @@
 //! tiles and lookup answers enter the store only after their signatures
 //! and hashes check.
 
-use super::{fail, meta_of, stage_bytes, AdmitError, Admitted, FailureKind};
+use super::{meta_of, stage_bytes, AdmitError, Admitted};
 use crate::record::Staged;
 use gomod::note;
 use gomod::tlog::{self, CheckedTile, Hash, Tree};
 
 fn invalid(msg: String) -> AdmitError {
-    fail(FailureKind::Sumdb, msg)
+    AdmitError::SumdbState(msg)
 }
 
 /// Opens a signed tree note with the database's key and parses its tree.

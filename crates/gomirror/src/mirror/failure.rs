@@ -97,7 +97,7 @@ pub enum Attempt {
     #[error("{0}")]
     Failed(FetchError),
     /// Its content failed admission.
-    #[error("{upstream}: refused: {}", error.msg)]
+    #[error("{upstream}: refused: {error}")]
     Refused { upstream: String, error: AdmitError },
 }
 

@@ -151,7 +151,7 @@ impl Mirror {
                     admit::receive(self.stage()?, body, limit, self.client.policy.idle_timeout)
                         .await
                         .map_err(|e| {
-                            self.integrity_failure(e.kind, src.name(), rel, &e.msg);
+                            self.integrity_failure(e.kind(), src.name(), rel, &e.to_string());
                             TryError::Admit(e)
                         })
                 }
@@ -162,7 +162,7 @@ impl Mirror {
                 }
             };
             let retryable = matches!(&r, Err(TryError::Fetch(FetchError::Transient { .. })))
-                || matches!(&r, Err(TryError::Admit(e)) if e.kind == FailureKind::Truncated);
+                || matches!(&r, Err(TryError::Admit(e)) if e.kind() == FailureKind::Truncated);
             if r.is_ok() || !retryable || attempt >= retries {
                 return r;
             }
@@ -192,7 +192,7 @@ impl Mirror {
     ) -> Result<(), TryError> {
         let received = self.fetch_body(src, rel, limit(ext)).await?;
         let refuse = |e: AdmitError| {
-            self.integrity_failure(e.kind, src.name(), key, &e.msg);
+            self.integrity_failure(e.kind(), src.name(), key, &e.to_string());
             TryError::Admit(e)
         };
         // The stored other half of this version, which the content must
@@ -254,13 +254,13 @@ impl Mirror {
                         Ok(a)
                     }
                     Err(e) => {
-                        self.integrity_failure(e.kind, src.name(), key, &e.msg);
+                        self.integrity_failure(e.kind(), src.name(), key, &e.to_string());
                         tracing::error!(
                             alert = "sumdb_mismatch",
                             upstream = src.name(),
                             object = key,
                             "{}",
-                            e.msg
+                            e
                         );
                         Err(TryError::Admit(e))
                     }

@@ -264,7 +264,7 @@ impl Mirror {
     pub async fn probe_store(&self) -> Result<(), String> {
         let key = format!("health/probe-{}", std::process::id());
         let staged = self.store.stage().map_err(|e| e.to_string())?;
-        let obj = admit::probe(&key, staged).map_err(|e| e.msg)?;
+        let obj = admit::probe(&key, staged).map_err(|e| e.to_string())?;
         self.store.put(obj).await.map_err(|e| e.to_string())?;
         let _ = self.store.delete(&key).await;
         Ok(())

@@ -58,7 +58,7 @@ impl Mirror {
                         let admitted = kind
                             .admit(&k, &received, this.stage()?, src.name())
                             .map_err(|e| {
-                                this.integrity_failure(e.kind, src.name(), &k, &e.msg);
+                                this.integrity_failure(e.kind(), src.name(), &k, &e.to_string());
                                 TryError::Admit(e)
                             })?;
                         this.verifier.forget(&k);
@@ -170,7 +170,7 @@ impl Mirror {
             async move {
                 let received = this.fetch_body(&src, &rel, admit::MAX_INFO).await?;
                 let answer = admit::query_info(received, &module, src.name()).map_err(|e| {
-                    this.integrity_failure(e.kind, src.name(), &rel, &e.msg);
+                    this.integrity_failure(e.kind(), src.name(), &rel, &e.to_string());
                     TryError::Admit(e)
                 })?;
                 if matches!(this.store.meta(answer.admitted.key()).await, Ok(None)) {

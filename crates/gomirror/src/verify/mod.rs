@@ -41,17 +41,7 @@ pub const SMALL_OBJECT: u64 = 1 << 20;
 /// hundreds of concurrent downloads stay within a few tens of MiB.
 const CHUNK: usize = 64 << 10;
 
-/// Whether `len` bytes with this sha256 are the bytes `meta` admitted: the
-/// one digest comparison of the code base.
-pub fn digest_matches(meta: &Meta, len: u64, sha256: &[u8]) -> bool {
-    len == meta.size && hex::encode(sha256) == meta.sha256
-}
-
-/// Whether a computed Go `h1:` is the one recorded (`None`: nothing was
-/// recorded, which never matches).
-pub fn h1_matches(recorded: Option<&str>, computed: &str) -> bool {
-    recorded == Some(computed)
-}
+pub use crate::record::{digest_matches, h1_matches};
 
 /// Whether `body` hashes to `digest` under an HTTP digest algorithm
 /// (`Repr-Digest`/`Content-Digest`: `sha-256` or `sha-512`); `None` for an

@@ -51,7 +51,7 @@ pub(super) async fn check_proxy(
                     .and_then(|v| v.get("Version"))
                     .and_then(|v| v.as_str())
                     .map(str::to_owned);
-                info.invalid = Some(e.msg.clone());
+                info.invalid = Some(e.to_string());
             }
         }
     }
