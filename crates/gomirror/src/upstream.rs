@@ -58,7 +58,7 @@ pub enum DirectAnswer {
 }
 
 /// The fetcher behind [`Source::Direct`]: answers proxy paths from version
-/// control (the server gives its `direct::Direct` to [`Client::new`]).
+/// control (the server gives its `direct::Direct` to [`ProxyClient::new`]).
 #[async_trait::async_trait]
 pub trait Fetch: Send + Sync {
     /// Answers the proxy path `rel` (escaped, such as
@@ -209,27 +209,31 @@ pub struct Policy {
     pub retries: u32,
 }
 
-/// Performs upstream requests.
+/// Performs upstream requests: HTTP(S) and `file://` module proxies with the
+/// policy's timeouts, and `direct` through the given [`Fetch`].
 #[derive(Clone)]
-pub struct Client {
+pub struct ProxyClient {
     http: reqwest::Client,
     pub policy: Policy,
     /// What answers [`Source::Direct`] (`None`: direct mode is refused).
     direct: Option<Arc<dyn Fetch>>,
 }
 
-impl Client {
+impl ProxyClient {
     /// Builds the HTTP client (rustls with the ring provider, system roots,
     /// HTTP/2 by ALPN, no automatic decompression). `direct` answers the
     /// `direct` chain entries.
-    pub fn new(policy: Policy, direct: Option<Arc<dyn Fetch>>) -> Result<Client, reqwest::Error> {
+    pub fn new(
+        policy: Policy,
+        direct: Option<Arc<dyn Fetch>>,
+    ) -> Result<ProxyClient, reqwest::Error> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .connect_timeout(policy.connect_timeout)
             .user_agent(concat!("gomirror/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::limited(5))
             .build()?;
-        Ok(Client {
+        Ok(ProxyClient {
             http,
             policy,
             direct,

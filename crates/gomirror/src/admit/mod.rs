@@ -40,6 +40,16 @@ pub const MAX_INFO: u64 = 64 << 10;
 /// Largest `list` accepted.
 pub const MAX_LIST: u64 = 16 << 20;
 
+/// The largest body admitted for a versioned file of this kind.
+pub fn max_size(kind: crate::protocol::FileKind) -> u64 {
+    use crate::protocol::FileKind;
+    match kind {
+        FileKind::Info => MAX_INFO,
+        FileKind::Mod => MAX_MOD,
+        FileKind::Zip => MAX_ZIP,
+    }
+}
+
 /// What was received: the staged bytes and their digest. Nothing about
 /// the content has been checked yet.
 pub struct Received {

@@ -12,15 +12,6 @@ use futures_util::future::{BoxFuture, FutureExt};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The largest body admitted for a versioned file of this kind.
-fn limit(ext: FileKind) -> u64 {
-    match ext {
-        FileKind::Info => admit::MAX_INFO,
-        FileKind::Mod => admit::MAX_MOD,
-        FileKind::Zip => admit::MAX_ZIP,
-    }
-}
-
 impl Mirror {
     /// A versioned `.info`, `.mod` or `.zip` (canonical version): from the
     /// cache, verified; on a miss or rot, fetched through admission first.
@@ -190,7 +181,7 @@ impl Mirror {
         version: &str,
         ext: FileKind,
     ) -> Result<(), TryError> {
-        let received = self.fetch_body(src, rel, limit(ext)).await?;
+        let received = self.fetch_body(src, rel, admit::max_size(ext)).await?;
         let refuse = |e: AdmitError| {
             self.integrity_failure(e.kind(), src.name(), key, &e.to_string());
             TryError::Admit(e)

@@ -57,7 +57,7 @@ pub struct Mirror {
     chain: Chain,
     gonoproxy: String,
     list_ttl: Duration,
-    client: upstream::Client,
+    client: upstream::ProxyClient,
     inflight: Mutex<HashMap<String, Flight>>,
     /// The door out: memory tier, verification state, hashed streams.
     verifier: Verifier,
@@ -110,7 +110,7 @@ impl Mirror {
     /// Creates the mirror core over `store`; fails only when the HTTP
     /// client cannot be built (TLS set-up).
     pub fn new(store: Arc<dyn Store>, s: Settings) -> Result<Arc<Mirror>, reqwest::Error> {
-        let client = upstream::Client::new(s.policy, s.direct)?;
+        let client = upstream::ProxyClient::new(s.policy, s.direct)?;
         let metrics = Arc::new(Metrics::new());
         let events = Events::new(1000, s.alerts, metrics.clone());
         if let Some(db) = &s.sumdb {

@@ -6,7 +6,7 @@
 use super::plan::Plan;
 use super::probe::fetch;
 use super::report::{DigestCheck, Object, ProxyReport};
-use super::Kind;
+use crate::protocol::FileKind;
 use base64::Engine as _;
 use std::collections::BTreeMap;
 
@@ -19,9 +19,9 @@ pub(super) async fn check_proxy(
 ) -> ProxyReport {
     let url = |p: &str| format!("{base}{p}");
     // In the go command's order: .info, .mod, then the zip.
-    let info = fetch(client, &url(&paths.info), Kind::Info, plan.timeout).await;
-    let go_mod = fetch(client, &url(&paths.go_mod), Kind::Mod, plan.timeout).await;
-    let zip = fetch(client, &url(&paths.zip), Kind::Zip, plan.timeout).await;
+    let info = fetch(client, &url(&paths.info), FileKind::Info, plan.timeout).await;
+    let go_mod = fetch(client, &url(&paths.go_mod), FileKind::Mod, plan.timeout).await;
+    let zip = fetch(client, &url(&paths.zip), FileKind::Zip, plan.timeout).await;
     let mut info = Object {
         fetch: info,
         ..Default::default()

@@ -3,8 +3,9 @@
 //! majority of proxies (a cut-off zip whose bytes are a prefix of one
 //! proxy's copy counts as agreeing with it), and the notes that help.
 
+use super::ext;
 use super::report::{obj, obj_mut, Fetch, Reference, Report};
-use super::Kind;
+use crate::protocol::FileKind;
 use crate::sumdb;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -89,10 +90,11 @@ pub(super) fn judge(report: &mut Report, vouch: Option<&sumdb::Vouch>) {
     for p in report.proxies.iter_mut() {
         let mut problems = vec![];
         let mut notes = vec![];
-        let each: Vec<(Kind, Vec<(String, bool)>)> = [Kind::Info, Kind::Mod, Kind::Zip]
-            .into_iter()
-            .map(|k| (k, transfer_problems(&obj(p, k).fetch)))
-            .collect();
+        let each: Vec<(FileKind, Vec<(String, bool)>)> =
+            [FileKind::Info, FileKind::Mod, FileKind::Zip]
+                .into_iter()
+                .map(|k| (k, transfer_problems(&obj(p, k).fetch)))
+                .collect();
         if !each[0].1.is_empty() && each.iter().all(|(_, t)| *t == each[0].1) {
             // The same failure for all three files (a 404, a refused
             // connection) is said once.
@@ -101,7 +103,7 @@ pub(super) fn judge(report: &mut Report, vouch: Option<&sumdb::Vouch>) {
             for (kind, texts) in each {
                 for (t, joined) in texts {
                     let sep = if joined { " " } else { ": " };
-                    problems.push(format!("{}{sep}{t}", kind.ext()));
+                    problems.push(format!("{}{sep}{t}", ext(kind)));
                 }
             }
         }
@@ -122,7 +124,7 @@ pub(super) fn judge(report: &mut Report, vouch: Option<&sumdb::Vouch>) {
         p.notes = notes;
     }
     let n = report.proxies.len();
-    for kind in [Kind::Zip, Kind::Mod] {
+    for kind in [FileKind::Zip, FileKind::Mod] {
         // Who agrees with whom.
         let h1s: Vec<Option<String>> = report
             .proxies
@@ -197,7 +199,7 @@ pub(super) fn judge(report: &mut Report, vouch: Option<&sumdb::Vouch>) {
                 of: Some(voters),
             });
         let db_h1 = vouch.and_then(|v| match kind {
-            Kind::Zip => v.zip.clone(),
+            FileKind::Zip => v.zip.clone(),
             _ => v.gomod.clone(),
         });
         let reference = match db_h1 {
@@ -209,7 +211,11 @@ pub(super) fn judge(report: &mut Report, vouch: Option<&sumdb::Vouch>) {
             }),
             None => majority,
         };
-        let what = if kind == Kind::Zip { "zip" } else { "go.mod" };
+        let what = if kind == FileKind::Zip {
+            "zip"
+        } else {
+            "go.mod"
+        };
         for (i, h1) in h1s.iter().enumerate() {
             let p = &mut report.proxies[i];
             let Some(h1) = h1 else {
@@ -244,7 +250,7 @@ pub(super) fn judge(report: &mut Report, vouch: Option<&sumdb::Vouch>) {
             }
         }
         match kind {
-            Kind::Zip => report.reference.zip = reference,
+            FileKind::Zip => report.reference.zip = reference,
             _ => report.reference.go_mod = reference,
         }
     }

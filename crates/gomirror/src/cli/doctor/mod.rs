@@ -37,6 +37,7 @@ mod probe;
 mod render;
 mod report;
 
+use crate::protocol::FileKind;
 use clap::Args;
 use plan::Plan;
 use report::{References, Report};
@@ -146,29 +147,9 @@ async fn diagnose(plan: &Plan) -> anyhow::Result<Report> {
     Ok(report)
 }
 
-/// One of the three files of a version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Info,
-    Mod,
-    Zip,
-}
-
-impl Kind {
-    fn ext(self) -> &'static str {
-        match self {
-            Kind::Info => ".info",
-            Kind::Mod => ".mod",
-            Kind::Zip => ".zip",
-        }
-    }
-    fn limit(self) -> u64 {
-        match self {
-            Kind::Info => crate::admit::MAX_INFO,
-            Kind::Mod => crate::admit::MAX_MOD,
-            Kind::Zip => crate::admit::MAX_ZIP,
-        }
-    }
+/// The file name suffix of a kind of file (`.zip`), as shown to the user.
+fn ext(kind: FileKind) -> String {
+    format!(".{}", kind.as_str())
 }
 
 /// Milliseconds, to the microsecond.

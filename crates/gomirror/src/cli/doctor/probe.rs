@@ -5,7 +5,8 @@
 
 use super::plan::Plan;
 use super::report::{Fetch, H2Error, Hop, TlsFacts};
-use super::{human_bytes, ms, Kind};
+use super::{human_bytes, ms};
+use crate::protocol::FileKind;
 use crate::util::error_chain;
 use sha2::Digest as _;
 use std::time::{Duration, Instant};
@@ -60,7 +61,7 @@ fn version_name(v: reqwest::Version) -> String {
 pub(super) async fn fetch(
     client: &reqwest::Client,
     url: &str,
-    kind: Kind,
+    kind: FileKind,
     timeout: Duration,
 ) -> Fetch {
     let start = Instant::now();
@@ -125,7 +126,11 @@ pub(super) async fn fetch(
     f.record_response(&resp, sent);
     let ok = resp.status() == reqwest::StatusCode::OK;
     // A non-200 body is only read for its explanation.
-    let limit = if ok { kind.limit() } else { 64 << 10 };
+    let limit = if ok {
+        crate::admit::max_size(kind)
+    } else {
+        64 << 10
+    };
     let body_start = Instant::now();
     let mut body = Vec::new();
     loop {

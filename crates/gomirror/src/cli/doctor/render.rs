@@ -3,7 +3,8 @@
 //! measurement.
 
 use super::report::{obj, Fetch, Report};
-use super::{human_bytes, Kind};
+use super::{ext, human_bytes};
+use crate::protocol::FileKind;
 use std::fmt::Write as _;
 
 fn human_ms(ms: f64) -> String {
@@ -128,8 +129,8 @@ pub(super) fn render(r: &Report) -> String {
             // Nothing answered, the same way three times: say it once.
             let _ = writeln!(o, "  no response: {}", failed[0].unwrap_or(""));
         } else {
-            render_small(&mut o, &p.url, Kind::Info, r);
-            render_small(&mut o, &p.url, Kind::Mod, r);
+            render_small(&mut o, &p.url, FileKind::Info, r);
+            render_small(&mut o, &p.url, FileKind::Mod, r);
             render_zip(&mut o, &p.url, r);
         }
         for n in &p.notes {
@@ -200,7 +201,7 @@ fn status_line(f: &Fetch) -> String {
     }
 }
 
-fn render_small(o: &mut String, url: &str, kind: Kind, r: &Report) {
+fn render_small(o: &mut String, url: &str, kind: FileKind, r: &Report) {
     let Some(obj) = r
         .proxies
         .iter()
@@ -209,7 +210,7 @@ fn render_small(o: &mut String, url: &str, kind: Kind, r: &Report) {
     else {
         return;
     };
-    let ext = kind.ext();
+    let ext = ext(kind);
     let f = &obj.fetch;
     let mut line = format!("  {ext:<6} {}", status_line(f));
     if f.status.is_some() {
@@ -244,7 +245,7 @@ fn render_small(o: &mut String, url: &str, kind: Kind, r: &Report) {
 }
 
 /// How a proxy's `h1:` compares with the database and the other proxies.
-fn compare_suffix(url: &str, kind: Kind, r: &Report) -> String {
+fn compare_suffix(url: &str, kind: FileKind, r: &Report) -> String {
     let Some(p) = r.proxies.iter().find(|p| p.url == url) else {
         return String::new();
     };
@@ -370,7 +371,7 @@ fn render_zip(o: &mut String, url: &str, r: &Report) {
                 o,
                 "{pad}* zip valid ({} files), {h1}{}",
                 obj.files.unwrap_or(0),
-                compare_suffix(url, Kind::Zip, r)
+                compare_suffix(url, FileKind::Zip, r)
             );
         }
         (Some(false), _) => {

@@ -2,7 +2,7 @@
 //! transfer as seen on the wire ([`Fetch`]) and what was learnt from the
 //! body ([`Object`]), and the references they were compared with.
 
-use super::Kind;
+use crate::protocol::FileKind;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -196,18 +196,18 @@ pub(super) struct DigestCheck {
     pub(super) result: &'static str,
 }
 
-pub(super) fn obj(p: &ProxyReport, kind: Kind) -> &Object {
+pub(super) fn obj(p: &ProxyReport, kind: FileKind) -> &Object {
     match kind {
-        Kind::Info => &p.info,
-        Kind::Mod => &p.go_mod,
-        Kind::Zip => &p.zip,
+        FileKind::Info => &p.info,
+        FileKind::Mod => &p.go_mod,
+        FileKind::Zip => &p.zip,
     }
 }
 
-pub(super) fn obj_mut(p: &mut ProxyReport, kind: Kind) -> &mut Object {
+pub(super) fn obj_mut(p: &mut ProxyReport, kind: FileKind) -> &mut Object {
     match kind {
-        Kind::Info => &mut p.info,
-        Kind::Mod => &mut p.go_mod,
-        Kind::Zip => &mut p.zip,
+        FileKind::Info => &mut p.info,
+        FileKind::Mod => &mut p.go_mod,
+        FileKind::Zip => &mut p.zip,
     }
 }
