@@ -1,0 +1,158 @@
+//! Tiles: read from the store (verified on the way out) or the database,
+//! checked by `gomod::tlog` against a signed tree, kept through admission.
+
+use super::{Client, SumdbError, TILE_HEIGHT};
+use gomod::tlog::{self, Tile, Tree};
+use std::sync::Arc;
+
+/// Reads tiles (from a blocking thread): from the store when kept there
+/// (verified on the way out), else from the database unless `offline`; and
+/// keeps the tiles a [`tlog::TileHashReader`] checked, through admission.
+pub(super) struct HttpTiles {
+    client: Arc<Client>,
+    handle: tokio::runtime::Handle,
+    /// Keep checked partial tiles too (the `/sumdb/` proxy serves them
+    /// stale), not only full ones.
+    pub(super) keep_partial: bool,
+    /// Read nothing from the network (re-verifying stale answers).
+    pub(super) offline: bool,
+    /// A tile whose data is already at hand (the one being proxied or
+    /// re-verified).
+    pub(super) extra: Option<(Tile, Vec<u8>)>,
+}
+
+impl HttpTiles {
+    pub(super) fn new(client: Arc<Client>) -> HttpTiles {
+        HttpTiles {
+            client,
+            handle: tokio::runtime::Handle::current(),
+            keep_partial: false,
+            offline: false,
+            extra: None,
+        }
+    }
+}
+
+impl tlog::TileReader for HttpTiles {
+    fn height(&self) -> u32 {
+        TILE_HEIGHT
+    }
+    fn read_tiles(&self, tiles: &[Tile]) -> Result<Vec<Vec<u8>>, tlog::Error> {
+        let c = self.client.clone();
+        let tiles = tiles.to_vec();
+        let extra = self.extra.clone();
+        let offline = self.offline;
+        self.handle
+            .block_on(async move {
+                let mut out = Vec::with_capacity(tiles.len());
+                for t in &tiles {
+                    match &extra {
+                        Some((x, d)) if x == t => out.push(d.clone()),
+                        _ => out.push(c.tile(t, offline).await?),
+                    }
+                }
+                Ok::<_, SumdbError>(out)
+            })
+            .map_err(tlog::Error::reader)
+    }
+    fn save_tiles(&self, tiles: &[tlog::CheckedTile]) {
+        let c = self.client.clone();
+        let keep: Vec<tlog::CheckedTile> = tiles
+            .iter()
+            .filter(|t| {
+                let t0 = t.tile();
+                t0.w == 1 << t0.h || self.keep_partial
+            })
+            .cloned()
+            .collect();
+        self.handle.block_on(async move {
+            for t in keep {
+                let key = format!("sumdb/{}/{}", c.cfg.name, t.tile().path());
+                if let Ok(Some(_)) = c.store.meta(&key).await {
+                    continue;
+                }
+                let admitted = c.store.stage().map_err(|e| e.to_string()).and_then(|st| {
+                    crate::admit::sumdb_tile(&key, st, &t, &c.cfg.url).map_err(|e| e.to_string())
+                });
+                match admitted {
+                    Ok(a) => {
+                        if let Err(e) = c.store.put(a).await {
+                            tracing::warn!(key, "keeping a checked tile: {e}");
+                        }
+                    }
+                    Err(e) => tracing::warn!(key, "keeping a checked tile: {e}"),
+                }
+            }
+        });
+    }
+}
+
+pub(super) trait ReadChecked {
+    fn read_hashes_checked(&self, indexes: &[u64]) -> Result<Vec<tlog::Hash>, tlog::Error>;
+}
+
+impl<R: tlog::TileReader + ?Sized> ReadChecked for tlog::TileHashReader<'_, R> {
+    fn read_hashes_checked(&self, indexes: &[u64]) -> Result<Vec<tlog::Hash>, tlog::Error> {
+        tlog::HashReader::read_hashes(self, indexes)
+    }
+}
+
+impl Client {
+    /// The bytes of `tile`: full tiles (any tile when `offline`) from the
+    /// store when kept there, else from the database (never when
+    /// `offline`). Not trusted until a `TileHashReader` checked them.
+    pub(super) async fn tile(&self, t: &Tile, offline: bool) -> Result<Vec<u8>, SumdbError> {
+        let full = t.w == 1 << t.h;
+        let key = format!("sumdb/{}/{}", self.cfg.name, t.path());
+        if full || offline {
+            if let Some(b) = self.kept(&key).await {
+                return Ok(b);
+            }
+        }
+        if offline {
+            return Err(self.unreachable(format!("tile {} is not kept", t.path())));
+        }
+        match self.get(&t.path()).await? {
+            Ok(b) => Ok(b),
+            Err((s, m)) => Err(self.invalid(format!("tile {}: {s} {m}", t.path()))),
+        }
+    }
+
+    /// Whether `data` is `t`'s content in the verified `tree`: every hash of
+    /// the tile is read through a [`tlog::TileHashReader`] of `tree` (which
+    /// checks what it reads against the tree hash), handed this data for
+    /// `t` and other tiles from the store (and from the database unless
+    /// `offline`), and compared with `data`. Checked tiles are kept.
+    pub(super) async fn check_tile(
+        self: &Arc<Self>,
+        tree: Tree,
+        t: Tile,
+        data: &[u8],
+        offline: bool,
+    ) -> bool {
+        let level = t.l as u32 * t.h;
+        let first = t.n << t.h;
+        let width = u64::from(t.w);
+        if data.len() as u64 != width * tlog::HASH_SIZE as u64 {
+            return false;
+        }
+        let indexes: Vec<u64> = (first..first + width)
+            .map(|i| tlog::stored_hash_index(level, i))
+            .collect();
+        let mut tiles = HttpTiles::new(self.clone());
+        tiles.keep_partial = true;
+        tiles.offline = offline;
+        tiles.extra = Some((t, data.to_vec()));
+        let got = tokio::task::spawn_blocking(move || {
+            tlog::TileHashReader::new(tree, &tiles).read_hashes_checked(&indexes)
+        })
+        .await;
+        match got {
+            Ok(Ok(hashes)) => hashes
+                .iter()
+                .zip(data.chunks(tlog::HASH_SIZE))
+                .all(|(h, d)| h.0[..] == d[..]),
+            _ => false,
+        }
+    }
+}
