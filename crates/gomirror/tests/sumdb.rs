@@ -47,6 +47,35 @@ fn corpus(root: &Path) -> Vec<Published> {
     out
 }
 
+/// The corpus published by an upstream and recorded in a test database,
+/// with a mirror (data in `data/d`) checking against that database.
+struct Setup {
+    db: TestSumdb,
+    data: tempfile::TempDir,
+    srv: Server,
+    _up: Upstream,
+    _dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn start() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let corpus = corpus(dir.path());
+        let db = db_with(&corpus);
+        let up = Upstream::start(dir.path());
+        let data = tempfile::tempdir().unwrap();
+        let gosumdb = format!("{} {}", db.vkey, db.url());
+        let srv = Server::start(&data.path().join("d"), &up.url(), &["--gosumdb", &gosumdb]);
+        Setup {
+            db,
+            data,
+            srv,
+            _up: up,
+            _dir: dir,
+        }
+    }
+}
+
 fn db_with(corpus: &[Published]) -> TestSumdb {
     let db = TestSumdb::start();
     // Enough records that proofs span several tiles of height 8.
@@ -311,13 +340,8 @@ fn wrong_key_is_rejected() {
 
 #[test]
 fn truncated_tiles_are_rejected_and_stale_answers_served_when_down() {
-    let dir = tempfile::tempdir().unwrap();
-    let corpus = corpus(dir.path());
-    let db = db_with(&corpus);
-    let up = Upstream::start(dir.path());
-    let data = tempfile::tempdir().unwrap();
-    let gosumdb = format!("{} {}", db.vkey, db.url());
-    let srv = Server::start(&data.path().join("d"), &up.url(), &["--gosumdb", &gosumdb]);
+    let setup = Setup::start();
+    let (db, data, srv) = (&setup.db, &setup.data, &setup.srv);
     db.truncate_tiles(5);
     let (s, body) = reqwest_get(&format!("{}/example.com/plain/@v/v1.0.0.zip", srv.url));
     assert_eq!(s, 502);
@@ -383,13 +407,8 @@ fn rewrite_kept(objects: &Path, key: &str, change: impl FnOnce(&mut Vec<u8>)) {
 /// record is refused (502), while the untouched ones are served.
 #[test]
 fn stale_answers_are_reverified_before_they_are_served() {
-    let dir = tempfile::tempdir().unwrap();
-    let corpus = corpus(dir.path());
-    let db = db_with(&corpus);
-    let up = Upstream::start(dir.path());
-    let data = tempfile::tempdir().unwrap();
-    let gosumdb = format!("{} {}", db.vkey, db.url());
-    let srv = Server::start(&data.path().join("d"), &up.url(), &["--gosumdb", &gosumdb]);
+    let setup = Setup::start();
+    let (db, data, srv) = (&setup.db, &setup.data, &setup.srv);
     let latest_url = format!("{}/sumdb/{NAME}/latest", srv.url);
     let lookup_url = format!("{}/sumdb/{NAME}/lookup/example.com/plain@v1.0.0", srv.url);
     let other_url = format!("{}/sumdb/{NAME}/lookup/example.com/other@v0.1.0", srv.url);

@@ -851,7 +851,10 @@ fn data_descriptor_crc_must_match() {
     let err = dirhash::hash_zip(Cursor::new(&zip)).unwrap_err();
     assert!(err.to_string().contains("data descriptor"), "{err}");
     let err = modzip::check_zip("example.com/m", "v1.0.0", Cursor::new(&zip)).unwrap_err();
-    assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+    assert!(
+        matches!(err, Error::Archive(archive::Error::Corrupt { .. })),
+        "{err}"
+    );
 }
 
 /// A go.mod whose declared uncompressed size is smaller than its content:
@@ -876,7 +879,7 @@ fn lying_declared_size_is_rejected() {
     let zip = lying_zip(0x0003_1337, 0x100);
     let err = modzip::check_zip("example.com/m", "v1.0.0", Cursor::new(&zip)).unwrap_err();
     assert!(
-        matches!(&err, Error::Corrupt { detail, .. } if detail.contains("larger than")),
+        matches!(&err, Error::Archive(archive::Error::Corrupt { detail, .. }) if detail.contains("larger than")),
         "{err}"
     );
     let err = dirhash::hash_zip(Cursor::new(&zip)).unwrap_err();
@@ -885,7 +888,10 @@ fn lying_declared_size_is_rejected() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let err = modzip::unzip(&out, "example.com/m", "v1.0.0", Cursor::new(&zip)).unwrap_err();
-    assert!(matches!(err.inner(), Error::Corrupt { .. }), "{err}");
+    assert!(
+        matches!(err.inner(), Error::Archive(archive::Error::Corrupt { .. })),
+        "{err}"
+    );
     assert!(!out.exists(), "a failed unzip removes what it wrote");
 }
 
@@ -909,7 +915,10 @@ fn corrupt_content_is_rejected() {
     let at = zip.windows(6).position(|w| w == b"module").unwrap();
     zip[at] = b'M';
     let err = modzip::check_zip("example.com/m", "v1.0.0", Cursor::new(&zip)).unwrap_err();
-    assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+    assert!(
+        matches!(err, Error::Archive(archive::Error::Corrupt { .. })),
+        "{err}"
+    );
     assert!(dirhash::hash_zip(Cursor::new(&zip)).is_err());
 }
 
@@ -953,7 +962,10 @@ fn names_that_readers_disagree_on_are_rejected() {
         "{err}"
     );
     let err = modzip::check_zip("example.com/m", "v1.0.0", Cursor::new(&zip)).unwrap_err();
-    assert!(matches!(err, Error::Ambiguous(_)), "{err}");
+    assert!(
+        matches!(err, Error::Archive(archive::Error::Ambiguous(_))),
+        "{err}"
+    );
 }
 
 #[test]

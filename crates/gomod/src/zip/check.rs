@@ -387,7 +387,7 @@ pub fn check_and_hash_zip_with_limits<R: Read + Seek>(
         };
         hasher
             .add_digest(&e.name, digest)
-            .map_err(|err| Error::Format(err.to_string()))?;
+            .map_err(|err| Error::Archive(archive::Error::Format(err.to_string())))?;
     }
     Ok(ZipSummary {
         checked: cf,

@@ -108,24 +108,10 @@ pub enum Error {
     /// One or more files are not allowed in a module zip.
     #[error(transparent)]
     Files(#[from] FileErrorList),
-    /// The zip's structure cannot be read.
-    #[error("not a valid zip file: {0}")]
-    Format(String),
-    /// The zip would read differently through Go's `archive/zip` than here
-    /// (for example, two readers would find different entries), so its
-    /// content is not well defined.
-    #[error("not a valid zip file: ambiguous structure: {0}")]
-    Ambiguous(String),
-    /// An entry's content does not match what the zip declares about it
-    /// (size, CRC-32), cannot be decompressed, or uses an unsupported
-    /// compression method or encryption.
-    #[error("corrupt zip entry {name}: {detail}")]
-    Corrupt {
-        /// The entry's name as stored in the zip.
-        name: String,
-        /// What is wrong with it.
-        detail: String,
-    },
+    /// The zip cannot be read: its structure, an ambiguity between
+    /// readers, a corrupt entry, or I/O ([`archive::Error`]).
+    #[error(transparent)]
+    Archive(archive::Error),
     /// While creating a zip, a file yielded more bytes than its size said.
     #[error("file {} is larger than declared size", module::quote(.0))]
     LargerThanDeclared(String),
@@ -156,15 +142,12 @@ pub enum Error {
 }
 
 impl From<archive::Error> for Error {
-    /// Each archive error becomes the variant of the same name (and so of
-    /// the same message).
+    /// A size limit stays [`Error::Size`], whichever layer found it; any
+    /// other archive error is [`Error::Archive`] (with its own message).
     fn from(e: archive::Error) -> Self {
         match e {
             archive::Error::Size(e) => Error::Size(e),
-            archive::Error::Format(msg) => Error::Format(msg),
-            archive::Error::Ambiguous(msg) => Error::Ambiguous(msg),
-            archive::Error::Corrupt { name, detail } => Error::Corrupt { name, detail },
-            archive::Error::Io { context, source } => Error::Io { context, source },
+            e => Error::Archive(e),
         }
     }
 }
