@@ -138,7 +138,19 @@ impl TileReader for Server<'_> {
         }
         Ok(out)
     }
-    fn save_tiles(&self, _: &[Tile], _: &[Vec<u8>]) {}
+    /// A tile handed over as checked is exactly the true tile: tampered or
+    /// truncated data never gets a `CheckedTile`.
+    fn save_tiles(&self, tiles: &[tlog::CheckedTile]) {
+        for t in tiles {
+            let truth = tlog::read_tile_data(&t.tile(), self.stored).unwrap();
+            assert_eq!(
+                t.data(),
+                &truth[..],
+                "checked tile {} is not the true tile",
+                t.tile().path()
+            );
+        }
+    }
 }
 
 fn check_log(data: &[u8]) {

@@ -30,7 +30,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(path) = std::str::from_utf8(data) {
         if let Ok(Some(rr)) = vcs::static_root(path) {
             assert!(vcs::has_path_prefix(path, &rr.root), "{path:?}: {rr:?}");
-            assert!(vcs::validate_repo_root(&rr.repo).is_ok(), "{path:?}: {rr:?}");
+            assert!(
+                vcs::validate_repo_root(&rr.repo).is_ok(),
+                "{path:?}: {rr:?}"
+            );
         }
     }
 });
