@@ -248,10 +248,21 @@ impl Volatile {
 /// An `.info` answer to a query (a branch, a commit, `v1.2`), admitted under
 /// the canonical version it names.
 pub struct QueryInfo {
-    /// The answer as received.
-    pub data: Vec<u8>,
+    /// The answer as received (and checked).
+    data: Vec<u8>,
     /// The canonical `.info`, to commit when it is not stored yet.
-    pub admitted: Admitted,
+    admitted: Option<Admitted>,
+}
+
+impl QueryInfo {
+    /// The canonical `.info` to commit (once; `None` after).
+    pub fn take_admitted(&mut self) -> Option<Admitted> {
+        self.admitted.take()
+    }
+    /// The checked answer, as received.
+    pub fn into_data(self) -> Vec<u8> {
+        self.data
+    }
 }
 
 /// Checks a received query answer for `module`: valid `.info` JSON whose
@@ -266,6 +277,6 @@ pub fn query_info(received: Received, module: &str, origin: &str) -> Result<Quer
     let meta = meta(&received, None, origin);
     Ok(QueryInfo {
         data,
-        admitted: Admitted::new(&key, received.staged, meta),
+        admitted: Some(Admitted::new(&key, received.staged, meta)),
     })
 }

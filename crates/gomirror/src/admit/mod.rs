@@ -28,7 +28,7 @@ mod sumdb;
 
 pub use error::{AdmitError, FailureKind};
 
-pub use content::{check_info, check_versioned, query_info, Checked, Volatile};
+pub use content::{check_info, check_versioned, query_info, Checked, QueryInfo, Volatile};
 pub use sumdb::{check_answer, open_tree, sumdb_answer, sumdb_head, sumdb_tile};
 
 /// Largest module zip, as the go command enforces (500 MiB).

@@ -96,13 +96,10 @@ impl Mirror {
                     let versions = self.cached_versions(module).await?;
                     if !versions.is_empty() {
                         self.counters.inc("cache", "stale");
-                        let body = versions
-                            .iter()
-                            .map(|v| format!("{v}\n"))
-                            .collect::<String>();
-                        return Ok(Verified::composed(
+                        return Ok(Verified::version_list(
                             key,
-                            body.into_bytes(),
+                            None,
+                            versions,
                             matches!(f, Failure::Upstream(_)),
                         ));
                     }
@@ -134,18 +131,11 @@ impl Mirror {
         module: &str,
         o: Verified,
     ) -> Result<Verified, Failure> {
-        let Some(b) = o.bytes() else {
+        if o.bytes().is_none() {
             return Ok(o);
-        };
-        let mut all: Vec<String> = String::from_utf8_lossy(b)
-            .lines()
-            .map(str::to_owned)
-            .collect();
-        all.extend(self.cached_versions(module).await?);
-        gomod::semver::sort(&mut all);
-        all.dedup();
-        let body = all.iter().map(|v| format!("{v}\n")).collect::<String>();
-        Ok(Verified::composed(o.key(), body.into_bytes(), true))
+        }
+        let cached = self.cached_versions(module).await?;
+        Ok(Verified::version_list(o.key(), Some(&o), cached, true))
     }
 
     /// `.info` for a non-canonical query (a branch, a commit, `v1.2`):
@@ -159,7 +149,7 @@ impl Mirror {
         let q = crate::protocol::escaped_version(query)?;
         let rel = format!("{}/@v/{q}.info", escaped(module)?);
         let chain = self.chain_for(module);
-        let result: Arc<Mutex<Option<Vec<u8>>>> = Arc::default();
+        let result: Arc<Mutex<Option<admit::QueryInfo>>> = Arc::default();
         let this = self.clone();
         let res2 = result.clone();
         self.walk_chain(&chain, &format!("{module}@{query}.info"), move |src| {
@@ -169,24 +159,25 @@ impl Mirror {
             let module = module.to_owned();
             async move {
                 let received = this.fetch_body(&src, &rel, admit::MAX_INFO).await?;
-                let answer = admit::query_info(received, &module, src.name()).map_err(|e| {
+                let mut answer = admit::query_info(received, &module, src.name()).map_err(|e| {
                     this.integrity_failure(e.kind(), src.name(), &rel, &e.to_string());
                     TryError::Admit(e)
                 })?;
-                if matches!(this.store.meta(answer.admitted.key()).await, Ok(None)) {
-                    this.commit(answer.admitted).await?;
+                if let Some(a) = answer.take_admitted() {
+                    if matches!(this.store.meta(a.key()).await, Ok(None)) {
+                        this.commit(a).await?;
+                    }
                 }
-                *res.lock().unwrap() = Some(answer.data);
+                *res.lock().unwrap() = Some(answer);
                 Ok(())
             }
             .boxed()
         })
         .await?;
-        let data = result.lock().unwrap().take().expect("set on success");
-        Ok(Verified::composed(
+        let answer = result.lock().unwrap().take().expect("set on success");
+        Ok(Verified::query_answer(
             &format!("query:{module}@{query}"),
-            data,
-            false,
+            answer,
         ))
     }
 }

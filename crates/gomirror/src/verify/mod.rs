@@ -98,10 +98,8 @@ impl Verified {
         }
     }
 
-    /// Bytes the mirror composes itself from verified objects (a list merged
-    /// with the cached versions, a query's answer): their record is computed
-    /// from them, so they match by construction.
-    pub fn composed(key: &str, data: Vec<u8>, stale: bool) -> Verified {
+    /// A body whose record is computed from the bytes themselves.
+    fn computed(key: &str, data: Vec<u8>, stale: bool) -> Verified {
         let sha = Sha256::digest(&data);
         let meta = Meta {
             size: data.len() as u64,
@@ -119,6 +117,38 @@ impl Verified {
             stale,
             outcome: if stale { "stale" } else { "miss" },
         }
+    }
+
+    /// A version list composed from verified parts: the lines of `base` (a
+    /// verified `list`) and `extra` (versions named by stored keys), sorted
+    /// by semantic version, without duplicates, one per line.
+    pub fn version_list(
+        key: &str,
+        base: Option<&Verified>,
+        extra: Vec<String>,
+        stale: bool,
+    ) -> Verified {
+        let mut all: Vec<String> = base
+            .and_then(Verified::bytes)
+            .map(|b| {
+                String::from_utf8_lossy(b)
+                    .lines()
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        all.extend(extra);
+        gomod::semver::sort(&mut all);
+        all.dedup();
+        let body = all.iter().map(|v| format!("{v}\n")).collect::<String>();
+        Verified::computed(key, body.into_bytes(), stale)
+    }
+
+    /// A query's `.info` answer as admission checked it (its canonical
+    /// `.info` is stored on its own; the answer itself is served as
+    /// received).
+    pub fn query_answer(key: &str, answer: crate::admit::QueryInfo) -> Verified {
+        Verified::computed(key, answer.into_data(), false)
     }
 
     /// The key it was read from.
