@@ -103,6 +103,21 @@ impl Source {
     }
 }
 
+/// Why a `GOPROXY` value is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainError {
+    #[error("invalid GOPROXY entry {0:?}: file:// URLs must hold an absolute path")]
+    RelativeFile(String),
+    #[error("invalid GOPROXY entry {0:?}: no host")]
+    NoHost(String),
+    #[error(
+        "invalid GOPROXY entry {0:?}: expected an http://, https:// or file:// URL, direct or off"
+    )]
+    Scheme(String),
+    #[error("GOPROXY {0:?} names no upstream (use off to disable fetching)")]
+    Empty(String),
+}
+
 /// Parsed `GOPROXY` chain.
 #[derive(Debug, Clone)]
 pub struct Chain {
@@ -114,7 +129,7 @@ impl Chain {
     /// `,` and `|`, blanks skipped, `off` and `direct` end the list, a bare
     /// host gets `https://`. Anything else that is not an `http(s)://` or
     /// `file://` URL is an error naming the entry.
-    pub fn parse(goproxy: &str) -> Result<Chain, String> {
+    pub fn parse(goproxy: &str) -> Result<Chain, ChainError> {
         let mut entries = vec![];
         let mut rest = goproxy;
         while !rest.is_empty() {
@@ -160,9 +175,7 @@ impl Chain {
             let base = url.trim_end_matches('/').to_owned();
             let source = if let Some(path) = base.strip_prefix("file://") {
                 if !path.starts_with('/') {
-                    return Err(format!(
-                        "invalid GOPROXY entry {item:?}: file:// URLs must hold an absolute path"
-                    ));
+                    return Err(ChainError::RelativeFile(item.to_owned()));
                 }
                 Source::File {
                     root: std::path::PathBuf::from(path),
@@ -173,20 +186,16 @@ impl Chain {
                 .or_else(|| base.strip_prefix("http://"))
             {
                 if host.is_empty() || host.starts_with('/') {
-                    return Err(format!("invalid GOPROXY entry {item:?}: no host"));
+                    return Err(ChainError::NoHost(item.to_owned()));
                 }
                 Source::Http { base }
             } else {
-                return Err(format!(
-                    "invalid GOPROXY entry {item:?}: expected an http://, https:// or file:// URL, direct or off"
-                ));
+                return Err(ChainError::Scheme(item.to_owned()));
             };
             entries.push((source, fall));
         }
         if entries.is_empty() {
-            return Err(format!(
-                "GOPROXY {goproxy:?} names no upstream (use off to disable fetching)"
-            ));
+            return Err(ChainError::Empty(goproxy.to_owned()));
         }
         Ok(Chain { entries })
     }

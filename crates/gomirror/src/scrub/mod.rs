@@ -265,8 +265,8 @@ impl Scrubber {
         let opened = match self.store.open(key).await {
             Ok(Some(o)) => o,
             Ok(None) => return (Verdict::Vanished, 0, None),
-            Err(StoreError::BadMeta { msg, .. }) => {
-                let why = format!("the metadata record is corrupt: {msg}");
+            Err(StoreError::BadMeta { source, .. }) => {
+                let why = format!("the metadata record is corrupt: {source}");
                 return (Verdict::Rotten(RotKind::BadRecord, why), 0, None);
             }
             Err(e) => return (Verdict::Rotten(RotKind::Unreadable, e.to_string()), 0, None),

@@ -143,7 +143,7 @@ impl FsStore {
                 .map(Some)
                 .map_err(|e| StoreError::BadMeta {
                     key: key.to_owned(),
-                    msg: e.to_string(),
+                    source: e,
                 }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_err("read record", key)(e)),

@@ -58,8 +58,12 @@ pub enum StoreError {
     },
     #[error("store: invalid key {0:?}")]
     BadKey(String),
-    #[error("store: metadata record of {key} is corrupt: {msg}")]
-    BadMeta { key: String, msg: String },
+    #[error("store: metadata record of {key} is corrupt: {source}")]
+    BadMeta {
+        key: String,
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

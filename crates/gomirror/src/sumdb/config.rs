@@ -23,11 +23,26 @@ pub struct DbConfig {
     pub url: String,
 }
 
+/// Why a `GOSUMDB` value is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum GosumdbError {
+    #[error("missing GOSUMDB")]
+    Missing,
+    #[error("invalid GOSUMDB: too many fields")]
+    TooManyFields,
+    #[error("invalid GOSUMDB: {0}")]
+    Key(note::Error),
+    #[error("invalid sumdb name (must be host[/path]): {0}")]
+    Name(String),
+    #[error("invalid GOSUMDB URL {0:?}: expected http:// or https://")]
+    Url(String),
+}
+
 /// Parses `GOSUMDB` with the go command's rules: `off`; a known name
 /// (`sum.golang.org`, and `sum.golang.google.cn` as its alias reached at
 /// that host); or a verifier key, optionally followed by the URL to reach
 /// the database at (default `https://<name>`). `None` for `off`.
-pub fn parse_gosumdb(s: &str) -> Result<Option<DbConfig>, String> {
+pub fn parse_gosumdb(s: &str) -> Result<Option<DbConfig>, GosumdbError> {
     let s = s.trim();
     if s == "off" {
         return Ok(None);
@@ -39,17 +54,17 @@ pub fn parse_gosumdb(s: &str) -> Result<Option<DbConfig>, String> {
     };
     let fields: Vec<&str> = s.split_whitespace().collect();
     if fields.is_empty() {
-        return Err("missing GOSUMDB".into());
+        return Err(GosumdbError::Missing);
     }
     if fields.len() > 2 {
-        return Err("invalid GOSUMDB: too many fields".into());
+        return Err(GosumdbError::TooManyFields);
     }
     let vkey = if fields[0] == "sum.golang.org" {
         note::SUM_GOLANG_ORG_KEY
     } else {
         fields[0]
     };
-    let v = note::new_verifier(vkey).map_err(|e| format!("invalid GOSUMDB: {e}"))?;
+    let v = note::new_verifier(vkey).map_err(GosumdbError::Key)?;
     let name = note::Verifier::name(&v).to_owned();
     let name_ok = !name.is_empty()
         && !name.ends_with('/')
@@ -58,17 +73,13 @@ pub fn parse_gosumdb(s: &str) -> Result<Option<DbConfig>, String> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-._~/:".contains(c));
     if !name_ok {
-        return Err(format!("invalid sumdb name (must be host[/path]): {name}"));
+        return Err(GosumdbError::Name(name));
     }
     let url = match fields.get(1) {
         Some(u) if u.starts_with("https://") || u.starts_with("http://") => {
             u.trim_end_matches('/').to_owned()
         }
-        Some(u) => {
-            return Err(format!(
-                "invalid GOSUMDB URL {u:?}: expected http:// or https://"
-            ))
-        }
+        Some(u) => return Err(GosumdbError::Url((*u).to_owned())),
         None => format!("https://{name}"),
     };
     Ok(Some(DbConfig {
