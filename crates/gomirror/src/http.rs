@@ -330,9 +330,11 @@ fn plain(
 /// `/sumdb/<name>/...` for the configured database only: `supported`,
 /// `latest` (verified and checked for consistency before it is passed on;
 /// the last verified head is served stale when the database is down),
-/// `lookup/...` (passed through; the last answer is served stale when the
-/// database is down) and `tile/...` (full tiles verified, then cached
-/// forever; partial and data tiles passed through).
+/// `lookup/<module>@<version>` (only well-formed lookups of modules the
+/// database is asked about, forwarded as rebuilt from their parts; passed
+/// through, kept once verified, served stale when the database is down)
+/// and `tile/8/...` (the go command's height only; hash tiles checked
+/// against the verified tree and kept; data tiles passed through).
 async fn sumdb_proxy(mirror: &Arc<Mirror>, rest: &str, head: bool) -> Response {
     use crate::sumdb::SumdbError;
     let Some(db) = mirror.sumdb() else {
@@ -353,15 +355,7 @@ async fn sumdb_proxy(mirror: &Arc<Mirror>, rest: &str, head: bool) -> Response {
     let short = format!("public, max-age={}", mirror.list_ttl().as_secs());
     // Stale answers are kept state, re-verified (signature, proofs, tile
     // hashes) by the client before they are served.
-    let stale = |b: Vec<u8>| {
-        plain(
-            StatusCode::OK,
-            b,
-            "public, max-age=0, must-revalidate",
-            true,
-            head,
-        )
-    };
+    let stale = |b: Vec<u8>| stale_answer(b, head);
     match sub {
         "supported" => plain(StatusCode::OK, vec![], "public, max-age=3600", false, head),
         "latest" => match db.fetch_latest().await {
@@ -374,46 +368,113 @@ async fn sumdb_proxy(mirror: &Arc<Mirror>, rest: &str, head: bool) -> Response {
                 None => text(StatusCode::BAD_GATEWAY, &e.to_string()),
             },
         },
-        s if s.starts_with("lookup/") => match db.proxy_lookup(s).await {
-            Ok(Ok(b)) => plain(StatusCode::OK, b, &short, false, head),
-            Ok(Err((status, msg))) => text(
-                StatusCode::from_u16(status).unwrap_or(StatusCode::NOT_FOUND),
-                &msg,
-            ),
-            Err(e) => match db.stale_lookup(s).await {
-                Some(b) => stale(b),
-                None => text(StatusCode::BAD_GATEWAY, &e.to_string()),
-            },
-        },
+        s if s.starts_with("lookup/") => {
+            let (module, version) = match crate::protocol::parse_sumdb_lookup(s) {
+                Ok(mv) => mv,
+                Err(e) => return text(StatusCode::NOT_FOUND, &e.to_string()),
+            };
+            if mirror.sumdb_skips(&module) {
+                return text(
+                    StatusCode::NOT_FOUND,
+                    &format!(
+                        "not found: {module} is private (GONOSUMDB): the checksum database is not asked about it"
+                    ),
+                );
+            }
+            // Forwarded as rebuilt from its parts, never as received.
+            let path = match (
+                crate::protocol::escaped_module(&module),
+                crate::protocol::escaped_version(&version),
+            ) {
+                (Ok(m), Ok(v)) => format!("lookup/{m}@{v}"),
+                _ => return text(StatusCode::NOT_FOUND, "not found: malformed lookup path"),
+            };
+            sumdb_lookup(db, &path, &short, head).await
+        }
         s if s.starts_with("tile/") => {
             let Ok(tile) = gomod::tlog::parse_tile_path(s) else {
                 return text(StatusCode::NOT_FOUND, "not found: malformed tile path");
             };
-            let immutable = tile.w == 1 << tile.h;
-            match db.proxy_tile(tile).await {
-                Ok(Ok(b)) => {
-                    let cc = if immutable {
-                        "public, max-age=31536000, immutable"
-                    } else {
-                        short.as_str()
-                    };
-                    plain(StatusCode::OK, b, cc, false, head)
-                }
-                Ok(Err((status, msg))) => text(
-                    StatusCode::from_u16(status).unwrap_or(StatusCode::NOT_FOUND),
-                    &msg,
-                ),
-                Err(e @ SumdbError::Unreachable { .. }) => match db.stale_tile(tile).await {
-                    Some(b) => stale(b),
-                    None => text(StatusCode::BAD_GATEWAY, &e.to_string()),
-                },
-                Err(e) => text(StatusCode::BAD_GATEWAY, &e.to_string()),
+            if tile.h != crate::sumdb::TILE_HEIGHT {
+                return text(
+                    StatusCode::NOT_FOUND,
+                    &format!(
+                        "not found: tiles of height {} are not served (the go command uses {})",
+                        tile.h,
+                        crate::sumdb::TILE_HEIGHT
+                    ),
+                );
             }
+            sumdb_tile(db, tile, &short, head).await
         }
         _ => text(
             StatusCode::NOT_FOUND,
             "not found: unknown checksum database path",
         ),
+    }
+}
+
+/// A stale answer: served, but never cached downstream.
+fn stale_answer(b: Vec<u8>, head: bool) -> Response {
+    plain(
+        StatusCode::OK,
+        b,
+        "public, max-age=0, must-revalidate",
+        true,
+        head,
+    )
+}
+
+/// A lookup through the checksum-database client: passed on, or served
+/// stale (re-verified) when the database is down.
+async fn sumdb_lookup(
+    db: &Arc<crate::sumdb::Client>,
+    path: &str,
+    short: &str,
+    head: bool,
+) -> Response {
+    match db.proxy_lookup(path).await {
+        Ok(Ok(b)) => plain(StatusCode::OK, b, short, false, head),
+        Ok(Err((status, msg))) => text(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::NOT_FOUND),
+            &msg,
+        ),
+        Err(e) => match db.stale_lookup(path).await {
+            Some(b) => stale_answer(b, head),
+            None => text(StatusCode::BAD_GATEWAY, &e.to_string()),
+        },
+    }
+}
+
+/// A tile through the checksum-database client: checked against the
+/// verified tree and kept (hash tiles), or served stale (re-verified) when
+/// the database is down.
+async fn sumdb_tile(
+    db: &Arc<crate::sumdb::Client>,
+    tile: gomod::tlog::Tile,
+    short: &str,
+    head: bool,
+) -> Response {
+    use crate::sumdb::SumdbError;
+    let immutable = tile.w == 1 << tile.h;
+    match db.proxy_tile(tile).await {
+        Ok(Ok(b)) => {
+            let cc = if immutable {
+                "public, max-age=31536000, immutable"
+            } else {
+                short
+            };
+            plain(StatusCode::OK, b, cc, false, head)
+        }
+        Ok(Err((status, msg))) => text(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::NOT_FOUND),
+            &msg,
+        ),
+        Err(e @ SumdbError::Unreachable { .. }) => match db.stale_tile(tile).await {
+            Some(b) => stale_answer(b, head),
+            None => text(StatusCode::BAD_GATEWAY, &e.to_string()),
+        },
+        Err(e) => text(StatusCode::BAD_GATEWAY, &e.to_string()),
     }
 }
 

@@ -48,6 +48,28 @@ pub fn latest_key(module: &str) -> Result<String, NameError> {
     Ok(format!("{}/@latest", escaped_module(module)?))
 }
 
+/// Parses a checksum-database lookup path (`lookup/<escaped module>@<escaped
+/// version>`) the way the go command writes one: a valid module path and a
+/// canonical version, both case-encoded. Returns the decoded module and
+/// version; anything else (dot segments, query characters, other paths on
+/// the database host) is refused.
+pub fn parse_sumdb_lookup(path: &str) -> Result<(String, String), PathError> {
+    let bad = |why: String| PathError::NotFound(format!("malformed lookup path: {why}"));
+    let rest = path
+        .strip_prefix("lookup/")
+        .ok_or_else(|| bad("no lookup/ prefix".into()))?;
+    let (enc_m, enc_v) = rest
+        .split_once('@')
+        .ok_or_else(|| bad("no @version".into()))?;
+    let module = gomod::module::unescape_path(enc_m).map_err(|e| bad(e.to_string()))?;
+    gomod::module::check_path(&module).map_err(|e| bad(e.to_string()))?;
+    let version = gomod::module::unescape_version(enc_v).map_err(|e| bad(e.to_string()))?;
+    if version.is_empty() || gomod::module::canonical_version(&version) != version {
+        return Err(bad(format!("{version:?} is not a canonical version")));
+    }
+    Ok((module, version))
+}
+
 /// Splits a versioned key (`<escaped module>/@v/<escaped version>.<ext>`)
 /// back into module path, version and file; `None` for any other key
 /// (`list`, `@latest`, `sumdb/...`) or one that does not round-trip.
@@ -66,6 +88,26 @@ pub fn parse_versioned_key(key: &str) -> Option<(String, String, FileKind)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sumdb_lookup_paths() {
+        assert_eq!(
+            parse_sumdb_lookup("lookup/github.com/!azure/go@v1.2.3"),
+            Ok(("github.com/Azure/go".into(), "v1.2.3".into()))
+        );
+        for bad in [
+            "lookup/../../x@v1.0.0",
+            "lookup/example.com/m?x=1@v1.0.0",
+            "lookup/example.com/m@v1.0.0?x=1",
+            "lookup/example.com/m@v1.0",
+            "lookup/example.com/m@master",
+            "lookup/example.com/m",
+            "lookup/Example.com/m@v1.0.0",
+            "latest",
+        ] {
+            assert!(parse_sumdb_lookup(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn versioned_keys_round_trip() {

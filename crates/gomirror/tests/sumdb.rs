@@ -448,3 +448,70 @@ fn stale_answers_are_reverified_before_they_are_served() {
     let (s, body) = reqwest_get(&latest_url);
     assert_eq!(s, 502, "{}", String::from_utf8_lossy(&body));
 }
+
+/// Sends `GET <path>` exactly as written (no URL normalisation of dot
+/// segments or escapes, as a hostile client would) and returns the status.
+fn raw_status(base: &str, path: &str) -> u16 {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status line for {path}: {text:?}"))
+}
+
+/// The `/sumdb/` pass-through forwards only what the go command asks for: a
+/// well-formed lookup of a module the database is asked about, and tiles of
+/// the go command's height. Dot segments, escaped query characters, other
+/// heights and private (GOPRIVATE/GONOSUMDB) module names are refused
+/// before anything reaches the database.
+#[test]
+fn sumdb_proxy_forwards_only_well_formed_public_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = corpus(dir.path());
+    let db = db_with(&corpus);
+    let up = Upstream::start(dir.path());
+    let data = tempfile::tempdir().unwrap();
+    let gosumdb = format!("{} {}", db.vkey, db.url());
+    let srv = Server::start(
+        &data.path().join("d"),
+        &up.url(),
+        &["--gosumdb", &gosumdb, "--goprivate", "example.com/private"],
+    );
+    let good = format!("/sumdb/{NAME}/lookup/example.com/plain@v1.0.0");
+    assert_eq!(raw_status(&srv.url, &good), 200);
+    assert_eq!(
+        raw_status(&srv.url, &format!("/sumdb/{NAME}/tile/8/0/000")),
+        200
+    );
+    let before = db.requests("");
+    for bad in [
+        format!("/sumdb/{NAME}/lookup/../../latest@v1.0.0"),
+        format!("/sumdb/{NAME}/lookup/example.com/../../../x@v1.0.0"),
+        format!("/sumdb/{NAME}/lookup/%2e%2e/%2e%2e/latest@v1.0.0"),
+        format!("/sumdb/{NAME}/lookup/example.com/plain%3Fx=1@v1.0.0"),
+        format!("/sumdb/{NAME}/lookup/example.com/plain@v1.0.0%3Fx=1"),
+        format!("/sumdb/{NAME}/lookup/example.com/plain@master"),
+        format!("/sumdb/{NAME}/lookup/example.com/private/m@v1.0.0"),
+        format!("/sumdb/{NAME}/tile/30/0/000"),
+        format!("/sumdb/{NAME}/tile/2/0/000"),
+    ] {
+        assert_eq!(raw_status(&srv.url, &bad), 404, "{bad}");
+    }
+    assert_eq!(
+        db.requests(""),
+        before,
+        "a refused path reached the database"
+    );
+}

@@ -313,11 +313,17 @@ impl Mirror {
     /// when GOSUMDB=off or the module matches GONOSUMDB/GOPRIVATE).
     fn sumdb_for(&self, module: &str) -> Option<&Arc<sumdb::Client>> {
         let db = self.sumdb.as_ref()?;
-        if !self.gonosumdb.is_empty() && gomod::glob::match_prefix_patterns(&self.gonosumdb, module)
-        {
+        if self.sumdb_skips(module) {
             return None;
         }
         Some(db)
+    }
+
+    /// Whether `module` is never checked against the checksum database
+    /// (GONOSUMDB, default GOPRIVATE): the go command never asks the
+    /// database about it, and neither does the mirror.
+    pub fn sumdb_skips(&self, module: &str) -> bool {
+        !self.gonosumdb.is_empty() && gomod::glob::match_prefix_patterns(&self.gonosumdb, module)
     }
 }
 
