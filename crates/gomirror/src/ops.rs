@@ -301,11 +301,31 @@ pub async fn status_page(mirror: &Mirror) -> Response {
 }
 
 /// Compares two byte strings in time independent of where they differ.
+/// Whether `a` and `b` are the same secret, in time that depends on
+/// neither their content nor their lengths: both are hashed to 32 bytes,
+/// which are compared without an early exit.
 fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
+    use sha2::{Digest, Sha256};
+    let (x, y) = (Sha256::digest(a), Sha256::digest(b));
+    x.iter()
+        .zip(y.iter())
+        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
+        == 0
+}
+
+/// The token of an `Authorization: Bearer <token>` header; the scheme is
+/// case-insensitive (RFC 9110) and spaces around the token are ignored.
+fn bearer_token(headers: &HeaderMap) -> &str {
+    let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return "";
+    };
+    match v.trim_start().split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => "",
     }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The admin API under `/-/`, guarded by a bearer token; off (404) when
@@ -331,12 +351,8 @@ pub async fn admin(
             "the admin API is off: no admin token is configured",
         );
     };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if !same_secret(given.as_bytes(), token.0.as_bytes()) {
+    let given = bearer_token(headers);
+    if given.is_empty() || !same_secret(given.as_bytes(), token.0.as_bytes()) {
         let mut r = text(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
         r.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -401,6 +417,23 @@ async fn purge(
     let (module, version) = match target.split_once('@') {
         Some((m, v)) => (m, Some(v)),
         None => (target, None),
+    };
+    // The `!`-encoded form of the URLs (and store keys) names the same
+    // module: `example.com/!upper@v1.0.0-!r!c1`.
+    let decoded_module;
+    let module = if module.contains('!') {
+        decoded_module = gomod::module::unescape_path(module).map_err(|e| e.to_string())?;
+        decoded_module.as_str()
+    } else {
+        module
+    };
+    let decoded_version;
+    let version = match version {
+        Some(v) if v.contains('!') => {
+            decoded_version = gomod::module::unescape_version(v).map_err(|e| e.to_string())?;
+            Some(decoded_version.as_str())
+        }
+        v => v,
     };
     gomod::module::check_path(module).map_err(|e| e.to_string())?;
     let esc = gomod::module::escape_path(module).map_err(|e| e.to_string())?;

@@ -431,6 +431,71 @@ fn admin_api_token_events_purge_and_verify() {
     });
 }
 
+/// The admin API reads the `Authorization` scheme case-insensitively (RFC
+/// 9110), and a purge target in the `!`-encoded form of the URLs purges the
+/// same module and version.
+#[test]
+fn admin_bearer_scheme_and_encoded_purge_targets() {
+    let dir = tempfile::tempdir().unwrap();
+    publish(
+        dir.path(),
+        &ModVersion {
+            path: "example.com/Upper",
+            version: "v1.0.0-RC1",
+            files: vec![
+                ("go.mod", b"module example.com/Upper\n".to_vec()),
+                ("a.go", b"package a\n".to_vec()),
+            ],
+        },
+    );
+    let up = Upstream::start(dir.path());
+    let data = tempfile::tempdir().unwrap();
+    let token_file = data.path().join("token");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    let srv = Server::start(
+        &data.path().join("d"),
+        &up.url(),
+        &["--admin-token-file", token_file.to_str().unwrap()],
+    );
+    let base = &srv.url;
+    rt().block_on(async {
+        let with = |auth: String| {
+            support::http_client()
+                .get(format!("{base}/-/events"))
+                .header("authorization", auth)
+        };
+        for scheme in ["Bearer", "bearer", "BEARER"] {
+            let r = with(format!("{scheme} {TOKEN}")).send().await.unwrap();
+            assert_eq!(r.status(), 200, "{scheme}");
+        }
+        for wrong in [
+            format!("Basic {TOKEN}"),
+            format!("Bearer {TOKEN}x"),
+            "Bearer ".to_owned(),
+            "Bearer".to_owned(),
+        ] {
+            let r = with(wrong.clone()).send().await.unwrap();
+            assert_eq!(r.status(), 401, "{wrong}");
+        }
+        let zip = format!("{base}/example.com/!upper/@v/v1.0.0-!r!c1.zip");
+        assert_eq!(get(&zip, None).await.0, 200);
+        let stored = data
+            .path()
+            .join("d/objects/example.com/!upper/@v/v1.0.0-!r!c1.zip");
+        assert!(stored.exists());
+        let (s, body) = post(
+            &format!("{base}/-/purge/example.com/!upper@v1.0.0-!r!c1"),
+            Some(TOKEN),
+        )
+        .await;
+        assert_eq!(s, 200, "{body}");
+        assert!(
+            !stored.exists(),
+            "the encoded target purged nothing: {body}"
+        );
+    });
+}
+
 #[test]
 fn health_endpoints_say_what_is_wrong() {
     let dir = tempfile::tempdir().unwrap();
