@@ -521,9 +521,10 @@ impl Canary {
         };
         let (n, m) = (f.received, meta.size);
         match failure {
-            // The body stopped early with the connection closed (or the
-            // stream reset): what users of a poisoned edge see.
-            Some(e) if n < m && is_early_eof(&e) => {
+            // The body stopped early, whatever ended it (a closed
+            // connection, a reset stream, a stall): what users of a
+            // poisoned edge see, in the incident's own words.
+            Some(e) if n < m => {
                 f.kind = Some(FindingKind::Truncated);
                 f.message = format!("truncated after {n} of {m} bytes ({e})");
             }
@@ -622,14 +623,6 @@ impl Canary {
             });
         }
     }
-}
-
-/// Whether a body error means the peer stopped sending before the end.
-fn is_early_eof(e: &str) -> bool {
-    e.contains("end of file before message length reached")
-        || e.contains("connection closed before message completed")
-        || e.contains("IncompleteBody")
-        || e.contains("unexpected end of file")
 }
 
 /// Resolves an edge's `HOST:PORT` to one socket address.

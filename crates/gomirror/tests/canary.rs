@@ -584,6 +584,87 @@ fn only_the_poisoned_edge_is_named() {
     assert_eq!(findings(&r)[0]["key"], &BIG1[1..]);
 }
 
+/// An edge that answers with the right status and Content-Length and then
+/// only half of each body, and stalls (keeps the connection open, sends
+/// nothing more): what a client sees as a truncated download.
+struct StallingEdge {
+    addr: String,
+}
+
+impl StallingEdge {
+    fn start(objects: PathBuf) -> StallingEdge {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        std::thread::spawn(move || {
+            for conn in l.incoming() {
+                let Ok(mut c) = conn else { return };
+                let objects = objects.clone();
+                std::thread::spawn(move || {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
+                        if c.read(&mut byte).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        head.push(byte[0]);
+                    }
+                    let head = String::from_utf8_lossy(&head);
+                    let path = head.split_whitespace().nth(1).unwrap_or("/");
+                    let body = std::fs::read(objects.join(&path[1..])).unwrap_or_default();
+                    let _ = write!(
+                        c,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = c.write_all(&body[..body.len() / 2]);
+                    let _ = c.flush();
+                    // Stall: hold the connection, send nothing more.
+                    std::thread::sleep(Duration::from_secs(30));
+                });
+            }
+        });
+        StallingEdge { addr }
+    }
+}
+
+/// A body that stalls short of its Content-Length is reported the way a
+/// client experiences it: "truncated after N of M bytes", whatever ended the
+/// transfer (here a stall, not a closed connection).
+#[test]
+fn a_stalled_body_is_reported_as_truncated() {
+    let origin = Origin::start();
+    for uri in &origin.uris {
+        let (s, _) = get(origin.srv.url.trim_start_matches("http://"), uri);
+        assert_eq!(s, 200, "{uri}");
+    }
+    let edge = StallingEdge::start(origin.data_dir().join("objects"));
+    let (code, r) = origin.watch(&[
+        "--cdn",
+        "http://cdn.test",
+        "--edge",
+        &edge.addr,
+        "--timeout",
+        "1s",
+        "--sample",
+        "2",
+    ]);
+    assert_eq!(code, 1, "{r:#}");
+    let f = findings(&r);
+    assert!(!f.is_empty(), "{r:#}");
+    for x in f {
+        let (n, m) = (
+            x["received"].as_u64().unwrap(),
+            x["expected_size"].as_u64().unwrap(),
+        );
+        assert_eq!(x["kind"], "truncated", "{x:#}");
+        let msg = x["message"].as_str().unwrap();
+        assert!(
+            msg.starts_with(&format!("truncated after {n} of {m} bytes")),
+            "{msg}"
+        );
+    }
+}
+
 /// The same canary inside `gomirror serve` (GOMIRROR_WATCH_CDN): a second
 /// server process over the origin's data finds the poisoned edge on its
 /// own and exports it in /metrics and /-/events.
