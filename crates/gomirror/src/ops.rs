@@ -20,6 +20,8 @@ pub struct OpsConfig {
     pub admin_token: Option<Secret>,
     pub cdn_purge_webhook: Option<String>,
     pub public_url: Option<String>,
+    /// Free space under which `/readyz` says not ready (0: not checked).
+    pub min_free_bytes: u64,
 }
 
 fn json_response(status: StatusCode, v: serde_json::Value) -> Response {
@@ -155,14 +157,21 @@ fn upstream_health(mirror: &Mirror) -> Vec<serde_json::Value> {
 
 /// `/readyz`: the store is writable and at least one upstream is usable;
 /// 503 with what is wrong otherwise.
-pub async fn readyz(mirror: &Mirror) -> Response {
+pub async fn readyz(mirror: &Mirror, min_free_bytes: u64) -> Response {
     let store_err = mirror.probe_store().await.err();
+    let free = mirror.store().free_space();
+    let low_on_space = free.is_some_and(|f| f < min_free_bytes);
     let upstreams = upstream_health(mirror);
     let any_usable = upstreams.iter().any(|u| u["usable"] == json!(true));
-    let ready = store_err.is_none() && any_usable;
+    let ready = store_err.is_none() && any_usable && !low_on_space;
     let mut problems = vec![];
     if let Some(e) = &store_err {
         problems.push(format!("store not writable: {e}"));
+    }
+    if let (true, Some(f)) = (low_on_space, free) {
+        problems.push(format!(
+            "free space {f} bytes is under the threshold of {min_free_bytes} bytes (GOMIRROR_MIN_FREE_BYTES)"
+        ));
     }
     if !any_usable {
         problems.push("no usable upstream".to_owned());
@@ -175,7 +184,7 @@ pub async fn readyz(mirror: &Mirror) -> Response {
         },
         json!({
             "ready": ready, "problems": problems,
-            "store": {"ok": store_err.is_none(), "error": store_err},
+            "store": {"ok": store_err.is_none(), "error": store_err, "free_bytes": free},
             "upstreams": upstreams,
         }),
     )
@@ -512,7 +521,7 @@ pub async fn route(
         "/" => status_page(mirror).await,
         "/metrics" => metrics(mirror),
         "/healthz" => healthz(mirror),
-        "/readyz" => readyz(mirror).await,
+        "/readyz" => readyz(mirror, ops.min_free_bytes).await,
         _ => return None,
     })
 }

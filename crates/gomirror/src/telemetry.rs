@@ -46,6 +46,7 @@ pub struct Metrics {
     pub upstream_duration: Family<Labels, Histogram, fn() -> Histogram>,
     pub integrity_failures: Family<Labels, Counter>,
     pub quarantined: Counter,
+    pub store_errors: Family<Labels, Counter>,
     pub admitted: Family<Labels, Counter>,
     pub sumdb_vouched: Family<Labels, Counter>,
     pub sumdb_unverified: Family<Labels, Counter>,
@@ -89,6 +90,7 @@ impl Metrics {
             upstream_duration: Family::new_with_constructor(latency_histogram),
             integrity_failures: Family::default(),
             quarantined: Counter::default(),
+            store_errors: Family::default(),
             admitted: Family::default(),
             sumdb_vouched: Family::default(),
             sumdb_unverified: Family::default(),
@@ -152,6 +154,11 @@ impl Metrics {
             m.upstream_duration.clone(),
         );
         r.register("integrity_failures", "Integrity failures by kind and by source (an upstream, the store, the checksum database, a CDN edge)", m.integrity_failures.clone());
+        r.register(
+            "store_errors",
+            "Failures of the mirror's own store by operation (stage, read, write, ...): a full disk or a broken volume, never an upstream's fault",
+            m.store_errors.clone(),
+        );
         r.register(
             "quarantined_objects",
             "Objects taken out of service",

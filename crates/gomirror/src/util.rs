@@ -24,6 +24,16 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// An I/O error's cause without any path it may carry (tempfile and some
+/// std errors name the file): the OS error text, else the error kind. For
+/// messages that may reach clients.
+pub fn io_cause(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(code) => std::io::Error::from_raw_os_error(code).to_string(),
+        None => e.kind().to_string(),
+    }
+}
+
 /// The delay before retry number `attempt` (1-based): exponential from
 /// 100 ms, capped at 2 s, with full jitter.
 pub fn backoff(attempt: u32) -> std::time::Duration {

@@ -28,7 +28,7 @@ fn promtool(args: &[&str]) -> String {
 #[test]
 fn rules_are_valid_and_fire_as_tested() {
     let check = promtool(&["check", "rules", "gomirror-alerts.yml"]);
-    assert!(check.contains("SUCCESS: 9 rules found"), "{check}");
+    assert!(check.contains("SUCCESS: 10 rules found"), "{check}");
     let test = promtool(&["test", "rules", "gomirror-alerts.test.yml"]);
     assert!(test.contains("SUCCESS"), "{test}");
 }
@@ -45,6 +45,7 @@ fn rules_use_only_exported_metrics() {
         &m.upstream_requests,
         &m.upstream_errors,
         &m.integrity_failures,
+        &m.store_errors,
         &m.cdn_findings,
         &m.requests,
         &m.git_commands,

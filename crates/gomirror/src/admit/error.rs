@@ -71,7 +71,8 @@ pub enum AdmitError {
     #[error("truncated after {received} of {declared} bytes")]
     Short { received: u64, declared: u64 },
     /// The local staging file failed (`staging`, `staging write`, `staging
-    /// sync`, `reading staged bytes`).
+    /// sync`, `reading staged bytes`): a store failure, not a refusal of
+    /// the content ([`AdmitError::kind`] is `None`).
     #[error("{step}: {cause}")]
     Staging { step: &'static str, cause: String },
     /// An `.info` or `@latest` that is not JSON of the right shape.
@@ -123,12 +124,15 @@ fn of(declared: Option<u64>) -> String {
 }
 
 impl AdmitError {
-    /// How this refusal is counted.
-    pub fn kind(&self) -> FailureKind {
+    /// How this refusal is counted as an integrity failure of its source;
+    /// `None` for a failure of the mirror's own staging area (a full disk is
+    /// the store's problem, not the upstream's).
+    pub fn kind(&self) -> Option<FailureKind> {
         use AdmitError::*;
-        match self {
+        Some(match self {
+            Staging { .. } => return None,
             DeclaredTooLong { .. } | OverLimit { .. } | OverDeclared { .. } => FailureKind::Size,
-            Idle { .. } | Broken { .. } | Short { .. } | Staging { .. } => FailureKind::Truncated,
+            Idle { .. } | Broken { .. } | Short { .. } => FailureKind::Truncated,
             InfoJson(_)
             | NotCanonical(_)
             | OtherVersion { .. }
@@ -138,14 +142,15 @@ impl AdmitError {
             Zip(_) => FailureKind::ZipCheck,
             ModNotZips { .. } | ZipNotMod { .. } => FailureKind::GoModMismatch,
             SumdbMismatch { .. } | SumdbState(_) => FailureKind::Sumdb,
-        }
+        })
     }
 
-    /// A staging step's failure.
-    pub(super) fn staging(step: &'static str, e: impl std::fmt::Display) -> AdmitError {
+    /// A staging step's failure, described without any path (the text may
+    /// reach clients).
+    pub(super) fn staging(step: &'static str, e: &std::io::Error) -> AdmitError {
         AdmitError::Staging {
             step,
-            cause: e.to_string(),
+            cause: crate::util::io_cause(e),
         }
     }
 }

@@ -63,7 +63,7 @@ impl Received {
     /// `.mod`, `list`, `@latest`).
     pub fn read(&self) -> Result<Vec<u8>, AdmitError> {
         std::fs::read(self.staged.path())
-            .map_err(|e| AdmitError::staging("reading staged bytes", e))
+            .map_err(|e| AdmitError::staging("reading staged bytes", &e))
     }
 }
 
@@ -107,7 +107,7 @@ fn stage_bytes(mut staged: Staged, bytes: &[u8]) -> Result<Staged, AdmitError> {
     let f = staged.file_mut();
     f.write_all(bytes)
         .and_then(|_| f.sync_all())
-        .map_err(|e| AdmitError::staging("staging write", e))?;
+        .map_err(|e| AdmitError::staging("staging write", &e))?;
     Ok(staged)
 }
 
@@ -177,7 +177,7 @@ pub async fn receive(
         staged
             .file_mut()
             .try_clone()
-            .map_err(|e| AdmitError::staging("staging", e))?,
+            .map_err(|e| AdmitError::staging("staging", &e))?,
     );
     loop {
         let next = match tokio::time::timeout(idle, body.stream.next()).await {
@@ -211,7 +211,7 @@ pub async fn receive(
         }
         hasher.update(&chunk);
         w.write_all(&chunk)
-            .map_err(|e| AdmitError::staging("staging write", e))?;
+            .map_err(|e| AdmitError::staging("staging write", &e))?;
     }
     if let Some(d) = body.declared_len {
         if size < d {
@@ -222,12 +222,12 @@ pub async fn receive(
         }
     }
     w.flush()
-        .map_err(|e| AdmitError::staging("staging write", e))?;
+        .map_err(|e| AdmitError::staging("staging write", &e))?;
     drop(w);
     staged
         .file()
         .sync_all()
-        .map_err(|e| AdmitError::staging("staging sync", e))?;
+        .map_err(|e| AdmitError::staging("staging sync", &e))?;
     Ok(Received {
         staged,
         size,
@@ -264,23 +264,26 @@ mod tests {
         assert_eq!(
             check_info(br#"{"Version":"v1.0"}"#, None)
                 .unwrap_err()
-                .kind(),
+                .kind()
+                .unwrap(),
             FailureKind::Info
         );
         assert_eq!(
             check_info(br#"{"Version":"v1.0.1"}"#, Some("v1.0.0"))
                 .unwrap_err()
-                .kind(),
+                .kind()
+                .unwrap(),
             FailureKind::Info
         );
         assert_eq!(
-            check_info(b"<html>", None).unwrap_err().kind(),
+            check_info(b"<html>", None).unwrap_err().kind().unwrap(),
             FailureKind::Info
         );
         assert_eq!(
             check_info(br#"{"Version":"v1.0.0","Time":"yesterday"}"#, None)
                 .unwrap_err()
-                .kind(),
+                .kind()
+                .unwrap(),
             FailureKind::Info
         );
     }

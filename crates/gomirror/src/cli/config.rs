@@ -91,6 +91,10 @@ pub struct ServeFlags {
     /// Bytes of small verified objects kept in memory [env: GOMIRROR_MEMORY_CACHE_BYTES] [default: 33554432]
     #[arg(long, value_name = "BYTES")]
     pub memory_cache_bytes: Option<u64>,
+    /// Free space the data directory's file system must keep for /readyz to
+    /// say ready [env: GOMIRROR_MIN_FREE_BYTES] [default: 1073741824]
+    #[arg(long, value_name = "BYTES")]
+    pub min_free_bytes: Option<u64>,
     /// How long a large zip verified whole is served without re-hashing
     /// while its stored copy is unchanged (any write to it forces a full
     /// verification); `0s` hashes every download
@@ -181,6 +185,7 @@ struct FileConfig {
     upstream_idle_timeout: Option<String>,
     upstream_retries: Option<u32>,
     memory_cache_bytes: Option<u64>,
+    min_free_bytes: Option<u64>,
     reverify_interval: Option<String>,
     alert_webhooks: Option<String>,
     admin_token_file: Option<PathBuf>,
@@ -230,6 +235,8 @@ pub struct Config {
     pub upstream_idle_timeout: Duration,
     pub upstream_retries: u32,
     pub memory_cache_bytes: u64,
+    /// Free space under which /readyz says not ready.
+    pub min_free_bytes: u64,
     pub reverify_interval: Duration,
     pub alert_webhooks: Vec<String>,
     /// The admin API's bearer token (never printed).
@@ -397,6 +404,12 @@ impl Config {
             &file.memory_cache_bytes,
         )?
         .unwrap_or(32 << 20);
+        let min_free_bytes = number(
+            &flags.min_free_bytes,
+            "GOMIRROR_MIN_FREE_BYTES",
+            &file.min_free_bytes,
+        )?
+        .unwrap_or(1 << 30);
         let reverify_interval = dur(
             &flags.reverify_interval,
             "GOMIRROR_REVERIFY_INTERVAL",
@@ -563,6 +576,7 @@ impl Config {
             upstream_idle_timeout,
             upstream_retries,
             memory_cache_bytes,
+            min_free_bytes,
             reverify_interval,
             alert_webhooks,
             admin_token,

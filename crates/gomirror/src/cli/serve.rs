@@ -178,6 +178,7 @@ pub async fn run(cfg: Config) -> Result<()> {
             admin_token: cfg.admin_token.clone(),
             cdn_purge_webhook: cfg.cdn_purge_webhook.clone(),
             public_url: cfg.public_url.clone(),
+            min_free_bytes: cfg.min_free_bytes,
         },
     });
     let tls = match &cfg.tls {

@@ -38,6 +38,7 @@ impl Counters {
             "upstream_requests" => Metrics::inc(&m.upstream_requests, &[("upstream", label)]),
             "upstream_errors" => Metrics::inc(&m.upstream_errors, &[("upstream", label)]),
             "admitted" => Metrics::inc(&m.admitted, &[("file", label)]),
+            "store_errors" => Metrics::inc(&m.store_errors, &[("op", label)]),
             "sumdb_vouched" => Metrics::inc(&m.sumdb_vouched, &[("file", label)]),
             "sumdb_unverified" => Metrics::inc(&m.sumdb_unverified, &[("file", label)]),
             "quarantined" => {

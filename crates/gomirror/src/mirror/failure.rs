@@ -67,6 +67,23 @@ pub enum StoreFailure {
     Store(#[from] StoreError),
     #[error("{0}")]
     Read(#[from] ReadError),
+    /// The staging area failed while content was received or prepared
+    /// (a full disk, an I/O error).
+    #[error("{0}")]
+    Staging(AdmitError),
+}
+
+impl StoreFailure {
+    /// The store operation that failed, as counted in
+    /// `gomirror_store_errors_total{op}`.
+    pub fn op(&self) -> &'static str {
+        match self {
+            StoreFailure::Store(StoreError::Io { op, .. }) => op,
+            StoreFailure::Store(_) => "record",
+            StoreFailure::Read(_) => "read",
+            StoreFailure::Staging(_) => "stage",
+        }
+    }
 }
 
 impl From<NameError> for Failure {

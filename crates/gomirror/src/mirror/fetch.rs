@@ -99,7 +99,11 @@ impl Mirror {
                         error,
                     });
                 }
-                Err(TryError::Store(e)) => return Err(Failure::Store(Arc::new(e))),
+                Err(TryError::Store(e)) => {
+                    self.counters.inc("store_errors", e.op());
+                    tracing::error!(op = e.op(), object = what, "store error: {e}");
+                    return Err(Failure::Store(Arc::new(e)));
+                }
                 Err(TryError::Final(f)) => return Err(f),
                 Err(TryError::Fetch(e)) => {
                     all_not_found = false;
@@ -141,10 +145,7 @@ impl Mirror {
                 Ok(body) => {
                     admit::receive(self.stage()?, body, limit, self.client.policy.idle_timeout)
                         .await
-                        .map_err(|e| {
-                            self.integrity_failure(e.kind(), src.name(), rel, &e.to_string());
-                            TryError::Admit(e)
-                        })
+                        .map_err(|e| self.refuse(e, src.name(), rel))
                 }
                 Err(e) if e.is_not_found() => return Err(TryError::NotFound(e)),
                 Err(e) => {
@@ -153,7 +154,7 @@ impl Mirror {
                 }
             };
             let retryable = matches!(&r, Err(TryError::Fetch(FetchError::Transient { .. })))
-                || matches!(&r, Err(TryError::Admit(e)) if e.kind() == FailureKind::Truncated);
+                || matches!(&r, Err(TryError::Admit(e)) if e.kind() == Some(FailureKind::Truncated));
             if r.is_ok() || !retryable || attempt >= retries {
                 return r;
             }
@@ -182,10 +183,7 @@ impl Mirror {
         ext: FileKind,
     ) -> Result<(), TryError> {
         let received = self.fetch_body(src, rel, admit::max_size(ext)).await?;
-        let refuse = |e: AdmitError| {
-            self.integrity_failure(e.kind(), src.name(), key, &e.to_string());
-            TryError::Admit(e)
-        };
+        let refuse = |e: AdmitError| self.refuse(e, src.name(), key);
         // The stored other half of this version, which the content must
         // agree with (`.zip` for a `.mod`, `.mod` for a `.zip`).
         let sibling = match ext {
@@ -245,7 +243,8 @@ impl Mirror {
                         Ok(a)
                     }
                     Err(e) => {
-                        self.integrity_failure(e.kind(), src.name(), key, &e.to_string());
+                        let kind = e.kind().unwrap_or(FailureKind::Sumdb);
+                        self.integrity_failure(kind, src.name(), key, &e.to_string());
                         tracing::error!(
                             alert = "sumdb_mismatch",
                             upstream = src.name(),

@@ -157,6 +157,20 @@ impl Mirror {
         }
     }
 
+    /// Classifies content that admission refused: an integrity failure of
+    /// `source` (counted, logged, alerted; the next upstream is tried), or a
+    /// failure of the mirror's own staging area (a store error: no upstream
+    /// is blamed or tried).
+    pub(super) fn refuse(&self, e: AdmitError, source: &str, what: &str) -> TryError {
+        match e.kind() {
+            Some(kind) => {
+                self.integrity_failure(kind, source, what, &e.to_string());
+                TryError::Admit(e)
+            }
+            None => TryError::Store(StoreFailure::Staging(e)),
+        }
+    }
+
     /// Records an integrity failure of `kind` from `source` (an upstream
     /// name, or `store`).
     fn integrity_failure(&self, kind: FailureKind, source: &str, what: &str, msg: &str) {
@@ -192,7 +206,11 @@ impl Mirror {
                 self.quarantine(key, kind, &msg).await;
                 Ok(None)
             }
-            Err(e) => Err(e.into()),
+            Err(e) => {
+                self.counters.inc("store_errors", "read");
+                tracing::error!(key, "store error: {e}");
+                Err(e.into())
+            }
         }
     }
 

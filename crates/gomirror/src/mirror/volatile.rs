@@ -1,7 +1,7 @@
 //! Answers that change over time (`list`, `@latest`, queries): cached
 //! briefly, served stale when every upstream fails.
 
-use super::{Failure, Mirror, TryError, Upstream};
+use super::{Failure, Mirror, Upstream};
 use crate::admit;
 use crate::protocol::escaped_module as escaped;
 use crate::verify::Verified;
@@ -57,10 +57,7 @@ impl Mirror {
                         let received = this.fetch_body(&src, &rel, kind.limit()).await?;
                         let admitted = kind
                             .admit(&k, &received, this.stage()?, src.name())
-                            .map_err(|e| {
-                                this.integrity_failure(e.kind(), src.name(), &k, &e.to_string());
-                                TryError::Admit(e)
-                            })?;
+                            .map_err(|e| this.refuse(e, src.name(), &k))?;
                         this.verifier.forget(&k);
                         this.commit(admitted).await
                     }
@@ -159,10 +156,8 @@ impl Mirror {
             let module = module.to_owned();
             async move {
                 let received = this.fetch_body(&src, &rel, admit::MAX_INFO).await?;
-                let mut answer = admit::query_info(received, &module, src.name()).map_err(|e| {
-                    this.integrity_failure(e.kind(), src.name(), &rel, &e.to_string());
-                    TryError::Admit(e)
-                })?;
+                let mut answer = admit::query_info(received, &module, src.name())
+                    .map_err(|e| this.refuse(e, src.name(), &rel))?;
                 if let Some(a) = answer.take_admitted() {
                     if matches!(this.store.meta(a.key()).await, Ok(None)) {
                         this.commit(a).await?;

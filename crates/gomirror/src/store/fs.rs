@@ -424,6 +424,18 @@ impl Store for FsStore {
         self.scan_unrecorded(prefix).await
     }
 
+    fn free_space(&self) -> Option<u64> {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(self.root.as_os_str().as_bytes()).ok()?;
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        // SAFETY: `path` is a NUL-terminated string and `st` a valid,
+        // writable statvfs for the call to fill.
+        if unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 {
+            return None;
+        }
+        Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+    }
+
     fn object_missing(&self, key: &str) -> bool {
         self.bytes_missing(key)
     }

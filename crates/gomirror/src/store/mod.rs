@@ -49,7 +49,8 @@ pub struct Opened {
 /// Errors from a storage backend, with the key they concern.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("store: {op} {key}: {source}")]
+    /// The text names no path (`source` may: it is kept for logs).
+    #[error("store: {op} {key}: {}", crate::util::io_cause(source))]
     Io {
         op: &'static str,
         key: String,
@@ -113,6 +114,11 @@ pub trait Store: Send + Sync + 'static {
     /// keys. A backend whose commit leaves no such state finds nothing.
     async fn unrecorded(&self, _prefix: &str) -> Result<Unrecorded> {
         Ok(Unrecorded::default())
+    }
+
+    /// Free bytes where the store writes, when it can tell.
+    fn free_space(&self) -> Option<u64> {
+        None
     }
 
     /// Whether the bytes of `key` are absent, whatever its record says.

@@ -29,9 +29,40 @@ impl Server {
         extra: &[&str],
         env: &[(&str, &std::ffi::OsStr)],
     ) -> Server {
+        Server::launch(super::gomirror(), data_dir, goproxy, extra, env)
+    }
+
+    /// [`Server::start`] with the data directory on a tmpfs of `size`
+    /// (e.g. `3m`) mounted in a private mount namespace of the server
+    /// process only (`unshare -m`): a small disk that fills up, invisible
+    /// to the rest of the machine and gone when the process ends.
+    pub fn start_on_small_disk(
+        data_dir: &Path,
+        size: &str,
+        goproxy: &str,
+        extra: &[&str],
+    ) -> Server {
+        std::fs::create_dir_all(data_dir).unwrap();
+        let mut cmd = Command::new("unshare");
+        cmd.args(["-m", "sh", "-c"])
+            .arg(r#"mount -t tmpfs -o "size=$1" tmpfs "$2" && shift 2 && exec "$@""#)
+            .arg("sh")
+            .arg(size)
+            .arg(data_dir)
+            .arg(env!("CARGO_BIN_EXE_gomirror"));
+        Server::launch(cmd, data_dir, goproxy, extra, &[])
+    }
+
+    fn launch(
+        mut cmd: Command,
+        data_dir: &Path,
+        goproxy: &str,
+        extra: &[&str],
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> Server {
         let log = data_dir.with_extension("log");
         let logf = std::fs::File::create(&log).unwrap();
-        let mut child = super::gomirror()
+        let mut child = cmd
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(["--goproxy", goproxy])

@@ -1,0 +1,82 @@
+//! Hardening: a hostile client or upstream, or a careless operator, cannot
+//! exhaust, steer or blind the mirror. Each test reproduces a finding of the
+//! hardening review on loopback (it failed before the fix).
+
+mod support;
+
+use support::server::Server;
+use support::upstream::{publish, ModVersion, Upstream};
+
+/// Deterministic incompressible bytes.
+fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn get(url: &str) -> (u16, String) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let r = support::http_client().get(url).send().await.unwrap();
+        let s = r.status().as_u16();
+        (s, r.text().await.unwrap_or_default())
+    })
+}
+
+/// A full disk is the store's failure, not the upstream's: the client gets
+/// 503 "storage unavailable" without a server path in the text; it is
+/// counted as a store error, not as an integrity failure of the upstream;
+/// the upstream is not retried and the next one is not tried; `/readyz`
+/// says the free space is under its threshold.
+#[test]
+fn a_full_disk_is_a_store_error_not_the_upstreams() {
+    let dir = tempfile::tempdir().unwrap();
+    publish(
+        dir.path(),
+        &ModVersion {
+            path: "example.com/big",
+            version: "v1.0.0",
+            files: vec![
+                ("go.mod", b"module example.com/big\n".to_vec()),
+                ("blob.bin", noise(6 << 20, 3)),
+            ],
+        },
+    );
+    let first = Upstream::start(dir.path());
+    let second = Upstream::start(dir.path());
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().join("d");
+    let srv = Server::start_on_small_disk(
+        &data_dir,
+        "3m",
+        &format!("{},{}", first.url(), second.url()),
+        &["--min-free-bytes", "8000000"],
+    );
+    let zip = "/example.com/big/@v/v1.0.0.zip";
+    let (s, body) = get(&format!("{}{zip}", srv.url));
+    assert_eq!(s, 503, "{body}");
+    assert!(body.starts_with("storage unavailable"), "{body}");
+    assert!(
+        !body.contains(data_dir.to_str().unwrap()),
+        "a server path in a client message: {body}"
+    );
+    assert_eq!(first.count(zip), 1, "a full disk is not retried");
+    assert_eq!(second.count(zip), 0, "nor blamed on the upstream");
+    let (_, metrics) = get(&format!("{}/metrics", srv.url));
+    let failures = support::metric(&metrics, "gomirror_integrity_failures_total", &[]);
+    assert_eq!(failures, 0.0, "{metrics}");
+    let store_errors = support::metric(&metrics, "gomirror_store_errors_total", &[]);
+    assert!(store_errors >= 1.0, "{metrics}");
+    let (s, body) = get(&format!("{}/readyz", srv.url));
+    assert_eq!(s, 503, "{body}");
+    assert!(body.contains("free space"), "{body}");
+}
