@@ -5,6 +5,7 @@
 mod support;
 
 use support::server::Server;
+use support::sumdb::{TestSumdb, NAME};
 use support::upstream::{publish, ModVersion, Upstream};
 
 /// Deterministic incompressible bytes.
@@ -79,4 +80,42 @@ fn a_full_disk_is_a_store_error_not_the_upstreams() {
     let (s, body) = get(&format!("{}/readyz", srv.url));
     assert_eq!(s, 503, "{body}");
     assert!(body.contains("free space"), "{body}");
+}
+
+/// Checksum-database answers are size-capped as they arrive: a hostile
+/// database serving a 64 MiB `latest` is refused as too large (nothing of
+/// that size is held in memory), while its (normal-sized) lookups still
+/// vouch for admission.
+#[test]
+fn oversized_checksum_database_answers_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = vec![
+        ("go.mod", b"module example.com/m\n".to_vec()),
+        ("m.go", b"package m\n".to_vec()),
+    ];
+    let zip_h1 = publish(
+        dir.path(),
+        &ModVersion {
+            path: "example.com/m",
+            version: "v1.0.0",
+            files: files.clone(),
+        },
+    );
+    let db = TestSumdb::start();
+    db.add(
+        "example.com/m",
+        "v1.0.0",
+        &zip_h1,
+        &gomod::dirhash::hash_go_mod(&files[0].1),
+    );
+    db.pad_latest(64 << 20);
+    let up = Upstream::start(dir.path());
+    let data = tempfile::tempdir().unwrap();
+    let gosumdb = format!("{} {}", db.vkey, db.url());
+    let srv = Server::start(&data.path().join("d"), &up.url(), &["--gosumdb", &gosumdb]);
+    let (s, body) = get(&format!("{}/sumdb/{NAME}/latest", srv.url));
+    assert_eq!(s, 502, "{body}");
+    assert!(body.contains("larger than"), "{body}");
+    let (s, _) = get(&format!("{}/example.com/m/@v/v1.0.0.zip", srv.url));
+    assert_eq!(s, 200);
 }

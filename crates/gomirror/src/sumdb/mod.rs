@@ -98,6 +98,18 @@ fn latest_key(name: &str) -> String {
     format!("sumdb/{name}/latest")
 }
 
+/// The largest answer read from the database for `path`: a hash tile of
+/// height 8 is 8 KiB, a data tile (256 records) well under 1 MiB, a signed
+/// tree head or a lookup answer a few hundred bytes (64 KiB leaves room for
+/// many signatures). Anything larger is refused as it arrives, never held.
+fn answer_cap(path: &str) -> u64 {
+    match path.strip_prefix("tile/") {
+        Some(t) if t.contains("/data/") => 1 << 20,
+        Some(_) => (1u64 << TILE_HEIGHT) * tlog::HASH_SIZE as u64,
+        None => 64 << 10,
+    }
+}
+
 /// The tile height the go command's client and sum.golang.org use.
 pub const TILE_HEIGHT: u32 = 8;
 
@@ -156,13 +168,30 @@ impl Client {
     /// `Ok(Err(status, text))` for a 404/410.
     async fn get(&self, path: &str) -> Result<Result<Vec<u8>, (u16, String)>, SumdbError> {
         let url = format!("{}/{path}", self.cfg.url);
-        let resp = self.http.get(&url).send().await.map_err(|e| {
+        let mut resp = self.http.get(&url).send().await.map_err(|e| {
             self.unreachable(format!("GET {url}: {}", crate::util::error_chain(&e)))
         })?;
         let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| {
-            self.unreachable(format!("GET {url}: {}", crate::util::error_chain(&e)))
-        })?;
+        let cap = answer_cap(path);
+        let too_large = |n: u64| {
+            self.invalid(format!(
+                "GET {url}: answer of {n} bytes or more is larger than the {cap} bytes allowed"
+            ))
+        };
+        if let Some(n) = resp.content_length().filter(|&n| n > cap) {
+            return Err(too_large(n));
+        }
+        let mut body: Vec<u8> = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| self.unreachable(format!("GET {url}: {}", crate::util::error_chain(&e))))?
+        {
+            if body.len() as u64 + chunk.len() as u64 > cap {
+                return Err(too_large(body.len() as u64 + chunk.len() as u64));
+            }
+            body.extend_from_slice(&chunk);
+        }
         if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
             let text = String::from_utf8_lossy(&body)
                 .lines()
@@ -176,7 +205,7 @@ impl Client {
         if status != reqwest::StatusCode::OK {
             return Err(self.unreachable(format!("GET {url}: {status}")));
         }
-        Ok(Ok(body.to_vec()))
+        Ok(Ok(body))
     }
 
     /// A kept object, verified against its record; `None` when absent or

@@ -48,6 +48,8 @@ struct DbState {
     truncate_tiles: Mutex<usize>,
     /// Answer everything with 503.
     down: Mutex<bool>,
+    /// Append this many bytes to every `latest` (a hostile database).
+    pad_latest: Mutex<usize>,
 }
 
 /// A running test checksum database.
@@ -69,6 +71,7 @@ impl TestSumdb {
             requests: Mutex::default(),
             truncate_tiles: Mutex::new(0),
             down: Mutex::new(false),
+            pad_latest: Mutex::new(0),
         });
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -139,6 +142,11 @@ impl TestSumdb {
         *self.state.truncate_tiles.lock().unwrap() = n;
     }
 
+    /// Appends `n` bytes to every `latest` answer.
+    pub fn pad_latest(&self, n: usize) {
+        *self.state.pad_latest.lock().unwrap() = n;
+    }
+
     /// Answers every request with 503 (or serves again).
     pub fn set_down(&self, down: bool) {
         *self.state.down.lock().unwrap() = down;
@@ -183,7 +191,9 @@ async fn serve(State(st): State<Arc<DbState>>, uri: http::Uri) -> Response {
         note::sign(&n, &[&st.signer]).unwrap()
     };
     if path == "/latest" {
-        return text(200, signed());
+        let mut b = signed();
+        b.resize(b.len() + *st.pad_latest.lock().unwrap(), b'x');
+        return text(200, b);
     }
     if let Some(mv) = path.strip_prefix("/lookup/") {
         let Some((p, v)) = mv.split_once('@') else {
