@@ -22,15 +22,8 @@ fn noise(n: usize, seed: u64) -> Vec<u8> {
 }
 
 fn get(url: &str) -> (u16, String) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let r = support::http_client().get(url).send().await.unwrap();
-        let s = r.status().as_u16();
-        (s, r.text().await.unwrap_or_default())
-    })
+    let (s, b) = support::get_blocking(url);
+    (s, String::from_utf8_lossy(&b).into_owned())
 }
 
 /// A full disk is the store's failure, not the upstream's: the client gets

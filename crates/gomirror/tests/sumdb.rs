@@ -59,13 +59,20 @@ struct Setup {
 
 impl Setup {
     fn start() -> Setup {
+        Setup::start_with(&[])
+    }
+
+    /// [`Setup::start`] with extra arguments for the server.
+    fn start_with(extra: &[&str]) -> Setup {
         let dir = tempfile::tempdir().unwrap();
         let corpus = corpus(dir.path());
         let db = db_with(&corpus);
         let up = Upstream::start(dir.path());
         let data = tempfile::tempdir().unwrap();
         let gosumdb = format!("{} {}", db.vkey, db.url());
-        let srv = Server::start(&data.path().join("d"), &up.url(), &["--gosumdb", &gosumdb]);
+        let mut args = vec!["--gosumdb", gosumdb.as_str()];
+        args.extend_from_slice(extra);
+        let srv = Server::start(&data.path().join("d"), &up.url(), &args);
         Setup {
             db,
             data,
@@ -173,35 +180,23 @@ fn go_command_verifies_through_the_mirror_and_tampered_zips_are_refused() {
     // The database name does not resolve: every lookup went through the
     // mirror's /sumdb/ proxy.
     assert_eq!(db.requests("/lookup/"), lookups + corpus.len() as u64);
-    let r = reqwest_get(&format!("{}/sumdb/{NAME}/supported", srv.url));
+    let r = support::get_blocking(&format!("{}/sumdb/{NAME}/supported", srv.url));
     assert_eq!(r.0, 200);
     // Full tiles the mirror verified are cached: asking again costs the
     // database nothing.
     let tile = format!("{}/sumdb/{NAME}/tile/8/0/000", srv.url);
-    assert_eq!(reqwest_get(&tile).0, 200);
+    assert_eq!(support::get_blocking(&tile).0, 200);
     let n = db.requests("/tile/8/0/000");
-    let (status, body) = reqwest_get(&tile);
+    let (status, body) = support::get_blocking(&tile);
     assert_eq!(status, 200);
     assert_eq!(body.len(), 256 * 32);
     assert_eq!(db.requests("/tile/8/0/000"), n);
     assert!(db.requests("/tile/") >= before);
     // Another database name: 404.
     assert_eq!(
-        reqwest_get(&format!("{}/sumdb/sum.golang.org/latest", srv.url)).0,
+        support::get_blocking(&format!("{}/sumdb/sum.golang.org/latest", srv.url)).0,
         404
     );
-}
-
-fn reqwest_get(url: &str) -> (u16, Vec<u8>) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let r = support::http_client().get(url).send().await.unwrap();
-        let s = r.status().as_u16();
-        (s, r.bytes().await.unwrap().to_vec())
-    })
 }
 
 #[test]
@@ -215,7 +210,7 @@ fn a_forked_database_is_detected_and_admission_refused() {
     let mut first = Server::start(&data.path().join("d"), &up.url(), &["--gosumdb", &gosumdb]);
     // Admit one version: the mirror now remembers a verified tree, and
     // keeps remembering it across a restart.
-    let (s, _) = reqwest_get(&format!("{}/example.com/plain/@v/v1.0.0.mod", first.url));
+    let (s, _) = support::get_blocking(&format!("{}/example.com/plain/@v/v1.0.0.mod", first.url));
     assert_eq!(s, 200);
     assert!(data.path().join("d/objects/sumdb").exists());
     first.terminate(std::time::Duration::from_secs(10));
@@ -233,7 +228,7 @@ fn a_forked_database_is_detected_and_admission_refused() {
     );
     // The database forks: a bigger tree whose history differs.
     db.fork();
-    let (s, body) = reqwest_get(&format!("{}/example.com/plain/@v/v1.1.0.mod", srv.url));
+    let (s, body) = support::get_blocking(&format!("{}/example.com/plain/@v/v1.1.0.mod", srv.url));
     assert_eq!(s, 502, "{}", String::from_utf8_lossy(&body));
     assert!(
         String::from_utf8_lossy(&body).contains("FORK"),
@@ -246,7 +241,7 @@ fn a_forked_database_is_detected_and_admission_refused() {
         .exists());
     // The forked head is not passed on to clients either.
     assert_eq!(
-        reqwest_get(&format!("{}/sumdb/{NAME}/latest", srv.url)).0,
+        support::get_blocking(&format!("{}/sumdb/{NAME}/latest", srv.url)).0,
         502
     );
     assert!(srv.log().contains("alert=\"sumdb_fork\""), "{}", srv.log());
@@ -277,7 +272,8 @@ fn database_down_strict_refuses_warn_admits_unverified() {
     let gosumdb = format!("{vkey} http://127.0.0.1:9");
     let data = tempfile::tempdir().unwrap();
     let strict = Server::start(&data.path().join("s"), &up.url(), &["--gosumdb", &gosumdb]);
-    let (s, body) = reqwest_get(&format!("{}/example.com/plain/@v/v1.0.0.zip", strict.url));
+    let (s, body) =
+        support::get_blocking(&format!("{}/example.com/plain/@v/v1.0.0.zip", strict.url));
     assert_eq!(s, 502);
     assert!(String::from_utf8_lossy(&body).contains("unreachable"));
     assert!(!data
@@ -289,7 +285,7 @@ fn database_down_strict_refuses_warn_admits_unverified() {
         &up.url(),
         &["--gosumdb", &gosumdb, "--sumdb-unreachable", "warn"],
     );
-    let (s, _) = reqwest_get(&format!("{}/example.com/plain/@v/v1.0.0.zip", warn.url));
+    let (s, _) = support::get_blocking(&format!("{}/example.com/plain/@v/v1.0.0.zip", warn.url));
     assert_eq!(s, 200);
     let meta: serde_json::Value = serde_json::from_slice(
         &std::fs::read(
@@ -307,11 +303,11 @@ fn database_down_strict_refuses_warn_admits_unverified() {
         &["--gosumdb", &gosumdb, "--gonosumdb", "example.com/plain"],
     );
     assert_eq!(
-        reqwest_get(&format!("{}/example.com/plain/@v/v1.0.0.zip", private.url)).0,
+        support::get_blocking(&format!("{}/example.com/plain/@v/v1.0.0.zip", private.url)).0,
         200
     );
     assert_eq!(
-        reqwest_get(&format!("{}/example.com/other/@v/v0.1.0.zip", private.url)).0,
+        support::get_blocking(&format!("{}/example.com/other/@v/v0.1.0.zip", private.url)).0,
         502
     );
 }
@@ -329,7 +325,7 @@ fn wrong_key_is_rejected() {
         &up.url(),
         &["--gosumdb", &format!("{other_vkey} {}", db.url())],
     );
-    let (s, body) = reqwest_get(&format!("{}/example.com/plain/@v/v1.0.0.zip", srv.url));
+    let (s, body) = support::get_blocking(&format!("{}/example.com/plain/@v/v1.0.0.zip", srv.url));
     assert_eq!(s, 502);
     let body = String::from_utf8_lossy(&body);
     assert!(
@@ -343,7 +339,7 @@ fn truncated_tiles_are_rejected_and_stale_answers_served_when_down() {
     let setup = Setup::start();
     let (db, data, srv) = (&setup.db, &setup.data, &setup.srv);
     db.truncate_tiles(5);
-    let (s, body) = reqwest_get(&format!("{}/example.com/plain/@v/v1.0.0.zip", srv.url));
+    let (s, body) = support::get_blocking(&format!("{}/example.com/plain/@v/v1.0.0.zip", srv.url));
     assert_eq!(s, 502);
     assert!(
         String::from_utf8_lossy(&body).contains("invalid answer"),
@@ -356,27 +352,27 @@ fn truncated_tiles_are_rejected_and_stale_answers_served_when_down() {
         .exists());
     db.truncate_tiles(0);
     assert_eq!(
-        reqwest_get(&format!("{}/example.com/plain/@v/v1.0.0.zip", srv.url)).0,
+        support::get_blocking(&format!("{}/example.com/plain/@v/v1.0.0.zip", srv.url)).0,
         200
     );
     // Through the proxy while up, then down: latest, lookups and tiles are
     // served stale.
-    let latest = reqwest_get(&format!("{}/sumdb/{NAME}/latest", srv.url));
+    let latest = support::get_blocking(&format!("{}/sumdb/{NAME}/latest", srv.url));
     let lookup_url = format!("{}/sumdb/{NAME}/lookup/example.com/plain@v1.0.0", srv.url);
-    let lookup = reqwest_get(&lookup_url);
+    let lookup = support::get_blocking(&lookup_url);
     let partial = format!("{}/sumdb/{NAME}/tile/8/0/001.p/47", srv.url);
-    let tile = reqwest_get(&partial);
+    let tile = support::get_blocking(&partial);
     let full_url = format!("{}/sumdb/{NAME}/tile/8/0/000", srv.url);
-    let full = reqwest_get(&full_url);
+    let full = support::get_blocking(&full_url);
     assert_eq!((latest.0, lookup.0, tile.0, full.0), (200, 200, 200, 200));
     db.set_down(true);
     assert_eq!(
-        reqwest_get(&format!("{}/sumdb/{NAME}/latest", srv.url)),
+        support::get_blocking(&format!("{}/sumdb/{NAME}/latest", srv.url)),
         latest
     );
-    assert_eq!(reqwest_get(&lookup_url), lookup);
-    assert_eq!(reqwest_get(&partial), tile);
-    assert_eq!(reqwest_get(&full_url), full);
+    assert_eq!(support::get_blocking(&lookup_url), lookup);
+    assert_eq!(support::get_blocking(&partial), tile);
+    assert_eq!(support::get_blocking(&full_url), full);
 }
 
 /// Rewrites a kept object and its record so that the record matches the
@@ -414,9 +410,9 @@ fn stale_answers_are_reverified_before_they_are_served() {
     let other_url = format!("{}/sumdb/{NAME}/lookup/example.com/other@v0.1.0", srv.url);
     let partial_url = format!("{}/sumdb/{NAME}/tile/8/0/001.p/47", srv.url);
     for u in [&latest_url, &lookup_url, &other_url, &partial_url] {
-        assert_eq!(reqwest_get(u).0, 200, "{u}");
+        assert_eq!(support::get_blocking(u).0, 200, "{u}");
     }
-    let other = reqwest_get(&other_url);
+    let other = support::get_blocking(&other_url);
     db.set_down(true);
     let objects = data.path().join("d/objects");
     // The record text of one lookup: another hash for the zip.
@@ -428,24 +424,24 @@ fn stale_answers_are_reverified_before_they_are_served() {
             b[i] = if b[i] == b'A' { b'B' } else { b'A' };
         },
     );
-    let (s, body) = reqwest_get(&lookup_url);
+    let (s, body) = support::get_blocking(&lookup_url);
     assert_eq!(s, 502, "{}", String::from_utf8_lossy(&body));
     // Another lookup, untouched, is still served stale.
-    assert_eq!(reqwest_get(&other_url), other);
+    assert_eq!(support::get_blocking(&other_url), other);
     // One hash in the partial tile.
     rewrite_kept(&objects, &format!("sumdb/{NAME}/tile/8/0/001.p/47"), |b| {
         b[100] ^= 1
     });
-    let (s, body) = reqwest_get(&partial_url);
+    let (s, body) = support::get_blocking(&partial_url);
     assert_eq!(s, 502, "{}", String::from_utf8_lossy(&body));
-    assert_eq!(reqwest_get(&latest_url).0, 200);
+    assert_eq!(support::get_blocking(&latest_url).0, 200);
     // The signed tree head itself: a changed tree hash fails its signature.
     rewrite_kept(&objects, &format!("sumdb/{NAME}/latest"), |b| {
         let i = b.iter().position(|&c| c == b'\n').unwrap() + 1;
         let j = i + b[i..].iter().position(|&c| c == b'\n').unwrap() + 1;
         b[j] = if b[j] == b'A' { b'B' } else { b'A' };
     });
-    let (s, body) = reqwest_get(&latest_url);
+    let (s, body) = support::get_blocking(&latest_url);
     assert_eq!(s, 502, "{}", String::from_utf8_lossy(&body));
 }
 
@@ -478,17 +474,8 @@ fn raw_status(base: &str, path: &str) -> u16 {
 /// before anything reaches the database.
 #[test]
 fn sumdb_proxy_forwards_only_well_formed_public_paths() {
-    let dir = tempfile::tempdir().unwrap();
-    let corpus = corpus(dir.path());
-    let db = db_with(&corpus);
-    let up = Upstream::start(dir.path());
-    let data = tempfile::tempdir().unwrap();
-    let gosumdb = format!("{} {}", db.vkey, db.url());
-    let srv = Server::start(
-        &data.path().join("d"),
-        &up.url(),
-        &["--gosumdb", &gosumdb, "--goprivate", "example.com/private"],
-    );
+    let setup = Setup::start_with(&["--goprivate", "example.com/private"]);
+    let (db, srv) = (&setup.db, &setup.srv);
     let good = format!("/sumdb/{NAME}/lookup/example.com/plain@v1.0.0");
     assert_eq!(raw_status(&srv.url, &good), 200);
     assert_eq!(

@@ -18,6 +18,19 @@ pub fn http_client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+/// `GET url` from a synchronous test: the status and the body.
+pub fn get_blocking(url: &str) -> (u16, Vec<u8>) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let r = http_client().get(url).send().await.unwrap();
+        let s = r.status().as_u16();
+        (s, r.bytes().await.unwrap().to_vec())
+    })
+}
+
 /// The `gomirror` binary built for this test run.
 pub fn gomirror() -> Command {
     Command::new(env!("CARGO_BIN_EXE_gomirror"))
