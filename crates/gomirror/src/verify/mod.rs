@@ -240,20 +240,42 @@ pub async fn read_whole(store: &dyn Store, key: &str) -> Result<Loaded, ReadErro
     let Some(opened) = store.open(key).await? else {
         return Ok(Loaded::Absent);
     };
-    let meta = opened.meta;
-    let len = opened.reader.stored_len().await.map_err(io_err(key))?;
-    if len != meta.size {
+    let reader = opened.reader.as_ref();
+    if let Some(rot) = length_rot(key, &opened.meta, reader).await? {
+        return Ok(rot);
+    }
+    Ok(match read_verified(key, &opened.meta, reader).await? {
+        Ok(data) => Loaded::Ok(Verified::memory(key, opened.meta, data)),
+        Err(rot) => rot,
+    })
+}
+
+/// The stored copy's length against the record: the rot when they differ.
+async fn length_rot(
+    key: &str,
+    meta: &Meta,
+    reader: &dyn ObjectRead,
+) -> Result<Option<Loaded>, ReadError> {
+    let len = reader.stored_len().await.map_err(io_err(key))?;
+    Ok((len != meta.size).then(|| {
         let msg = format!("stored length {len}, admitted {}", meta.size);
-        return Ok(Loaded::Rotten(FailureKind::Size, msg));
-    }
-    let data = read_all(opened.reader.as_ref(), meta.size)
-        .await
-        .map_err(io_err(key))?;
-    if !bytes_match(&meta, &data) {
+        Loaded::Rotten(FailureKind::Size, msg)
+    }))
+}
+
+/// The whole stored copy (of a small object), read and compared with the
+/// record: its bytes, or the rot.
+async fn read_verified(
+    key: &str,
+    meta: &Meta,
+    reader: &dyn ObjectRead,
+) -> Result<Result<Bytes, Loaded>, ReadError> {
+    let data = read_all(reader, meta.size).await.map_err(io_err(key))?;
+    if !bytes_match(meta, &data) {
         let msg = "stored bytes do not match the admitted sha256".to_owned();
-        return Ok(Loaded::Rotten(FailureKind::Sha256, msg));
+        return Ok(Err(Loaded::Rotten(FailureKind::Sha256, msg)));
     }
-    Ok(Loaded::Ok(Verified::memory(key, meta, data)))
+    Ok(Ok(data))
 }
 
 /// The reading side of the mirror: the memory tier, the record of which
@@ -316,19 +338,14 @@ impl Verifier {
         };
         let meta = opened.meta;
         let reader = opened.reader;
-        let len = reader.stored_len().await.map_err(io_err(key))?;
-        if len != meta.size {
-            let msg = format!("stored length {len}, admitted {}", meta.size);
-            return Ok(Loaded::Rotten(FailureKind::Size, msg));
+        if let Some(rot) = length_rot(key, &meta, reader.as_ref()).await? {
+            return Ok(rot);
         }
         if meta.size <= SMALL_OBJECT {
-            let data = read_all(reader.as_ref(), meta.size)
-                .await
-                .map_err(io_err(key))?;
-            if !bytes_match(&meta, &data) {
-                let msg = "stored bytes do not match the admitted sha256".to_owned();
-                return Ok(Loaded::Rotten(FailureKind::Sha256, msg));
-            }
+            let data = match read_verified(key, &meta, reader.as_ref()).await? {
+                Ok(data) => data,
+                Err(rot) => return Ok(rot),
+            };
             self.mem
                 .lock()
                 .unwrap()
