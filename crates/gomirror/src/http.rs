@@ -369,11 +369,12 @@ async fn sumdb_proxy(mirror: &Arc<Mirror>, rest: &str, head: bool) -> Response {
             },
         },
         s if s.starts_with("lookup/") => {
-            let (module, version) = match crate::protocol::parse_sumdb_lookup(s) {
-                Ok(mv) => mv,
+            let lookup = match crate::protocol::parse_sumdb_lookup(s) {
+                Ok(l) => l,
                 Err(e) => return text(StatusCode::NOT_FOUND, &e.to_string()),
             };
-            if mirror.sumdb_skips(&module) {
+            let module = &lookup.module;
+            if mirror.sumdb_skips(module) {
                 return text(
                     StatusCode::NOT_FOUND,
                     &format!(
@@ -381,15 +382,7 @@ async fn sumdb_proxy(mirror: &Arc<Mirror>, rest: &str, head: bool) -> Response {
                     ),
                 );
             }
-            // Forwarded as rebuilt from its parts, never as received.
-            let path = match (
-                crate::protocol::escaped_module(&module),
-                crate::protocol::escaped_version(&version),
-            ) {
-                (Ok(m), Ok(v)) => format!("lookup/{m}@{v}"),
-                _ => return text(StatusCode::NOT_FOUND, "not found: malformed lookup path"),
-            };
-            sumdb_lookup(db, &path, &short, head).await
+            sumdb_lookup(db, &lookup.path, &short, head).await
         }
         s if s.starts_with("tile/") => {
             let Ok(tile) = gomod::tlog::parse_tile_path(s) else {

@@ -48,12 +48,21 @@ pub fn latest_key(module: &str) -> Result<String, NameError> {
     Ok(format!("{}/@latest", escaped_module(module)?))
 }
 
+/// A checksum-database lookup the go command could send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SumdbLookup {
+    pub module: String,
+    pub version: String,
+    /// The path to forward, rebuilt from the decoded parts (never the
+    /// path as received).
+    pub path: String,
+}
+
 /// Parses a checksum-database lookup path (`lookup/<escaped module>@<escaped
 /// version>`) the way the go command writes one: a valid module path and a
-/// canonical version, both case-encoded. Returns the decoded module and
-/// version; anything else (dot segments, query characters, other paths on
-/// the database host) is refused.
-pub fn parse_sumdb_lookup(path: &str) -> Result<(String, String), PathError> {
+/// canonical version, both case-encoded. Anything else (dot segments, query
+/// characters, other paths on the database host) is refused.
+pub fn parse_sumdb_lookup(path: &str) -> Result<SumdbLookup, PathError> {
     let bad = |why: String| PathError::NotFound(format!("malformed lookup path: {why}"));
     let rest = path
         .strip_prefix("lookup/")
@@ -67,7 +76,13 @@ pub fn parse_sumdb_lookup(path: &str) -> Result<(String, String), PathError> {
     if version.is_empty() || gomod::module::canonical_version(&version) != version {
         return Err(bad(format!("{version:?} is not a canonical version")));
     }
-    Ok((module, version))
+    let m = escaped_module(&module).map_err(|e| bad(e.to_string()))?;
+    let v = escaped_version(&version).map_err(|e| bad(e.to_string()))?;
+    Ok(SumdbLookup {
+        path: format!("lookup/{m}@{v}"),
+        module,
+        version,
+    })
 }
 
 /// Splits a versioned key (`<escaped module>/@v/<escaped version>.<ext>`)
@@ -93,7 +108,11 @@ mod tests {
     fn sumdb_lookup_paths() {
         assert_eq!(
             parse_sumdb_lookup("lookup/github.com/!azure/go@v1.2.3"),
-            Ok(("github.com/Azure/go".into(), "v1.2.3".into()))
+            Ok(SumdbLookup {
+                module: "github.com/Azure/go".into(),
+                version: "v1.2.3".into(),
+                path: "lookup/github.com/!azure/go@v1.2.3".into(),
+            })
         );
         for bad in [
             "lookup/../../x@v1.0.0",
