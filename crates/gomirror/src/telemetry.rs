@@ -66,6 +66,7 @@ pub struct Metrics {
     pub git_cache_bytes: Gauge<i64, AtomicI64>,
     pub git_cache_repositories: Gauge<i64, AtomicI64>,
     pub git_evictions: Counter,
+    pub direct_refused: Family<Labels, Counter>,
     pub build_info: Family<Labels, Gauge<i64, AtomicI64>>,
 }
 
@@ -110,6 +111,7 @@ impl Metrics {
             git_cache_bytes: Gauge::default(),
             git_cache_repositories: Gauge::default(),
             git_evictions: Counter::default(),
+            direct_refused: Family::default(),
             build_info: Family::default(),
             registry: Registry::default(),
         };
@@ -258,6 +260,11 @@ impl Metrics {
             "git_cache_evictions",
             "Repositories removed from direct mode's cache to keep within its size budget",
             m.git_evictions.clone(),
+        );
+        r.register(
+            "direct_refused",
+            "Client-chosen destinations direct mode refused to contact, by reason (loopback, private, link_local, cgnat, multicast, unspecified, reserved, not_listed, scheme, redirect)",
+            m.direct_refused.clone(),
         );
         r.register(
             "build_info",

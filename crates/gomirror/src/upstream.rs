@@ -64,6 +64,11 @@ pub trait Fetch: Send + Sync {
     /// Answers the proxy path `rel` (escaped, such as
     /// `github.com/o/r/@v/v1.0.0.zip`), or names the module proxy to ask.
     async fn fetch(&self, rel: &str) -> Result<DirectAnswer, FetchError>;
+
+    /// The HTTP client for the module proxies [`DirectAnswer::Proxy`]
+    /// names: those are client-chosen destinations, so this client keeps
+    /// to the egress policy ([`crate::egress`]).
+    fn proxy_client(&self) -> reqwest::Client;
 }
 
 /// How a chain entry hands over to the next one.
@@ -230,17 +235,28 @@ pub struct ProxyClient {
 
 impl ProxyClient {
     /// Builds the HTTP client (rustls with the ring provider, system roots,
-    /// HTTP/2 by ALPN, no automatic decompression). `direct` answers the
+    /// HTTP/2 by ALPN, no automatic decompression; redirects followed only
+    /// to the same origin or where `egress` allows). `direct` answers the
     /// `direct` chain entries.
     pub fn new(
         policy: Policy,
         direct: Option<Arc<dyn Fetch>>,
+        egress: Arc<crate::egress::Egress>,
     ) -> Result<ProxyClient, reqwest::Error> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .connect_timeout(policy.connect_timeout)
             .user_agent(concat!("gomirror/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::limited(5))
+            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+                let from = &attempt.previous()[0];
+                if attempt.previous().len() >= 5 {
+                    attempt.error("stopped after 5 redirects")
+                } else if let Err(r) = egress.upstream_redirect(from, attempt.url()) {
+                    attempt.error(r)
+                } else {
+                    attempt.follow()
+                }
+            }))
             .build()?;
         Ok(ProxyClient {
             http,
@@ -268,7 +284,9 @@ impl ProxyClient {
                 };
                 match direct.fetch(rel).await? {
                     DirectAnswer::Body(b) => Ok(b),
-                    DirectAnswer::Proxy(base) => self.get_http(&base, rel).await,
+                    DirectAnswer::Proxy(base) => {
+                        self.get_http(&direct.proxy_client(), &base, rel).await
+                    }
                 }
             }
             Source::File { root, .. } => {
@@ -298,15 +316,22 @@ impl ProxyClient {
                     }),
                 }
             }
-            Source::Http { base } => self.get_http(base, rel).await,
+            Source::Http { base } => self.get_http(&self.http, base, rel).await,
         }
     }
 
-    /// Requests `rel` from the module proxy at `base`.
-    async fn get_http(&self, base: &str, rel: &str) -> Result<Body, FetchError> {
+    /// Requests `rel` from the module proxy at `base` with `http`. The
+    /// upstream's error bodies are logged, never passed on: a client sees
+    /// only the status line.
+    async fn get_http(
+        &self,
+        http: &reqwest::Client,
+        base: &str,
+        rel: &str,
+    ) -> Result<Body, FetchError> {
         let upstream = base.to_owned();
         let url = format!("{base}/{rel}");
-        let send = self.http.get(&url).send();
+        let send = http.get(&url).send();
         let resp = match tokio::time::timeout(self.policy.first_byte_timeout, send).await {
             Err(_) => {
                 return Err(FetchError::Transient {
@@ -318,36 +343,62 @@ impl ProxyClient {
                 })
             }
             Ok(Err(e)) => {
+                // A destination the egress policy refuses: not retried.
+                match crate::egress::refusal_in(&e) {
+                    Some(r @ crate::egress::Refused::Redirect { .. }) => {
+                        return Err(FetchError::Failed {
+                            upstream,
+                            msg: format!("GET {url}: {r}"),
+                        })
+                    }
+                    Some(r) => {
+                        return Err(FetchError::NotFound {
+                            upstream,
+                            status: 404,
+                            msg: r.to_string(),
+                        })
+                    }
+                    None => {}
+                }
                 return Err(FetchError::Transient {
                     upstream,
                     msg: format!("GET {url}: {}", error_chain(&e)),
-                })
+                });
             }
             Ok(Ok(r)) => r,
         };
         let status = resp.status();
-        if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
+        let resp = if status != reqwest::StatusCode::OK {
+            // The body is the upstream's text: logged for the operator,
+            // never relayed (a client-chosen upstream could make it say
+            // anything, or carry what it fetched).
             let text = read_short_text(resp).await;
+            if !text.is_empty() {
+                tracing::info!(%upstream, %status, body = %text.escape_debug(), "upstream error answer");
+            }
+            None
+        } else {
+            Some(resp)
+        };
+        if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
             return Err(FetchError::NotFound {
                 upstream,
                 status: status.as_u16(),
-                msg: text,
+                msg: format!("GET {url}"),
             });
         }
         if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            let text = read_short_text(resp).await;
             return Err(FetchError::Transient {
                 upstream,
-                msg: format!("GET {url}: {status}: {text}"),
+                msg: format!("GET {url}: {status}"),
             });
         }
-        if status != reqwest::StatusCode::OK {
-            let text = read_short_text(resp).await;
+        let Some(resp) = resp else {
             return Err(FetchError::Failed {
                 upstream,
-                msg: format!("GET {url}: {status}: {text}"),
+                msg: format!("GET {url}: {status}"),
             });
-        }
+        };
         let declared_len = resp.content_length();
         let stream = resp
             .bytes_stream()

@@ -879,6 +879,11 @@ impl Lab {
         if !extra.iter().any(|(k, _)| *k == "GOINSECURE") {
             env.push(("GOINSECURE", "".into()));
         }
+        // The lab's module proxy (named by a go-import `mod` tag) is on
+        // loopback: the operator allows it, as for an internal proxy.
+        if !extra.iter().any(|(k, _)| *k == "GOMIRROR_DIRECT_ALLOW") {
+            env.push(("GOMIRROR_DIRECT_ALLOW", "127.0.0.1".into()));
+        }
         if !extra.iter().any(|(k, _)| *k == "GOMIRROR_GIT_DIR") {
             env.retain(|(name, _)| *name != "GOMIRROR_GIT_DIR");
             env.push((

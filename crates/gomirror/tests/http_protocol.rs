@@ -282,7 +282,7 @@ fn stale_list_and_latest_when_upstreams_fail() {
     let srv = Server::start(
         &data.path().join("d"),
         &up.url(),
-        &["--list-ttl", "1s", "--upstream-retries", "0"],
+        &["--list-ttl", "4s", "--upstream-retries", "0"],
     );
     let c = support::http_client();
     rt().block_on(async {
@@ -298,7 +298,7 @@ fn stale_list_and_latest_when_upstreams_fail() {
         assert_eq!(up.count("/example.com/plain/@v/list"), n);
         // A new version appears upstream but the upstream then fails.
         up.set_fault_all(Fault::Status(503));
-        tokio::time::sleep(Duration::from_millis(2100)).await;
+        tokio::time::sleep(Duration::from_millis(4200)).await;
         let r = c.get(&list).send().await.unwrap();
         assert_eq!(r.status(), 200);
         assert_eq!(r.headers()["x-gomirror-stale"], "1");

@@ -139,6 +139,23 @@ pub struct ServeFlags {
     /// [env: GOMIRROR_GIT_MAX_PROCESSES] [default: 4]
     #[arg(long, value_name = "N")]
     pub git_max_processes: Option<usize>,
+    /// Host globs and CIDRs direct mode may contact even when they are (or
+    /// resolve to) internal addresses, e.g. `git.corp.example,10.1.0.0/16`
+    /// [env: GOMIRROR_DIRECT_ALLOW]
+    #[arg(long, value_name = "PATTERNS")]
+    pub direct_allow: Option<String>,
+    /// When set, the only host globs direct mode contacts (discovery pages,
+    /// repositories, `mod` proxies) [env: GOMIRROR_DIRECT_HOSTS]
+    #[arg(long, value_name = "PATTERNS")]
+    pub direct_hosts: Option<String>,
+    /// Fixed addresses for names in direct mode, `host=addr,...` (like
+    /// curl's --resolve) [env: GOMIRROR_DIRECT_RESOLVE]
+    #[arg(long, value_name = "LIST")]
+    pub direct_resolve: Option<String>,
+    /// Host globs an upstream may redirect to besides its own origin
+    /// [env: GOMIRROR_UPSTREAM_REDIRECT_ALLOW]
+    #[arg(long, value_name = "PATTERNS")]
+    pub upstream_redirect_allow: Option<String>,
     /// Pause between scrub passes [env: GOMIRROR_SCRUB_INTERVAL] [default: 24h]
     #[arg(long, value_name = "DURATION")]
     pub scrub_interval: Option<String>,
@@ -196,6 +213,10 @@ struct FileConfig {
     git_cache_size: Option<u64>,
     git_timeout: Option<String>,
     git_max_processes: Option<usize>,
+    direct_allow: Option<String>,
+    direct_hosts: Option<String>,
+    direct_resolve: Option<String>,
+    upstream_redirect_allow: Option<String>,
     scrub_interval: Option<String>,
     watch_cdn: Option<String>,
     watch_edges: Option<String>,
@@ -248,6 +269,9 @@ pub struct Config {
     pub git_cache_size: u64,
     pub git_timeout: Duration,
     pub git_max_processes: usize,
+    /// Where direct mode may connect (`GOMIRROR_DIRECT_*`) and where
+    /// upstreams may redirect to.
+    pub egress: crate::egress::EgressConfig,
     pub scrub_interval: Duration,
     /// The CDN canary, when GOMIRROR_WATCH_CDN is set.
     pub watch: Option<WatchConfig>,
@@ -491,6 +515,33 @@ impl Config {
         if git_max_processes == 0 {
             bail!("invalid GOMIRROR_GIT_MAX_PROCESSES (--git-max-processes): must be at least 1");
         }
+        let egress = crate::egress::EgressConfig {
+            allow: s(
+                &flags.direct_allow,
+                "GOMIRROR_DIRECT_ALLOW",
+                &file.direct_allow,
+            )
+            .unwrap_or_default(),
+            hosts: s(
+                &flags.direct_hosts,
+                "GOMIRROR_DIRECT_HOSTS",
+                &file.direct_hosts,
+            )
+            .unwrap_or_default(),
+            resolve: s(
+                &flags.direct_resolve,
+                "GOMIRROR_DIRECT_RESOLVE",
+                &file.direct_resolve,
+            )
+            .unwrap_or_default(),
+            redirect_allow: s(
+                &flags.upstream_redirect_allow,
+                "GOMIRROR_UPSTREAM_REDIRECT_ALLOW",
+                &file.upstream_redirect_allow,
+            )
+            .unwrap_or_default(),
+        };
+        crate::egress::Egress::new(&egress)?;
         let scrub_interval = dur(
             &flags.scrub_interval,
             "GOMIRROR_SCRUB_INTERVAL",
@@ -569,6 +620,7 @@ impl Config {
             git_cache_size,
             git_timeout,
             git_max_processes,
+            egress,
             list_ttl,
             tls,
             upstream_connect_timeout,

@@ -68,6 +68,7 @@ fn build_parts(cfg: &Config, beside: bool) -> Result<Arc<Mirror>> {
         ),
         None => None,
     };
+    let egress = Arc::new(crate::egress::Egress::new(&cfg.egress)?);
     // The fetcher of the chain's `direct` entries (its cache is
     // `$GOMIRROR_GIT_DIR`, else `<data dir>/git`).
     let direct = Arc::new(crate::direct::Direct::new(crate::direct::Options {
@@ -77,6 +78,7 @@ fn build_parts(cfg: &Config, beside: bool) -> Result<Arc<Mirror>> {
         timeout: cfg.git_timeout,
         max_processes: cfg.git_max_processes,
         max_cache_size: cfg.git_cache_size,
+        egress: egress.clone(),
     }));
     let mirror = Mirror::new(
         store,
@@ -101,6 +103,7 @@ fn build_parts(cfg: &Config, beside: bool) -> Result<Arc<Mirror>> {
                 retries: cfg.upstream_retries,
             },
             direct: Some(direct.clone()),
+            egress,
         },
     )?;
     direct.count_into(mirror.counters.metrics.clone());

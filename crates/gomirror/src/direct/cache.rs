@@ -140,7 +140,7 @@ impl Direct {
                     String::from_utf8_lossy(&config.stderr).trim()
                 )));
             }
-            let out = self.fetch_repo(&tmp).await;
+            let out = self.fetch_repo(&tmp, url).await;
             let fail = match out {
                 Ok(Outcome::Done(o)) if o.status.success() => None,
                 Ok(Outcome::Done(o)) => {
@@ -168,7 +168,7 @@ impl Direct {
                 ))
             })?;
         } else {
-            match self.fetch_repo(&dir).await {
+            match self.fetch_repo(&dir, url).await {
                 Ok(Outcome::Done(o)) if o.status.success() => {}
                 Ok(Outcome::Done(o)) => {
                     let err = String::from_utf8_lossy(&o.stderr).trim().to_owned();
@@ -303,8 +303,10 @@ impl Direct {
     /// without a HEAD (an empty repository, or a default branch that was
     /// deleted) still has its tags: then the rest is fetched alone and
     /// `refs/gomirror/head` removed.
-    async fn fetch_repo(&self, dir: &Path) -> Result<Outcome, FetchError> {
-        let out = match self.git_capped(Some(dir), &FETCH_ARGS, dir).await? {
+    async fn fetch_repo(&self, dir: &Path, url: &str) -> Result<Outcome, FetchError> {
+        let pin = self.remote_pin(dir, url).await?;
+        let args: Vec<&str> = pin.iter().map(String::as_str).chain(FETCH_ARGS).collect();
+        let out = match self.git_capped(Some(dir), &args, dir).await? {
             Outcome::Done(out) => out,
             too_large => return Ok(too_large),
         };
@@ -314,7 +316,7 @@ impl Direct {
             return Ok(Outcome::Done(out));
         }
         let out = match self
-            .git_capped(Some(dir), &FETCH_ARGS[..FETCH_ARGS.len() - 1], dir)
+            .git_capped(Some(dir), &args[..args.len() - 1], dir)
             .await?
         {
             Outcome::Done(out) => out,

@@ -7,9 +7,11 @@
 //! version control system other than git is refused with a clear error.
 
 use super::{failed, not_found, Direct, Location};
+use crate::egress::{refusal_in, Egress};
 use crate::upstream::FetchError;
 use gomod::vcs::{self, MetaImport, RepoRoot};
 use gomod::{glob, module};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long a discovery page's tags are reused.
@@ -41,15 +43,22 @@ pub(super) struct Page {
 pub(super) struct Clients {
     secure: reqwest::Client,
     insecure: reqwest::Client,
+    /// For module proxies named by `mod` tags.
+    pub(super) proxies: reqwest::Client,
 }
 
 impl Clients {
-    pub(super) fn new() -> Clients {
+    /// The discovery clients; every connection goes through `egress`
+    /// (names resolved and checked at connect time, IP literals and
+    /// redirect targets checked before they are requested).
+    pub(super) fn new(egress: &Arc<Egress>) -> Clients {
         let _ = rustls::crypto::ring::default_provider().install_default();
         // Like the go command's client: at most 10 redirects, and never
-        // from https to plain http.
+        // from https to plain http; and only to destinations the egress
+        // policy allows.
         let policy = || {
-            reqwest::redirect::Policy::custom(|attempt| {
+            let egress = egress.clone();
+            reqwest::redirect::Policy::custom(move |attempt| {
                 if attempt.previous().len() >= 10 {
                     attempt.error("stopped after 10 redirects")
                 } else if attempt.previous()[0].scheme() == "https"
@@ -57,6 +66,8 @@ impl Clients {
                 {
                     let to = attempt.url().to_string();
                     attempt.error(format!("redirected from secure URL to insecure URL {to}"))
+                } else if let Err(r) = egress.check_url(attempt.url()) {
+                    attempt.error(r)
                 } else {
                     attempt.follow()
                 }
@@ -66,17 +77,45 @@ impl Clients {
         let secure = reqwest::Client::builder()
             .user_agent(ua)
             .redirect(policy())
+            .dns_resolver(egress.resolver())
             .timeout(PAGE_TIMEOUT)
             .build()
             .expect("building the discovery HTTP client");
         let insecure = reqwest::Client::builder()
             .user_agent(ua)
             .redirect(policy())
+            .dns_resolver(egress.resolver())
             .timeout(Duration::from_secs(5))
             .danger_accept_invalid_certs(true)
             .build()
             .expect("building the insecure discovery HTTP client");
-        Clients { secure, insecure }
+        // Module proxies named by go-import `mod` tags: client-chosen, so
+        // their redirects stay on their origin.
+        let redirects = egress.clone();
+        let proxies = reqwest::Client::builder()
+            .user_agent(concat!("gomirror/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .dns_resolver(egress.resolver())
+            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+                let from = &attempt.previous()[0];
+                if attempt.previous().len() >= 5 {
+                    attempt.error("stopped after 5 redirects")
+                } else if let Err(r) = redirects
+                    .upstream_redirect(from, attempt.url())
+                    .and_then(|()| redirects.check_url(attempt.url()))
+                {
+                    attempt.error(r)
+                } else {
+                    attempt.follow()
+                }
+            }))
+            .build()
+            .expect("building the module proxy HTTP client");
+        Clients {
+            secure,
+            insecure,
+            proxies,
+        }
     }
 }
 
@@ -139,6 +178,12 @@ impl Direct {
     /// Where `module_path`'s files come from.
     pub(super) async fn resolve(&self, module_path: &str) -> Result<Root, FetchError> {
         module::check_path(module_path).map_err(|e| not_found(e.to_string()))?;
+        // The module's host (an IP literal too) before anything else.
+        let host = module_path.split('/').next().unwrap_or(module_path);
+        self.opts
+            .egress
+            .check_host(host)
+            .map_err(|r| self.refused(&r))?;
         let rr = match vcs::static_root(module_path) {
             Err(e) => return Err(not_found(format!("{module_path}: {e}"))),
             Ok(Some(rr)) => rr,
@@ -153,7 +198,19 @@ impl Direct {
             },
         };
         match rr.vcs.as_str() {
-            "mod" => Ok(Root::Proxy(rr.repo.trim_end_matches('/').to_owned())),
+            "mod" => {
+                let base = rr.repo.trim_end_matches('/').to_owned();
+                let url = reqwest::Url::parse(&base).map_err(|e| {
+                    not_found(format!(
+                        "{module_path}: invalid module proxy URL {base:?}: {e}"
+                    ))
+                })?;
+                self.opts
+                    .egress
+                    .check_url(&url)
+                    .map_err(|r| self.refused(&r))?;
+                Ok(Root::Proxy(base))
+            }
             "git" => Ok(Root::Git(location(module_path, &rr)?)),
             other => Err(unsupported(module_path, other, &rr.repo)),
         }
@@ -227,6 +284,10 @@ impl Direct {
                 "unrecognized import path \"{import_path}\": import path does not begin with hostname"
             )));
         }
+        self.opts
+            .egress
+            .check_host(host)
+            .map_err(|r| self.refused(&r))?;
         let https = format!("https://{host}{path}?go-get=1");
         let client = if insecure {
             &self.http.insecure
@@ -246,10 +307,16 @@ impl Direct {
         };
         let (url, resp) = match get(&https).await {
             Ok(r) => (https, r),
+            Err(e) if refusal_in(&e).is_some() => {
+                return Err(self.refused(refusal_in(&e).expect("checked")))
+            }
             Err(e) if insecure => {
                 let http = format!("http://{host}{path}?go-get=1");
                 match get(&http).await {
                     Ok(r) => (http, r),
+                    Err(e2) if refusal_in(&e2).is_some() => {
+                        return Err(self.refused(refusal_in(&e2).expect("checked")))
+                    }
                     Err(e2) => {
                         return Err(FetchError::Transient {
                             upstream: super::NAME.into(),

@@ -31,7 +31,8 @@
 //!
 //! This file holds the [`Direct`] type and the dispatch of a request; the
 //! rest is by concept: [`options`] (settings), [`discover`] (module path to
-//! repository), [`cache`] (the repository cache), [`git`] (running git),
+//! repository), [`cache`] (the repository cache), [`remote`] (where git
+//! may connect), [`git`] (running git),
 //! [`versions`] (tags and commits to versions) and [`archive`] (the zip).
 
 mod archive;
@@ -39,6 +40,7 @@ mod cache;
 mod discover;
 mod git;
 mod options;
+mod remote;
 mod versions;
 
 pub use options::Options;
@@ -110,6 +112,19 @@ fn not_found(msg: impl Into<String>) -> FetchError {
         upstream: NAME.into(),
         status: 404,
         msg: msg.into(),
+    }
+}
+
+impl Direct {
+    /// The answer to a request whose destination the egress policy refuses
+    /// (see [`crate::egress`]): a 404 naming the reason, counted in
+    /// `gomirror_direct_refused_total{reason}` and logged.
+    fn refused(&self, r: &crate::egress::Refused) -> FetchError {
+        if let Some(m) = self.metrics() {
+            Metrics::inc(&m.direct_refused, &[("reason", r.reason())]);
+        }
+        tracing::warn!(reason = r.reason(), "direct mode: {r}");
+        not_found(r.to_string())
     }
 }
 
@@ -217,7 +232,7 @@ impl Direct {
             repos: Mutex::new(HashMap::new()),
             sizes: Mutex::new(None),
             pages: Mutex::new(HashMap::new()),
-            http: discover::Clients::new(),
+            http: discover::Clients::new(&opts.egress),
             opts,
         }
     }
@@ -294,6 +309,10 @@ impl Direct {
 impl upstream::Fetch for Direct {
     async fn fetch(&self, rel: &str) -> Result<DirectAnswer, FetchError> {
         self.get(rel).await
+    }
+
+    fn proxy_client(&self) -> reqwest::Client {
+        self.http.proxies.clone()
     }
 }
 

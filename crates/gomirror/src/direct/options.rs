@@ -1,6 +1,8 @@
 //! Direct mode's settings, and where its repository cache is.
 
+use crate::egress::Egress;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Direct mode's settings.
@@ -19,6 +21,9 @@ pub struct Options {
     pub max_processes: usize,
     /// Size budget of the whole repository cache, in bytes on disk.
     pub max_cache_size: u64,
+    /// Where client-chosen destinations may be (discovery pages, `mod`
+    /// proxies, git remotes): see [`crate::egress`].
+    pub egress: Arc<Egress>,
 }
 
 impl Default for Options {
@@ -30,6 +35,7 @@ impl Default for Options {
             timeout: Duration::from_secs(300),
             max_processes: 4,
             max_cache_size: 20 << 30,
+            egress: Arc::new(Egress::default()),
         }
     }
 }

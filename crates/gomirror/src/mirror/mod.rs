@@ -47,6 +47,8 @@ pub struct Settings {
     /// Where `direct` in the chain fetches from (version control); `None`:
     /// `direct` fails.
     pub direct: Option<Arc<dyn upstream::Fetch>>,
+    /// Where upstreams may redirect to (see [`crate::egress`]).
+    pub egress: Arc<crate::egress::Egress>,
     /// Alert webhooks.
     pub alerts: AlertConfig,
 }
@@ -110,7 +112,7 @@ impl Mirror {
     /// Creates the mirror core over `store`; fails only when the HTTP
     /// client cannot be built (TLS set-up).
     pub fn new(store: Arc<dyn Store>, s: Settings) -> Result<Arc<Mirror>, reqwest::Error> {
-        let client = upstream::ProxyClient::new(s.policy, s.direct)?;
+        let client = upstream::ProxyClient::new(s.policy, s.direct, s.egress.clone())?;
         let metrics = Arc::new(Metrics::new());
         let events = Events::new(1000, s.alerts, metrics.clone());
         if let Some(db) = &s.sumdb {
@@ -404,6 +406,7 @@ mod tests {
                 gonosumdb: String::new(),
                 sumdb_mode: sumdb::Unreachable::Strict,
                 direct: None,
+                egress: Default::default(),
                 alerts: AlertConfig::default(),
             },
         )
