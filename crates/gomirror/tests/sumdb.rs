@@ -501,4 +501,14 @@ fn sumdb_proxy_forwards_only_well_formed_public_paths() {
         before,
         "a refused path reached the database"
     );
+    // A well-formed lookup the database does not know: its 404 is passed
+    // on as a status line, not with the database's own text.
+    let (s, body) = support::get_blocking(&format!(
+        "{}/sumdb/{NAME}/lookup/example.com/unknown@v1.0.0",
+        srv.url
+    ));
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(s, 404, "{body}");
+    assert!(!body.contains("not found: example.com"), "{body}");
+    assert!(body.contains("404"), "{body}");
 }

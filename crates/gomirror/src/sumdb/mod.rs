@@ -193,14 +193,20 @@ impl Client {
             body.extend_from_slice(&chunk);
         }
         if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
-            let text = String::from_utf8_lossy(&body)
+            // The database's own words are logged; clients get the status
+            // line (no upstream text is relayed).
+            let text: String = String::from_utf8_lossy(&body)
                 .lines()
                 .next()
                 .unwrap_or("")
                 .chars()
                 .take(200)
                 .collect();
-            return Ok(Err((status.as_u16(), text)));
+            tracing::info!(db = %self.cfg.name, %status, body = %text.escape_debug(), "checksum database: not found");
+            return Ok(Err((
+                status.as_u16(),
+                format!("{}: {status}", self.cfg.name),
+            )));
         }
         if status != reqwest::StatusCode::OK {
             return Err(self.unreachable(format!("GET {url}: {status}")));
