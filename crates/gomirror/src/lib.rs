@@ -11,6 +11,7 @@
 //! store accepts for writing (`admit::Admitted`), and only `verify` makes a
 //! response body (`verify::Verified`).
 
+pub(crate) mod access;
 pub(crate) mod admit;
 pub(crate) mod canary;
 pub mod cli;

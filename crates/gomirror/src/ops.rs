@@ -1,18 +1,14 @@
 //! Operator endpoints: `/metrics`, `/healthz`, `/readyz`, the status page at
-//! `/`, the admin API under `/-/` (bearer token), and the per-request log.
+//! `/`, and the admin API under `/-/` (bearer token).
 
 use crate::mirror::Mirror;
 use crate::protocol::FileKind;
-use crate::telemetry::Metrics;
 use crate::util::Secret;
 use axum::body::Body;
-use axum::extract::Request;
-use axum::middleware::Next;
 use axum::response::Response;
 use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use serde_json::json;
 use std::sync::Arc;
-use std::time::Instant;
 
 /// Settings of the operator endpoints.
 #[derive(Clone, Default)]
@@ -58,71 +54,6 @@ pub fn endpoint_kind(path: &str) -> &'static str {
     } else {
         "other"
     }
-}
-
-/// Middleware: a request id (kept from `X-Request-Id` or made), metrics,
-/// and one log line per request with module, version, cache outcome,
-/// upstream, bytes and the time to response headers.
-/// Logs and counts every request (the router's middleware).
-pub async fn observe(mirror: &Mirror, req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|s| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_owned)
-        .unwrap_or_else(|| {
-            use rand::Rng;
-            format!("{:016x}", rand::thread_rng().gen::<u64>())
-        });
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let mut res = next.run(req).await;
-    let kind = endpoint_kind(&path);
-    let status = res.status().as_u16();
-    let bytes: u64 = if method == Method::HEAD {
-        0
-    } else {
-        res.headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    let m = &mirror.counters.metrics;
-    Metrics::inc(
-        &m.requests,
-        &[("kind", kind), ("status", &status.to_string())],
-    );
-    m.request_duration
-        .get_or_create(&vec![("kind".to_owned(), kind.to_owned())])
-        .observe(start.elapsed().as_secs_f64());
-    m.bytes_served
-        .get_or_create(&vec![("kind".to_owned(), kind.to_owned())])
-        .inc_by(bytes);
-    let info = res
-        .extensions()
-        .get::<crate::telemetry::RequestInfo>()
-        .cloned()
-        .unwrap_or_default();
-    tracing::info!(
-        request_id = %id,
-        method = %method,
-        path = %path,
-        module = %info.module,
-        version = %info.version,
-        status,
-        cache = info.cache,
-        upstream = %info.upstream,
-        bytes,
-        duration_ms = start.elapsed().as_millis() as u64,
-        "request"
-    );
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert("x-request-id", v);
-    }
-    res
 }
 
 /// `/healthz`: the process is alive.

@@ -27,7 +27,7 @@ pub fn router(state: AppState) -> axum::Router {
 }
 
 async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    crate::ops::observe(&st.mirror, req, next).await
+    crate::access::observe(&st.mirror, req, next).await
 }
 
 async fn handle(

@@ -67,6 +67,11 @@ pub struct Metrics {
     pub git_cache_repositories: Gauge<i64, AtomicI64>,
     pub git_evictions: Counter,
     pub direct_refused: Family<Labels, Counter>,
+    pub connections_open: Gauge<i64, AtomicI64>,
+    pub connections_rejected: Counter,
+    pub connections_closed: Family<Labels, Counter>,
+    pub accept_errors: Counter,
+    pub responses_incomplete: Family<Labels, Counter>,
     pub build_info: Family<Labels, Gauge<i64, AtomicI64>>,
 }
 
@@ -112,6 +117,11 @@ impl Metrics {
             git_cache_repositories: Gauge::default(),
             git_evictions: Counter::default(),
             direct_refused: Family::default(),
+            connections_open: Gauge::default(),
+            connections_rejected: Counter::default(),
+            connections_closed: Family::default(),
+            accept_errors: Counter::default(),
+            responses_incomplete: Family::default(),
             build_info: Family::default(),
             registry: Registry::default(),
         };
@@ -265,6 +275,31 @@ impl Metrics {
             "direct_refused",
             "Client-chosen destinations direct mode refused to contact, by reason (loopback, private, link_local, cgnat, multicast, unspecified, reserved, not_listed, scheme, redirect)",
             m.direct_refused.clone(),
+        );
+        r.register(
+            "connections_open",
+            "Client connections open now",
+            m.connections_open.clone(),
+        );
+        r.register(
+            "connections_rejected",
+            "Client connections closed at once because GOMIRROR_MAX_CONNECTIONS were open",
+            m.connections_rejected.clone(),
+        );
+        r.register(
+            "connections_closed",
+            "Client connections the server closed, by reason (header_timeout, idle, drain)",
+            m.connections_closed.clone(),
+        );
+        r.register(
+            "accept_errors",
+            "Failed accepts of client connections (e.g. out of file descriptors)",
+            m.accept_errors.clone(),
+        );
+        r.register(
+            "responses_incomplete",
+            "Responses whose body was cut short (a reset stream, a closed connection), by endpoint kind",
+            m.responses_incomplete.clone(),
         );
         r.register(
             "build_info",

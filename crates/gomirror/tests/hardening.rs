@@ -324,3 +324,374 @@ fn direct_mode_never_contacts_internal_destinations() {
     let _ = get(&format!("{}/public.test/m1/@v/list", srv.url));
     assert!(secret.hits() > 0, "allowed, the internal server is reached");
 }
+
+/// Reads from `s` until the peer closes it (EOF or reset) or `limit`
+/// passes; returns what was read and whether it was closed.
+fn read_until_closed(s: &mut std::net::TcpStream, limit: std::time::Duration) -> (Vec<u8>, bool) {
+    use std::io::Read;
+    let start = std::time::Instant::now();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while start.elapsed() < limit {
+        s.set_read_timeout(Some(std::time::Duration::from_millis(200)))
+            .unwrap();
+        match s.read(&mut buf) {
+            Ok(0) => return (out, true),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return (out, true),
+        }
+    }
+    (out, false)
+}
+
+fn addr_of(url: &str) -> String {
+    url.trim_start_matches("http://").to_owned()
+}
+
+/// Finding 2: silent and trickling connections are closed by the
+/// header-read timeout, a connection limit holds (past it: a clear 503,
+/// counted and logged), and normal requests are answered afterwards.
+#[test]
+fn slow_and_silent_connections_are_closed_and_the_limit_holds() {
+    use std::io::Write;
+    let data = tempfile::tempdir().unwrap();
+    let srv = Server::start(
+        &data.path().join("d"),
+        "off",
+        &[
+            "--header-read-timeout",
+            "2s",
+            "--idle-timeout",
+            "3s",
+            "--max-connections",
+            "20",
+        ],
+    );
+    let addr = addr_of(&srv.url);
+    let mut held = vec![];
+    for i in 0..20 {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        if i % 2 == 1 {
+            // A trickling request: headers that never end.
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                .unwrap();
+        }
+        held.push(s);
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let trickle: Vec<_> = held
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 1)
+        .map(|(_, s)| s.try_clone().unwrap())
+        .collect();
+    let stop2 = stop.clone();
+    let trickler = std::thread::spawn(move || {
+        let mut trickle = trickle;
+        for _ in 0..100 {
+            if stop2.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
+            for s in &mut trickle {
+                let _ = s.write_all(b"X");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // The 21st connection is refused with a clear answer.
+    let mut extra = std::net::TcpStream::connect(&addr).unwrap();
+    let (answer, closed) = read_until_closed(&mut extra, std::time::Duration::from_secs(5));
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(closed, "{answer}");
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer:?}");
+    assert!(answer.contains("too many connections"), "{answer}");
+    // Every held connection is closed by the server, trickling or not.
+    for (i, s) in held.iter_mut().enumerate() {
+        let (_, closed) = read_until_closed(s, std::time::Duration::from_secs(15));
+        assert!(closed, "connection {i} was kept open");
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    trickler.join().unwrap();
+    let (s, metrics) = get(&format!("{}/metrics", srv.url));
+    assert_eq!(s, 200);
+    assert!(support::metric(&metrics, "gomirror_connections_rejected_total", &[]) >= 1.0);
+    assert!(
+        support::metric(
+            &metrics,
+            "gomirror_connections_closed_total",
+            &[("reason", "header_timeout")]
+        ) >= 20.0,
+        "{metrics}"
+    );
+    assert!(
+        srv.log().contains("connection limit reached"),
+        "{}",
+        srv.log()
+    );
+}
+
+/// Finding 2: out of file descriptors, accepting backs off instead of
+/// spinning: few failed accepts and few log lines, and the server answers
+/// again once descriptors are free.
+#[test]
+fn accept_errors_back_off() {
+    let data = tempfile::tempdir().unwrap();
+    let srv = Server::start_with_nofile(
+        &data.path().join("d"),
+        "off",
+        &["--max-connections", "1000", "--header-read-timeout", "30s"],
+        64,
+    );
+    let addr = addr_of(&srv.url);
+    let mut held = vec![];
+    for _ in 0..80 {
+        if let Ok(s) = std::net::TcpStream::connect(&addr) {
+            held.push(s);
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let log = srv.log();
+    let lines = log.matches("accepting connections failed").count();
+    assert!(lines >= 1, "{log}");
+    assert!(
+        lines <= 3,
+        "the failure is logged at most every 10 s: {lines}\n{log}"
+    );
+    drop(held);
+    // Descriptors free again: answered (the failed accepts were bounded).
+    let mut ok = false;
+    for _ in 0..50 {
+        let (s, metrics) = support::get_blocking(&format!("{}/metrics", srv.url));
+        if s == 200 {
+            let metrics = String::from_utf8_lossy(&metrics);
+            let failures = support::metric(&metrics, "gomirror_accept_errors_total", &[]);
+            assert!(failures >= 1.0, "{metrics}");
+            // A spinning accept loop fails thousands of times in 3 s.
+            assert!(failures < 100.0, "{failures} failed accepts: no backoff");
+            ok = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(ok, "the server did not answer after descriptors were freed");
+}
+
+/// An HTTP/2 (h2c, prior knowledge) connection to `addr` made with
+/// hyper's client: its request sender, and a handle that finishes when
+/// the server closes the connection.
+async fn h2c(
+    addr: &str,
+) -> (
+    hyper::client::conn::http2::SendRequest<http_body_util::Empty<bytes::Bytes>>,
+    tokio::task::JoinHandle<()>,
+) {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .unwrap();
+    let done = tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    (send, done)
+}
+
+fn h2_get(path: &str) -> http::Request<http_body_util::Empty<bytes::Bytes>> {
+    http::Request::get(format!("http://mirror{path}"))
+        .body(http_body_util::Empty::new())
+        .unwrap()
+}
+
+/// A cached zip of `mib` MiB for `example.com/big`, served by `srv`.
+fn big_zip(up_dir: &std::path::Path, mib: usize) -> &'static str {
+    publish(
+        up_dir,
+        &ModVersion {
+            path: "example.com/big",
+            version: "v1.0.0",
+            files: vec![
+                ("go.mod", b"module example.com/big\n".to_vec()),
+                ("blob.bin", noise(mib << 20, 7)),
+            ],
+        },
+    );
+    "/example.com/big/@v/v1.0.0.zip"
+}
+
+/// Finding 3 (and 2 for HTTP/2): an idle HTTP/2 connection is closed after
+/// the idle timeout; streams are capped per connection; a stream reset
+/// mid-body and a request abandoned before its response are both logged
+/// and counted.
+#[test]
+fn http2_streams_are_capped_and_resets_are_logged() {
+    let up_dir = tempfile::tempdir().unwrap();
+    let zip = big_zip(up_dir.path(), 8);
+    let up = Upstream::start(up_dir.path());
+    let data = tempfile::tempdir().unwrap();
+    let srv = Server::start(
+        &data.path().join("d"),
+        &up.url(),
+        &["--idle-timeout", "2s", "--h2-max-streams", "4"],
+    );
+    let (s, _) = support::get_blocking(&format!("{}{zip}", srv.url));
+    assert_eq!(s, 200);
+    let addr = addr_of(&srv.url);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use http_body_util::BodyExt;
+        // Stalled streams: responses taken, bodies never read.
+        let (mut send, done) = h2c(&addr).await;
+        let mut stalled = vec![];
+        let mut pending = vec![];
+        for _ in 0..6 {
+            send.ready().await.unwrap();
+            let fut = send.send_request(h2_get(zip));
+            pending.push(tokio::spawn(fut));
+        }
+        // The server lets 4 streams run; the others wait for a slot.
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let finished = pending.iter().filter(|p| p.is_finished()).count();
+        assert_eq!(finished, 4, "streams past the cap were answered");
+        for p in pending.drain(..4) {
+            stalled.push(p.await.unwrap().unwrap());
+        }
+        // Reset them mid-body: drop after one frame.
+        for mut r in stalled.drain(..) {
+            let _ = r.body_mut().frame().await;
+            drop(r);
+        }
+        for p in pending {
+            let r = tokio::time::timeout(std::time::Duration::from_secs(10), p)
+                .await
+                .expect("a waiting stream got its turn")
+                .unwrap()
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            drop(r);
+        }
+        // A request abandoned before its response (a slow upstream).
+        up.set_delay_ms(3000);
+        send.ready().await.unwrap();
+        let fut = send.send_request(h2_get("/example.com/slow/@v/list"));
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(500), fut).await;
+        // Now idle: the server closes the connection.
+        tokio::time::timeout(std::time::Duration::from_secs(15), done)
+            .await
+            .expect("the idle HTTP/2 connection was kept")
+            .unwrap();
+    });
+    up.set_delay_ms(0);
+    let (_, metrics) = get(&format!("{}/metrics", srv.url));
+    let cut = support::metric(
+        &metrics,
+        "gomirror_responses_incomplete_total",
+        &[("kind", "zip")],
+    );
+    assert!(cut >= 6.0, "{cut}\n{metrics}");
+    let gone = support::metric(
+        &metrics,
+        "gomirror_requests_total",
+        &[("kind", "list"), ("status", "499")],
+    );
+    assert_eq!(gone, 1.0, "{metrics}");
+    assert!(
+        support::metric(
+            &metrics,
+            "gomirror_connections_closed_total",
+            &[("reason", "idle")]
+        ) >= 1.0
+    );
+    let log = srv.log();
+    assert!(log.contains("response cut short"), "{log}");
+    assert!(
+        log.contains("client went away before the response"),
+        "{log}"
+    );
+}
+
+/// Finding 9: SIGTERM with stuck clients — an idle HTTP/2 connection, a
+/// half-sent request, an idle keep-alive connection and a download whose
+/// reader stalled — ends within the drain deadline; the idle ones are
+/// closed at once.
+#[test]
+fn shutdown_ends_within_the_drain_deadline() {
+    use std::io::{Read, Write};
+    let up_dir = tempfile::tempdir().unwrap();
+    let zip = big_zip(up_dir.path(), 16);
+    let up = Upstream::start(up_dir.path());
+    let data = tempfile::tempdir().unwrap();
+    let mut srv = Server::start(
+        &data.path().join("d"),
+        &up.url(),
+        &[
+            "--drain-timeout",
+            "3s",
+            "--header-read-timeout",
+            "60s",
+            "--idle-timeout",
+            "60s",
+        ],
+    );
+    let (s, _) = support::get_blocking(&format!("{}{zip}", srv.url));
+    assert_eq!(s, 200);
+    let addr = addr_of(&srv.url);
+    // A download whose reader stalls after 64 KiB.
+    let mut download = std::net::TcpStream::connect(&addr).unwrap();
+    write!(download, "GET {zip} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut first = vec![0u8; 65536];
+    download.read_exact(&mut first).unwrap();
+    // A half-sent request.
+    let mut half = std::net::TcpStream::connect(&addr).unwrap();
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHo").unwrap();
+    // An idle keep-alive connection.
+    let mut keep = std::net::TcpStream::connect(&addr).unwrap();
+    keep.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let n = keep.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    // An idle HTTP/2 connection.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // (The sender is kept until the end: dropping it would let the client
+    // close the connection itself.)
+    let (mut send, h2_done) = rt.block_on(h2c(&addr));
+    rt.block_on(async {
+        send.ready().await.unwrap();
+        let r = send.send_request(h2_get("/healthz")).await.unwrap();
+        assert_eq!(r.status(), 200);
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+
+    let start = std::time::Instant::now();
+    let waiter = std::thread::spawn(move || {
+        let st = srv.terminate(std::time::Duration::from_secs(20));
+        (st, start.elapsed())
+    });
+    // The idle ones close at once (well before the drain deadline).
+    for (name, s) in [("half-sent", &mut half), ("keep-alive", &mut keep)] {
+        let (_, closed) = read_until_closed(s, std::time::Duration::from_secs(2));
+        assert!(closed, "the {name} connection was not closed at once");
+    }
+    rt.block_on(async {
+        tokio::time::timeout(std::time::Duration::from_secs(2), h2_done)
+            .await
+            .expect("the idle HTTP/2 connection was not closed at once")
+            .unwrap();
+    });
+    let (st, took) = waiter.join().unwrap();
+    assert!(st.is_some(), "still running 20 s after SIGTERM");
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "exit took {took:?}"
+    );
+    drop(download);
+    drop(send);
+}

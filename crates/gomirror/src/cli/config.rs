@@ -176,6 +176,26 @@ pub struct ServeFlags {
     /// Canary download rate cap in bytes/s [env: GOMIRROR_WATCH_RATE] [default: 4194304]
     #[arg(long, value_name = "BYTES_PER_SEC")]
     pub watch_rate: Option<u64>,
+    /// Time a client has to send a request's headers (the first request's,
+    /// and on HTTP/1.1 each next one's) [env: GOMIRROR_HEADER_READ_TIMEOUT] [default: 10s]
+    #[arg(long, value_name = "DURATION")]
+    pub header_read_timeout: Option<String>,
+    /// A connection without a request in flight this long is closed
+    /// [env: GOMIRROR_IDLE_TIMEOUT] [default: 60s]
+    #[arg(long, value_name = "DURATION")]
+    pub idle_timeout: Option<String>,
+    /// Most client connections open at once; past it new ones get 503
+    /// [env: GOMIRROR_MAX_CONNECTIONS] [default: the open-files limit minus 512]
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Most concurrent HTTP/2 streams per connection
+    /// [env: GOMIRROR_H2_MAX_STREAMS] [default: 32]
+    #[arg(long, value_name = "N")]
+    pub h2_max_streams: Option<u32>,
+    /// At shutdown, how long requests in flight may take to finish
+    /// [env: GOMIRROR_DRAIN_TIMEOUT] [default: 30s]
+    #[arg(long, value_name = "DURATION")]
+    pub drain_timeout: Option<String>,
     /// Log format: `human` or `json` [env: GOMIRROR_LOG_FORMAT] [default: human]
     #[arg(long, value_name = "FORMAT")]
     pub log_format: Option<String>,
@@ -223,6 +243,11 @@ struct FileConfig {
     watch_interval: Option<String>,
     watch_sample: Option<usize>,
     watch_rate: Option<u64>,
+    header_read_timeout: Option<String>,
+    idle_timeout: Option<String>,
+    max_connections: Option<usize>,
+    h2_max_streams: Option<u32>,
+    drain_timeout: Option<String>,
     log_format: Option<String>,
 }
 
@@ -275,6 +300,8 @@ pub struct Config {
     pub scrub_interval: Duration,
     /// The CDN canary, when GOMIRROR_WATCH_CDN is set.
     pub watch: Option<WatchConfig>,
+    /// Client connection limits and timeouts.
+    pub conns: super::conn::Limits,
     pub log_format: LogFormat,
 }
 
@@ -600,6 +627,43 @@ impl Config {
             (None, None) => None,
             _ => bail!("GOMIRROR_TLS_CERT (--tls-cert) and GOMIRROR_TLS_KEY (--tls-key) must be set together"),
         };
+        let conns = super::conn::Limits {
+            header_read_timeout: dur(
+                &flags.header_read_timeout,
+                "GOMIRROR_HEADER_READ_TIMEOUT",
+                &file.header_read_timeout,
+                "10s",
+            )?,
+            idle_timeout: dur(
+                &flags.idle_timeout,
+                "GOMIRROR_IDLE_TIMEOUT",
+                &file.idle_timeout,
+                "60s",
+            )?,
+            max_connections: number(
+                &flags.max_connections,
+                "GOMIRROR_MAX_CONNECTIONS",
+                &file.max_connections,
+            )?,
+            h2_max_streams: number(
+                &flags.h2_max_streams,
+                "GOMIRROR_H2_MAX_STREAMS",
+                &file.h2_max_streams,
+            )?
+            .unwrap_or(32),
+            drain_timeout: dur(
+                &flags.drain_timeout,
+                "GOMIRROR_DRAIN_TIMEOUT",
+                &file.drain_timeout,
+                "30s",
+            )?,
+        };
+        if conns.header_read_timeout.is_zero() || conns.idle_timeout.is_zero() {
+            bail!("GOMIRROR_HEADER_READ_TIMEOUT and GOMIRROR_IDLE_TIMEOUT must be more than 0s");
+        }
+        if conns.max_connections == Some(0) || conns.h2_max_streams == 0 {
+            bail!("GOMIRROR_MAX_CONNECTIONS and GOMIRROR_H2_MAX_STREAMS must be at least 1");
+        }
         let log_format = match s(&flags.log_format, "GOMIRROR_LOG_FORMAT", &file.log_format).as_deref() {
             None | Some("human") => LogFormat::Human,
             Some("json") => LogFormat::Json,
@@ -637,6 +701,7 @@ impl Config {
             scrub_rate,
             scrub_interval,
             watch,
+            conns,
             log_format,
         })
     }

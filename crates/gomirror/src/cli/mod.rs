@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and dispatch.
 
 pub(crate) mod config;
+mod conn;
 mod doctor;
 mod modcmd;
 mod prefetch;
@@ -85,7 +86,11 @@ pub fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match rt.block_on(crate::cli::serve::run(cfg)) {
+            let result = rt.block_on(crate::cli::serve::run(cfg));
+            // Whatever is still running (a cut connection's file read, a
+            // git process) gets a second, not forever.
+            rt.shutdown_timeout(std::time::Duration::from_secs(1));
+            match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("gomirror: {e:#}");

@@ -1,16 +1,17 @@
 //! `gomirror serve`: the listener (HTTP/1.1 and HTTP/2 — h2c with prior
-//! knowledge, or TLS with ALPN `h2`/`http/1.1`) and graceful shutdown: on
-//! SIGTERM or SIGINT the listener closes, in-flight requests (downloads
-//! included) run to completion, then the process exits.
+//! knowledge, or TLS with ALPN `h2`/`http/1.1`) and shutdown: on SIGTERM
+//! or SIGINT the listener closes, idle connections close at once,
+//! requests in flight (downloads included) get the drain deadline to
+//! finish, then the process exits. Connection limits and timeouts are
+//! [`super::conn`]'s.
 
+use super::conn::Conns;
 use crate::cli::config::{Config, LogFormat};
 use crate::mirror::{Mirror, Settings};
 use crate::server::{router, AppState};
 use crate::store::FsStore;
 use crate::upstream::{Chain, Policy};
 use anyhow::{anyhow, Context, Result};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
@@ -175,6 +176,7 @@ pub async fn run(cfg: Config) -> Result<()> {
                 .await
         });
     }
+    let metrics = mirror.counters.metrics.clone();
     let app = router(AppState {
         mirror,
         ops: crate::ops::OpsConfig {
@@ -188,6 +190,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         Some((c, k)) => Some(tls_acceptor(c, k)?),
         None => None,
     };
+    let nofile = super::conn::raise_nofile_limit();
     let listener = TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("listening on {}", cfg.listen))?;
@@ -199,52 +202,48 @@ pub async fn run(cfg: Config) -> Result<()> {
         if tls.is_some() { "https" } else { "http" }
     );
 
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let conns = Conns::new(cfg.conns.clone(), nofile, metrics);
+    tracing::info!(
+        max_connections = conns.max(),
+        open_files_limit = nofile,
+        "connection limit"
+    );
     let mut shutdown = std::pin::pin!(shutdown_signal());
+    let mut failures = 0u32;
     loop {
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
-                Ok(x) => x,
+                Ok(x) => {
+                    failures = 0;
+                    x
+                }
                 Err(e) => {
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    conns.accept_failed(&e, &mut failures).await;
                     continue;
                 }
             },
             _ = &mut shutdown => break,
         };
-        let _ = stream.set_nodelay(true);
-        let svc = hyper_util::service::TowerToHyperService::new(app.clone());
-        let builder = builder.clone();
-        match &tls {
-            None => {
-                let conn = builder
-                    .serve_connection_with_upgrades(TokioIo::new(stream), svc)
-                    .into_owned();
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(%peer, "connection ended: {e}");
-                    }
-                });
+        let Some(slot) = conns.admit() else {
+            match &tls {
+                None => Conns::refuse(stream),
+                Some(_) => drop(stream),
             }
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        match &tls {
+            None => conns.serve(stream, app.clone(), slot, peer),
             Some(acc) => {
                 let acc = acc.clone();
-                let watcher = graceful.watcher();
+                let app = app.clone();
+                let handshake = conns.header_read_timeout();
+                let serve = conns.clone();
                 tokio::spawn(async move {
-                    let tls_stream = match acc.accept(stream).await {
-                        Ok(s) => s,
-                        Err(e) => {
-                            tracing::debug!(%peer, "TLS handshake failed: {e}");
-                            return;
-                        }
-                    };
-                    let conn = builder
-                        .serve_connection_with_upgrades(TokioIo::new(tls_stream), svc)
-                        .into_owned();
-                    if let Err(e) = watcher.watch(conn).await {
-                        tracing::debug!(%peer, "connection ended: {e}");
+                    match tokio::time::timeout(handshake, acc.accept(stream)).await {
+                        Ok(Ok(s)) => serve.serve(s, app, slot, peer),
+                        Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
                 });
             }
@@ -252,7 +251,7 @@ pub async fn run(cfg: Config) -> Result<()> {
     }
     drop(listener);
     tracing::info!("shutting down: finishing in-flight requests");
-    graceful.shutdown().await;
+    conns.drain().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -53,6 +53,21 @@ impl Server {
         Server::launch(cmd, data_dir, goproxy, extra, &[])
     }
 
+    /// [`Server::start`] under an open-files limit of `nofile` (soft and
+    /// hard, set with `prlimit` for this process only).
+    pub fn start_with_nofile(
+        data_dir: &Path,
+        goproxy: &str,
+        extra: &[&str],
+        nofile: u32,
+    ) -> Server {
+        let mut cmd = Command::new("prlimit");
+        cmd.arg(format!("--nofile={nofile}:{nofile}"))
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_gomirror"));
+        Server::launch(cmd, data_dir, goproxy, extra, &[])
+    }
+
     fn launch(
         mut cmd: Command,
         data_dir: &Path,

@@ -1,0 +1,189 @@
+//! The access log and the request metrics: exactly one log line and one
+//! count per request, whatever ends it — a whole response, a client that
+//! went away before the response headers (counted with status `499`, as
+//! nginx does), or a response body cut short (an HTTP/2 stream reset, a
+//! closed connection: logged with the bytes sent of those due, counted in
+//! `gomirror_responses_incomplete_total`). `gomirror_bytes_served_total`
+//! counts the bytes actually handed to the connection.
+
+use crate::mirror::Mirror;
+use crate::ops::endpoint_kind;
+use crate::telemetry::{Metrics, RequestInfo};
+use axum::body::Body;
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use http::{header, HeaderValue, Method};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+/// One request's log record, written once when dropped.
+struct Record {
+    metrics: Arc<Metrics>,
+    id: String,
+    method: Method,
+    path: String,
+    kind: &'static str,
+    start: Instant,
+    /// Set when the response headers are ready.
+    status: Option<u16>,
+    info: RequestInfo,
+    /// Bytes the response declared (Content-Length), if any.
+    declared: Option<u64>,
+    sent: u64,
+    /// Whether the body reached its end.
+    complete: bool,
+}
+
+impl Drop for Record {
+    fn drop(&mut self) {
+        let m = &self.metrics;
+        let elapsed = self.start.elapsed();
+        // A body of known length handed over whole is done, even if it was
+        // not polled past its last frame.
+        self.complete |= self.declared == Some(self.sent);
+        let (status, outcome) = match self.status {
+            None => (499, "client went away before the response"),
+            Some(s) if self.complete => (s, "done"),
+            Some(s) => (s, "response cut short"),
+        };
+        if self.status.is_none() {
+            // Counted here; a response with headers was counted then.
+            Metrics::inc(&m.requests, &[("kind", self.kind), ("status", "499")]);
+            m.request_duration
+                .get_or_create(&vec![("kind".to_owned(), self.kind.to_owned())])
+                .observe(elapsed.as_secs_f64());
+        } else if !self.complete {
+            Metrics::inc(&m.responses_incomplete, &[("kind", self.kind)]);
+        }
+        let i = &self.info;
+        tracing::info!(
+            request_id = %self.id,
+            method = %self.method,
+            path = %self.path,
+            module = %i.module,
+            version = %i.version,
+            status,
+            cache = i.cache,
+            upstream = %i.upstream,
+            bytes = self.sent,
+            declared_bytes = self.declared,
+            outcome,
+            duration_ms = elapsed.as_millis() as u64,
+            "request"
+        );
+    }
+}
+
+/// Middleware: a request id (kept from `X-Request-Id` or made), metrics,
+/// and one log line per request (see the module documentation) with
+/// module, version, cache outcome, upstream, bytes sent and duration.
+pub async fn observe(mirror: &Mirror, req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            use rand::Rng;
+            format!("{:016x}", rand::thread_rng().gen::<u64>())
+        });
+    let path = req.uri().path().to_owned();
+    let mut rec = Record {
+        metrics: mirror.counters.metrics.clone(),
+        id,
+        method: req.method().clone(),
+        kind: endpoint_kind(&path),
+        path,
+        start: Instant::now(),
+        status: None,
+        info: RequestInfo::default(),
+        declared: None,
+        sent: 0,
+        complete: false,
+    };
+    // If this future is dropped here (the client went away), `rec` logs
+    // and counts it.
+    let res = next.run(req).await;
+    let status = res.status().as_u16();
+    rec.status = Some(status);
+    rec.info = res
+        .extensions()
+        .get::<RequestInfo>()
+        .cloned()
+        .unwrap_or_default();
+    rec.declared = if rec.method == Method::HEAD {
+        Some(0)
+    } else {
+        res.headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+    };
+    let m = &rec.metrics;
+    Metrics::inc(
+        &m.requests,
+        &[("kind", rec.kind), ("status", &status.to_string())],
+    );
+    m.request_duration
+        .get_or_create(&vec![("kind".to_owned(), rec.kind.to_owned())])
+        .observe(rec.start.elapsed().as_secs_f64());
+    let (mut parts, body) = res.into_parts();
+    if let Ok(v) = HeaderValue::from_str(&rec.id) {
+        parts.headers.insert("x-request-id", v);
+    }
+    let done = rec.method == Method::HEAD || http_body::Body::is_end_stream(&body);
+    let mut logged = LoggedBody { inner: body, rec };
+    logged.rec.complete = done;
+    Response::from_parts(parts, Body::new(logged))
+}
+
+/// A response body that counts what it hands over and writes its
+/// request's log record when finished or dropped.
+struct LoggedBody {
+    inner: Body,
+    rec: Record,
+}
+
+impl http_body::Body for LoggedBody {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        let r = Pin::new(&mut this.inner).poll_frame(cx);
+        match &r {
+            Poll::Ready(Some(Ok(f))) => {
+                if let Some(d) = f.data_ref() {
+                    let n = d.len() as u64;
+                    this.rec.sent += n;
+                    this.rec
+                        .metrics
+                        .bytes_served
+                        .get_or_create(&vec![("kind".to_owned(), this.rec.kind.to_owned())])
+                        .inc_by(n);
+                }
+                if this.inner.is_end_stream() {
+                    this.rec.complete = true;
+                }
+            }
+            Poll::Ready(None) => this.rec.complete = true,
+            _ => {}
+        }
+        r
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
