@@ -1039,6 +1039,42 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn leftovers_and_losses_of_hashed_keys_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::open(dir.path()).unwrap();
+        let k = vec!["p".repeat(200); 20].join("/");
+        let meta = crate::admit::testing::meta_of(b"x", "t");
+        store.put_bytes(&k, b"x", &meta).await.unwrap();
+        let l = locate(&k);
+        assert_eq!(l.dir, LONG_DIR);
+        let leftover = format!("{LONG_DIR}/{}.00000000000000ff.gblob", l.stem);
+        std::fs::write(dir.path().join("objects").join(&leftover), b"y").unwrap();
+        let u = store.unrecorded("").await.unwrap();
+        let keys: Vec<_> = u
+            .bytes_without_record
+            .iter()
+            .map(|f| f.key.as_str())
+            .collect();
+        assert_eq!(keys, [leftover.as_str()]);
+        assert!(store.is_unrecorded(&leftover));
+        store.quarantine_unrecorded(&leftover, "t").await.unwrap();
+        assert!(!dir.path().join("objects").join(&leftover).exists());
+        assert_eq!(store.list("p").await.unwrap(), [k.as_str()]);
+        std::fs::remove_file(bytes_path(&store, &k)).unwrap();
+        assert_eq!(
+            store.unrecorded("").await.unwrap().records_without_bytes,
+            [k.as_str()]
+        );
+        assert!(store.object_missing(&k));
+        assert!(store.list("").await.unwrap().is_empty());
+        let o = store.open(&k).await.unwrap().unwrap();
+        assert_eq!(o.reader.stored_len().await.unwrap(), 0);
+        store.quarantine(&k, "lost").await.unwrap();
+        assert!(store.meta(&k).await.unwrap().is_none());
+        assert!(dir.path().join("quarantine").join(LONG_DIR).is_dir());
+    }
+
+    #[tokio::test]
     async fn stores_of_the_earlier_layout_are_read_as_they_are() {
         let dir = tempfile::tempdir().unwrap();
         let store = FsStore::open(dir.path()).unwrap();

@@ -41,8 +41,8 @@ pub struct Opened {
     pub meta: Meta,
     pub reader: Box<dyn ObjectRead>,
     /// Identifies this exact stored copy: it changes whenever the bytes
-    /// are written or replaced (on a file system: device, inode, size,
-    /// mtime and ctime). `None` when the backend cannot tell.
+    /// are written or replaced (on a file system: the blob's name, device,
+    /// inode, size, mtime and ctime). `None` when the backend cannot tell.
     pub fingerprint: Option<String>,
 }
 
@@ -77,7 +77,10 @@ pub trait Store: Send + Sync + 'static {
     /// The metadata record of `key`, or `None` when the object is absent.
     async fn meta(&self, key: &str) -> Result<Option<Meta>>;
 
-    /// Opens `key` for reading: its record and its bytes, or `None`.
+    /// Opens `key` for reading: its record and its bytes, or `None`. The
+    /// bytes are always those committed with that record, however often
+    /// the key is replaced meanwhile; and a key that exists is never found
+    /// absent because a put is replacing it.
     async fn open(&self, key: &str) -> Result<Option<Opened>>;
 
     /// The fingerprint of the stored copy of `key` (see
