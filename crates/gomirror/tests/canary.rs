@@ -592,13 +592,14 @@ struct StallingEdge {
 }
 
 impl StallingEdge {
-    fn start(objects: PathBuf) -> StallingEdge {
+    /// Serves the stored objects of the data directory `data`.
+    fn start(data: PathBuf) -> StallingEdge {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap().to_string();
         std::thread::spawn(move || {
             for conn in l.incoming() {
                 let Ok(mut c) = conn else { return };
-                let objects = objects.clone();
+                let data = data.clone();
                 std::thread::spawn(move || {
                     let mut head = Vec::new();
                     let mut byte = [0u8; 1];
@@ -610,7 +611,9 @@ impl StallingEdge {
                     }
                     let head = String::from_utf8_lossy(&head);
                     let path = head.split_whitespace().nth(1).unwrap_or("/");
-                    let body = std::fs::read(objects.join(&path[1..])).unwrap_or_default();
+                    let body = support::try_stored_file(&data, &path[1..])
+                        .and_then(|p| std::fs::read(p).ok())
+                        .unwrap_or_default();
                     let _ = write!(
                         c,
                         "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
@@ -637,7 +640,7 @@ fn a_stalled_body_is_reported_as_truncated() {
         let (s, _) = get(origin.srv.url.trim_start_matches("http://"), uri);
         assert_eq!(s, 200, "{uri}");
     }
-    let edge = StallingEdge::start(origin.data_dir().join("objects"));
+    let edge = StallingEdge::start(origin.data_dir());
     let (code, r) = origin.watch(&[
         "--cdn",
         "http://cdn.test",

@@ -1165,13 +1165,9 @@ fn hostile_repositories() {
             gerr.contains(want_msg),
             "{module}: error does not say {want_msg:?}: {gerr}"
         );
-        let zip = lab
-            .base
-            .path()
-            .join("data/objects")
-            .join(module)
-            .join("@v/v1.0.0.zip");
-        assert!(!zip.exists(), "{} was cached", zip.display());
+        let zip = format!("{module}/@v/v1.0.0.zip");
+        let files = support::key_files(&lab.base.path().join("data"), &zip);
+        assert!(files.is_empty(), "{zip} was cached: {files:?}");
         eprintln!(
             "{module}: go: {}\n  gomirror: {}",
             werr.unwrap().trim(),
@@ -1357,11 +1353,11 @@ fn discovery_refusals() {
         .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "left in the git cache: {left:?}");
-    assert!(!lab
-        .base
-        .path()
-        .join("capped/objects/github.com/t/big/@v/v1.0.0.zip")
-        .exists());
+    assert!(support::key_files(
+        &lab.base.path().join("capped"),
+        "github.com/t/big/@v/v1.0.0.zip"
+    )
+    .is_empty());
     // Only branches and tags are fetched: the pull-request ref's 3 MiB
     // are not, so the small module fits under the cap...
     let (g, gerr) = download(&lab, &cv, &cw, "github.com/t/prs", "v1.0.0");
@@ -1612,10 +1608,10 @@ fn direct_content_is_checked_against_the_checksum_database() {
     let err = j["Error"].as_str().unwrap_or_default().to_owned();
     eprintln!("moved tag: {err}");
     assert!(err.contains("checksum database"), "{err}");
-    let objects = lab.base.path().join("sum/objects/github.com/t/pub/@v");
-    assert!(objects.join("v1.0.0.zip").exists());
+    let sum = lab.base.path().join("sum");
+    assert!(support::stored_file(&sum, "github.com/t/pub/@v/v1.0.0.zip").exists());
     assert!(
-        !objects.join("v1.1.0.zip").exists(),
+        support::key_files(&sum, "github.com/t/pub/@v/v1.1.0.zip").is_empty(),
         "the refused zip was stored"
     );
 }

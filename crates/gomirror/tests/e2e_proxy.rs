@@ -254,13 +254,13 @@ fn broken_upstream_is_refused_and_the_next_one_serves() {
                 .args(["mod", "download", "-json", "example.com/big@v1.0.0"]),
         );
     assert!(!out.status.success());
-    let objects = data2.path().join("d/objects/example.com/big/@v");
+    let d2 = data2.path().join("d");
     assert!(
-        !objects.join("v1.0.0.zip.gmeta").exists(),
+        !support::record_file(&d2, "example.com/big/@v/v1.0.0.zip").exists(),
         "a truncated zip was admitted"
     );
     assert!(
-        !objects.join("v1.0.0.zip").exists(),
+        support::key_files(&d2, "example.com/big/@v/v1.0.0.zip").is_empty(),
         "a truncated zip was stored"
     );
     let out = support::run(env2.go(&work2).args([
@@ -270,10 +270,7 @@ fn broken_upstream_is_refused_and_the_next_one_serves() {
         "example.com/plain@v1.0.0",
     ]));
     assert!(!out.status.success());
-    assert!(!data2
-        .path()
-        .join("d/objects/example.com/plain/@v/v1.0.0.zip.gmeta")
-        .exists());
+    assert!(!support::record_file(&d2, "example.com/plain/@v/v1.0.0.zip").exists());
 }
 
 /// Flip a byte of stored zips (small and large): the next download through
@@ -308,9 +305,8 @@ fn cache_rot_is_detected_and_healed() {
             download_json(&env, &work, &mv)["Sum"].as_str(),
             Some(h1.as_str())
         );
-        let stored = data
-            .path()
-            .join(format!("d/objects/{path}/@v/{version}.zip"));
+        let key = format!("{path}/@v/{version}.zip");
+        let stored = support::stored_file(&data.path().join("d"), &key);
         let mut bytes = std::fs::read(&stored).unwrap();
         let i = bytes.len() / 2;
         bytes[i] ^= 0x01;
@@ -328,11 +324,12 @@ fn cache_rot_is_detected_and_healed() {
             "{mv}: healed from upstream"
         );
         // Healed on disk: the stored bytes match the record again.
-        let healed = std::fs::read(&stored).unwrap();
+        let healed = std::fs::read(support::stored_file(&data.path().join("d"), &key)).unwrap();
         assert_ne!(healed, bytes);
-        let meta: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(format!("{}.gmeta", stored.display())).unwrap())
-                .unwrap();
+        let meta: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(support::record_file(&data.path().join("d"), &key)).unwrap(),
+        )
+        .unwrap();
         use sha2::Digest;
         assert_eq!(
             meta["sha256"].as_str().unwrap(),
@@ -403,9 +400,7 @@ fn kill_9_during_admission_leaves_nothing_half_written() {
         std::fs::read_dir(&tmp).unwrap().count() > 0,
         "the crash left a staging file (the test needs one)"
     );
-    assert!(!dd
-        .join("objects/example.com/big/@v/v1.0.0.zip.gmeta")
-        .exists());
+    assert!(!support::record_file(&dd, "example.com/big/@v/v1.0.0.zip").exists());
     // Restart: staging is emptied, and the download is correct.
     up.clear_faults();
     let srv = Server::start(&dd, &up.url(), &[]);

@@ -226,7 +226,7 @@ fn each_integrity_failure_is_counted_by_kind_and_source_and_alerted_once() {
                 .0,
             200
         );
-        let stored = data.path().join("d/objects/example.com/b/@v/v1.0.0.mod");
+        let stored = support::stored_file(&data.path().join("d"), "example.com/b/@v/v1.0.0.mod");
         let mut b = std::fs::read(&stored).unwrap();
         b[0] ^= 1;
         std::fs::write(&stored, &b).unwrap();
@@ -369,10 +369,9 @@ fn admin_api_token_events_purge_and_verify() {
         }
         let (s, body) = post(&format!("{base}/-/purge/example.com/a@v1.0.0"), Some(TOKEN)).await;
         assert_eq!(s, 200, "{body}");
-        assert!(!data
-            .path()
-            .join("d/objects/example.com/a/@v/v1.0.0.zip")
-            .exists());
+        assert!(
+            support::key_files(&data.path().join("d"), "example.com/a/@v/v1.0.0.zip").is_empty()
+        );
         assert!(!data
             .path()
             .join("d/objects/example.com/a/@v/v1.0.0.zip.gmeta")
@@ -398,7 +397,7 @@ fn admin_api_token_events_purge_and_verify() {
         );
         assert_eq!(up.count("/example.com/a/@v/v1.0.0.zip"), n + 1);
         // Verify: rot on disk is found and healed.
-        let stored = data.path().join("d/objects/example.com/a/@v/v1.0.0.zip");
+        let stored = support::stored_file(&data.path().join("d"), "example.com/a/@v/v1.0.0.zip");
         let mut b = std::fs::read(&stored).unwrap();
         let i = b.len() / 2;
         b[i] ^= 1;
@@ -479,9 +478,10 @@ fn admin_bearer_scheme_and_encoded_purge_targets() {
         }
         let zip = format!("{base}/example.com/!upper/@v/v1.0.0-!r!c1.zip");
         assert_eq!(get(&zip, None).await.0, 200);
-        let stored = data
-            .path()
-            .join("d/objects/example.com/!upper/@v/v1.0.0-!r!c1.zip");
+        let stored = support::stored_file(
+            &data.path().join("d"),
+            "example.com/!upper/@v/v1.0.0-!r!c1.zip",
+        );
         assert!(stored.exists());
         let (s, body) = post(
             &format!("{base}/-/purge/example.com/!upper@v1.0.0-!r!c1"),
@@ -671,7 +671,8 @@ fn background_scrubber_finds_and_heals_rot_without_a_request() {
         &up.url(),
         &["--scrub-interval", "1s", "--scrub-rate", "100000000"],
     );
-    let stored = data.path().join("d/objects/example.com/a/@v/v1.0.0.zip");
+    let key = "example.com/a/@v/v1.0.0.zip";
+    let dd = data.path().join("d");
     rt().block_on(async {
         assert_eq!(
             get(&format!("{}/example.com/a/@v/v1.0.0.zip", srv.url), None)
@@ -679,6 +680,7 @@ fn background_scrubber_finds_and_heals_rot_without_a_request() {
                 .0,
             200
         );
+        let stored = support::stored_file(&dd, key);
         let good = std::fs::read(&stored).unwrap();
         let mut bad = good.clone();
         bad[10] ^= 1;
@@ -688,7 +690,8 @@ fn background_scrubber_finds_and_heals_rot_without_a_request() {
         let mut healed = false;
         for _ in 0..150 {
             tokio::time::sleep(Duration::from_millis(100)).await;
-            if std::fs::read(&stored).ok().as_deref() == Some(&good[..]) {
+            let now = support::try_stored_file(&dd, key).and_then(|p| std::fs::read(p).ok());
+            if now.as_deref() == Some(&good[..]) {
                 healed = true;
                 break;
             }

@@ -77,10 +77,9 @@ fn stored(data: &Path, path: &str, version: &str) -> Vec<&'static str> {
     ["info", "mod", "zip"]
         .into_iter()
         .filter(|ext| {
-            let f = data.join(format!("objects/{ep}/@v/{ev}.{ext}"));
-            let mut m = f.clone().into_os_string();
-            m.push(".gmeta");
-            f.is_file() && Path::new(&m).is_file()
+            let key = format!("{ep}/@v/{ev}.{ext}");
+            support::record_file(data, &key).is_file()
+                && support::try_stored_file(data, &key).is_some_and(|f| f.is_file())
         })
         .collect()
 }
@@ -171,8 +170,12 @@ fn prefetch_from_go_mod() {
     );
     // Case-encoded on disk.
     assert!(data
-        .join("objects/example.com/!upper/@v/v0.3.0.zip")
+        .join("objects/example.com/!upper/@v/v0.3.0.zip.gmeta")
         .is_file());
+    assert!(
+        support::stored_file(&data, "example.com/!upper/@v/v0.3.0.zip")
+            .starts_with(data.join("objects/example.com/!upper/@v"))
+    );
     assert!(stored(&data, "example.com/cfork", "v1.0.1").is_empty());
 }
 

@@ -379,12 +379,13 @@ fn truncated_tiles_are_rejected_and_stale_answers_served_when_down() {
 /// new bytes: rot (or tampering) that a sha256 check alone cannot see.
 fn rewrite_kept(objects: &Path, key: &str, change: impl FnOnce(&mut Vec<u8>)) {
     use sha2::Digest;
-    let path = objects.join(key);
+    let data = objects.parent().unwrap();
+    let path = support::stored_file(data, key);
     let mut bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let before = bytes.clone();
     change(&mut bytes);
     assert_ne!(bytes, before, "{key}: the change changed nothing");
-    let rec_path = format!("{}.gmeta", path.display());
+    let rec_path = support::record_file(data, key);
     let mut rec: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&rec_path).unwrap()).unwrap();
     rec["size"] = serde_json::json!(bytes.len());

@@ -118,12 +118,13 @@ fn write_list(dir: &Path) -> PathBuf {
 
 const ZIP: &str = "example.com/a/@v/v1.0.0.zip";
 
+/// The file holding the stored bytes of `key`.
 fn object(data: &Path, key: &str) -> PathBuf {
-    data.join("objects").join(key)
+    support::stored_file(data, key)
 }
 
 fn record(data: &Path, key: &str) -> serde_json::Value {
-    let p = object(data, &format!("{key}.gmeta"));
+    let p = support::record_file(data, key);
     serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap()
 }
 
@@ -251,7 +252,7 @@ fn fix_that_cannot_heal_exits_1() {
         "{j}"
     );
     // Out of service, kept for inspection.
-    assert!(!object(&fx.data, key).exists());
+    assert!(support::key_files(&fx.data, key).is_empty());
     assert!(!quarantined(&fx.data).is_empty());
 }
 
@@ -275,7 +276,7 @@ fn lost_file_is_rot_and_heals() {
 #[test]
 fn record_lying_about_h1_is_found_by_the_zip_check() {
     let fx = fixture();
-    let gmeta = object(&fx.data, &format!("{ZIP}.gmeta"));
+    let gmeta = support::record_file(&fx.data, ZIP);
     let mut rec = record(&fx.data, ZIP);
     rec["h1"] = "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into();
     std::fs::write(&gmeta, serde_json::to_vec_pretty(&rec).unwrap()).unwrap();
@@ -300,8 +301,9 @@ fn record_lying_about_h1_is_found_by_the_zip_check() {
 fn bytes_without_a_record_are_reported() {
     let fx = fixture();
     let stray = "example.com/c/@v/v1.0.0.zip";
-    std::fs::create_dir_all(object(&fx.data, "example.com/c/@v")).unwrap();
-    std::fs::write(object(&fx.data, stray), b"half a commit").unwrap();
+    let stray_file = fx.data.join("objects").join(stray);
+    std::fs::create_dir_all(stray_file.parent().unwrap()).unwrap();
+    std::fs::write(&stray_file, b"half a commit").unwrap();
     let out = verify(&fx.up, &fx.data, &["--json"]);
     let j = json_of(&out);
     // Not rot: never an object, never served.
@@ -317,7 +319,7 @@ fn bytes_without_a_record_are_reported() {
     let j = json_of(&out);
     assert!(out.status.success(), "{j}");
     assert!(j["missing_metadata"][0]["fix"].is_null(), "{j}");
-    assert!(object(&fx.data, stray).exists());
+    assert!(stray_file.exists());
 }
 
 #[test]

@@ -14,9 +14,9 @@
 //!   and checks its `h1:` and the `h1:` of its go.mod against the record.
 //!
 //! On a local file-system store it also walks `objects/` for what the store
-//! does not list: bytes without a metadata record (never served: a crash
-//! between the two renames of a commit, or a file put there by hand) and
-//! records whose bytes are gone (rot: the object is missing).
+//! does not list: bytes no metadata record names (never served: a blob left
+//! by a crash mid-commit, or a file put there by hand) and records whose
+//! bytes are gone (rot: the object is missing).
 //!
 //! An optional byte rate ([`Scrubber::rate_limit`], a token bucket) keeps a
 //! background pass from loading the disk noticeably. Progress goes to a
@@ -211,7 +211,7 @@ impl Scrubber {
                 (Some(_), true) => Some(
                     match self
                         .store
-                        .quarantine(&f.key, "scrub: bytes without a metadata record")
+                        .quarantine_unrecorded(&f.key, "scrub: bytes without a metadata record")
                         .await
                     {
                         Ok(()) => FixOutcome::Removed,

@@ -76,10 +76,12 @@ pub struct Rotten {
     pub fix: Option<FixOutcome>,
 }
 
-/// Bytes under `objects/` without a metadata record (not an object for the
-/// mirror: never served).
+/// Bytes under `objects/` that no metadata record names (not an object for
+/// the mirror: never served).
 #[derive(Debug, Clone, Serialize)]
 pub struct Unrecorded {
+    /// Where they are: their path under `objects/` (see
+    /// [`crate::store::UnrecordedFile::key`]).
     pub key: String,
     pub size: u64,
     /// Set by a healing scrub for files older than the grace period.

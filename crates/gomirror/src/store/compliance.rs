@@ -23,6 +23,8 @@ pub async fn run_all(store: &dyn Store) {
     list_prefix(store).await;
     bad_keys(store).await;
     staged_drop(store).await;
+    replace_while_reading(store).await;
+    awkward_keys(store).await;
 }
 
 async fn absent(store: &dyn Store) {
@@ -155,7 +157,7 @@ async fn list_prefix(store: &dyn Store) {
 }
 
 async fn bad_keys(store: &dyn Store) {
-    for k in ["", "/abs", "a/../b", "a//b", "a/./b", "a\\b", "x/y.gmeta"] {
+    for k in ["", "/abs", "a/../b", "a//b", "a/./b", "a\\b", "a/", "a\0b"] {
         assert!(store.meta(k).await.is_err(), "key {k:?} must be refused");
         assert!(
             store
@@ -173,4 +175,144 @@ async fn staged_drop(store: &dyn Store) {
     assert!(p.exists());
     drop(staged);
     assert!(!p.exists(), "a dropped staging file is removed");
+}
+
+/// Valid Go module paths the file system would refuse as names: an element
+/// of 256+ bytes, a key over 4,096 bytes, elements ending in the file
+/// store's record suffix (as a directory and as the last element). Each is
+/// stored, read back, listed under its prefixes, quarantined and deleted.
+async fn awkward_keys(store: &dyn Store) {
+    let long_elem = format!("example.com/{}", "e".repeat(300));
+    let many: Vec<String> = (0..45)
+        .map(|i| format!("{i:02}{}", "p".repeat(98)))
+        .collect();
+    let long_path = format!("example.com/{}", many.join("/"));
+    assert!(long_path.len() > 4096);
+    let keys = [
+        format!("{long_elem}/@v/v1.0.0.mod"),
+        format!("{long_elem}/@v/list"),
+        format!("{long_path}/@v/v1.0.0.zip"),
+        "example.com/x.gmeta/@v/v1.0.0.info".to_owned(),
+        "example.com/x/@v/list.gmeta".to_owned(),
+        format!("example.com/x/@v/v1.0.0-{}.info", "r".repeat(250)),
+        "#hash/like".to_owned(),
+        "_under/score".to_owned(),
+    ];
+    for (i, k) in keys.iter().enumerate() {
+        let data = format!("object {i} of {k}").into_bytes();
+        store
+            .put_bytes(k, &data, &meta_for(&data, "a"))
+            .await
+            .unwrap_or_else(|e| panic!("put {k}: {e}"));
+        let (m, b) = store.get_bytes(k).await.unwrap().expect(k);
+        assert_eq!((m.size, b), (data.len() as u64, data), "{k}");
+    }
+    let mut sorted = keys.to_vec();
+    sorted.sort();
+    assert_eq!(
+        store
+            .list("")
+            .await
+            .unwrap()
+            .iter()
+            .filter(|k| sorted.contains(k))
+            .collect::<Vec<_>>(),
+        sorted.iter().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        store.list(&format!("{long_elem}/@v/")).await.unwrap(),
+        [
+            format!("{long_elem}/@v/list"),
+            format!("{long_elem}/@v/v1.0.0.mod")
+        ]
+    );
+    assert_eq!(
+        store.list(&format!("{long_elem}/@v/l")).await.unwrap(),
+        [format!("{long_elem}/@v/list")]
+    );
+    assert_eq!(
+        store.list(&long_path[..2000]).await.unwrap(),
+        [format!("{long_path}/@v/v1.0.0.zip")]
+    );
+    assert_eq!(
+        store.list("example.com/x.gmeta/").await.unwrap(),
+        ["example.com/x.gmeta/@v/v1.0.0.info"]
+    );
+    assert_eq!(
+        store.list("example.com/x/@v/").await.unwrap(),
+        [keys[4].clone(), keys[5].clone()]
+    );
+    for k in &keys {
+        let data = b"replaced".to_vec();
+        store
+            .put_bytes(k, &data, &meta_for(&data, "b"))
+            .await
+            .unwrap();
+        assert_eq!(store.get_bytes(k).await.unwrap().unwrap().1, data, "{k}");
+    }
+    store.quarantine(&keys[0], "test").await.unwrap();
+    store.delete(&keys[2]).await.unwrap();
+    for k in [&keys[0], &keys[2]] {
+        assert!(store.open(k).await.unwrap().is_none(), "{k}");
+        assert!(!store.list("").await.unwrap().contains(k), "{k}");
+    }
+    for k in &keys {
+        store.delete(k).await.unwrap();
+    }
+}
+
+/// Writers keep replacing one key with contents of other lengths while
+/// readers open it: every opened record matches the bytes read with it,
+/// and the key is never absent once it exists.
+async fn replace_while_reading(store: &dyn Store) {
+    use sha2::{Digest, Sha256};
+    let k = "example.com/race/@v/list";
+    let first = b"v1.0.0\n".to_vec();
+    store
+        .put_bytes(k, &first, &meta_for(&first, "a"))
+        .await
+        .unwrap();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let writer = |w: usize| {
+        let done = &done;
+        async move {
+            for i in 0..150 {
+                let data = format!("{}\n", "v1.0.0\nv1.1.0".repeat(1 + (i + w) % 3)).into_bytes();
+                store
+                    .put_bytes(k, &data, &meta_for(&data, "a"))
+                    .await
+                    .unwrap();
+                tokio::task::yield_now().await;
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    };
+    let reader = || {
+        let done = &done;
+        async move {
+            let mut n = 0u64;
+            loop {
+                let (m, b) = store
+                    .get_bytes(k)
+                    .await
+                    .unwrap()
+                    .expect("a replaced key is never absent");
+                assert_eq!(b.len() as u64, m.size, "record paired with other bytes");
+                assert_eq!(
+                    hex::encode(Sha256::digest(&b)),
+                    m.sha256,
+                    "record paired with other bytes"
+                );
+                n += 1;
+                if done.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+            n
+        }
+    };
+    let (_, _, a, b, c, d) =
+        tokio::join!(writer(0), writer(1), reader(), reader(), reader(), reader());
+    assert!(a + b + c + d >= 4);
 }

@@ -41,8 +41,8 @@ pub struct Opened {
     pub meta: Meta,
     pub reader: Box<dyn ObjectRead>,
     /// Identifies this exact stored copy: it changes whenever the bytes
-    /// are written or replaced (on a file system: device, inode, size,
-    /// mtime and ctime). `None` when the backend cannot tell.
+    /// are written or replaced (on a file system: the blob's name, device,
+    /// inode, size, mtime and ctime). `None` when the backend cannot tell.
     pub fingerprint: Option<String>,
 }
 
@@ -77,7 +77,10 @@ pub trait Store: Send + Sync + 'static {
     /// The metadata record of `key`, or `None` when the object is absent.
     async fn meta(&self, key: &str) -> Result<Option<Meta>>;
 
-    /// Opens `key` for reading: its record and its bytes, or `None`.
+    /// Opens `key` for reading: its record and its bytes, or `None`. The
+    /// bytes are always those committed with that record, however often
+    /// the key is replaced meanwhile; and a key that exists is never found
+    /// absent because a put is replacing it.
     async fn open(&self, key: &str) -> Result<Option<Opened>>;
 
     /// The fingerprint of the stored copy of `key` (see
@@ -108,10 +111,10 @@ pub trait Store: Send + Sync + 'static {
     /// Keys of committed objects whose key starts with `prefix`, sorted.
     async fn list(&self, prefix: &str) -> Result<Vec<String>>;
 
-    /// What [`Store::list`] does not show, under `prefix`: bytes without a
-    /// metadata record (a crash between the two steps of a commit, or a file
-    /// put there by hand) and records without their bytes (lost). Sorted
-    /// keys. A backend whose commit leaves no such state finds nothing.
+    /// What [`Store::list`] does not show, under `prefix`: bytes no
+    /// metadata record names (left by a crash mid-commit, or a file put
+    /// there by hand) and records without their bytes (lost). Sorted. A
+    /// backend whose commit leaves no such state finds nothing.
     async fn unrecorded(&self, _prefix: &str) -> Result<Unrecorded> {
         Ok(Unrecorded::default())
     }
@@ -126,26 +129,36 @@ pub trait Store: Send + Sync + 'static {
         false
     }
 
-    /// Whether `key` has bytes but no metadata record.
-    fn is_unrecorded(&self, _key: &str) -> bool {
+    /// Whether `name` (an [`UnrecordedFile::key`]) is still bytes that no
+    /// metadata record names.
+    fn is_unrecorded(&self, _name: &str) -> bool {
         false
+    }
+
+    /// Moves `name` (an [`UnrecordedFile::key`]) to the quarantine if it is
+    /// still bytes that no metadata record names; otherwise does nothing.
+    async fn quarantine_unrecorded(&self, _name: &str, _reason: &str) -> Result<()> {
+        Ok(())
     }
 }
 
 /// What [`Store::unrecorded`] finds.
 #[derive(Debug, Default, Clone)]
 pub struct Unrecorded {
-    /// Files under `objects/` with no metadata record beside them: not
-    /// objects for the mirror (never served, never listed).
+    /// Stored bytes that no metadata record names: not objects for the
+    /// mirror (never served, never listed).
     pub bytes_without_record: Vec<UnrecordedFile>,
     /// Keys whose metadata record is there but whose bytes are not.
     pub records_without_bytes: Vec<String>,
 }
 
-/// A file under `objects/` without a metadata record.
+/// Stored bytes that no metadata record names.
 #[derive(Debug, Clone)]
 pub struct UnrecordedFile {
-    /// Its path under `objects/`, as a key.
+    /// Where the store keeps them (on a file system: the path under
+    /// `objects/`, which starts with the key they were stored for when the
+    /// key is its own path). Not necessarily a key: pass it to
+    /// [`Store::is_unrecorded`] and [`Store::quarantine_unrecorded`].
     pub key: String,
     pub size: u64,
     /// Its modification time: a commit in flight leaves bytes without a
@@ -154,8 +167,9 @@ pub struct UnrecordedFile {
 }
 
 /// Checks that a key is a clean relative `/`-separated path: no empty, `.`
-/// or `..` elements, no leading `/`, no NUL or backslash, and no element
-/// ending in the store's reserved suffixes.
+/// or `..` elements, no leading `/`, no NUL or backslash. Length and the
+/// names a backend reserves are the backend's business (the file store
+/// maps such keys to other paths): every valid Go module path is a key.
 pub fn check_key(key: &str) -> Result<()> {
     let bad = key.is_empty()
         || key.starts_with('/')
@@ -163,7 +177,7 @@ pub fn check_key(key: &str) -> Result<()> {
         || key.contains('\\')
         || key
             .split('/')
-            .any(|e| e.is_empty() || e == "." || e == ".." || e.ends_with(fs::META_SUFFIX));
+            .any(|e| e.is_empty() || e == "." || e == "..");
     if bad {
         Err(StoreError::BadKey(key.to_owned()))
     } else {

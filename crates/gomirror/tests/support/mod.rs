@@ -243,3 +243,86 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// Where the file store keeps the record of `key` under the data
+/// directory `data` (the layout documented in
+/// `crates/gomirror/src/store/fs.rs`, written out again here so that a
+/// change of the on-disk layout operators rely on fails these tests).
+pub fn record_file(data: &Path, key: &str) -> PathBuf {
+    let (dir, stem) = stored_location(key);
+    data.join("objects").join(dir).join(format!("{stem}.gmeta"))
+}
+
+/// The file holding the stored bytes of `key`: the blob its record names
+/// (or, for a record of the earlier layout, the file beside it). Panics
+/// when there is no readable record.
+pub fn stored_file(data: &Path, key: &str) -> PathBuf {
+    try_stored_file(data, key)
+        .unwrap_or_else(|| panic!("no readable record of {key} in {}", data.display()))
+}
+
+/// [`stored_file`], or `None` when there is no readable record.
+pub fn try_stored_file(data: &Path, key: &str) -> Option<PathBuf> {
+    let rec = record_file(data, key);
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&rec).ok()?).ok()?;
+    let (_, stem) = stored_location(key);
+    Some(rec.with_file_name(v["blob"].as_str().unwrap_or(&stem)))
+}
+
+/// Every file the store holds for `key` in its directory: its record, its
+/// blobs (also leftover ones) and bytes of the earlier layout.
+pub fn key_files(data: &Path, key: &str) -> Vec<PathBuf> {
+    let rec = record_file(data, key);
+    let (_, stem) = stored_location(key);
+    let short: String = stem.chars().take(200).collect();
+    let mut out: Vec<PathBuf> = std::fs::read_dir(rec.parent().unwrap())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy();
+            n == format!("{stem}.gmeta")
+                || n == stem
+                || (n.starts_with(&format!("{short}."))
+                    && n.ends_with(".gblob")
+                    && n.len() == short.len() + 23)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Rewrites the record of `key` with `edit` (keeping what it does not
+/// change, such as the name of the blob).
+pub fn edit_record(data: &Path, key: &str, edit: impl FnOnce(&mut serde_json::Value)) {
+    let p = record_file(data, key);
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    edit(&mut v);
+    std::fs::write(&p, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+}
+
+/// The record directory and file stem of `key` under `objects/`.
+fn stored_location(key: &str) -> (String, String) {
+    use sha2::Digest;
+    let hashed = |s: &str| format!("#{}", hex::encode(sha2::Sha256::digest(s.as_bytes())));
+    let map = |e: &str, max: usize| {
+        if e.len() <= max && !e.starts_with('#') && !e.ends_with(".gmeta") {
+            e.to_owned()
+        } else {
+            hashed(e)
+        }
+    };
+    let (dir, last) = key.rsplit_once('/').unwrap_or(("", key));
+    let dir = dir
+        .split('/')
+        .map(|e| map(e, 255))
+        .collect::<Vec<_>>()
+        .join("/");
+    let stem = map(last, 249);
+    if dir.len() >= 3072 || dir.len() + 1 + stem.len() + 6 > 3072 {
+        ("#long".into(), hashed(key))
+    } else {
+        (dir, stem)
+    }
+}

@@ -29,6 +29,9 @@ pub enum Fault {
     Stall(usize),
     /// Answer the first N requests with this status, then serve normally.
     FailTimes(u32, u16),
+    /// Serve these bodies in turn, one per request (content that changes
+    /// on every fetch, such as a busy module's `list`).
+    Cycle(Vec<Vec<u8>>),
 }
 
 #[derive(Default)]
@@ -41,6 +44,8 @@ struct UpState {
     delay_ms: Mutex<u64>,
     /// Extra response headers per path (see `Upstream::set_headers`).
     headers: Mutex<HashMap<String, Vec<(String, String)>>>,
+    /// Files served from memory (see `Upstream::serve_files`).
+    files: Mutex<HashMap<String, Vec<u8>>>,
 }
 
 /// A running upstream: its base URL, request counts, fault switches.
@@ -191,6 +196,12 @@ impl Upstream {
         *self.state.fault_all.lock().unwrap() = Some(f);
     }
 
+    /// Serves these files (URL path, content) from memory, before the
+    /// directory: for module paths too long to be file names.
+    pub fn serve_files(&self, files: Vec<(String, Vec<u8>)>) {
+        self.state.files.lock().unwrap().extend(files);
+    }
+
     /// Delays every answer (to widen race windows in singleflight tests).
     pub fn set_delay_ms(&self, ms: u64) {
         *self.state.delay_ms.lock().unwrap() = ms;
@@ -227,7 +238,12 @@ async fn add_headers(
 
 async fn serve(State(st): State<Arc<UpState>>, uri: http::Uri) -> Response {
     let path = uri.path().to_owned();
-    *st.counts.lock().unwrap().entry(path.clone()).or_default() += 1;
+    let n = {
+        let mut counts = st.counts.lock().unwrap();
+        let c = counts.entry(path.clone()).or_default();
+        *c += 1;
+        *c
+    };
     let delay = *st.delay_ms.lock().unwrap();
     if delay > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
@@ -257,14 +273,19 @@ async fn serve(State(st): State<Arc<UpState>>, uri: http::Uri) -> Response {
     };
     let rel = path.trim_start_matches('/');
     let file = st.root.join(rel);
-    let data = match (rel.contains(".."), std::fs::read(&file)) {
-        (false, Ok(d)) => d,
+    let in_memory = st.files.lock().unwrap().get(&path).cloned();
+    let data = match (in_memory, rel.contains(".."), std::fs::read(&file)) {
+        (Some(d), _, _) | (None, false, Ok(d)) => d,
         _ => return resp(404, b"not found\n".to_vec(), None),
     };
     match fault {
         None => resp(200, data, None),
         Some(Fault::Status(_)) | Some(Fault::FailTimes(..)) => unreachable!("answered above"),
         Some(Fault::Replace(b)) => resp(200, b, None),
+        Some(Fault::Cycle(bodies)) => {
+            let b = bodies[(n as usize - 1) % bodies.len()].clone();
+            resp(200, b, None)
+        }
         Some(Fault::Corrupt) => {
             let mut d = data;
             let n = d.len();
@@ -328,6 +349,42 @@ pub struct ModVersion<'a> {
     pub version: &'a str,
     /// Files of the module tree (relative path, content).
     pub files: Vec<(&'a str, Vec<u8>)>,
+}
+
+/// The files of `m` as a GOPROXY serves them (URL path, content): `.info`,
+/// `.mod`, `.zip` and a `list` of its one version, built in memory (for
+/// [`Upstream::serve_files`]); and the zip's `h1:`.
+pub fn module_files(m: &ModVersion) -> (Vec<(String, Vec<u8>)>, String) {
+    let tree = tempfile::tempdir().unwrap();
+    for (rel, content) in &m.files {
+        let p = tree.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+    let ep = gomod::module::escape_path(m.path).unwrap();
+    let ev = gomod::module::escape_version(m.version).unwrap();
+    let zip_path = tree.path().with_extension("zip");
+    let f = std::fs::File::create(&zip_path).unwrap();
+    gomod::zip::create_from_dir(f, m.path, m.version, tree.path()).unwrap();
+    let zip = std::fs::read(&zip_path).unwrap();
+    let h1 = gomod::dirhash::hash_zip(std::fs::File::open(&zip_path).unwrap()).unwrap();
+    std::fs::remove_file(&zip_path).unwrap();
+    let gomod_bytes = std::fs::read(tree.path().join("go.mod"))
+        .unwrap_or_else(|_| gomod::modfile::synthesize_go_mod(m.path));
+    let info = format!(
+        "{{\"Version\":\"{}\",\"Time\":\"2024-01-02T03:04:05Z\"}}",
+        m.version
+    );
+    let files = vec![
+        (format!("/{ep}/@v/{ev}.zip"), zip),
+        (format!("/{ep}/@v/{ev}.mod"), gomod_bytes),
+        (format!("/{ep}/@v/{ev}.info"), info.into_bytes()),
+        (
+            format!("/{ep}/@v/list"),
+            format!("{}\n", m.version).into_bytes(),
+        ),
+    ];
+    (files, h1)
 }
 
 /// Writes `.info`, `.mod`, `.zip` for `m` under `root` and adds it to
