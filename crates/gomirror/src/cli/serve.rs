@@ -89,8 +89,10 @@ fn build_parts(cfg: &Config, beside: bool) -> Result<Arc<Mirror>> {
             sumdb_mode: cfg.sumdb_unreachable,
             alerts: crate::telemetry::AlertConfig {
                 webhooks: cfg.alert_webhooks.clone(),
-                dedupe_window: std::time::Duration::from_secs(600),
-                max_per_minute: 30,
+                per_source: cfg.alert_budget,
+                total: cfg.alert_budget.saturating_mul(4),
+                window: cfg.alert_window,
+                ..crate::telemetry::AlertConfig::default()
             },
             chain,
             gonoproxy: cfg.gonoproxy.clone(),
