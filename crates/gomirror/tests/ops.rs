@@ -869,3 +869,36 @@ fn an_integrity_flood_does_not_drown_store_rot_alerts() {
         "{m}"
     );
 }
+
+/// `/readyz` does not write the store on every call: 50 concurrent calls
+/// share one write probe (the answer names the probe), and the probe
+/// leaves no file in the data directory.
+#[test]
+fn concurrent_readyz_calls_share_one_store_probe() {
+    use futures_util::StreamExt;
+    let dir = tempfile::tempdir().unwrap();
+    corpus(dir.path());
+    let up = Upstream::start(dir.path());
+    let data = tempfile::tempdir().unwrap();
+    let srv = Server::start(&data.path().join("d"), &up.url(), &[]);
+    let url = format!("{}/readyz", srv.url);
+    let answers: Vec<(u16, String)> = rt().block_on(async {
+        futures_util::stream::iter((0..50).map(|_| get(&url, None)))
+            .buffer_unordered(50)
+            .collect()
+            .await
+    });
+    let mut probes = vec![];
+    for (s, body) in &answers {
+        assert_eq!(*s, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["store"]["ok"], true, "{body}");
+        probes.push(v["store"]["probe"].as_u64().expect("the probe is named"));
+    }
+    probes.sort();
+    probes.dedup();
+    // One probe, or two if the calls straddled the 5 s interval.
+    assert!(probes == [1] || probes == [1, 2], "{probes:?}");
+    let files = support::files_under(&data.path().join("d"));
+    assert!(files.is_empty(), "files left by the probe: {files:?}");
+}

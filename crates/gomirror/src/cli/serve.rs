@@ -140,6 +140,11 @@ fn tls_acceptor(
 /// Runs the server until SIGTERM/SIGINT, then drains in-flight requests.
 pub async fn run(cfg: Config) -> Result<()> {
     let mirror = build_mirror(&cfg)?;
+    {
+        // The status page's object count: once, in the background.
+        let m = mirror.clone();
+        tokio::spawn(async move { m.count_usage().await });
+    }
     if cfg.scrub_rate > 0 {
         let stats = Arc::new(crate::scrub::ScrubStats::default());
         tokio::spawn(crate::scrub::run_background(

@@ -170,7 +170,12 @@ impl Mirror {
 
     /// Commits what admission let in.
     pub(super) async fn commit(&self, obj: admit::Admitted) -> Result<(), TryError> {
-        self.store.put(obj).await.map_err(TryError::from)
+        let key = obj.key().to_owned();
+        let size = obj.meta().size;
+        let old = self.stored_size(&key).await;
+        self.store.put(obj).await.map_err(TryError::from)?;
+        self.usage.change(&key, old, Some(size));
+        Ok(())
     }
 
     pub(super) async fn try_versioned(
