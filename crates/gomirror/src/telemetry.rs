@@ -355,8 +355,9 @@ pub struct Event {
     /// Unix seconds of the last occurrence.
     pub last: u64,
     /// `size`, `sha256`, `h1`, `zip_check`, `gomod_mismatch`, `info`,
-    /// `sumdb`, `truncated`, `sumdb_fork`, `cdn`, `cdn_recheck`, ...; and
-    /// `suppressed` for a summary of events the alert budget held back.
+    /// `sumdb`, `truncated`, `sumdb_fork`, `cdn`, `cdn_recheck`,
+    /// `store_error` (the store itself failed), ...; and `suppressed` for a
+    /// summary of events the alert budget held back.
     pub kind: String,
     /// Where the bad content came from: an upstream URL, `store`, a
     /// checksum database, a CDN edge.
@@ -390,8 +391,8 @@ pub struct Suppressed {
 pub const EXAMPLES: usize = 5;
 
 /// The source of events about the mirror's own store (rot found when
-/// reading or scrubbing, quarantines): these are never held back by the
-/// alert budget.
+/// reading or scrubbing, quarantines, `store_error`s): these are never
+/// held back by the alert budget.
 pub const STORE_SOURCE: &str = "store";
 
 /// Alert settings.

@@ -100,8 +100,7 @@ impl Mirror {
                     });
                 }
                 Err(TryError::Store(e)) => {
-                    self.counters.inc("store_errors", e.op());
-                    tracing::error!(op = e.op(), object = what, "store error: {e}");
+                    self.store_failure(e.op(), what, &e.to_string());
                     return Err(Failure::Store(Arc::new(e)));
                 }
                 Err(TryError::Final(f)) => return Err(f),

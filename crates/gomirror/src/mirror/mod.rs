@@ -211,6 +211,22 @@ impl Mirror {
         );
     }
 
+    /// Records a failure of the mirror's own store (a full disk, a broken
+    /// volume): counted by `op`, logged, and raised as a `store_error` event
+    /// about the store (never held back by the alert budget; one per `op`
+    /// per de-duplication window, the first failing object named).
+    fn store_failure(&self, op: &str, what: &str, msg: &str) {
+        self.counters.inc("store_errors", op);
+        self.events.record(
+            "store_error",
+            crate::telemetry::STORE_SOURCE,
+            op,
+            &format!("{what}: {msg}"),
+            &self.counters.metrics,
+        );
+        tracing::error!(op, object = what, "store error: {msg}");
+    }
+
     /// Takes a rotten object out of service and out of every cache tier.
     pub async fn quarantine(&self, key: &str, kind: FailureKind, msg: &str) {
         self.verifier.forget(key);
@@ -219,7 +235,7 @@ impl Mirror {
         let old = self.stored_size(key).await;
         match self.store.quarantine(key, msg).await {
             Ok(()) => self.usage.change(key, old, None),
-            Err(e) => tracing::error!(key, "quarantine failed: {e}"),
+            Err(e) => self.store_failure("quarantine", key, &e.to_string()),
         }
     }
 
@@ -234,8 +250,7 @@ impl Mirror {
                 Ok(None)
             }
             Err(e) => {
-                self.counters.inc("store_errors", "read");
-                tracing::error!(key, "store error: {e}");
+                self.store_failure("read", key, &e.to_string());
                 Err(e.into())
             }
         }
