@@ -184,6 +184,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         });
     }
     let metrics = mirror.counters.metrics.clone();
+    let events = mirror.events.clone();
     let app = router(AppState {
         mirror,
         ops: crate::ops::OpsConfig {
@@ -259,6 +260,8 @@ pub async fn run(cfg: Config) -> Result<()> {
     drop(listener);
     tracing::info!("shutting down: finishing in-flight requests");
     conns.drain().await;
+    // What the alert budget still holds back goes out as summaries.
+    events.flush(std::time::Duration::from_secs(5)).await;
     tracing::info!("stopped");
     Ok(())
 }
