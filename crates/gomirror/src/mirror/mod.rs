@@ -82,6 +82,9 @@ pub struct Mirror {
 
 /// How often the store's write probe runs at most.
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(5);
+/// How long a write probe may take before the store counts as not
+/// writable.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The outcome of a write probe of the store.
 #[derive(Debug, Clone)]
@@ -331,8 +334,18 @@ impl Mirror {
         if number == 1 {
             self.remove_old_probe_objects().await;
         }
+        // A hung volume must not hang readiness: the probe is given up on
+        // (and reported) after PROBE_TIMEOUT.
+        let result = tokio::time::timeout(PROBE_TIMEOUT, self.probe_store())
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "store: probe write did not finish within {} s",
+                    PROBE_TIMEOUT.as_secs()
+                ))
+            });
         let p = Probe {
-            result: self.probe_store().await,
+            result,
             at: std::time::Instant::now(),
             number,
         };
