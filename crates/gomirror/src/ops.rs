@@ -86,10 +86,13 @@ fn upstream_health(mirror: &Mirror) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// `/readyz`: the store is writable and at least one upstream is usable;
-/// 503 with what is wrong otherwise.
+/// `/readyz`: the store is writable (the last write probe, at most
+/// [`crate::mirror::PROBE_INTERVAL`] old, succeeded), has the free space
+/// asked for, and at least one upstream is usable; 503 with what is wrong
+/// otherwise. Nothing here reads the store's objects.
 pub async fn readyz(mirror: &Mirror, min_free_bytes: u64) -> Response {
-    let store_err = mirror.probe_store().await.err();
+    let probe = mirror.store_writable().await;
+    let store_err = probe.result.clone().err();
     let free = mirror.store().free_space();
     let low_on_space = free.is_some_and(|f| f < min_free_bytes);
     let upstreams = upstream_health(mirror);
@@ -115,7 +118,10 @@ pub async fn readyz(mirror: &Mirror, min_free_bytes: u64) -> Response {
         },
         json!({
             "ready": ready, "problems": problems,
-            "store": {"ok": store_err.is_none(), "error": store_err, "free_bytes": free},
+            "store": {
+                "ok": store_err.is_none(), "error": store_err, "free_bytes": free,
+                "probe": probe.number, "probed_seconds_ago": probe.at.elapsed().as_secs(),
+            },
             "upstreams": upstreams,
         }),
     )
@@ -131,21 +137,10 @@ pub fn metrics(mirror: &Mirror) -> Response {
     r
 }
 
-/// Object count and bytes in the cache (walks the store's listing).
-async fn cache_stats(mirror: &Mirror) -> (u64, u64) {
-    let keys = mirror.store().list("").await.unwrap_or_default();
-    let mut bytes = 0;
-    let mut n = 0;
-    for k in keys
-        .iter()
-        .filter(|k| k.contains("/@v/") && !k.ends_with("/@v/list"))
-    {
-        if let Ok(Some(m)) = mirror.store().meta(k).await {
-            bytes += m.size;
-            n += 1;
-        }
-    }
-    (n, bytes)
+/// Object count and bytes in the cache, as the mirror keeps them (never a
+/// walk of the store); `None` while the start-up count runs.
+fn cache_stats(mirror: &Mirror) -> Option<(u64, u64)> {
+    mirror.usage.get()
 }
 
 fn hit_ratio(mirror: &Mirror) -> f64 {
@@ -168,7 +163,10 @@ fn esc(s: &str) -> String {
 /// The status page: version, uptime, cache size, hit ratio, upstream
 /// health, the last integrity events. Server-rendered, no scripts.
 pub async fn status_page(mirror: &Mirror) -> Response {
-    let (objects, bytes) = cache_stats(mirror).await;
+    let (objects, bytes) = match cache_stats(mirror) {
+        Some((o, b)) => (o.to_string(), format!("{b} bytes")),
+        None => ("counting…".to_owned(), "counting…".to_owned()),
+    };
     let mut upstream_rows = String::new();
     for u in upstream_health(mirror) {
         let err = u["last_error"]["error"].as_str().unwrap_or("");
@@ -215,7 +213,7 @@ pub async fn status_page(mirror: &Mirror) -> Response {
 <tr><th>Version</th><td id="version">{version}</td></tr>
 <tr><th>Uptime</th><td id="uptime">{uptime} s</td></tr>
 <tr><th>Cached objects</th><td id="objects">{objects}</td></tr>
-<tr><th>Cache size</th><td id="bytes">{bytes} bytes</td></tr>
+<tr><th>Cache size</th><td id="bytes">{bytes}</td></tr>
 <tr><th>Hit ratio</th><td id="hit-ratio">{ratio:.1}%</td></tr>
 </table>
 <h2>Upstreams</h2>
@@ -305,7 +303,8 @@ pub async fn admin(
             json!({"events": mirror.events.recent(1000)}),
         ),
         (Method::GET, "stats") => {
-            let (objects, bytes) = cache_stats(mirror).await;
+            let usage = cache_stats(mirror);
+            let (objects, bytes) = (usage.map(|u| u.0), usage.map(|u| u.1));
             json_response(
                 StatusCode::OK,
                 json!({
@@ -455,4 +454,189 @@ pub async fn route(
         "/readyz" => readyz(mirror, ops.min_free_bytes).await,
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::admit::Admitted;
+    use crate::store::{MemStore, Meta, Opened, PutBytes, Staged, Store, StoreError};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// A store that counts what is asked of it.
+    #[derive(Default)]
+    struct Calls {
+        meta: AtomicU64,
+        open: AtomicU64,
+        list: AtomicU64,
+        stage: AtomicU64,
+        put: AtomicU64,
+    }
+
+    struct Counting(MemStore, Arc<Calls>);
+
+    #[async_trait::async_trait]
+    impl Store for Counting {
+        async fn meta(&self, key: &str) -> Result<Option<Meta>, StoreError> {
+            self.1.meta.fetch_add(1, Ordering::SeqCst);
+            self.0.meta(key).await
+        }
+        async fn open(&self, key: &str) -> Result<Option<Opened>, StoreError> {
+            self.1.open.fetch_add(1, Ordering::SeqCst);
+            self.0.open(key).await
+        }
+        fn stage(&self) -> Result<Staged, StoreError> {
+            self.1.stage.fetch_add(1, Ordering::SeqCst);
+            self.0.stage()
+        }
+        async fn put(&self, obj: Admitted) -> Result<(), StoreError> {
+            self.1.put.fetch_add(1, Ordering::SeqCst);
+            self.0.put(obj).await
+        }
+        async fn quarantine(&self, key: &str, reason: &str) -> Result<(), StoreError> {
+            self.0.quarantine(key, reason).await
+        }
+        async fn delete(&self, key: &str) -> Result<(), StoreError> {
+            self.0.delete(key).await
+        }
+        async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+            self.1.list.fetch_add(1, Ordering::SeqCst);
+            self.0.list(prefix).await
+        }
+    }
+
+    fn mirror(store: Arc<dyn Store>) -> Arc<Mirror> {
+        use crate::mirror::Settings;
+        use crate::upstream::{Chain, Policy};
+        use std::time::Duration;
+        Mirror::new(
+            store,
+            Settings {
+                chain: Chain::parse("off").unwrap(),
+                gonoproxy: String::new(),
+                list_ttl: Duration::from_secs(60),
+                memory_cache_bytes: 1 << 20,
+                policy: Policy {
+                    connect_timeout: Duration::from_secs(1),
+                    first_byte_timeout: Duration::from_secs(1),
+                    idle_timeout: Duration::from_secs(1),
+                    retries: 0,
+                },
+                reverify_interval: Duration::from_secs(600),
+                sumdb: None,
+                gonosumdb: String::new(),
+                sumdb_mode: crate::sumdb::Unreachable::Strict,
+                direct: None,
+                alerts: Default::default(),
+                egress: Default::default(),
+            },
+        )
+        .unwrap()
+    }
+
+    /// A store of `n` versions (`.info`, `.mod` and `.zip` each).
+    async fn filled(n: usize) -> (Arc<dyn Store>, Arc<Calls>) {
+        let mem = MemStore::new().unwrap();
+        for i in 0..n {
+            for ext in ["info", "mod", "zip"] {
+                let data = format!("{i}.{ext}").into_bytes();
+                let meta = crate::admit::testing::meta_of(&data, "test");
+                mem.put_bytes(&format!("example.com/m/@v/v1.0.{i}.{ext}"), &data, &meta)
+                    .await
+                    .unwrap();
+            }
+        }
+        let calls = Arc::new(Calls::default());
+        (Arc::new(Counting(mem, calls.clone())), calls)
+    }
+
+    fn reads(c: &Calls) -> u64 {
+        c.meta.load(Ordering::SeqCst)
+            + c.open.load(Ordering::SeqCst)
+            + c.list.load(Ordering::SeqCst)
+    }
+
+    async fn page(m: &Mirror) -> String {
+        let r = status_page(m).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    /// `GET /` neither lists the store nor reads a record: its figures are
+    /// counted once at start-up and then kept up to date.
+    #[tokio::test]
+    async fn status_page_reads_no_records() {
+        let (store, calls) = filled(200).await;
+        let m = mirror(store);
+        let before = reads(&calls);
+        for _ in 0..5 {
+            assert!(page(&m).await.contains("<td id=\"objects\">counting…</td>"));
+        }
+        assert_eq!(reads(&calls), before, "the status page read the store");
+        m.count_usage().await;
+        let before = reads(&calls);
+        for _ in 0..5 {
+            let p = page(&m).await;
+            assert!(p.contains("<td id=\"objects\">600</td>"), "{p}");
+        }
+        assert_eq!(reads(&calls), before, "the status page read the store");
+        m.forget("example.com/m/@v/v1.0.7.zip").await.unwrap();
+        let p = page(&m).await;
+        assert!(p.contains("<td id=\"objects\">599</td>"), "{p}");
+    }
+
+    /// Concurrent `/readyz` calls share one write probe, which leaves
+    /// nothing in the store.
+    #[tokio::test]
+    async fn concurrent_readyz_share_one_probe() {
+        let (store, calls) = filled(1).await;
+        let m = mirror(store.clone());
+        let answers = futures_util::future::join_all((0..50).map(|_| readyz(&m, 0))).await;
+        for r in answers {
+            // 503 all the same: GOPROXY=off leaves no usable upstream.
+            let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(v["store"]["ok"], true, "{v}");
+        }
+        assert_eq!(calls.stage.load(Ordering::SeqCst), 1, "probes made");
+        assert_eq!(calls.put.load(Ordering::SeqCst), 0, "probe objects put");
+        assert_eq!(store.list("").await.unwrap().len(), 3);
+        // Within the interval the result is reused.
+        let p = m.store_writable().await;
+        assert_eq!((p.number, p.result), (1, Ok(())));
+        assert_eq!(calls.stage.load(Ordering::SeqCst), 1, "probes made");
+    }
+
+    /// The probe writes in the staging directory only, leaves nothing
+    /// behind, and clears the probe objects earlier versions committed.
+    #[tokio::test]
+    async fn fs_probe_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(crate::store::FsStore::open(dir.path()).unwrap());
+        let data = b"1795722211".to_vec();
+        let meta = crate::admit::testing::meta_of(&data, "gomirror");
+        store
+            .put_bytes("health/probe-1", &data, &meta)
+            .await
+            .unwrap();
+        let m = mirror(store.clone());
+        assert_eq!(m.store_writable().await.result, Ok(()));
+        assert!(store.list("").await.unwrap().is_empty());
+        let left: Vec<_> = walkdir(dir.path());
+        assert!(left.is_empty(), "files left: {left:?}");
+    }
+
+    fn walkdir(d: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut out = vec![];
+        for e in std::fs::read_dir(d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walkdir(&p));
+            } else {
+                out.push(p);
+            }
+        }
+        out
+    }
 }

@@ -57,7 +57,7 @@ pub struct Metrics {
     pub scrub_bytes: Counter,
     pub scrub_rotten: Counter,
     pub scrub_last_pass: Gauge<i64, AtomicI64>,
-    pub events_dropped: Counter,
+    pub events_dropped: Family<Labels, Counter>,
     pub webhook_failures: Counter,
     pub cdn_findings: Family<Labels, Counter>,
     pub git_commands: Family<Labels, Counter>,
@@ -107,7 +107,7 @@ impl Metrics {
             scrub_bytes: Counter::default(),
             scrub_rotten: Counter::default(),
             scrub_last_pass: Gauge::default(),
-            events_dropped: Counter::default(),
+            events_dropped: Family::default(),
             webhook_failures: Counter::default(),
             cdn_findings: Family::default(),
             git_commands: Family::default(),
@@ -228,7 +228,7 @@ impl Metrics {
         );
         r.register(
             "events_dropped",
-            "Alert webhook deliveries dropped by rate limiting",
+            "Events not sent to the alert webhooks by kind and source: held back by the alert budget or a full queue (each window's count is sent in a `suppressed` summary event)",
             m.events_dropped.clone(),
         );
         r.register(
@@ -355,7 +355,9 @@ pub struct Event {
     /// Unix seconds of the last occurrence.
     pub last: u64,
     /// `size`, `sha256`, `h1`, `zip_check`, `gomod_mismatch`, `info`,
-    /// `sumdb`, `truncated`, `sumdb_fork`, `cdn`, `cdn_recheck`, ...
+    /// `sumdb`, `truncated`, `sumdb_fork`, `cdn`, `cdn_recheck`,
+    /// `store_error` (the store itself failed), ...; and `suppressed` for a
+    /// summary of events the alert budget held back.
     pub kind: String,
     /// Where the bad content came from: an upstream URL, `store`, a
     /// checksum database, a CDN edge.
@@ -363,26 +365,272 @@ pub struct Event {
     /// The object concerned (a store key or URL).
     pub object: String,
     pub message: String,
-    /// How many times it happened within the de-duplication window.
+    /// How many times it happened within the de-duplication window (for a
+    /// `suppressed` summary: how many events were held back).
     pub count: u64,
+    /// Only on a `suppressed` summary: what was held back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<Suppressed>,
 }
 
+/// What a `suppressed` summary event reports: events of one kind from one
+/// source that were recorded but not sent to the webhooks.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Suppressed {
+    /// The kind of the events held back (the summary's `source` is theirs).
+    pub kind: String,
+    /// How many were held back.
+    pub count: u64,
+    /// The budget window they fell in, in seconds.
+    pub window_seconds: u64,
+    /// A few of the objects concerned (at most [`EXAMPLES`]).
+    pub examples: Vec<String>,
+}
+
+/// How many objects a `suppressed` summary names.
+pub const EXAMPLES: usize = 5;
+
+/// The source of events about the mirror's own store (rot found when
+/// reading or scrubbing, quarantines, `store_error`s): these are never
+/// held back by the alert budget.
+pub const STORE_SOURCE: &str = "store";
+
 /// Alert settings.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AlertConfig {
     /// URLs that receive each new event as a JSON POST.
     pub webhooks: Vec<String>,
     /// Same (kind, source, object) within this window: counted, not re-sent.
     pub dedupe_window: Duration,
-    /// At most this many webhook deliveries per minute (per URL).
-    pub max_per_minute: u32,
+    /// At most this many deliveries per (kind, source) per `window`; the
+    /// rest are held back and reported by one `suppressed` summary event
+    /// when the window ends. Events about the store are never held back.
+    pub per_source: u32,
+    /// At most this many deliveries per `window` over every (kind, source)
+    /// (events about the store and summaries not counted).
+    pub total: u32,
+    /// The budget window.
+    pub window: Duration,
+}
+
+impl Default for AlertConfig {
+    fn default() -> Self {
+        AlertConfig {
+            webhooks: vec![],
+            dedupe_window: Duration::from_secs(600),
+            per_source: 30,
+            total: 120,
+            window: Duration::from_secs(60),
+        }
+    }
 }
 
 /// What makes two events the same: kind, source, object.
 type EventKey = (String, String, String);
 
+/// The delivery budgets: per (kind, source) and overall, per window.
+/// Events about the store always pass. Time is passed in, so tests can
+/// drive it.
+#[derive(Debug)]
+struct Budgets {
+    per_source: u32,
+    total: u32,
+    window: Duration,
+    /// (kind, source) → its current window.
+    pairs: HashMap<(String, String), PairWindow>,
+    /// The overall window: its start and the deliveries in it.
+    overall: Option<(Instant, u32)>,
+}
+
+/// One (kind, source)'s budget window.
+#[derive(Debug)]
+struct PairWindow {
+    start: Instant,
+    sent: u32,
+    held: u64,
+    examples: Vec<String>,
+}
+
+impl PairWindow {
+    fn hold(&mut self, object: &str) {
+        self.held += 1;
+        if self.examples.len() < EXAMPLES && !self.examples.iter().any(|e| e == object) {
+            self.examples.push(object.to_owned());
+        }
+    }
+}
+
+/// A window that held events back: one `suppressed` summary.
+#[derive(Debug, PartialEq, Eq)]
+struct Summary {
+    source: String,
+    suppressed: Suppressed,
+}
+
+impl Budgets {
+    fn new(cfg: &AlertConfig) -> Budgets {
+        Budgets {
+            per_source: cfg.per_source,
+            total: cfg.total,
+            window: cfg.window,
+            pairs: HashMap::new(),
+            overall: None,
+        }
+    }
+
+    /// Whether an event of `kind` from `source` about `object` may be
+    /// delivered `now` (if not, it is counted for its window's summary),
+    /// and the summaries of the windows that ended by `now`.
+    fn allow(
+        &mut self,
+        kind: &str,
+        source: &str,
+        object: &str,
+        now: Instant,
+    ) -> (bool, Vec<Summary>) {
+        let ended = self.due(now);
+        if source == STORE_SOURCE {
+            return (true, ended);
+        }
+        let window = self.window;
+        if self
+            .overall
+            .is_none_or(|(start, _)| now.duration_since(start) >= window)
+        {
+            self.overall = Some((now, 0));
+        }
+        let (_, overall) = self.overall.as_mut().expect("set above");
+        let w = self
+            .pairs
+            .entry((kind.to_owned(), source.to_owned()))
+            .or_insert_with(|| PairWindow {
+                start: now,
+                sent: 0,
+                held: 0,
+                examples: vec![],
+            });
+        let ok = w.sent < self.per_source && *overall < self.total;
+        if ok {
+            w.sent += 1;
+            *overall += 1;
+        } else {
+            w.hold(object);
+        }
+        (ok, ended)
+    }
+
+    /// Counts an event that could not be sent for another reason (a full
+    /// queue) in its window's summary.
+    fn hold(&mut self, kind: &str, source: &str, object: &str, now: Instant) {
+        self.pairs
+            .entry((kind.to_owned(), source.to_owned()))
+            .or_insert_with(|| PairWindow {
+                start: now,
+                sent: 0,
+                held: 0,
+                examples: vec![],
+            })
+            .hold(object);
+    }
+
+    /// Closes the windows that ended by `now`: the summaries of those that
+    /// held events back.
+    fn due(&mut self, now: Instant) -> Vec<Summary> {
+        let window = self.window;
+        self.close(|w| now.duration_since(w.start) >= window)
+    }
+
+    /// Closes every window now (at exit).
+    fn drain(&mut self) -> Vec<Summary> {
+        self.close(|_| true)
+    }
+
+    fn close(&mut self, ended: impl Fn(&PairWindow) -> bool) -> Vec<Summary> {
+        let window_seconds = self.window.as_secs();
+        let mut out = vec![];
+        self.pairs.retain(|(kind, source), w| {
+            if !ended(w) {
+                return true;
+            }
+            if w.held > 0 {
+                out.push(Summary {
+                    source: source.clone(),
+                    suppressed: Suppressed {
+                        kind: kind.clone(),
+                        count: w.held,
+                        window_seconds,
+                        examples: std::mem::take(&mut w.examples),
+                    },
+                });
+            }
+            false
+        });
+        out.sort_by(|a, b| (&a.suppressed.kind, &a.source).cmp(&(&b.suppressed.kind, &b.source)));
+        out
+    }
+}
+
+/// Most events waiting for delivery in the normal lane; past it, new
+/// events are held back (and summarised).
+const NORMAL_LANE: usize = 256;
+/// Most events waiting in the urgent lane (events about the store and
+/// summaries), delivered before any other: a last resort against a
+/// receiver that is down for long; past it, store events are summarised.
+const URGENT_LANE: usize = 10_000;
+
+/// The delivery queue: two bounded lanes, the urgent one first.
+#[derive(Default)]
+struct Queue {
+    lanes: Mutex<Lanes>,
+    wake: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct Lanes {
+    urgent: VecDeque<Event>,
+    normal: VecDeque<Event>,
+    /// The delivery task is sending an event.
+    busy: bool,
+}
+
+impl Queue {
+    /// Queues `ev` (in the urgent lane if `urgent`); `false` when its lane
+    /// is full.
+    fn push(&self, ev: Event, urgent: bool) -> bool {
+        let mut l = self.lanes.lock().unwrap();
+        let (lane, cap) = if urgent {
+            (&mut l.urgent, URGENT_LANE)
+        } else {
+            (&mut l.normal, NORMAL_LANE)
+        };
+        if lane.len() >= cap {
+            return false;
+        }
+        lane.push_back(ev);
+        drop(l);
+        self.wake.notify_one();
+        true
+    }
+
+    /// The next event to send, urgent ones first.
+    fn pop(&self) -> Option<Event> {
+        let mut l = self.lanes.lock().unwrap();
+        let ev = l.urgent.pop_front().or_else(|| l.normal.pop_front());
+        l.busy = ev.is_some();
+        ev
+    }
+
+    /// Nothing queued or being sent.
+    fn idle(&self) -> bool {
+        let l = self.lanes.lock().unwrap();
+        l.urgent.is_empty() && l.normal.is_empty() && !l.busy
+    }
+}
+
 /// A bounded in-memory log of events, de-duplicated, fanned out to
-/// webhooks with retries and a rate limit.
+/// webhooks with retries, within delivery budgets per (kind, source) and
+/// overall (events about the store always go out first), with a summary of
+/// what the budgets held back.
 pub struct Events {
     log: Mutex<VecDeque<Event>>,
     capacity: usize,
@@ -390,52 +638,74 @@ pub struct Events {
     index: Mutex<HashMap<EventKey, (Instant, u64)>>,
     next_id: AtomicU64,
     cfg: AlertConfig,
-    sent_this_minute: Mutex<(Instant, u32)>,
-    tx: Option<tokio::sync::mpsc::Sender<Event>>,
+    budgets: Mutex<Budgets>,
+    /// `None` without webhooks.
+    queue: Option<std::sync::Arc<Queue>>,
     pub delivered: AtomicU64,
 }
 
 impl Events {
     /// A log holding the last `capacity` events; with webhooks configured,
-    /// spawns the delivery task (call inside a tokio runtime).
+    /// spawns the delivery task and the task that sends the summaries of
+    /// ended budget windows (call inside a tokio runtime).
     pub fn new(
         capacity: usize,
         cfg: AlertConfig,
         metrics: std::sync::Arc<Metrics>,
     ) -> std::sync::Arc<Events> {
-        let (tx, rx) = if cfg.webhooks.is_empty() {
-            (None, None)
-        } else {
-            let (tx, rx) = tokio::sync::mpsc::channel(256);
-            (Some(tx), Some(rx))
-        };
+        let queue = (!cfg.webhooks.is_empty()).then(|| std::sync::Arc::new(Queue::default()));
         let ev = std::sync::Arc::new(Events {
             log: Mutex::new(VecDeque::with_capacity(capacity)),
             capacity,
             index: Mutex::default(),
             next_id: AtomicU64::new(1),
+            budgets: Mutex::new(Budgets::new(&cfg)),
             cfg: cfg.clone(),
-            sent_this_minute: Mutex::new((Instant::now(), 0)),
-            tx,
+            queue: queue.clone(),
             delivered: AtomicU64::new(0),
         });
-        if let Some(rx) = rx {
-            tokio::spawn(deliver(rx, cfg.webhooks, metrics, ev.clone()));
+        if let Some(q) = queue {
+            tokio::spawn(deliver(q, cfg.webhooks.clone(), metrics, ev.clone()));
+            let weak = std::sync::Arc::downgrade(&ev);
+            let tick = (cfg.window / 10).clamp(Duration::from_millis(10), Duration::from_secs(1));
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(tick).await;
+                    let Some(ev) = weak.upgrade() else { return };
+                    let ended = ev.budgets.lock().unwrap().due(Instant::now());
+                    for s in ended {
+                        ev.summarise(s);
+                    }
+                }
+            });
         }
         ev
     }
 
+    fn push_log(&self, mut ev: Event) -> Event {
+        ev.id = self
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut log = self.log.lock().unwrap();
+        if log.len() == self.capacity {
+            log.pop_front();
+        }
+        log.push_back(ev.clone());
+        ev
+    }
+
     /// Records an event; a repeat within the window only bumps the count of
-    /// the first. New events go to the webhooks, within the rate limit.
+    /// the first. New events go to the webhooks within the budgets; events
+    /// about the store always do.
     pub fn record(&self, kind: &str, source: &str, object: &str, message: &str, metrics: &Metrics) {
         let now = crate::util::now_unix();
         let key = (kind.to_owned(), source.to_owned(), object.to_owned());
-        {
+        let ev = {
             let mut index = self.index.lock().unwrap();
-            let mut log = self.log.lock().unwrap();
             if let Some((at, id)) = index.get(&key) {
                 if at.elapsed() < self.cfg.dedupe_window {
                     // It may have scrolled out of the log already.
+                    let mut log = self.log.lock().unwrap();
                     if let Some(e) = log.iter_mut().rev().find(|e| e.id == *id) {
                         e.count += 1;
                         e.last = now;
@@ -443,19 +713,8 @@ impl Events {
                     return;
                 }
             }
-            let id = self
-                .next_id
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            index.insert(key, (Instant::now(), id));
-            if index.len() > 4 * self.capacity {
-                let window = self.cfg.dedupe_window;
-                index.retain(|_, (at, _)| at.elapsed() < window);
-            }
-            if log.len() == self.capacity {
-                log.pop_front();
-            }
-            log.push_back(Event {
-                id,
+            let ev = self.push_log(Event {
+                id: 0,
                 time: now,
                 last: now,
                 kind: kind.to_owned(),
@@ -463,29 +722,88 @@ impl Events {
                 object: object.to_owned(),
                 message: message.to_owned(),
                 count: 1,
+                suppressed: None,
             });
-        }
-        let Some(tx) = &self.tx else { return };
-        {
-            let mut s = self.sent_this_minute.lock().unwrap();
-            if s.0.elapsed() >= Duration::from_secs(60) {
-                *s = (Instant::now(), 0);
+            index.insert(key, (Instant::now(), ev.id));
+            if index.len() > 4 * self.capacity {
+                let window = self.cfg.dedupe_window;
+                index.retain(|_, (at, _)| at.elapsed() < window);
             }
-            if s.1 >= self.cfg.max_per_minute {
-                metrics.events_dropped.inc();
-                return;
-            }
-            s.1 += 1;
+            ev
+        };
+        let Some(queue) = &self.queue else { return };
+        let at = Instant::now();
+        let (ok, ended) = self.budgets.lock().unwrap().allow(kind, source, object, at);
+        for s in ended {
+            self.summarise(s);
         }
-        let ev = self
-            .log
-            .lock()
-            .unwrap()
-            .back()
-            .cloned()
-            .expect("just pushed");
-        if tx.try_send(ev).is_err() {
-            metrics.events_dropped.inc();
+        let dropped = || {
+            Metrics::inc(
+                &metrics.events_dropped,
+                &[("kind", kind), ("source", source)],
+            )
+        };
+        if !ok {
+            dropped();
+            return;
+        }
+        if !queue.push(ev, source == STORE_SOURCE) {
+            dropped();
+            self.budgets.lock().unwrap().hold(kind, source, object, at);
+            tracing::warn!(kind, source, object, "alert queue full: event held back");
+        }
+    }
+
+    /// Logs and queues the summary of a window that held events back.
+    fn summarise(&self, s: Summary) {
+        let now = crate::util::now_unix();
+        let x = &s.suppressed;
+        let message = format!(
+            "{} {} events from {} were not sent in the last {} s (alert budget: {} per kind and source, {} in all); examples: {}",
+            x.count,
+            x.kind,
+            s.source,
+            x.window_seconds,
+            self.cfg.per_source,
+            self.cfg.total,
+            x.examples.join(", ")
+        );
+        tracing::warn!(
+            kind = x.kind,
+            source = s.source,
+            count = x.count,
+            "alerts suppressed"
+        );
+        let ev = self.push_log(Event {
+            id: 0,
+            time: now,
+            last: now,
+            kind: "suppressed".to_owned(),
+            source: s.source,
+            object: String::new(),
+            message,
+            count: x.count,
+            suppressed: Some(s.suppressed),
+        });
+        if let Some(q) = &self.queue {
+            if !q.push(ev, true) {
+                tracing::error!("alert queue full: a suppression summary was not sent");
+            }
+        }
+    }
+
+    /// Sends the summaries of every open budget window now, then waits (at
+    /// most `limit`) until every queued event has been delivered or given
+    /// up on (before exiting).
+    pub async fn flush(&self, limit: Duration) {
+        let Some(q) = &self.queue else { return };
+        let open = self.budgets.lock().unwrap().drain();
+        for s in open {
+            self.summarise(s);
+        }
+        let start = Instant::now();
+        while !q.idle() && start.elapsed() < limit {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
@@ -502,10 +820,10 @@ impl Events {
     }
 }
 
-/// Delivers events to every webhook: JSON POST, up to 4 attempts with
-/// exponential backoff and jitter.
+/// Delivers queued events to every webhook, urgent ones first: JSON POST,
+/// up to 4 attempts with exponential backoff and jitter.
 async fn deliver(
-    mut rx: tokio::sync::mpsc::Receiver<Event>,
+    queue: std::sync::Arc<Queue>,
     urls: Vec<String>,
     metrics: std::sync::Arc<Metrics>,
     events: std::sync::Arc<Events>,
@@ -517,7 +835,11 @@ async fn deliver(
     else {
         return;
     };
-    while let Some(ev) = rx.recv().await {
+    loop {
+        let Some(ev) = queue.pop() else {
+            queue.wake.notified().await;
+            continue;
+        };
         let body = serde_json::to_vec(&ev).expect("events serialise");
         for url in &urls {
             let mut ok = false;
@@ -545,5 +867,153 @@ async fn deliver(
                 tracing::warn!(url, "alert webhook delivery failed after retries");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(per_source: u32, total: u32) -> AlertConfig {
+        AlertConfig {
+            webhooks: vec![],
+            dedupe_window: Duration::from_secs(600),
+            per_source,
+            total,
+            window: Duration::from_secs(60),
+        }
+    }
+
+    /// Past its budget a (kind, source) is held back, and the window's
+    /// end yields one summary with the count; other pairs keep their own
+    /// budget.
+    #[test]
+    fn budget_per_kind_and_source_with_a_summary() {
+        let mut b = Budgets::new(&cfg(3, 100));
+        let t0 = Instant::now();
+        let sent = (0..10)
+            .filter(|i| b.allow("size", "https://up", &format!("m{i}"), t0).0)
+            .count();
+        assert_eq!(sent, 3);
+        // Another kind from the same source, and the same kind from another
+        // source, have budgets of their own.
+        assert!(b.allow("h1", "https://up", "x", t0).0);
+        assert!(b.allow("size", "https://other", "x", t0).0);
+        assert!(b.due(t0 + Duration::from_secs(59)).is_empty());
+        let (ok, ended) = b.allow("size", "https://up", "late", t0 + Duration::from_secs(61));
+        assert!(ok, "a new window has a new budget");
+        assert_eq!(
+            ended,
+            vec![Summary {
+                source: "https://up".into(),
+                suppressed: Suppressed {
+                    kind: "size".into(),
+                    count: 7,
+                    window_seconds: 60,
+                    examples: ["m3", "m4", "m5", "m6", "m7"].map(String::from).to_vec(),
+                },
+            }]
+        );
+        // Pairs that held nothing back end without a summary.
+        assert!(b.due(t0 + Duration::from_secs(200)).is_empty());
+        assert!(b.pairs.is_empty());
+    }
+
+    /// The overall cap holds back every pair once reached, except events
+    /// about the store, which always pass.
+    #[test]
+    fn overall_cap_never_holds_back_store_events() {
+        let mut b = Budgets::new(&cfg(30, 5));
+        let t0 = Instant::now();
+        let mut sent = 0;
+        for s in 0..4 {
+            for i in 0..10 {
+                if b.allow("size", &format!("up{s}"), &i.to_string(), t0).0 {
+                    sent += 1;
+                }
+            }
+        }
+        assert_eq!(sent, 5);
+        for i in 0..1000 {
+            assert!(b.allow("sha256", STORE_SOURCE, &i.to_string(), t0).0);
+        }
+        let sums = b.due(t0 + Duration::from_secs(60));
+        let held: u64 = sums.iter().map(|s| s.suppressed.count).sum();
+        assert_eq!(held, 35);
+        assert!(sums.iter().all(|s| s.source != STORE_SOURCE));
+        // A full queue's events are summarised too.
+        b.hold("sha256", STORE_SOURCE, "k", t0);
+        let sums = b.drain();
+        assert_eq!(sums.len(), 1);
+        assert_eq!(
+            (sums[0].source.as_str(), sums[0].suppressed.count),
+            ("store", 1)
+        );
+    }
+
+    /// End to end inside the process: a flood from one source is limited,
+    /// a store event behind it is queued in the urgent lane (sent first),
+    /// and the flush at exit queues the summary; drops are counted per
+    /// (kind, source).
+    #[tokio::test]
+    async fn flood_is_limited_and_store_events_go_first() {
+        let metrics = std::sync::Arc::new(Metrics::new());
+        let mut c = cfg(30, 120);
+        // Nothing listens there: deliveries fail, which does not matter here.
+        c.webhooks = vec!["http://127.0.0.1:9/hook".into()];
+        let ev = Events::new(1000, c, metrics.clone());
+        for i in 0..100 {
+            ev.record("size", "https://up", &format!("m{i}"), "too big", &metrics);
+        }
+        ev.record("sha256", STORE_SOURCE, "k", "rot", &metrics);
+        let q = ev.queue.as_ref().unwrap();
+        {
+            let l = q.lanes.lock().unwrap();
+            assert_eq!(l.urgent.len(), 1);
+            assert_eq!(l.urgent[0].kind, "sha256");
+            // 30 sent or queued: the delivery task may have taken one.
+            assert!(l.normal.len() + usize::from(l.busy) <= 30);
+        }
+        assert_eq!(
+            Metrics::get(
+                &metrics.events_dropped,
+                &[("kind", "size"), ("source", "https://up")]
+            ),
+            70
+        );
+        let open = ev.budgets.lock().unwrap().drain();
+        assert_eq!(open.len(), 1);
+        assert_eq!(open[0].suppressed.count, 70);
+        ev.summarise(open.into_iter().next().unwrap());
+        let recent = ev.recent(1);
+        assert_eq!(recent[0].kind, "suppressed");
+        assert_eq!(recent[0].count, 70);
+        assert!(recent[0]
+            .message
+            .starts_with("70 size events from https://up"));
+    }
+
+    /// The normal lane is bounded; the urgent lane is served first.
+    #[test]
+    fn queue_lanes() {
+        let q = Queue::default();
+        let ev = |kind: &str| Event {
+            id: 0,
+            time: 0,
+            last: 0,
+            kind: kind.into(),
+            source: String::new(),
+            object: String::new(),
+            message: String::new(),
+            count: 1,
+            suppressed: None,
+        };
+        for _ in 0..NORMAL_LANE {
+            assert!(q.push(ev("size"), false));
+        }
+        assert!(!q.push(ev("size"), false));
+        assert!(q.push(ev("sha256"), true));
+        assert_eq!(q.pop().unwrap().kind, "sha256");
+        assert!(!q.idle());
     }
 }

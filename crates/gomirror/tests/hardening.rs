@@ -29,8 +29,9 @@ fn get(url: &str) -> (u16, String) {
 /// A full disk is the store's failure, not the upstream's: the client gets
 /// 503 "storage unavailable" without a server path in the text; it is
 /// counted as a store error, not as an integrity failure of the upstream;
-/// the upstream is not retried and the next one is not tried; `/readyz`
-/// says the free space is under its threshold.
+/// the upstream is not retried and the next one is not tried; it is a
+/// `store_error` event about the store; `/readyz` says the free space is
+/// under its threshold.
 #[test]
 fn a_full_disk_is_a_store_error_not_the_upstreams() {
     let dir = tempfile::tempdir().unwrap();
@@ -49,11 +50,19 @@ fn a_full_disk_is_a_store_error_not_the_upstreams() {
     let second = Upstream::start(dir.path());
     let data = tempfile::tempdir().unwrap();
     let data_dir = data.path().join("d");
+    let token = "hardening-admin-token-0123456789";
+    let token_file = data.path().join("token");
+    std::fs::write(&token_file, token).unwrap();
     let srv = Server::start_on_small_disk(
         &data_dir,
         "3m",
         &format!("{},{}", first.url(), second.url()),
-        &["--min-free-bytes", "8000000"],
+        &[
+            "--min-free-bytes",
+            "8000000",
+            "--admin-token-file",
+            token_file.to_str().unwrap(),
+        ],
     );
     let zip = "/example.com/big/@v/v1.0.0.zip";
     let (s, body) = get(&format!("{}{zip}", srv.url));
@@ -70,6 +79,25 @@ fn a_full_disk_is_a_store_error_not_the_upstreams() {
     assert_eq!(failures, 0.0, "{metrics}");
     let store_errors = support::metric(&metrics, "gomirror_store_errors_total", &[]);
     assert!(store_errors >= 1.0, "{metrics}");
+    let events = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let r = support::http_client()
+            .get(format!("{}/-/events", srv.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        serde_json::from_str::<serde_json::Value>(&r.text().await.unwrap()).unwrap()
+    });
+    let events = events["events"].as_array().unwrap();
+    assert!(
+        events.iter().any(|e| e["kind"] == "store_error"
+            && e["source"] == "store"
+            && e["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("example.com/big@v1.0.0.zip")),
+        "{events:?}"
+    );
     let (s, body) = get(&format!("{}/readyz", srv.url));
     assert_eq!(s, 503, "{body}");
     assert!(body.contains("free space"), "{body}");

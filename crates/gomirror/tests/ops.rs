@@ -747,3 +747,161 @@ fn background_scrubber_finds_and_heals_rot_without_a_request() {
         assert_eq!(seen, 1.0, "h1 rot not counted:\n{}", srv.log());
     });
 }
+
+/// Alerts cannot be drowned: 110 integrity events from one upstream (an
+/// `.info` over the size limit for 110 versions) send at most the budget
+/// of their (kind, source), the rest are counted in one `suppressed`
+/// summary event when the budget window ends, and rot found in the store
+/// right after the flood is still delivered.
+#[test]
+fn an_integrity_flood_does_not_drown_store_rot_alerts() {
+    use futures_util::StreamExt;
+    const FLOOD: usize = 110;
+    let dir = tempfile::tempdir().unwrap();
+    corpus(dir.path());
+    let flood_dir = dir.path().join("example.com/flood/@v");
+    std::fs::create_dir_all(&flood_dir).unwrap();
+    for i in 0..FLOOD {
+        std::fs::write(
+            flood_dir.join(format!("v1.0.{i}.info")),
+            vec![b' '; 70 << 10],
+        )
+        .unwrap();
+    }
+    let up = Upstream::start(dir.path());
+    let hook = Receiver::start();
+    let data = tempfile::tempdir().unwrap();
+    // The window through the environment, so that this test also runs (and
+    // fails) against a mirror that knows no such setting.
+    let srv = Server::start_with_env(
+        &data.path().join("d"),
+        &up.url(),
+        &["--upstream-retries", "0", "--alert-webhooks", &hook.url],
+        &[("GOMIRROR_ALERT_WINDOW", std::ffi::OsStr::new("10s"))],
+    );
+    let u = up.url();
+    let base = srv.url.clone();
+    rt().block_on(async {
+        assert_eq!(
+            get(&format!("{base}/example.com/b/@v/v1.0.0.mod"), None)
+                .await
+                .0,
+            200
+        );
+        let gets = (0..FLOOD).map(|i| {
+            let url = format!("{base}/example.com/flood/@v/v1.0.{i}.info");
+            async move { get(&url, None).await.0 }
+        });
+        let codes: Vec<u16> = futures_util::stream::iter(gets)
+            .buffer_unordered(8)
+            .collect()
+            .await;
+        assert!(codes.iter().all(|c| *c == 502), "{codes:?}");
+        // Rot in the store, found when it is read.
+        let stored = data.path().join("d/objects/example.com/b/@v/v1.0.0.mod");
+        let mut b = std::fs::read(&stored).unwrap();
+        b[0] ^= 1;
+        std::fs::write(&stored, &b).unwrap();
+        assert_eq!(
+            get(&format!("{base}/example.com/b/@v/v1.0.0.mod"), None)
+                .await
+                .0,
+            200
+        );
+    });
+    let events = |kind: &str| -> Vec<serde_json::Value> {
+        hook.got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == kind)
+            .cloned()
+            .collect()
+    };
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(40)
+        && (events("sha256").is_empty() || events("suppressed").is_empty())
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let rot = events("sha256");
+    assert_eq!(
+        rot.len(),
+        1,
+        "the store rot event was not delivered: {rot:?}"
+    );
+    assert_eq!(rot[0]["source"], "store");
+    assert_eq!(rot[0]["object"], "example.com/b/@v/v1.0.0.mod");
+    let sent = events("size").len();
+    assert!(
+        (1..=60).contains(&sent),
+        "{sent} of {FLOOD} flood events were sent (budget: 30 per 10 s window)"
+    );
+    let summaries = events("suppressed");
+    assert!(!summaries.is_empty(), "no summary arrived");
+    let held: u64 = summaries
+        .iter()
+        .map(|s| {
+            assert_eq!(s["source"], u.as_str(), "{s}");
+            assert_eq!(s["suppressed"]["kind"], "size", "{s}");
+            assert_eq!(s["count"], s["suppressed"]["count"], "{s}");
+            s["count"].as_u64().unwrap()
+        })
+        .sum();
+    assert_eq!(
+        sent as u64 + held,
+        FLOOD as u64,
+        "every flood event is either sent or summarised: {summaries:?}"
+    );
+    assert!(
+        summaries[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{held} size events from {u}")),
+        "{summaries:?}"
+    );
+    let (_, m) = support::get_blocking(&format!("{base}/metrics"));
+    let m = String::from_utf8(m).unwrap();
+    assert_eq!(
+        support::metric(
+            &m,
+            "gomirror_events_dropped_total",
+            &[("kind", "size"), ("source", u.as_str())]
+        ),
+        held as f64,
+        "{m}"
+    );
+}
+
+/// `/readyz` does not write the store on every call: 50 concurrent calls
+/// share one write probe (the answer names the probe), and the probe
+/// leaves no file in the data directory.
+#[test]
+fn concurrent_readyz_calls_share_one_store_probe() {
+    use futures_util::StreamExt;
+    let dir = tempfile::tempdir().unwrap();
+    corpus(dir.path());
+    let up = Upstream::start(dir.path());
+    let data = tempfile::tempdir().unwrap();
+    let srv = Server::start(&data.path().join("d"), &up.url(), &[]);
+    let url = format!("{}/readyz", srv.url);
+    let answers: Vec<(u16, String)> = rt().block_on(async {
+        futures_util::stream::iter((0..50).map(|_| get(&url, None)))
+            .buffer_unordered(50)
+            .collect()
+            .await
+    });
+    let mut probes = vec![];
+    for (s, body) in &answers {
+        assert_eq!(*s, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["store"]["ok"], true, "{body}");
+        probes.push(v["store"]["probe"].as_u64().expect("the probe is named"));
+    }
+    probes.sort();
+    probes.dedup();
+    // One probe, or two if the calls straddled the 5 s interval.
+    assert!(probes == [1] || probes == [1, 2], "{probes:?}");
+    let files = support::files_under(&data.path().join("d"));
+    assert!(files.is_empty(), "files left by the probe: {files:?}");
+}

@@ -124,18 +124,6 @@ fn meta_of(bytes: &[u8], origin: &str) -> Meta {
     }
 }
 
-/// The readiness probe's object: a timestamp under a key outside the proxy
-/// namespace, never served, removed right after it is written.
-pub fn probe(key: &str, staged: Staged) -> Result<Admitted, AdmitError> {
-    let now = crate::util::now_unix().to_string();
-    let staged = stage_bytes(staged, now.as_bytes())?;
-    Ok(Admitted::new(
-        key,
-        staged,
-        meta_of(now.as_bytes(), "gomirror"),
-    ))
-}
-
 #[cfg(test)]
 pub(crate) mod testing {
     //! Test-only doors: tests of stores and readers need objects with

@@ -105,6 +105,15 @@ pub struct ServeFlags {
     /// [env: GOMIRROR_ALERT_WEBHOOKS]
     #[arg(long, value_name = "URLS")]
     pub alert_webhooks: Option<String>,
+    /// Alert webhook deliveries per event kind and source per alert window
+    /// (the rest are summarised in one `suppressed` event; events about the
+    /// store are never held back; all sources together: four times this)
+    /// [env: GOMIRROR_ALERT_BUDGET] [default: 30]
+    #[arg(long, value_name = "N")]
+    pub alert_budget: Option<u32>,
+    /// The window of the alert budget [env: GOMIRROR_ALERT_WINDOW] [default: 1m]
+    #[arg(long, value_name = "DURATION")]
+    pub alert_window: Option<String>,
     /// File holding the bearer token of the admin API under /-/ (the token
     /// itself may be given as GOMIRROR_ADMIN_TOKEN); no token: admin API off
     #[arg(long, value_name = "FILE")]
@@ -225,6 +234,8 @@ struct FileConfig {
     min_free_bytes: Option<u64>,
     reverify_interval: Option<String>,
     alert_webhooks: Option<String>,
+    alert_budget: Option<u32>,
+    alert_window: Option<String>,
     admin_token_file: Option<PathBuf>,
     cdn_purge_webhook: Option<String>,
     public_url: Option<String>,
@@ -285,6 +296,9 @@ pub struct Config {
     pub min_free_bytes: u64,
     pub reverify_interval: Duration,
     pub alert_webhooks: Vec<String>,
+    /// Alert deliveries per (kind, source) per `alert_window`.
+    pub alert_budget: u32,
+    pub alert_window: Duration,
     /// The admin API's bearer token (never printed).
     pub admin_token: Option<Secret>,
     pub cdn_purge_webhook: Option<String>,
@@ -482,6 +496,24 @@ impl Config {
             if !(u.starts_with("http://") || u.starts_with("https://")) {
                 bail!("invalid GOMIRROR_ALERT_WEBHOOKS entry {u:?}: expected an http(s) URL");
             }
+        }
+        let alert_budget = match number(
+            &flags.alert_budget,
+            "GOMIRROR_ALERT_BUDGET",
+            &file.alert_budget,
+        )? {
+            Some(0) => bail!("invalid alert_budget 0: at least 1"),
+            Some(n) => n,
+            None => 30,
+        };
+        let alert_window = dur(
+            &flags.alert_window,
+            "GOMIRROR_ALERT_WINDOW",
+            &file.alert_window,
+            "1m",
+        )?;
+        if alert_window.is_zero() {
+            bail!("invalid alert_window 0s: expected a positive duration");
         }
         // Flag, then the environment's token, then the file's token file.
         let read_token = |path: &PathBuf| -> Result<String> {
@@ -695,6 +727,8 @@ impl Config {
             min_free_bytes,
             reverify_interval,
             alert_webhooks,
+            alert_budget,
+            alert_window,
             admin_token,
             cdn_purge_webhook,
             public_url,

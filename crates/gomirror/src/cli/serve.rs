@@ -89,8 +89,10 @@ fn build_parts(cfg: &Config, beside: bool) -> Result<Arc<Mirror>> {
             sumdb_mode: cfg.sumdb_unreachable,
             alerts: crate::telemetry::AlertConfig {
                 webhooks: cfg.alert_webhooks.clone(),
-                dedupe_window: std::time::Duration::from_secs(600),
-                max_per_minute: 30,
+                per_source: cfg.alert_budget,
+                total: cfg.alert_budget.saturating_mul(4),
+                window: cfg.alert_window,
+                ..crate::telemetry::AlertConfig::default()
             },
             chain,
             gonoproxy: cfg.gonoproxy.clone(),
@@ -138,6 +140,11 @@ fn tls_acceptor(
 /// Runs the server until SIGTERM/SIGINT, then drains in-flight requests.
 pub async fn run(cfg: Config) -> Result<()> {
     let mirror = build_mirror(&cfg)?;
+    {
+        // The status page's object count: once, in the background.
+        let m = mirror.clone();
+        tokio::spawn(async move { m.count_usage().await });
+    }
     if cfg.scrub_rate > 0 {
         let stats = Arc::new(crate::scrub::ScrubStats::default());
         tokio::spawn(crate::scrub::run_background(
@@ -177,6 +184,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         });
     }
     let metrics = mirror.counters.metrics.clone();
+    let events = mirror.events.clone();
     let app = router(AppState {
         mirror,
         ops: crate::ops::OpsConfig {
@@ -252,6 +260,8 @@ pub async fn run(cfg: Config) -> Result<()> {
     drop(listener);
     tracing::info!("shutting down: finishing in-flight requests");
     conns.drain().await;
+    // What the alert budget still holds back goes out as summaries.
+    events.flush(std::time::Duration::from_secs(5)).await;
     tracing::info!("stopped");
     Ok(())
 }

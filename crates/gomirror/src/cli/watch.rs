@@ -10,9 +10,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use serde_json::json;
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Arguments of `gomirror watch`.
 #[derive(Debug, Args)]
@@ -119,8 +118,7 @@ fn watch(args: WatchArgs) -> Result<ExitCode> {
         1000,
         AlertConfig {
             webhooks: webhooks.clone(),
-            dedupe_window: Duration::from_secs(600),
-            max_per_minute: 30,
+            ..AlertConfig::default()
         },
         metrics.clone(),
     );
@@ -138,7 +136,7 @@ fn watch(args: WatchArgs) -> Result<ExitCode> {
     if args.once {
         let report = rt.block_on(canary.pass());
         print(&report, json);
-        rt.block_on(flush_alerts(&events, &metrics, webhooks.len()));
+        rt.block_on(flush_alerts(&events));
         return Ok(if report.clean() {
             ExitCode::SUCCESS
         } else {
@@ -153,25 +151,14 @@ fn watch(args: WatchArgs) -> Result<ExitCode> {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
         }
-        flush_alerts(&events, &metrics, webhooks.len()).await;
+        flush_alerts(&events).await;
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Waits (≤ 60 s) for the alert deliveries in flight before exiting.
-async fn flush_alerts(events: &Events, metrics: &Metrics, hooks: usize) {
-    if hooks == 0 {
-        return;
-    }
-    let recorded = events.recent(usize::MAX).len() as u64;
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(60) {
-        let dropped = metrics.events_dropped.get();
-        let done = events.delivered.load(Ordering::Relaxed) + metrics.webhook_failures.get();
-        if done >= recorded.saturating_sub(dropped) * hooks as u64 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// Sends what the alert budget still holds back as summaries and waits
+/// (≤ 60 s) for the alert deliveries in flight before exiting.
+async fn flush_alerts(events: &Events) {
+    events.flush(Duration::from_secs(60)).await;
 }

@@ -100,8 +100,7 @@ impl Mirror {
                     });
                 }
                 Err(TryError::Store(e)) => {
-                    self.counters.inc("store_errors", e.op());
-                    tracing::error!(op = e.op(), object = what, "store error: {e}");
+                    self.store_failure(e.op(), what, &e.to_string());
                     return Err(Failure::Store(Arc::new(e)));
                 }
                 Err(TryError::Final(f)) => return Err(f),
@@ -170,7 +169,12 @@ impl Mirror {
 
     /// Commits what admission let in.
     pub(super) async fn commit(&self, obj: admit::Admitted) -> Result<(), TryError> {
-        self.store.put(obj).await.map_err(TryError::from)
+        let key = obj.key().to_owned();
+        let size = obj.meta().size;
+        let old = self.stored_size(&key).await;
+        self.store.put(obj).await.map_err(TryError::from)?;
+        self.usage.change(&key, old, Some(size));
+        Ok(())
     }
 
     pub(super) async fn try_versioned(

@@ -7,11 +7,11 @@
 //! response body). Files: this one holds the core, its state and the
 //! read path; `fetch` the chain walk for versioned files, admission and the
 //! checksum database's word; `volatile` `list`, `@latest` and queries;
-//! `counters` what the mirror did.
+//! `counters` what the mirror did; `usage` what the store holds.
 //!
 //! A rotten object is quarantined and fetched again through admission.
 
-use crate::admit::{self, AdmitError, FailureKind};
+use crate::admit::{AdmitError, FailureKind};
 use crate::protocol::{versioned_key, FileKind};
 use crate::store::{Store, StoreError};
 use crate::sumdb;
@@ -73,6 +73,28 @@ pub struct Mirror {
     pub started: std::time::Instant,
     /// Per upstream: (unix time of the last success, last error).
     pub upstream_health: Mutex<HashMap<String, UpstreamHealth>>,
+    /// Objects and bytes in the store, kept up to date.
+    pub usage: Usage,
+    /// The last write probe of the store (readiness); held while a probe
+    /// runs, so concurrent callers share it.
+    probe: tokio::sync::Mutex<Option<Probe>>,
+}
+
+/// How often the store's write probe runs at most.
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(5);
+/// How long a write probe may take before the store counts as not
+/// writable.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The outcome of a write probe of the store.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// `Err` with why the store is not writable.
+    pub result: Result<(), String>,
+    /// When it ran.
+    pub at: std::time::Instant,
+    /// Probes made since start, this one included.
+    pub number: u64,
 }
 
 /// An upstream's recent history, for /readyz and the status page.
@@ -103,10 +125,12 @@ impl From<StoreError> for TryError {
 mod counters;
 mod failure;
 mod fetch;
+mod usage;
 mod volatile;
 
 pub use counters::Counters;
 pub use failure::{Attempt, Failure, NotFound, StoreFailure, Upstream, Walk};
+pub use usage::Usage;
 
 impl Mirror {
     /// Creates the mirror core over `store`; fails only when the HTTP
@@ -133,6 +157,8 @@ impl Mirror {
             events,
             started: std::time::Instant::now(),
             upstream_health: Mutex::default(),
+            usage: Usage::default(),
+            probe: tokio::sync::Mutex::new(None),
         }))
     }
 
@@ -188,13 +214,31 @@ impl Mirror {
         );
     }
 
+    /// Records a failure of the mirror's own store (a full disk, a broken
+    /// volume): counted by `op`, logged, and raised as a `store_error` event
+    /// about the store (never held back by the alert budget; one per `op`
+    /// per de-duplication window, the first failing object named).
+    fn store_failure(&self, op: &str, what: &str, msg: &str) {
+        self.counters.inc("store_errors", op);
+        self.events.record(
+            "store_error",
+            crate::telemetry::STORE_SOURCE,
+            op,
+            &format!("{what}: {msg}"),
+            &self.counters.metrics,
+        );
+        tracing::error!(op, object = what, "store error: {msg}");
+    }
+
     /// Takes a rotten object out of service and out of every cache tier.
     pub async fn quarantine(&self, key: &str, kind: FailureKind, msg: &str) {
         self.verifier.forget(key);
         self.integrity_failure(kind, "store", key, msg);
         self.counters.inc("quarantined", "");
-        if let Err(e) = self.store.quarantine(key, msg).await {
-            tracing::error!(key, "quarantine failed: {e}");
+        let old = self.stored_size(key).await;
+        match self.store.quarantine(key, msg).await {
+            Ok(()) => self.usage.change(key, old, None),
+            Err(e) => self.store_failure("quarantine", key, &e.to_string()),
         }
     }
 
@@ -209,8 +253,7 @@ impl Mirror {
                 Ok(None)
             }
             Err(e) => {
-                self.counters.inc("store_errors", "read");
-                tracing::error!(key, "store error: {e}");
+                self.store_failure("read", key, &e.to_string());
                 Err(e.into())
             }
         }
@@ -279,21 +322,86 @@ impl Mirror {
         }
     }
 
-    /// Writes and removes a probe object (readiness): `Err` with why the
-    /// store is not writable.
-    pub async fn probe_store(&self) -> Result<(), String> {
-        let key = format!("health/probe-{}", std::process::id());
-        let staged = self.store.stage().map_err(|e| e.to_string())?;
-        let obj = admit::probe(&key, staged).map_err(|e| e.to_string())?;
-        self.store.put(obj).await.map_err(|e| e.to_string())?;
-        let _ = self.store.delete(&key).await;
-        Ok(())
+    /// Whether the store is writable: the result of the last write probe
+    /// if it is younger than [`PROBE_INTERVAL`], else of a new one.
+    /// Concurrent callers share one probe.
+    pub async fn store_writable(&self) -> Probe {
+        let mut last = self.probe.lock().await;
+        if let Some(p) = last.as_ref().filter(|p| p.at.elapsed() < PROBE_INTERVAL) {
+            return p.clone();
+        }
+        let number = last.as_ref().map_or(0, |p| p.number) + 1;
+        if number == 1 {
+            self.remove_old_probe_objects().await;
+        }
+        // A hung volume must not hang readiness: the probe is given up on
+        // (and reported) after PROBE_TIMEOUT.
+        let result = tokio::time::timeout(PROBE_TIMEOUT, self.probe_store())
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "store: probe write did not finish within {} s",
+                    PROBE_TIMEOUT.as_secs()
+                ))
+            });
+        let p = Probe {
+            result,
+            at: std::time::Instant::now(),
+            number,
+        };
+        *last = Some(p.clone());
+        p
+    }
+
+    /// Writes and syncs a small file in the store's staging area, which is
+    /// removed however the probe ends (and staging is emptied at start-up):
+    /// `Err` with why the store is not writable. Nothing is committed.
+    async fn probe_store(&self) -> Result<(), String> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), String> {
+            use std::io::Write;
+            let mut staged = store.stage().map_err(|e| e.to_string())?;
+            let f = staged.file_mut();
+            f.write_all(crate::util::now_unix().to_string().as_bytes())
+                .and_then(|_| f.sync_all())
+                .map_err(|e| format!("store: probe write: {}", crate::util::io_cause(&e)))
+        })
+        .await
+        .map_err(|e| e.to_string())?
+    }
+
+    /// Removes the probe objects earlier versions committed under
+    /// `health/` (one could be left behind by a crash or a failed delete).
+    async fn remove_old_probe_objects(&self) {
+        for k in self.store.list("health/").await.unwrap_or_default() {
+            let _ = self.store.delete(&k).await;
+        }
+    }
+
+    /// Counts the objects and bytes in the store once (start-up, in the
+    /// background); from then on [`Mirror::usage`] is kept up to date.
+    pub async fn count_usage(&self) {
+        if let Err(e) = self.usage.count(self.store.as_ref()).await {
+            tracing::warn!("counting the stored objects failed: {e}");
+        }
+    }
+
+    /// The recorded size of `key`, if it is stored and counted in
+    /// [`Mirror::usage`] (one record read, for writes only).
+    async fn stored_size(&self, key: &str) -> Option<u64> {
+        if !usage::counts(key) {
+            return None;
+        }
+        self.store.meta(key).await.ok().flatten().map(|m| m.size)
     }
 
     /// Removes `key` from the store and every cache tier (admin purge).
     pub async fn forget(&self, key: &str) -> Result<(), crate::store::StoreError> {
         self.verifier.forget(key);
-        self.store.delete(key).await
+        let old = self.stored_size(key).await;
+        self.store.delete(key).await?;
+        self.usage.change(key, old, None);
+        Ok(())
     }
 
     /// Re-verifies one stored file now, whole: `ok`, `absent`, or `healed`
