@@ -49,6 +49,7 @@
 //! such an object leaves the new layout. An older version must not run on
 //! a store this version wrote (it would find no bytes).
 
+use super::open_files::{OpenFiles, Pooled};
 use super::{
     check_key, Meta, ObjectRead, Opened, Result, Staged, Store, StoreError, Unrecorded,
     UnrecordedFile,
@@ -90,6 +91,9 @@ pub struct FsStore {
     /// Writes of one key (put, quarantine, delete) take its stripe, so two
     /// puts of a key in this process never both miss the other's blob.
     locks: Arc<Vec<Mutex<()>>>,
+    /// The files readers are reading, at most a bounded number open (see
+    /// [`super::open_files`]).
+    open_files: Arc<OpenFiles>,
 }
 
 /// A record file: the admitted metadata, the key and the blob.
@@ -303,6 +307,7 @@ impl FsStore {
         FsStore {
             root,
             locks: Arc::new((0..LOCKS).map(|_| Mutex::new(())).collect()),
+            open_files: OpenFiles::new(super::open_files::DEFAULT_CAP),
         }
     }
 
@@ -592,30 +597,32 @@ fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Positional reads of an open stored file (`pread` on a blocking thread,
-/// straight into the returned buffer).
+/// Positional reads of a stored file (`pread` on a blocking thread,
+/// straight into the returned buffer), through the store's bounded set of
+/// open files.
 struct FileRead {
     /// `None`: the bytes are missing (a zero-length copy).
-    file: Option<Arc<std::fs::File>>,
+    file: Option<Arc<Pooled>>,
 }
 
 #[async_trait]
 impl ObjectRead for FileRead {
     async fn stored_len(&self) -> std::io::Result<u64> {
-        let Some(f) = self.file.clone() else {
+        let Some(p) = self.file.clone() else {
             return Ok(0);
         };
-        tokio::task::spawn_blocking(move || f.metadata().map(|m| m.len()))
+        tokio::task::spawn_blocking(move || p.file()?.metadata().map(|m| m.len()))
             .await
             .expect("store task panicked")
     }
 
     async fn read_at(&self, pos: u64, max: usize) -> std::io::Result<Bytes> {
         use std::os::unix::fs::FileExt;
-        let Some(f) = self.file.clone() else {
+        let Some(p) = self.file.clone() else {
             return Ok(Bytes::new());
         };
         tokio::task::spawn_blocking(move || {
+            let f = p.file()?;
             let mut buf = vec![0u8; max];
             let mut n = 0;
             while n < max {
@@ -684,7 +691,7 @@ impl Store for FsStore {
             s.with_bytes(&key, |path, name| {
                 let f = std::fs::File::open(path)?;
                 let fp = fingerprint_of(&f.metadata()?, name);
-                Ok((f, fp))
+                Ok((s.open_files.adopt(f, path.to_owned())?, fp))
             })
         })
         .await?;

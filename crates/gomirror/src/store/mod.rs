@@ -14,6 +14,7 @@
 pub(crate) mod compliance;
 mod fs;
 mod mem;
+mod open_files;
 
 pub use fs::FsStore;
 pub use mem::MemStore;
