@@ -472,6 +472,7 @@ async fn purge(
     }
     keys.sort();
     keys.dedup();
+    mirror.forget_not_found(&esc);
     for k in &keys {
         mirror
             .forget(k)

@@ -45,15 +45,23 @@ pub fn check_info(data: &[u8], want: Option<&str>) -> Result<Info, AdmitError> {
 
 /// Cleans a `list` answer: one version per line, keeping the first field
 /// of each line when it is a valid semantic version (as the go command
-/// reads it), without duplicates, sorted.
+/// reads it), without duplicates, sorted. More than
+/// [`MAX_LIST_VERSIONS`](super::MAX_LIST_VERSIONS) versions are refused.
+/// CPU work: callers run it on a blocking thread.
 pub fn clean_list(data: &[u8]) -> Result<Vec<String>, AdmitError> {
     let text = std::str::from_utf8(data).map_err(|_| AdmitError::ListNotUtf8)?;
-    let mut out: Vec<String> = text
+    let limit = super::MAX_LIST_VERSIONS;
+    let mut out: Vec<String> = vec![];
+    for v in text
         .lines()
         .filter_map(|l| l.split_whitespace().next())
         .filter(|v| gomod::semver::is_valid(v))
-        .map(str::to_owned)
-        .collect();
+    {
+        if out.len() == limit {
+            return Err(AdmitError::TooManyVersions { limit });
+        }
+        out.push(v.to_owned());
+    }
     gomod::semver::sort(&mut out);
     out.dedup();
     Ok(out)
