@@ -255,6 +255,63 @@ fn concurrent_fetches_are_bounded_per_upstream() {
     }
 }
 
+/// A fetch waiting in the queue whose only client went away never
+/// reaches the upstream, and is counted as abandoned.
+#[test]
+fn a_queued_fetch_nobody_waits_for_never_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("example.com/q/@v");
+    std::fs::create_dir_all(&d).unwrap();
+    for v in ["v1.0.0", "v1.0.1"] {
+        std::fs::write(
+            d.join(format!("{v}.info")),
+            format!("{{\"Version\":\"{v}\",\"Time\":\"2024-01-02T03:04:05Z\"}}"),
+        )
+        .unwrap();
+    }
+    let up = Upstream::start(dir.path());
+    up.set_delay_ms(1500);
+    let data = tempfile::tempdir().unwrap();
+    let srv = Server::start_with_env(
+        &data.path().join("d"),
+        &up.url(),
+        &[],
+        &[("GOMIRROR_UPSTREAM_CONCURRENCY", OsStr::new("1"))],
+    );
+    let (first, second) = (
+        "/example.com/q/@v/v1.0.0.info",
+        "/example.com/q/@v/v1.0.1.info",
+    );
+    let rt = runtime();
+    let (a, b) = rt.block_on(async {
+        let a = tokio::spawn(get(
+            client(Duration::from_secs(30)),
+            format!("{}{first}", srv.url),
+        ));
+        while up.count(first) == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // Queued behind the first; its client gives up.
+        let b = get(
+            client(Duration::from_millis(300)),
+            format!("{}{second}", srv.url),
+        )
+        .await;
+        (a.await.unwrap(), b)
+    });
+    assert_eq!(a.0, 200, "{}", a.1);
+    assert_eq!(b.0, 0, "the client gave up: {}", b.1);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(up.count(second), 0, "a fetch nobody waits for started");
+    let (_, metrics) = support::get_blocking(&format!("{}/metrics", srv.url));
+    let metrics = String::from_utf8_lossy(&metrics);
+    assert_eq!(
+        support::metric(&metrics, "gomirror_upstream_fetches_abandoned_total", &[]),
+        1.0,
+        "{metrics}"
+    );
+}
+
 /// Not-found answers are cached for GOMIRROR_NEGATIVE_TTL: 50 requests for
 /// a missing list make one upstream GET (each answered with the same 404
 /// message); after the TTL the upstream is asked again; a missing `.info`

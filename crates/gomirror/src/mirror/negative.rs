@@ -96,7 +96,10 @@ mod tests {
         c.note("example.com/m/sub/@v/list", &missing());
         c.note("example.com/ok/@v/list", &Ok(()));
         c.note("example.com/m/@v/v1.0.0.zip", &missing());
-        assert!(c.get("example.com/m/@v/v1.0.0.zip").is_none(), "not a lookup");
+        assert!(
+            c.get("example.com/m/@v/v1.0.0.zip").is_none(),
+            "not a lookup"
+        );
         assert!(c.get("example.com/m/@v/list").is_some());
         assert!(c.get("example.com/ok/@v/list").is_none());
         c.forget_module("example.com/m");
