@@ -2,8 +2,9 @@
 //! briefly, served stale when every upstream fails.
 //!
 //! A list may name up to [`admit::MAX_LIST_VERSIONS`] versions: cleaning,
-//! sorting and merging one is CPU work of up to a second, done on the
-//! blocking pool ([`off_thread`]) so the async threads keep answering.
+//! sorting and merging one is CPU work of up to a second and tens of MB,
+//! done on the blocking pool ([`off_thread`]), a few lists at a time, so
+//! the async threads keep answering and memory stays bounded.
 
 use super::gate::FetchCtx;
 use super::{Failure, Mirror, Upstream};
@@ -201,12 +202,17 @@ impl Mirror {
     }
 }
 
-/// Runs CPU work (list cleaning, sorting, merging) on the blocking pool.
+/// Lists worked on at once (the others wait).
+static LIST_WORK: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
+/// Runs CPU work (list cleaning, sorting, merging) on the blocking pool,
+/// at most [`LIST_WORK`] at a time.
 async fn off_thread<T, E>(work: impl FnOnce() -> Result<T, E> + Send + 'static) -> Result<T, E>
 where
     T: Send + 'static,
     E: From<TaskFailed> + Send + 'static,
 {
+    let _turn = LIST_WORK.acquire().await.expect("never closed");
     tokio::task::spawn_blocking(work)
         .await
         .unwrap_or_else(|e| Err(TaskFailed(e.to_string()).into()))
