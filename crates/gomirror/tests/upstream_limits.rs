@@ -359,6 +359,14 @@ fn not_found_answers_are_cached_briefly() {
         started.elapsed()
     );
     assert_eq!(up.count(list), 1, "one upstream GET within the TTL");
+    let (_, metrics) = support::get_blocking(&format!("{}/metrics", srv.url));
+    let metrics = String::from_utf8_lossy(&metrics);
+    let negative = support::metric(
+        &metrics,
+        "gomirror_cache_requests_total",
+        &[("outcome", "negative")],
+    );
+    assert_eq!(negative, 49.0 + 9.0 + 9.0, "{metrics}");
     std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(get(list).0, 404);
     assert_eq!(up.count(list), 2, "asked again after the TTL");

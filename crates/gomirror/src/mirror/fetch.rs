@@ -27,6 +27,10 @@ impl Mirror {
             self.counters.inc("cache", "hit");
             return Ok(o);
         }
+        // Not a miss when answered from the negative cache.
+        if let Some(f) = self.recent_not_found(&key) {
+            return Err(f);
+        }
         self.counters.inc("cache", "miss");
         let this = self.clone();
         let (m, v) = (module.to_owned(), version.to_owned());

@@ -275,8 +275,7 @@ impl Mirror {
         F: FnOnce(FetchCtx) -> Fut,
         Fut: std::future::Future<Output = Result<(), Failure>> + Send + 'static,
     {
-        if let Some(f) = self.negative.get(key) {
-            self.counters.inc("cache", "negative");
+        if let Some(f) = self.recent_not_found(key) {
             return Err(f);
         }
         let (flight, _waiting) = {
@@ -323,6 +322,14 @@ impl Mirror {
             }
         };
         flight.await
+    }
+
+    /// The recent "no upstream has it" answer for `key`, if any (counted as
+    /// a `negative` cache outcome).
+    fn recent_not_found(&self, key: &str) -> Option<Failure> {
+        let f = self.negative.get(key)?;
+        self.counters.inc("cache", "negative");
+        Some(f)
     }
 
     /// Forgets the recent "no upstream has it" answers about the module

@@ -159,8 +159,7 @@ impl Mirror {
     ) -> Result<Verified, Failure> {
         let q = crate::protocol::escaped_version(query)?;
         let rel = format!("{}/@v/{q}.info", escaped(module)?);
-        if let Some(f) = self.negative.get(&rel) {
-            self.counters.inc("cache", "negative");
+        if let Some(f) = self.recent_not_found(&rel) {
             return Err(f);
         }
         let chain = self.chain_for(module);
