@@ -10,7 +10,8 @@
 //! decoded and checked with `gomod`. Malformed requests get `400`, unknown
 //! modules and versions `404` with a one-line plain-text reason (the go
 //! command falls through to its next proxy on 404/410), failing upstreams
-//! `502`, a failing store `503`.
+//! `502` (`504` when the fetch passed its total deadline), a failing store
+//! `503`.
 
 use crate::mirror::{Failure, Mirror};
 use crate::protocol::{parse_path, percent_decode, FileKind, PathError, ProxyRequest};
@@ -49,6 +50,10 @@ fn text(status: StatusCode, msg: &str) -> Response {
 fn failure_response(f: &Failure) -> Response {
     match f {
         Failure::NotFound(m) => text(StatusCode::NOT_FOUND, &format!("not found: {m}")),
+        Failure::Upstream(m @ crate::mirror::Upstream::TimedOut { .. }) => text(
+            StatusCode::GATEWAY_TIMEOUT,
+            &format!("upstream timed out: {m}"),
+        ),
         Failure::Upstream(m) => text(StatusCode::BAD_GATEWAY, &format!("upstream failed: {m}")),
         Failure::Store(m) => text(
             StatusCode::SERVICE_UNAVAILABLE,

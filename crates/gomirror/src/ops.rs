@@ -402,6 +402,7 @@ async fn purge(
     }
     keys.sort();
     keys.dedup();
+    mirror.forget_not_found(&esc);
     for k in &keys {
         mirror
             .forget(k)
@@ -506,32 +507,7 @@ mod tests {
     }
 
     fn mirror(store: Arc<dyn Store>) -> Arc<Mirror> {
-        use crate::mirror::Settings;
-        use crate::upstream::{Chain, Policy};
-        use std::time::Duration;
-        Mirror::new(
-            store,
-            Settings {
-                chain: Chain::parse("off").unwrap(),
-                gonoproxy: String::new(),
-                list_ttl: Duration::from_secs(60),
-                memory_cache_bytes: 1 << 20,
-                policy: Policy {
-                    connect_timeout: Duration::from_secs(1),
-                    first_byte_timeout: Duration::from_secs(1),
-                    idle_timeout: Duration::from_secs(1),
-                    retries: 0,
-                },
-                reverify_interval: Duration::from_secs(600),
-                sumdb: None,
-                gonosumdb: String::new(),
-                sumdb_mode: crate::sumdb::Unreachable::Strict,
-                direct: None,
-                alerts: Default::default(),
-                egress: Default::default(),
-            },
-        )
-        .unwrap()
+        Mirror::new(store, crate::mirror::Settings::offline()).unwrap()
     }
 
     /// A store of `n` versions (`.info`, `.mod` and `.zip` each).

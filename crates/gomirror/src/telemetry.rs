@@ -44,6 +44,10 @@ pub struct Metrics {
     pub upstream_requests: Family<Labels, Counter>,
     pub upstream_errors: Family<Labels, Counter>,
     pub upstream_duration: Family<Labels, Histogram, fn() -> Histogram>,
+    pub upstream_in_flight: Family<Labels, Gauge<i64, AtomicI64>>,
+    pub upstream_queued: Family<Labels, Gauge<i64, AtomicI64>>,
+    pub upstream_timeouts: Family<Labels, Counter>,
+    pub fetches_abandoned: Counter,
     pub integrity_failures: Family<Labels, Counter>,
     pub quarantined: Counter,
     pub store_errors: Family<Labels, Counter>,
@@ -94,6 +98,10 @@ impl Metrics {
             upstream_requests: Family::default(),
             upstream_errors: Family::default(),
             upstream_duration: Family::new_with_constructor(latency_histogram),
+            upstream_in_flight: Family::default(),
+            upstream_queued: Family::default(),
+            upstream_timeouts: Family::default(),
+            fetches_abandoned: Counter::default(),
             integrity_failures: Family::default(),
             quarantined: Counter::default(),
             store_errors: Family::default(),
@@ -164,6 +172,26 @@ impl Metrics {
             "upstream_request_duration_seconds",
             "Upstream time to response headers per upstream",
             m.upstream_duration.clone(),
+        );
+        r.register(
+            "upstream_fetches_in_flight",
+            "Requests to each upstream in flight now (bounded by GOMIRROR_UPSTREAM_CONCURRENCY)",
+            m.upstream_in_flight.clone(),
+        );
+        r.register(
+            "upstream_fetches_queued",
+            "Requests to each upstream waiting for their turn now",
+            m.upstream_queued.clone(),
+        );
+        r.register(
+            "upstream_timeouts",
+            "Fetches cut off at their total deadline, by the upstream being asked then",
+            m.upstream_timeouts.clone(),
+        );
+        r.register(
+            "upstream_fetches_abandoned",
+            "Queued fetches dropped before they started because every client waiting for them went away",
+            m.fetches_abandoned.clone(),
         );
         r.register("integrity_failures", "Integrity failures by kind and by source (an upstream, the store, the checksum database, a CDN edge)", m.integrity_failures.clone());
         r.register(

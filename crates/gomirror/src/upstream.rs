@@ -221,6 +221,15 @@ pub struct Policy {
     pub first_byte_timeout: Duration,
     pub idle_timeout: Duration,
     pub retries: u32,
+    /// Longest one fetch of a file other than a zip may take in all
+    /// (queueing, every retry and every upstream of the chain).
+    pub total_timeout: Duration,
+    /// The same for a `.zip`.
+    pub zip_total_timeout: Duration,
+    /// Most requests in flight to one upstream (the rest queue).
+    pub concurrency: usize,
+    /// Most requests in flight to all upstreams together.
+    pub concurrency_total: usize,
 }
 
 /// Performs upstream requests: HTTP(S) and `file://` module proxies with the

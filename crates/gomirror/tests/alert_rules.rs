@@ -28,7 +28,7 @@ fn promtool(args: &[&str]) -> String {
 #[test]
 fn rules_are_valid_and_fire_as_tested() {
     let check = promtool(&["check", "rules", "gomirror-alerts.yml"]);
-    assert!(check.contains("SUCCESS: 10 rules found"), "{check}");
+    assert!(check.contains("SUCCESS: 12 rules found"), "{check}");
     let test = promtool(&["test", "rules", "gomirror-alerts.test.yml"]);
     assert!(test.contains("SUCCESS"), "{test}");
 }
@@ -49,8 +49,13 @@ fn rules_use_only_exported_metrics() {
         &m.cdn_findings,
         &m.requests,
         &m.git_commands,
+        &m.upstream_timeouts,
     ] {
         Metrics::inc(f, &[("label", "x")]);
+    }
+    for g in [&m.upstream_in_flight, &m.upstream_queued] {
+        g.get_or_create(&vec![("label".to_owned(), "x".to_owned())])
+            .set(1);
     }
     let exported = m.encode();
     let mut names: Vec<&str> = rules

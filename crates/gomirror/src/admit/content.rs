@@ -45,15 +45,23 @@ pub fn check_info(data: &[u8], want: Option<&str>) -> Result<Info, AdmitError> {
 
 /// Cleans a `list` answer: one version per line, keeping the first field
 /// of each line when it is a valid semantic version (as the go command
-/// reads it), without duplicates, sorted.
-pub fn clean_list(data: &[u8]) -> Result<Vec<String>, AdmitError> {
+/// reads it), without duplicates, sorted. More than
+/// [`MAX_LIST_VERSIONS`](super::MAX_LIST_VERSIONS) versions are refused.
+/// CPU work: callers run it on a blocking thread.
+pub fn clean_list(data: &[u8]) -> Result<Vec<&str>, AdmitError> {
     let text = std::str::from_utf8(data).map_err(|_| AdmitError::ListNotUtf8)?;
-    let mut out: Vec<String> = text
+    let limit = super::MAX_LIST_VERSIONS;
+    let mut out: Vec<&str> = vec![];
+    for v in text
         .lines()
         .filter_map(|l| l.split_whitespace().next())
         .filter(|v| gomod::semver::is_valid(v))
-        .map(str::to_owned)
-        .collect();
+    {
+        if out.len() == limit {
+            return Err(AdmitError::TooManyVersions { limit });
+        }
+        out.push(v);
+    }
     gomod::semver::sort(&mut out);
     out.dedup();
     Ok(out)
@@ -230,11 +238,15 @@ impl Volatile {
     ) -> Result<Admitted, AdmitError> {
         let data = received.read()?;
         let kept = match self {
-            Volatile::List => clean_list(&data)?
-                .iter()
-                .map(|v| format!("{v}\n"))
-                .collect::<String>()
-                .into_bytes(),
+            Volatile::List => {
+                let versions = clean_list(&data)?;
+                let mut kept = Vec::with_capacity(versions.iter().map(|v| v.len() + 1).sum());
+                for v in versions {
+                    kept.extend_from_slice(v.as_bytes());
+                    kept.push(b'\n');
+                }
+                kept
+            }
             Volatile::Latest => {
                 check_info(&data, None)?;
                 data

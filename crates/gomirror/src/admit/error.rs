@@ -90,6 +90,9 @@ pub enum AdmitError {
     /// A `list` that is not UTF-8.
     #[error("list is not UTF-8")]
     ListNotUtf8,
+    /// A `list` naming more versions than the mirror keeps.
+    #[error("list names more than {limit} versions")]
+    TooManyVersions { limit: usize },
     /// A version that does not fit the module path (`module.Check`), or a
     /// name that cannot be a key.
     #[error("{0}")]
@@ -131,7 +134,10 @@ impl AdmitError {
         use AdmitError::*;
         Some(match self {
             Staging { .. } => return None,
-            DeclaredTooLong { .. } | OverLimit { .. } | OverDeclared { .. } => FailureKind::Size,
+            DeclaredTooLong { .. }
+            | OverLimit { .. }
+            | OverDeclared { .. }
+            | TooManyVersions { .. } => FailureKind::Size,
             Idle { .. } | Broken { .. } | Short { .. } => FailureKind::Truncated,
             InfoJson(_)
             | NotCanonical(_)

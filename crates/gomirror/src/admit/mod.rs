@@ -39,6 +39,10 @@ pub const MAX_MOD: u64 = 16 << 20;
 pub const MAX_INFO: u64 = 64 << 10;
 /// Largest `list` accepted.
 pub const MAX_LIST: u64 = 16 << 20;
+/// Most versions a `list` may name (valid versions, before duplicates are
+/// removed). The largest real lists have a few thousand; at this many,
+/// cleaning and sorting one takes a fraction of a second.
+pub const MAX_LIST_VERSIONS: usize = 200_000;
 
 /// The largest body admitted for a versioned file of this kind.
 pub fn max_size(kind: crate::protocol::FileKind) -> u64 {
@@ -281,5 +285,19 @@ mod tests {
         let l = clean_list(b"v1.1.0\nv1.0.0 2020-01-01T00:00:00Z\n\ngarbage\nv1.0.0\nv1.10.0\n")
             .unwrap();
         assert_eq!(l, vec!["v1.0.0", "v1.1.0", "v1.10.0"]);
+        let at_cap: String = (0..MAX_LIST_VERSIONS)
+            .map(|i| format!("v1.0.{i}\n"))
+            .collect();
+        assert_eq!(
+            clean_list(at_cap.as_bytes()).unwrap().len(),
+            MAX_LIST_VERSIONS
+        );
+        let over = format!("{at_cap}garbage\nv2.0.0\n");
+        assert_eq!(
+            clean_list(over.as_bytes()).unwrap_err(),
+            AdmitError::TooManyVersions {
+                limit: MAX_LIST_VERSIONS
+            }
+        );
     }
 }

@@ -88,6 +88,27 @@ pub struct ServeFlags {
     /// Extra attempts per upstream on transient errors [env: GOMIRROR_UPSTREAM_RETRIES] [default: 2]
     #[arg(long, value_name = "N")]
     pub upstream_retries: Option<u32>,
+    /// Longest one fetch of a `.info`, `.mod`, list, `@latest` or query may
+    /// take in all: waiting for its turn, every retry and every upstream of
+    /// the chain; past it the request fails with 504
+    /// [env: GOMIRROR_UPSTREAM_TOTAL_TIMEOUT] [default: 2m]
+    #[arg(long, value_name = "DURATION")]
+    pub upstream_total_timeout: Option<String>,
+    /// The same for a `.zip` [env: GOMIRROR_UPSTREAM_ZIP_TOTAL_TIMEOUT] [default: 10m]
+    #[arg(long, value_name = "DURATION")]
+    pub upstream_zip_total_timeout: Option<String>,
+    /// Most requests in flight to one upstream (direct mode counts as one);
+    /// the others wait their turn [env: GOMIRROR_UPSTREAM_CONCURRENCY] [default: 32]
+    #[arg(long, value_name = "N")]
+    pub upstream_concurrency: Option<usize>,
+    /// Most requests in flight to all upstreams together
+    /// [env: GOMIRROR_UPSTREAM_CONCURRENCY_TOTAL] [default: 128]
+    #[arg(long, value_name = "N")]
+    pub upstream_concurrency_total: Option<usize>,
+    /// How long a "no upstream has it" answer (404/410 from every upstream)
+    /// is remembered; `0s` turns it off [env: GOMIRROR_NEGATIVE_TTL] [default: 60s]
+    #[arg(long, value_name = "DURATION")]
+    pub negative_ttl: Option<String>,
     /// Bytes of small verified objects kept in memory [env: GOMIRROR_MEMORY_CACHE_BYTES] [default: 33554432]
     #[arg(long, value_name = "BYTES")]
     pub memory_cache_bytes: Option<u64>,
@@ -230,6 +251,11 @@ struct FileConfig {
     upstream_first_byte_timeout: Option<String>,
     upstream_idle_timeout: Option<String>,
     upstream_retries: Option<u32>,
+    upstream_total_timeout: Option<String>,
+    upstream_zip_total_timeout: Option<String>,
+    upstream_concurrency: Option<usize>,
+    upstream_concurrency_total: Option<usize>,
+    negative_ttl: Option<String>,
     memory_cache_bytes: Option<u64>,
     min_free_bytes: Option<u64>,
     reverify_interval: Option<String>,
@@ -291,6 +317,11 @@ pub struct Config {
     pub upstream_first_byte_timeout: Duration,
     pub upstream_idle_timeout: Duration,
     pub upstream_retries: u32,
+    pub upstream_total_timeout: Duration,
+    pub upstream_zip_total_timeout: Duration,
+    pub upstream_concurrency: usize,
+    pub upstream_concurrency_total: usize,
+    pub negative_ttl: Duration,
     pub memory_cache_bytes: u64,
     /// Free space under which /readyz says not ready.
     pub min_free_bytes: u64,
@@ -463,6 +494,50 @@ impl Config {
             Some(n) => n,
             None => 2,
         };
+        let upstream_total_timeout = dur(
+            &flags.upstream_total_timeout,
+            "GOMIRROR_UPSTREAM_TOTAL_TIMEOUT",
+            &file.upstream_total_timeout,
+            "2m",
+        )?;
+        let upstream_zip_total_timeout = dur(
+            &flags.upstream_zip_total_timeout,
+            "GOMIRROR_UPSTREAM_ZIP_TOTAL_TIMEOUT",
+            &file.upstream_zip_total_timeout,
+            "10m",
+        )?;
+        for (name, d) in [
+            ("GOMIRROR_UPSTREAM_TOTAL_TIMEOUT", upstream_total_timeout),
+            (
+                "GOMIRROR_UPSTREAM_ZIP_TOTAL_TIMEOUT",
+                upstream_zip_total_timeout,
+            ),
+        ] {
+            if d.is_zero() {
+                bail!("invalid {name}: must be more than 0s");
+            }
+        }
+        let upstream_concurrency = number(
+            &flags.upstream_concurrency,
+            "GOMIRROR_UPSTREAM_CONCURRENCY",
+            &file.upstream_concurrency,
+        )?
+        .unwrap_or(32);
+        let upstream_concurrency_total = number(
+            &flags.upstream_concurrency_total,
+            "GOMIRROR_UPSTREAM_CONCURRENCY_TOTAL",
+            &file.upstream_concurrency_total,
+        )?
+        .unwrap_or(128);
+        if upstream_concurrency == 0 || upstream_concurrency_total == 0 {
+            bail!("invalid GOMIRROR_UPSTREAM_CONCURRENCY / GOMIRROR_UPSTREAM_CONCURRENCY_TOTAL: must be at least 1");
+        }
+        let negative_ttl = dur(
+            &flags.negative_ttl,
+            "GOMIRROR_NEGATIVE_TTL",
+            &file.negative_ttl,
+            "60s",
+        )?;
         let memory_cache_bytes = number(
             &flags.memory_cache_bytes,
             "GOMIRROR_MEMORY_CACHE_BYTES",
@@ -723,6 +798,11 @@ impl Config {
             upstream_first_byte_timeout,
             upstream_idle_timeout,
             upstream_retries,
+            upstream_total_timeout,
+            upstream_zip_total_timeout,
+            upstream_concurrency,
+            upstream_concurrency_total,
+            negative_ttl,
             memory_cache_bytes,
             min_free_bytes,
             reverify_interval,

@@ -97,6 +97,7 @@ fn build_parts(cfg: &Config, beside: bool) -> Result<Arc<Mirror>> {
             chain,
             gonoproxy: cfg.gonoproxy.clone(),
             list_ttl: cfg.list_ttl,
+            negative_ttl: cfg.negative_ttl,
             memory_cache_bytes: cfg.memory_cache_bytes,
             reverify_interval: cfg.reverify_interval,
             policy: Policy {
@@ -104,6 +105,10 @@ fn build_parts(cfg: &Config, beside: bool) -> Result<Arc<Mirror>> {
                 first_byte_timeout: cfg.upstream_first_byte_timeout,
                 idle_timeout: cfg.upstream_idle_timeout,
                 retries: cfg.upstream_retries,
+                total_timeout: cfg.upstream_total_timeout,
+                zip_total_timeout: cfg.upstream_zip_total_timeout,
+                concurrency: cfg.upstream_concurrency,
+                concurrency_total: cfg.upstream_concurrency_total,
             },
             direct: Some(direct.clone()),
             egress,

@@ -37,6 +37,10 @@ impl Counters {
             "cache" => Metrics::inc(&m.cache, &[("outcome", label)]),
             "upstream_requests" => Metrics::inc(&m.upstream_requests, &[("upstream", label)]),
             "upstream_errors" => Metrics::inc(&m.upstream_errors, &[("upstream", label)]),
+            "upstream_timeouts" => Metrics::inc(&m.upstream_timeouts, &[("upstream", label)]),
+            "fetches_abandoned" => {
+                m.fetches_abandoned.inc();
+            }
             "admitted" => Metrics::inc(&m.admitted, &[("file", label)]),
             "store_errors" => Metrics::inc(&m.store_errors, &[("op", label)]),
             "sumdb_vouched" => Metrics::inc(&m.sumdb_vouched, &[("file", label)]),

@@ -51,6 +51,18 @@ pub enum Upstream {
     /// The fetch task ended without an answer (it panicked).
     #[error("fetch task failed: {0}")]
     Task(String),
+    /// The fetch passed its total deadline (GOMIRROR_UPSTREAM_TOTAL_TIMEOUT
+    /// or GOMIRROR_UPSTREAM_ZIP_TOTAL_TIMEOUT): queueing, retries and the
+    /// upstreams of the chain took longer than that in all.
+    #[error("{what}: no complete answer within {}s (last asked: {upstream})", .after.as_secs_f64())]
+    TimedOut {
+        what: String,
+        upstream: String,
+        after: std::time::Duration,
+    },
+    /// Every client waiting for the fetch went away before it started.
+    #[error("{0}: fetch abandoned: no client waits for it any more")]
+    Abandoned(String),
     /// What was just admitted did not verify on the way out.
     #[error("{what}: {object} failed verification")]
     Unverified {

@@ -1,6 +1,7 @@
 //! Versioned files: the chain walk, upstream bodies, admission and the
 //! checksum database's word.
 
+use super::gate::{FetchCtx, NoTurn};
 use super::{Attempt, Failure, Mirror, NotFound, TryError, Upstream, Walk};
 use crate::admit::{self, AdmitError, FailureKind};
 use crate::protocol::{versioned_key, FileKind};
@@ -26,11 +27,22 @@ impl Mirror {
             self.counters.inc("cache", "hit");
             return Ok(o);
         }
+        // Not a miss when answered from the negative cache.
+        if let Some(f) = self.recent_not_found(&key) {
+            return Err(f);
+        }
         self.counters.inc("cache", "miss");
         let this = self.clone();
         let (m, v) = (module.to_owned(), version.to_owned());
-        self.singleflight(&key, async move { this.fetch_versioned(&m, &v, ext).await })
-            .await?;
+        let budget = if ext == FileKind::Zip {
+            self.client.policy.zip_total_timeout
+        } else {
+            self.client.policy.total_timeout
+        };
+        self.singleflight(&key, budget, move |ctx| async move {
+            this.fetch_versioned(&m, &v, ext, ctx).await
+        })
+        .await?;
         match self.load(&key).await? {
             Some(mut o) => {
                 o.mark_miss();
@@ -50,23 +62,23 @@ impl Mirror {
         module: &str,
         version: &str,
         ext: FileKind,
+        ctx: FetchCtx,
     ) -> Result<(), Failure> {
         let key = versioned_key(module, version, ext)?;
-        let rel = key.clone();
         let chain = self.chain_for(module);
         self.walk_chain(
             &chain,
             &format!("{module}@{version}.{}", ext.as_str()),
             |src| {
                 let this = self.clone();
-                let (rel, key, module, version) = (
-                    rel.clone(),
+                let (key, module, version, ctx) = (
                     key.clone(),
                     module.to_owned(),
                     version.to_owned(),
+                    ctx.clone(),
                 );
                 async move {
-                    this.try_versioned(&src, &rel, &key, &module, &version, ext)
+                    this.try_versioned(&src, &key, &module, &version, ext, &ctx)
                         .await
                 }
                 .boxed()
@@ -125,41 +137,114 @@ impl Mirror {
     }
 
     /// GETs `rel` from `src` with retries on transient failures (including
-    /// truncated bodies), and receives the body into staging.
+    /// truncated bodies), and receives the body into staging: each attempt
+    /// waits for its turn at the [`Gate`](super::gate::Gate), and all of it
+    /// must be over by the fetch's deadline (for `direct`, only the wait
+    /// for a turn: git commands have their own timeout).
     pub(super) async fn fetch_body(
         &self,
         src: &Source,
         rel: &str,
         limit: u64,
+        ctx: &FetchCtx,
     ) -> Result<admit::Received, TryError> {
         let retries = self.client.policy.retries;
+        let bounded = !matches!(src, Source::Direct);
         let mut attempt = 0;
         loop {
-            self.counters.inc("upstream_requests", src.name());
-            let started = std::time::Instant::now();
-            let got = self.client.get(src, rel).await;
-            Metrics::observe_upstream(&self.counters.metrics, src.name(), started.elapsed());
-            self.note_upstream(src.name(), got.as_ref().err());
-            let r = match got {
-                Ok(body) => {
-                    admit::receive(self.stage()?, body, limit, self.client.policy.idle_timeout)
-                        .await
-                        .map_err(|e| self.refuse(e, src.name(), rel))
-                }
-                Err(e) if e.is_not_found() => return Err(TryError::NotFound(e)),
-                Err(e) => {
-                    self.counters.inc("upstream_errors", src.name());
-                    Err(TryError::Fetch(e))
-                }
-            };
+            if bounded && tokio::time::Instant::now() >= ctx.deadline {
+                return Err(self.timed_out(src, rel, ctx));
+            }
+            let r = self.fetch_attempt(src, rel, limit, ctx, bounded).await;
             let retryable = matches!(&r, Err(TryError::Fetch(FetchError::Transient { .. })))
                 || matches!(&r, Err(TryError::Admit(e)) if e.kind() == Some(FailureKind::Truncated));
             if r.is_ok() || !retryable || attempt >= retries {
                 return r;
             }
             attempt += 1;
-            tokio::time::sleep(upstream::backoff(attempt)).await;
+            let pause = tokio::time::Instant::now() + upstream::backoff(attempt);
+            tokio::time::sleep_until(if bounded {
+                pause.min(ctx.deadline)
+            } else {
+                pause
+            })
+            .await;
         }
+    }
+
+    /// One attempt of [`Mirror::fetch_body`].
+    async fn fetch_attempt(
+        &self,
+        src: &Source,
+        rel: &str,
+        limit: u64,
+        ctx: &FetchCtx,
+        bounded: bool,
+    ) -> Result<admit::Received, TryError> {
+        let _turn =
+            match tokio::time::timeout_at(ctx.deadline, self.gate.enter(src.name(), &ctx.interest))
+                .await
+            {
+                Err(_) => return Err(self.timed_out(src, rel, ctx)),
+                Ok(Err(NoTurn::Abandoned)) => {
+                    self.counters.inc("fetches_abandoned", "");
+                    tracing::debug!(object = rel, "fetch abandoned: no client waits for it");
+                    return Err(TryError::Final(Failure::Upstream(Upstream::Abandoned(
+                        rel.to_owned(),
+                    ))));
+                }
+                Ok(Ok(turn)) => turn,
+            };
+        let io = async {
+            self.counters.inc("upstream_requests", src.name());
+            let started = std::time::Instant::now();
+            let got = self.client.get(src, rel).await;
+            Metrics::observe_upstream(&self.counters.metrics, src.name(), started.elapsed());
+            self.note_upstream(src.name(), got.as_ref().err());
+            match got {
+                Ok(body) => {
+                    admit::receive(self.stage()?, body, limit, self.client.policy.idle_timeout)
+                        .await
+                        .map_err(|e| self.refuse(e, src.name(), rel))
+                }
+                Err(e) if e.is_not_found() => Err(TryError::NotFound(e)),
+                Err(e) => {
+                    self.counters.inc("upstream_errors", src.name());
+                    Err(TryError::Fetch(e))
+                }
+            }
+        };
+        if !bounded {
+            return io.await;
+        }
+        match tokio::time::timeout_at(ctx.deadline, io).await {
+            Ok(r) => r,
+            Err(_) => Err(self.timed_out(src, rel, ctx)),
+        }
+    }
+
+    /// The fetch of `rel` passed its deadline while `src` was being asked
+    /// (or waited for): counted, and the end of the walk.
+    fn timed_out(&self, src: &Source, rel: &str, ctx: &FetchCtx) -> TryError {
+        let f = Upstream::TimedOut {
+            what: rel.to_owned(),
+            upstream: src.name().to_owned(),
+            after: ctx.budget,
+        };
+        self.counters.inc("upstream_timeouts", src.name());
+        self.note_upstream(
+            src.name(),
+            Some(&FetchError::Transient {
+                upstream: src.name().to_owned(),
+                msg: f.to_string(),
+            }),
+        );
+        tracing::warn!(
+            upstream = src.name(),
+            object = rel,
+            "upstream timed out: {f}"
+        );
+        TryError::Final(Failure::Upstream(f))
     }
 
     /// Stages an upstream body for admission.
@@ -180,13 +265,13 @@ impl Mirror {
     pub(super) async fn try_versioned(
         self: &Arc<Self>,
         src: &Source,
-        rel: &str,
         key: &str,
         module: &str,
         version: &str,
         ext: FileKind,
+        ctx: &FetchCtx,
     ) -> Result<(), TryError> {
-        let received = self.fetch_body(src, rel, admit::max_size(ext)).await?;
+        let received = self.fetch_body(src, key, admit::max_size(ext), ctx).await?;
         let refuse = |e: AdmitError| self.refuse(e, src.name(), key);
         // The stored other half of this version, which the content must
         // agree with (`.zip` for a `.mod`, `.mod` for a `.zip`).

@@ -27,11 +27,23 @@ use std::time::Duration;
 
 type Flight = Shared<BoxFuture<'static, Result<(), Failure>>>;
 
+/// A fetch in flight: its shared outcome and the clients waiting for it.
+struct InFlight {
+    id: u64,
+    future: Flight,
+    interest: Interest,
+}
+
+/// Tells flights under the same key apart.
+static FLIGHT_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Settings of the mirror core.
 pub struct Settings {
     pub chain: Chain,
     pub gonoproxy: String,
     pub list_ttl: Duration,
+    /// How long "no upstream has it" answers are kept (zero: not kept).
+    pub negative_ttl: Duration,
     pub memory_cache_bytes: u64,
     pub policy: upstream::Policy,
     /// How long a large object verified whole is streamed without hashing
@@ -53,6 +65,39 @@ pub struct Settings {
     pub alerts: AlertConfig,
 }
 
+#[cfg(test)]
+impl Settings {
+    /// Settings for tests of the core: `GOPROXY=off`, no checksum
+    /// database, short timeouts.
+    pub fn offline() -> Settings {
+        use std::time::Duration;
+        Settings {
+            chain: upstream::Chain::parse("off").unwrap(),
+            gonoproxy: String::new(),
+            list_ttl: Duration::from_secs(60),
+            negative_ttl: Duration::from_secs(60),
+            memory_cache_bytes: 1 << 20,
+            policy: upstream::Policy {
+                connect_timeout: Duration::from_secs(1),
+                first_byte_timeout: Duration::from_secs(1),
+                idle_timeout: Duration::from_secs(1),
+                retries: 0,
+                total_timeout: Duration::from_secs(5),
+                zip_total_timeout: Duration::from_secs(5),
+                concurrency: 4,
+                concurrency_total: 8,
+            },
+            reverify_interval: Duration::from_secs(600),
+            sumdb: None,
+            gonosumdb: String::new(),
+            sumdb_mode: crate::sumdb::Unreachable::Strict,
+            direct: None,
+            egress: Default::default(),
+            alerts: Default::default(),
+        }
+    }
+}
+
 /// The mirror core. Cheap to share behind an `Arc`.
 pub struct Mirror {
     store: Arc<dyn Store>,
@@ -60,7 +105,11 @@ pub struct Mirror {
     gonoproxy: String,
     list_ttl: Duration,
     client: upstream::ProxyClient,
-    inflight: Mutex<HashMap<String, Flight>>,
+    inflight: Mutex<HashMap<String, InFlight>>,
+    /// Bounds on concurrent upstream requests.
+    gate: Gate,
+    /// Recent "no upstream has it" answers.
+    negative: NegativeCache,
     /// The door out: memory tier, verification state, hashed streams.
     verifier: Verifier,
     sumdb: Option<Arc<sumdb::Client>>,
@@ -125,8 +174,13 @@ impl From<StoreError> for TryError {
 mod counters;
 mod failure;
 mod fetch;
+mod gate;
+mod negative;
 mod usage;
 mod volatile;
+
+use gate::{FetchCtx, Gate, Interest};
+use negative::NegativeCache;
 
 pub use counters::Counters;
 pub use failure::{Attempt, Failure, NotFound, StoreFailure, Upstream, Walk};
@@ -136,8 +190,13 @@ impl Mirror {
     /// Creates the mirror core over `store`; fails only when the HTTP
     /// client cannot be built (TLS set-up).
     pub fn new(store: Arc<dyn Store>, s: Settings) -> Result<Arc<Mirror>, reqwest::Error> {
-        let client = upstream::ProxyClient::new(s.policy, s.direct, s.egress.clone())?;
         let metrics = Arc::new(Metrics::new());
+        let gate = Gate::new(
+            s.policy.concurrency,
+            s.policy.concurrency_total,
+            metrics.clone(),
+        );
+        let client = upstream::ProxyClient::new(s.policy, s.direct, s.egress.clone())?;
         let events = Events::new(1000, s.alerts, metrics.clone());
         if let Some(db) = &s.sumdb {
             db.set_alerts(metrics.clone(), events.clone());
@@ -149,6 +208,8 @@ impl Mirror {
             list_ttl: s.list_ttl,
             client,
             inflight: Mutex::new(HashMap::new()),
+            gate,
+            negative: NegativeCache::new(s.negative_ttl),
             verifier: Verifier::new(s.memory_cache_bytes, s.reverify_interval),
             sumdb: s.sumdb,
             gonosumdb: s.gonosumdb,
@@ -275,39 +336,84 @@ impl Mirror {
         self.verifier.body(obj, range, on_rot)
     }
 
-    /// Runs `fill` for `key` once, however many callers ask at the same
-    /// time; every caller gets the one result. The work runs in its own task
-    /// so a caller that goes away does not cancel it for the others.
-    async fn singleflight<F>(self: &Arc<Self>, key: &str, fill: F) -> Result<(), Failure>
+    /// Runs the fetch `fill` for `key` once, however many callers ask at
+    /// the same time; every caller gets the one result. The work runs in
+    /// its own task so a caller that goes away does not cancel it for the
+    /// others; its [`FetchCtx`] carries the deadline (`budget` from now)
+    /// and the callers still waiting (a fetch still queued when the last
+    /// one leaves never starts). A recent "no upstream has it" for `key` is
+    /// answered without fetching.
+    async fn singleflight<F, Fut>(
+        self: &Arc<Self>,
+        key: &str,
+        budget: Duration,
+        fill: F,
+    ) -> Result<(), Failure>
     where
-        F: std::future::Future<Output = Result<(), Failure>> + Send + 'static,
+        F: FnOnce(FetchCtx) -> Fut,
+        Fut: std::future::Future<Output = Result<(), Failure>> + Send + 'static,
     {
-        let flight = {
+        if let Some(f) = self.recent_not_found(key) {
+            return Err(f);
+        }
+        let (flight, _waiting) = {
             let mut map = self.inflight.lock().unwrap();
-            if let Some(f) = map.get(key) {
-                self.counters.inc("singleflight_waiters", "");
-                f.clone()
-            } else {
-                let this = self.clone();
-                let k = key.to_owned();
-                let handle = tokio::spawn(async move {
-                    // Removed however the work ends, a panic included: a
-                    // failed flight must not answer every later request.
-                    let _done = FlightDone(this, k);
-                    fill.await
-                });
-                let f: Flight = async move {
-                    handle
-                        .await
-                        .unwrap_or_else(|e| Err(Failure::Upstream(Upstream::Task(e.to_string()))))
+            // A flight nobody waits for may be giving up: start anew.
+            match map.get(key).filter(|f| f.interest.wanted()) {
+                Some(f) => {
+                    self.counters.inc("singleflight_waiters", "");
+                    (f.future.clone(), f.interest.join())
                 }
-                .boxed()
-                .shared();
-                map.insert(key.to_owned(), f.clone());
-                f
+                None => {
+                    let ctx = FetchCtx::new(budget);
+                    let interest = ctx.interest.clone();
+                    let waiting = interest.join();
+                    let id = FLIGHT_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let this = self.clone();
+                    let k = key.to_owned();
+                    let work = fill(ctx);
+                    let handle = tokio::spawn(async move {
+                        // Removed however the work ends, a panic included: a
+                        // failed flight must not answer every later request.
+                        let _done = FlightDone(this.clone(), k.clone(), id);
+                        let r = work.await;
+                        this.negative.note(&k, &r);
+                        r
+                    });
+                    let f: Flight = async move {
+                        handle.await.unwrap_or_else(|e| {
+                            Err(Failure::Upstream(Upstream::Task(e.to_string())))
+                        })
+                    }
+                    .boxed()
+                    .shared();
+                    map.insert(
+                        key.to_owned(),
+                        InFlight {
+                            id,
+                            future: f.clone(),
+                            interest,
+                        },
+                    );
+                    (f, waiting)
+                }
             }
         };
         flight.await
+    }
+
+    /// The recent "no upstream has it" answer for `key`, if any (counted as
+    /// a `negative` cache outcome).
+    fn recent_not_found(&self, key: &str) -> Option<Failure> {
+        let f = self.negative.get(key)?;
+        self.counters.inc("cache", "negative");
+        Some(f)
+    }
+
+    /// Forgets the recent "no upstream has it" answers about the module
+    /// whose escaped path is `escaped` (admin purge).
+    pub fn forget_not_found(&self, escaped: &str) {
+        self.negative.forget_module(escaped);
     }
 
     /// Remembers an upstream's last success or failure (for /readyz and the
@@ -455,13 +561,16 @@ impl Mirror {
     }
 }
 
-/// Takes a finished flight out of the in-flight map when dropped.
-struct FlightDone(Arc<Mirror>, String);
+/// Takes a finished flight out of the in-flight map when dropped (unless
+/// a newer flight for the same key has taken its place).
+struct FlightDone(Arc<Mirror>, String, u64);
 
 impl Drop for FlightDone {
     fn drop(&mut self) {
         if let Ok(mut map) = self.0.inflight.lock() {
-            map.remove(&self.1);
+            if map.get(&self.1).is_some_and(|f| f.id == self.2) {
+                map.remove(&self.1);
+            }
         }
     }
 }
@@ -480,9 +589,11 @@ mod tests {
     async fn a_panicking_flight_is_forgotten() {
         let m = mirror(Arc::new(MemStore::new().unwrap()), Duration::ZERO);
         let r = m
-            .singleflight("example.com/m/@v/v1.0.0.zip", async {
-                panic!("injected panic in a fetch")
-            })
+            .singleflight(
+                "example.com/m/@v/v1.0.0.zip",
+                Duration::from_secs(1),
+                |_| async { panic!("injected panic in a fetch") },
+            )
             .await;
         assert!(
             matches!(&r, Err(Failure::Upstream(Upstream::Task(_)))),
@@ -490,7 +601,11 @@ mod tests {
         );
         assert!(m.inflight.lock().unwrap().is_empty());
         let r = m
-            .singleflight("example.com/m/@v/v1.0.0.zip", async { Ok(()) })
+            .singleflight(
+                "example.com/m/@v/v1.0.0.zip",
+                Duration::from_secs(1),
+                |_| async { Ok(()) },
+            )
             .await;
         assert!(r.is_ok(), "{r:?}");
     }
@@ -499,23 +614,8 @@ mod tests {
         Mirror::new(
             store,
             Settings {
-                chain: Chain::parse("off").unwrap(),
-                gonoproxy: String::new(),
-                list_ttl: Duration::from_secs(60),
-                memory_cache_bytes: 1 << 20,
-                policy: upstream::Policy {
-                    connect_timeout: Duration::from_secs(1),
-                    first_byte_timeout: Duration::from_secs(1),
-                    idle_timeout: Duration::from_secs(1),
-                    retries: 0,
-                },
                 reverify_interval: reverify,
-                sumdb: None,
-                gonosumdb: String::new(),
-                sumdb_mode: sumdb::Unreachable::Strict,
-                direct: None,
-                egress: Default::default(),
-                alerts: AlertConfig::default(),
+                ..Settings::offline()
             },
         )
         .unwrap()

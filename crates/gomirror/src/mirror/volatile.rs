@@ -1,6 +1,12 @@
 //! Answers that change over time (`list`, `@latest`, queries): cached
 //! briefly, served stale when every upstream fails.
+//!
+//! A list may name up to [`admit::MAX_LIST_VERSIONS`] versions: cleaning,
+//! sorting and merging one is CPU work of up to a second and tens of MB,
+//! done on the blocking pool ([`off_thread`]), a few lists at a time, so
+//! the async threads keep answering and memory stays bounded.
 
+use super::gate::FetchCtx;
 use super::{Failure, Mirror, Upstream};
 use crate::admit;
 use crate::protocol::escaped_module as escaped;
@@ -45,19 +51,23 @@ impl Mirror {
         }
         let this = self.clone();
         let (m, k) = (module.to_owned(), key.to_owned());
+        let budget = self.client.policy.total_timeout;
         let r = self
-            .singleflight(key, async move {
+            .singleflight(key, budget, move |ctx| async move {
                 let rel = format!("{}/{rel_suffix}", escaped(&m)?);
                 let chain = this.chain_for(&m);
                 let this2 = this.clone();
                 this.walk_chain(&chain, &format!("{m}/{rel_suffix}"), move |src| {
                     let this = this2.clone();
-                    let (rel, k) = (rel.clone(), k.clone());
+                    let (rel, k, ctx) = (rel.clone(), k.clone(), ctx.clone());
                     async move {
-                        let received = this.fetch_body(&src, &rel, kind.limit()).await?;
-                        let admitted = kind
-                            .admit(&k, &received, this.stage()?, src.name())
-                            .map_err(|e| this.refuse(e, src.name(), &k))?;
+                        let received = this.fetch_body(&src, &rel, kind.limit(), &ctx).await?;
+                        let staged = this.stage()?;
+                        let (key, origin) = (k.clone(), src.name().to_owned());
+                        let admitted =
+                            off_thread(move || kind.admit(&key, &received, staged, &origin))
+                                .await
+                                .map_err(|e| this.refuse(e, src.name(), &k))?;
                         this.verifier.forget(&k);
                         this.commit(admitted).await
                     }
@@ -93,12 +103,11 @@ impl Mirror {
                     let versions = self.cached_versions(module).await?;
                     if !versions.is_empty() {
                         self.counters.inc("cache", "stale");
-                        return Ok(Verified::version_list(
-                            key,
-                            None,
-                            versions,
-                            matches!(f, Failure::Upstream(_)),
-                        ));
+                        let (key, stale) = (key.to_owned(), matches!(f, Failure::Upstream(_)));
+                        return off_thread(move || {
+                            Ok(Verified::version_list(&key, None, versions, stale))
+                        })
+                        .await;
                     }
                 }
                 Err(f)
@@ -111,16 +120,19 @@ impl Mirror {
     pub(super) async fn cached_versions(&self, module: &str) -> Result<Vec<String>, Failure> {
         let prefix = format!("{}/@v/", escaped(module)?);
         let keys = self.store.list(&prefix).await.map_err(Failure::from)?;
-        let mut out: Vec<String> = keys
-            .iter()
-            .filter_map(|k| k.strip_prefix(&prefix))
-            .filter_map(|f| f.rsplit_once('.').map(|(v, _)| v))
-            .filter_map(|v| gomod::module::unescape_version(v).ok())
-            .filter(|v| gomod::semver::is_valid(v) && !gomod::pseudo::is_pseudo_version(v))
-            .collect();
-        gomod::semver::sort(&mut out);
-        out.dedup();
-        Ok(out)
+        off_thread(move || {
+            let mut out: Vec<String> = keys
+                .iter()
+                .filter_map(|k| k.strip_prefix(&prefix))
+                .filter_map(|f| f.rsplit_once('.').map(|(v, _)| v))
+                .filter_map(|v| gomod::module::unescape_version(v).ok())
+                .filter(|v| gomod::semver::is_valid(v) && !gomod::pseudo::is_pseudo_version(v))
+                .collect();
+            gomod::semver::sort(&mut out);
+            out.dedup();
+            Ok(out)
+        })
+        .await
     }
 
     pub(super) async fn merge_cached_versions(
@@ -132,12 +144,14 @@ impl Mirror {
             return Ok(o);
         }
         let cached = self.cached_versions(module).await?;
-        Ok(Verified::version_list(o.key(), Some(&o), cached, true))
+        off_thread(move || Ok(Verified::version_list(o.key(), Some(&o), cached, true))).await
     }
 
     /// `.info` for a non-canonical query (a branch, a commit, `v1.2`):
     /// forwarded to the upstreams, answered with the canonical info, which
-    /// is also admitted under its canonical version.
+    /// is also admitted under its canonical version. Not shared between
+    /// callers (each gets the answer its walk found), but bounded like every
+    /// fetch, and a recent "no upstream has it" is answered from memory.
     pub async fn query_info(
         self: &Arc<Self>,
         module: &str,
@@ -145,34 +159,78 @@ impl Mirror {
     ) -> Result<Verified, Failure> {
         let q = crate::protocol::escaped_version(query)?;
         let rel = format!("{}/@v/{q}.info", escaped(module)?);
+        if let Some(f) = self.recent_not_found(&rel) {
+            return Err(f);
+        }
         let chain = self.chain_for(module);
         let result: Arc<Mutex<Option<admit::QueryInfo>>> = Arc::default();
         let this = self.clone();
         let res2 = result.clone();
-        self.walk_chain(&chain, &format!("{module}@{query}.info"), move |src| {
-            let this = this.clone();
-            let rel = rel.clone();
-            let res = res2.clone();
-            let module = module.to_owned();
-            async move {
-                let received = this.fetch_body(&src, &rel, admit::MAX_INFO).await?;
-                let mut answer = admit::query_info(received, &module, src.name())
-                    .map_err(|e| this.refuse(e, src.name(), &rel))?;
-                if let Some(a) = answer.take_admitted() {
-                    if matches!(this.store.meta(a.key()).await, Ok(None)) {
-                        this.commit(a).await?;
+        let ctx = FetchCtx::new(self.client.policy.total_timeout);
+        let _waiting = ctx.interest.join();
+        let rel2 = rel.clone();
+        let walked = self
+            .walk_chain(&chain, &format!("{module}@{query}.info"), move |src| {
+                let this = this.clone();
+                let rel = rel2.clone();
+                let res = res2.clone();
+                let module = module.to_owned();
+                let ctx = ctx.clone();
+                async move {
+                    let received = this.fetch_body(&src, &rel, admit::MAX_INFO, &ctx).await?;
+                    let mut answer = admit::query_info(received, &module, src.name())
+                        .map_err(|e| this.refuse(e, src.name(), &rel))?;
+                    if let Some(a) = answer.take_admitted() {
+                        if matches!(this.store.meta(a.key()).await, Ok(None)) {
+                            this.commit(a).await?;
+                        }
                     }
+                    *res.lock().unwrap() = Some(answer);
+                    Ok(())
                 }
-                *res.lock().unwrap() = Some(answer);
-                Ok(())
-            }
-            .boxed()
-        })
-        .await?;
+                .boxed()
+            })
+            .await;
+        self.negative.note(&rel, &walked);
+        walked?;
         let answer = result.lock().unwrap().take().expect("set on success");
         Ok(Verified::query_answer(
             &format!("query:{module}@{query}"),
             answer,
         ))
+    }
+}
+
+/// Lists worked on at once (the others wait).
+static LIST_WORK: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
+/// Runs CPU work (list cleaning, sorting, merging) on the blocking pool,
+/// at most [`LIST_WORK`] at a time.
+async fn off_thread<T, E>(work: impl FnOnce() -> Result<T, E> + Send + 'static) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<TaskFailed> + Send + 'static,
+{
+    let _turn = LIST_WORK.acquire().await.expect("never closed");
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|e| Err(TaskFailed(e.to_string()).into()))
+}
+
+/// A blocking task that ended without an answer (it panicked).
+struct TaskFailed(String);
+
+impl From<TaskFailed> for Failure {
+    fn from(e: TaskFailed) -> Failure {
+        Failure::Upstream(Upstream::Task(e.0))
+    }
+}
+
+impl From<TaskFailed> for admit::AdmitError {
+    fn from(e: TaskFailed) -> admit::AdmitError {
+        admit::AdmitError::Staging {
+            step: "list task",
+            cause: e.0,
+        }
     }
 }

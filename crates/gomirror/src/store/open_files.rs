@@ -150,7 +150,9 @@ mod tests {
         let a = set.adopt(File::open(&path).unwrap(), path.clone()).unwrap();
         let other = dir.path().join("other");
         std::fs::write(&other, b"first").unwrap();
-        let _b = set.adopt(File::open(&other).unwrap(), other.clone()).unwrap();
+        let _b = set
+            .adopt(File::open(&other).unwrap(), other.clone())
+            .unwrap();
         // `a` was closed to make room; its path now names another file.
         std::fs::rename(&other, &path).unwrap();
         let e = a.file().unwrap_err();

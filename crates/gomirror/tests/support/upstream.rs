@@ -10,6 +10,7 @@ use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// What a faulty upstream does to a response.
@@ -32,6 +33,9 @@ pub enum Fault {
     /// Serve these bodies in turn, one per request (content that changes
     /// on every fetch, such as a busy module's `list`).
     Cycle(Vec<Vec<u8>>),
+    /// Correct headers, then one byte of the body per interval: never idle
+    /// for long, never done (a hostile upstream dripping its answer).
+    Drip(std::time::Duration),
 }
 
 #[derive(Default)]
@@ -46,6 +50,26 @@ struct UpState {
     headers: Mutex<HashMap<String, Vec<(String, String)>>>,
     /// Files served from memory (see `Upstream::serve_files`).
     files: Mutex<HashMap<String, Vec<u8>>>,
+    /// Requests being answered now, and the most ever answered at once.
+    active: AtomicUsize,
+    max_active: AtomicUsize,
+}
+
+/// Counts a request as active while it lives.
+struct Active(Arc<UpState>);
+
+impl Active {
+    fn new(st: &Arc<UpState>) -> Active {
+        let now = st.active.fetch_add(1, Ordering::SeqCst) + 1;
+        st.max_active.fetch_max(now, Ordering::SeqCst);
+        Active(st.clone())
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// A running upstream: its base URL, request counts, fault switches.
@@ -202,6 +226,18 @@ impl Upstream {
         self.state.files.lock().unwrap().extend(files);
     }
 
+    /// The most requests this upstream was answering at one time (a
+    /// request counts from its arrival until its handler returns: after
+    /// the delay of [`Upstream::set_delay_ms`], before its body is sent).
+    pub fn max_concurrent(&self) -> usize {
+        self.state.max_active.load(Ordering::SeqCst)
+    }
+
+    /// Total requests received.
+    pub fn total(&self) -> u64 {
+        self.state.counts.lock().unwrap().values().sum()
+    }
+
     /// Delays every answer (to widen race windows in singleflight tests).
     pub fn set_delay_ms(&self, ms: u64) {
         *self.state.delay_ms.lock().unwrap() = ms;
@@ -238,6 +274,7 @@ async fn add_headers(
 
 async fn serve(State(st): State<Arc<UpState>>, uri: http::Uri) -> Response {
     let path = uri.path().to_owned();
+    let _active = Active::new(&st);
     let n = {
         let mut counts = st.counts.lock().unwrap();
         let c = counts.entry(path.clone()).or_default();
@@ -302,6 +339,23 @@ async fn serve(State(st): State<Arc<UpState>>, uri: http::Uri) -> Response {
             let stream =
                 futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(head) })
                     .chain(futures_util::stream::pending());
+            resp_stream(200, Body::from_stream(stream), full)
+        }
+        Some(Fault::Drip(every)) => {
+            let full = data.len();
+            let stream = futures_util::stream::unfold(0usize, move |i| {
+                let data = data.clone();
+                async move {
+                    if i >= data.len() {
+                        return None;
+                    }
+                    tokio::time::sleep(every).await;
+                    Some((
+                        Ok::<Bytes, std::io::Error>(Bytes::copy_from_slice(&data[i..i + 1])),
+                        i + 1,
+                    ))
+                }
+            });
             resp_stream(200, Body::from_stream(stream), full)
         }
         Some(Fault::Truncate(at)) => {
