@@ -798,7 +798,7 @@ fn an_integrity_flood_does_not_drown_store_rot_alerts() {
             .await;
         assert!(codes.iter().all(|c| *c == 502), "{codes:?}");
         // Rot in the store, found when it is read.
-        let stored = data.path().join("d/objects/example.com/b/@v/v1.0.0.mod");
+        let stored = support::stored_file(&data.path().join("d"), "example.com/b/@v/v1.0.0.mod");
         let mut b = std::fs::read(&stored).unwrap();
         b[0] ^= 1;
         std::fs::write(&stored, &b).unwrap();

@@ -4,7 +4,7 @@
 //! `@latest`) resolved to versions, retractions, and the module's
 //! directory and go.mod at a commit.
 
-use super::{failed, not_found, Repo};
+use super::{failed, not_found, Location, Repo};
 use crate::upstream::FetchError;
 use gomod::{module, pseudo, semver};
 use std::collections::HashMap;
@@ -42,34 +42,14 @@ impl Repo<'_> {
     /// The canonical version a tag names for this module, without
     /// `+incompatible`, if any; and whether it would be incompatible.
     fn tag_version(&self, tag: &str) -> Option<(String, bool)> {
-        let v = tag.strip_prefix(&self.loc.tag_prefix())?;
-        if v.is_empty() || semver::canonical(v) != v {
-            return None;
-        }
-        self.tag_base(tag)
+        tag_version(&self.loc, tag)
     }
 
     /// Like [`Repo::tag_version`], but also accepting tags that are not
     /// canonical but start with their canonical form (`v1.2.3+meta`), as
     /// the go command does for the base of a pseudo-version.
     fn tag_base(&self, tag: &str) -> Option<(String, bool)> {
-        let t = tag.strip_prefix(&self.loc.tag_prefix())?;
-        let v = semver::canonical(t);
-        if v.is_empty() || !t.starts_with(&v) || pseudo::is_pseudo_version(t) {
-            return None;
-        }
-        let v = v.as_str();
-        if module::check_path_major(v, &self.loc.path_major).is_ok() {
-            return Some((v.to_owned(), false));
-        }
-        if self.loc.code_dir.is_empty()
-            && self.loc.path_major.is_empty()
-            && semver::major(v) != "v0"
-            && semver::major(v) != "v1"
-        {
-            return Some((v.to_owned(), true));
-        }
-        None
+        tag_base(&self.loc, tag)
     }
 
     async fn commit_of(&self, rev: &str) -> Result<Option<String>, FetchError> {
@@ -208,17 +188,26 @@ impl Repo<'_> {
         if self.module.starts_with("gopkg.in/") && self.module.ends_with("-unstable") {
             return Ok(vec![]);
         }
-        let mut list = vec![];
-        let mut incompatible = vec![];
-        for t in self.tags(&[]).await? {
-            match self.tag_version(&t) {
-                Some((v, false)) => list.push(v),
-                Some((v, true)) => incompatible.push(v),
-                None => {}
+        // A repository may hold very many tags: they are classified and
+        // sorted on the blocking pool, not on the server's async threads.
+        let tags = self.tags(&[]).await?;
+        let loc = self.loc.clone();
+        let (mut list, incompatible) = tokio::task::spawn_blocking(move || {
+            let mut list = vec![];
+            let mut incompatible = vec![];
+            for t in tags {
+                match tag_version(&loc, &t) {
+                    Some((v, false)) => list.push(v),
+                    Some((v, true)) => incompatible.push(v),
+                    None => {}
+                }
             }
-        }
-        semver::sort(&mut list);
-        semver::sort(&mut incompatible);
+            semver::sort(&mut list);
+            semver::sort(&mut incompatible);
+            (list, incompatible)
+        })
+        .await
+        .map_err(|e| failed(format!("sorting the tags: {e}")))?;
         if incompatible.is_empty() {
             return Ok(list);
         }
@@ -448,6 +437,39 @@ impl Repo<'_> {
 /// Whether a go.mod declaring `mpath` fits a module path with major-version
 /// suffix `path_major` (the go command's `isMajor`): only the suffixes are
 /// compared, so forks declaring another path are accepted.
+/// The canonical version `tag` names for the module at `loc`, without
+/// `+incompatible`, if any; and whether it would be incompatible.
+fn tag_version(loc: &Location, tag: &str) -> Option<(String, bool)> {
+    let v = tag.strip_prefix(&loc.tag_prefix())?;
+    if v.is_empty() || semver::canonical(v) != v {
+        return None;
+    }
+    tag_base(loc, tag)
+}
+
+/// Like [`tag_version`], but also accepting tags that are not canonical
+/// but start with their canonical form (`v1.2.3+meta`), as the go command
+/// does for the base of a pseudo-version.
+fn tag_base(loc: &Location, tag: &str) -> Option<(String, bool)> {
+    let t = tag.strip_prefix(&loc.tag_prefix())?;
+    let v = semver::canonical(t);
+    if v.is_empty() || !t.starts_with(&v) || pseudo::is_pseudo_version(t) {
+        return None;
+    }
+    let v = v.as_str();
+    if module::check_path_major(v, &loc.path_major).is_ok() {
+        return Some((v.to_owned(), false));
+    }
+    if loc.code_dir.is_empty()
+        && loc.path_major.is_empty()
+        && semver::major(v) != "v0"
+        && semver::major(v) != "v1"
+    {
+        return Some((v.to_owned(), true));
+    }
+    None
+}
+
 fn is_major(mpath: &str, path_major: &str) -> bool {
     if mpath.is_empty() {
         return false;
