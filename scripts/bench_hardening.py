@@ -89,6 +89,15 @@ class Server:
             self.p.wait()
 
 
+async def aget(port, path):
+    """GET with asyncio (truly concurrent, unlike threads from a pool)."""
+    r, w = await asyncio.open_connection("127.0.0.1", port)
+    w.write(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    data = await r.read()
+    w.close()
+    return int(data.split()[1]), data
+
+
 def get(port, path):
     s = socket.create_connection(("127.0.0.1", port))
     s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
@@ -128,7 +137,7 @@ def figure_slow(up_root):
             await asyncio.sleep(2)
             peak = (srv.fds(), srv.rss_mb())
             t0 = time.monotonic()
-            st, _ = await asyncio.to_thread(get, srv.port, "/healthz")
+            st, _ = await aget(srv.port, "/healthz")
             lat = (time.monotonic() - t0) * 1000
             await asyncio.sleep(11)
             after = (srv.fds(), srv.rss_mb())
@@ -174,14 +183,24 @@ async def h2_stalled(port, conns, streams, path):
                     pass
                 continue
             w.write(c.data_to_send())
-        # Read what the server says (headers), never acknowledge data.
-        try:
-            data = await asyncio.wait_for(r.read(65536), 0.5)
-            c.receive_data(data)
+        # Read what the server says (headers, refusals), never acknowledge
+        # data.
+        answered = refused = 0
+        end = time.monotonic() + 1.5
+        while time.monotonic() < end:
+            try:
+                data = await asyncio.wait_for(r.read(65536), 0.3)
+            except asyncio.TimeoutError:
+                continue
+            if not data:
+                break
+            for ev in c.receive_data(data):
+                if isinstance(ev, h2.events.ResponseReceived):
+                    answered += 1
+                elif isinstance(ev, h2.events.StreamReset):
+                    refused += 1
             w.write(c.data_to_send())
-        except asyncio.TimeoutError:
-            pass
-        held.append((r, w, c, sent))
+        held.append((r, w, c, (sent, answered, refused)))
     return held
 
 
@@ -196,23 +215,26 @@ def figure_h2(up_root):
             held = await h2_stalled(srv.port, 10, 200, "/example.com/fifty/@v/v1.0.0.zip")
             await asyncio.sleep(2)
             peak = (srv.fds(), srv.rss_mb())
-            opened = sum(h[3] for h in held)
+            sent = sum(h[3][0] for h in held)
+            answered = sum(h[3][1] for h in held)
+            refused = sum(h[3][2] for h in held)
             t0 = time.monotonic()
-            st, _ = await asyncio.to_thread(get, srv.port, "/example.com/fifty/@v/v1.0.0.info")
+            st, _ = await aget(srv.port, "/example.com/fifty/@v/v1.0.0.info")
             lat = (time.monotonic() - t0) * 1000
             for _, w, _, _ in held:
                 w.close()
-            return peak, opened, st, lat
-        peak, opened, st, lat = asyncio.run(run())
+            return peak, (sent, answered, refused), st, lat
+        peak, (sent, answered, refused), st, lat = asyncio.run(run())
         print(f"2. 10 HTTP/2 connections x 200 stalled streams (zero window, 50 MiB zip): "
-              f"{opened} streams opened (the server's cap lets the rest wait); before "
+              f"{sent} streams requested, {answered} answered and stalled, {refused} refused "
+              f"(REFUSED_STREAM past the per-connection cap); before "
               f"{base[0]} fds / {base[1]:.0f} MB RSS, with them {peak[0]} fds / {peak[1]:.0f} MB; "
               f"a normal request meanwhile: {st} in {lat:.1f} ms")
     finally:
         srv.stop()
 
 
-def figure_list(up_root):
+def figure_list(up_root, module="huge"):
     srv = Server("file://" + up_root)
     try:
         async def run():
@@ -222,19 +244,20 @@ def figure_list(up_root):
             async def health():
                 while not stop:
                     t0 = time.monotonic()
-                    await asyncio.to_thread(get, srv.port, "/healthz")
+                    await aget(srv.port, "/healthz")
                     lats.append((time.monotonic() - t0) * 1000)
                     await asyncio.sleep(0.05)
             h = asyncio.create_task(health())
             t0 = time.monotonic()
             results = await asyncio.gather(*[
-                asyncio.to_thread(get, srv.port, "/example.com/huge/@v/list") for _ in range(16)])
+                aget(srv.port, f"/example.com/{module}/@v/list") for _ in range(16)])
             took = time.monotonic() - t0
             stop = True
             await h
             return lats, took, [r[0] for r in results], results[0][1].split(b"\r\n\r\n", 1)[1][:120]
         lats, took, statuses, first = asyncio.run(run())
-        print(f"3. 16 clients x a 1,000,000-version list: statuses {sorted(set(statuses))} "
+        n = "1,000,000" if module == "huge" else "199,999"
+        print(f"3. 16 clients x a {n}-version list: statuses {sorted(set(statuses))} "
               f"({first!r}), done in {took:.2f} s; /healthz meanwhile: n={len(lats)} "
               f"median {statistics.median(lats):.1f} ms, max {max(lats):.1f} ms; "
               f"peak RSS {srv.rss_mb():.0f} MB now")
@@ -267,7 +290,7 @@ class CountingUpstream:
                 else:
                     w.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
                 await w.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
             pass
         finally:
             self.open -= 1
@@ -284,14 +307,14 @@ def figure_fanout():
         try:
             t0 = time.monotonic()
             results = await asyncio.gather(*[
-                asyncio.to_thread(get, srv.port, f"/example.com/m{i}/@v/v1.0.0.info")
+                aget(srv.port, f"/example.com/m{i}/@v/v1.0.0.info")
                 for i in range(500)])
             took = time.monotonic() - t0
             ok = sum(1 for r in results if r[0] == 200)
             # The same missing list 50 times: the negative cache.
             before = up.requests
             for _ in range(50):
-                get(srv.port, "/example.com/missing/@v/list")
+                await aget(srv.port, "/example.com/missing/@v/list")
             missing = up.requests - before
             return ok, took, missing
         finally:
@@ -303,16 +326,17 @@ def figure_fanout():
           f"missing list made {missing} upstream request(s)")
 
 
-def figure_shutdown(up_root):
+def figure_shutdown(up_root, stalled_download):
     srv = Server("file://" + up_root)
     st, _ = get(srv.port, "/example.com/fifty/@v/v1.0.0.zip")
     assert st == 200
     stuck = []
-    s = socket.create_connection(("127.0.0.1", srv.port))
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    s.sendall(b"GET /example.com/fifty/@v/v1.0.0.zip HTTP/1.1\r\nHost: x\r\n\r\n")
-    s.recv(1024)
-    stuck.append(s)
+    if stalled_download:
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.sendall(b"GET /example.com/fifty/@v/v1.0.0.zip HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.recv(1024)
+        stuck.append(s)
     s = socket.create_connection(("127.0.0.1", srv.port))
     s.sendall(b"GET /healthz HTTP/1.1\r\nHo")
     stuck.append(s)
@@ -331,7 +355,8 @@ def figure_shutdown(up_root):
     try:
         srv.p.wait(60)
         took = time.monotonic() - t0
-        print(f"5. SIGTERM with a stalled download, a half-sent request, idle keep-alive "
+        what = "a stalled download, " if stalled_download else ""
+        print(f"5. SIGTERM with {what}a half-sent request, idle keep-alive "
               f"and HTTP/2 connections: exited in {took:.2f} s (drain deadline 30 s)")
     except subprocess.TimeoutExpired:
         print("5. SIGTERM with stuck clients: still running after 60 s")
@@ -342,6 +367,7 @@ def figure_shutdown(up_root):
 
 
 def main():
+    sys.stdout.reconfigure(line_buffering=True)
     up_root = os.path.join(W, "up")
     mk_module(up_root, "example.com/fifty", "v1.0.0", 50)
     huge = os.path.join(up_root, "example.com", "huge", "@v")
@@ -349,12 +375,19 @@ def main():
     with open(os.path.join(huge, "list"), "w") as f:
         for i in range(1_000_000):
             f.write(f"v1.0.{i}\n")
+    big = os.path.join(up_root, "example.com", "big", "@v")
+    os.makedirs(big, exist_ok=True)
+    with open(os.path.join(big, "list"), "w") as f:
+        for i in range(199_999):
+            f.write(f"v1.0.{i}\n")
     try:
         figure_slow(up_root)
         figure_h2(up_root)
         figure_list(up_root)
+        figure_list(up_root, "big")
         figure_fanout()
-        figure_shutdown(up_root)
+        figure_shutdown(up_root, False)
+        figure_shutdown(up_root, True)
     finally:
         shutil.rmtree(W, ignore_errors=True)
 
