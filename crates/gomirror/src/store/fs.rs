@@ -94,6 +94,27 @@ pub struct FsStore {
     /// The files readers are reading, at most a bounded number open (see
     /// [`super::open_files`]).
     open_files: Arc<OpenFiles>,
+    /// Per key, the record last read (its identity) and the blob it
+    /// names: [`Store::fingerprint`] needs two stats, not a record read,
+    /// while the record is unchanged.
+    blob_names: Arc<Mutex<lru::LruCache<String, (RecordId, PathBuf, String)>>>,
+}
+
+/// A record file's identity: any replacement (a rename over it) or write
+/// changes the inode or the times.
+type RecordId = (u64, u64, u64, i64, i64, i64, i64);
+
+fn record_identity(m: &std::fs::Metadata) -> RecordId {
+    use std::os::unix::fs::MetadataExt;
+    (
+        m.dev(),
+        m.ino(),
+        m.size(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec(),
+    )
 }
 
 /// A record file: the admitted metadata, the key and the blob.
@@ -308,6 +329,9 @@ impl FsStore {
             root,
             locks: Arc::new((0..LOCKS).map(|_| Mutex::new(())).collect()),
             open_files: OpenFiles::new(super::open_files::DEFAULT_CAP),
+            blob_names: Arc::new(Mutex::new(lru::LruCache::new(
+                std::num::NonZeroUsize::new(16_384).expect("non-zero"),
+            ))),
         }
     }
 
@@ -715,11 +739,37 @@ impl Store for FsStore {
 
     fn fingerprint(&self, key: &str) -> Option<String> {
         check_key(key).ok()?;
+        let loc = locate(key);
+        let record_path = self.objects().join(loc.record_rel());
+        let before = record_identity(&std::fs::metadata(&record_path).ok()?);
+        // The fast path (every memory-tier hit): the record is the one
+        // whose blob was looked up last time, so two stats do.
+        let known = self.blob_names.lock().unwrap().get(key).cloned();
+        if let Some((rid, path, name)) = known {
+            if rid == before {
+                match std::fs::metadata(&path) {
+                    Ok(m) => return Some(fingerprint_of(&m, &name)),
+                    Err(_) => {
+                        self.blob_names.lock().unwrap().pop(key);
+                    }
+                }
+            }
+        }
+        let mut seen = None;
         let found = self
             .with_bytes(key, |path, name| {
+                seen = Some((path.to_owned(), name.to_owned()));
                 std::fs::metadata(path).map(|m| fingerprint_of(&m, name))
             })
             .ok()??;
+        // Remembered only when the record did not change meanwhile.
+        let after = std::fs::metadata(&record_path).ok().map(|m| record_identity(&m));
+        if let (Some((path, name)), true) = (seen, after == Some(before)) {
+            self.blob_names
+                .lock()
+                .unwrap()
+                .put(key.to_owned(), (before, path, name));
+        }
         found.1
     }
 
