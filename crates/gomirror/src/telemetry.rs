@@ -470,6 +470,23 @@ struct Budgets {
     overall: Option<(Instant, u32)>,
 }
 
+/// The window of (`kind`, `source`), opened at `now` if there is none.
+fn pair_window<'a>(
+    pairs: &'a mut HashMap<(String, String), PairWindow>,
+    kind: &str,
+    source: &str,
+    now: Instant,
+) -> &'a mut PairWindow {
+    pairs
+        .entry((kind.to_owned(), source.to_owned()))
+        .or_insert_with(|| PairWindow {
+            start: now,
+            sent: 0,
+            held: 0,
+            examples: vec![],
+        })
+}
+
 /// One (kind, source)'s budget window.
 #[derive(Debug)]
 struct PairWindow {
@@ -528,15 +545,7 @@ impl Budgets {
             self.overall = Some((now, 0));
         }
         let (_, overall) = self.overall.as_mut().expect("set above");
-        let w = self
-            .pairs
-            .entry((kind.to_owned(), source.to_owned()))
-            .or_insert_with(|| PairWindow {
-                start: now,
-                sent: 0,
-                held: 0,
-                examples: vec![],
-            });
+        let w = pair_window(&mut self.pairs, kind, source, now);
         let ok = w.sent < self.per_source && *overall < self.total;
         if ok {
             w.sent += 1;
@@ -550,15 +559,7 @@ impl Budgets {
     /// Counts an event that could not be sent for another reason (a full
     /// queue) in its window's summary.
     fn hold(&mut self, kind: &str, source: &str, object: &str, now: Instant) {
-        self.pairs
-            .entry((kind.to_owned(), source.to_owned()))
-            .or_insert_with(|| PairWindow {
-                start: now,
-                sent: 0,
-                held: 0,
-                examples: vec![],
-            })
-            .hold(object);
+        pair_window(&mut self.pairs, kind, source, now).hold(object);
     }
 
     /// Closes the windows that ended by `now`: the summaries of those that

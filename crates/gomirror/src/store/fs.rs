@@ -763,7 +763,9 @@ impl Store for FsStore {
             })
             .ok()??;
         // Remembered only when the record did not change meanwhile.
-        let after = std::fs::metadata(&record_path).ok().map(|m| record_identity(&m));
+        let after = std::fs::metadata(&record_path)
+            .ok()
+            .map(|m| record_identity(&m));
         if let (Some((path, name)), true) = (seen, after == Some(before)) {
             self.blob_names
                 .lock()
