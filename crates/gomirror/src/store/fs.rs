@@ -97,12 +97,15 @@ pub struct FsStore {
     /// Per key, the record last read (its identity) and the blob it
     /// names: [`Store::fingerprint`] needs two stats, not a record read,
     /// while the record is unchanged.
-    blob_names: Arc<Mutex<lru::LruCache<String, (RecordId, PathBuf, String)>>>,
+    blob_names: Arc<Mutex<lru::LruCache<String, KnownBlob>>>,
 }
 
 /// A record file's identity: any replacement (a rename over it) or write
 /// changes the inode or the times.
 type RecordId = (u64, u64, u64, i64, i64, i64, i64);
+
+/// The record a blob was found through, the blob's path and name.
+type KnownBlob = (RecordId, PathBuf, String);
 
 fn record_identity(m: &std::fs::Metadata) -> RecordId {
     use std::os::unix::fs::MetadataExt;
