@@ -577,6 +577,11 @@ fn http2_streams_are_capped_and_resets_are_logged() {
         use http_body_util::BodyExt;
         // Stalled streams: responses taken, bodies never read.
         let (mut send, done) = h2c(&addr).await;
+        // One request first: the client then knows the server's settings
+        // (its stream cap) before it opens more.
+        send.ready().await.unwrap();
+        let r = send.send_request(h2_get("/healthz")).await.unwrap();
+        assert_eq!(r.status(), 200);
         let mut stalled = vec![];
         let mut pending = vec![];
         for _ in 0..6 {
@@ -585,9 +590,15 @@ fn http2_streams_are_capped_and_resets_are_logged() {
             pending.push(tokio::spawn(fut));
         }
         // The server lets 4 streams run; the others wait for a slot.
-        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-        let finished = pending.iter().filter(|p| p.is_finished()).count();
-        assert_eq!(finished, 4, "streams past the cap were answered");
+        let finished = || pending.iter().filter(|p| p.is_finished()).count();
+        for _ in 0..100 {
+            if finished() >= 4 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        assert_eq!(finished(), 4, "streams past the cap were answered");
         for p in pending.drain(..4) {
             stalled.push(p.await.unwrap().unwrap());
         }
