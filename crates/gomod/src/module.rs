@@ -569,7 +569,10 @@ pub fn match_path_major(version: &str, path_major: &str) -> bool {
 /// both fit), otherwise `"vN"` for `/vN`, `.vN` or `.vN-unstable`.
 ///
 /// Returns `None` if `path_major` is not a suffix [`split_path_version`]
-/// could have produced the shape of.
+/// could have produced the shape of — and for `.v-unstable` (no digits),
+/// which `split_path_version` does produce, as Go's `SplitPathVersion`
+/// does for `gopkg.in/x.v-unstable`, but which names no major version (Go's
+/// `PathMajorPrefix` panics on it).
 pub fn path_major_prefix(path_major: &str) -> Option<&str> {
     if path_major.is_empty() {
         return Some("");
@@ -996,6 +999,13 @@ mod tests {
         assert_eq!(path_major_prefix(".v3-unstable"), Some("v3"));
         assert_eq!(path_major_prefix("v2"), None);
         assert_eq!(path_major_prefix("/v2.1"), None);
+        // Go splits `.v-unstable` off a gopkg.in path, and its
+        // PathMajorPrefix panics on it: no major version.
+        assert_eq!(
+            split_path_version("gopkg.in/yaml/Z.v-unstable"),
+            Some(("gopkg.in/yaml/Z", ".v-unstable"))
+        );
+        assert_eq!(path_major_prefix(".v-unstable"), None);
     }
 
     #[test]
