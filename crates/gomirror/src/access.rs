@@ -135,20 +135,38 @@ pub async fn observe(mirror: &Mirror, req: Request, next: Next) -> Response {
     if let Ok(v) = HeaderValue::from_str(&rec.id) {
         parts.headers.insert("x-request-id", v);
     }
-    let done = rec.method == Method::HEAD || http_body::Body::is_end_stream(&body);
-    let mut logged = LoggedBody { inner: body, rec };
-    logged.rec.complete = done;
-    Response::from_parts(parts, Body::new(logged))
+    rec.complete = rec.method == Method::HEAD;
+    Response::from_parts(parts, WatchedBody::wrap(body, rec))
 }
 
-/// A response body that counts what it hands over and writes its
-/// request's log record when finished or dropped.
-struct LoggedBody {
+/// What a [`WatchedBody`] tells as its bytes are handed over; it is
+/// dropped with the body (finished or not).
+pub(crate) trait BodyWatch: Send + Unpin + 'static {
+    /// `n` bytes of data handed over.
+    fn data(&mut self, _n: u64) {}
+    /// The body reached its end.
+    fn end(&mut self) {}
+}
+
+/// A response body that tells its [`BodyWatch`] what it hands over and
+/// keeps it until the body is finished or dropped (a reset stream, a
+/// closed connection).
+pub(crate) struct WatchedBody<W> {
     inner: Body,
-    rec: Record,
+    watch: W,
 }
 
-impl http_body::Body for LoggedBody {
+impl<W: BodyWatch> WatchedBody<W> {
+    /// `inner`, watched by `watch` (told at once of an empty body's end).
+    pub(crate) fn wrap(inner: Body, mut watch: W) -> Body {
+        if http_body::Body::is_end_stream(&inner) {
+            watch.end();
+        }
+        Body::new(WatchedBody { inner, watch })
+    }
+}
+
+impl<W: BodyWatch> http_body::Body for WatchedBody<W> {
     type Data = bytes::Bytes;
     type Error = axum::Error;
 
@@ -161,19 +179,13 @@ impl http_body::Body for LoggedBody {
         match &r {
             Poll::Ready(Some(Ok(f))) => {
                 if let Some(d) = f.data_ref() {
-                    let n = d.len() as u64;
-                    this.rec.sent += n;
-                    this.rec
-                        .metrics
-                        .bytes_served
-                        .get_or_create(&vec![("kind".to_owned(), this.rec.kind.to_owned())])
-                        .inc_by(n);
+                    this.watch.data(d.len() as u64);
                 }
                 if this.inner.is_end_stream() {
-                    this.rec.complete = true;
+                    this.watch.end();
                 }
             }
-            Poll::Ready(None) => this.rec.complete = true,
+            Poll::Ready(None) => this.watch.end(),
             _ => {}
         }
         r
@@ -185,5 +197,21 @@ impl http_body::Body for LoggedBody {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.inner.size_hint()
+    }
+}
+
+/// The log record watches its response body: bytes sent (counted in
+/// `gomirror_served_bytes_total`) and whether it was finished.
+impl BodyWatch for Record {
+    fn data(&mut self, n: u64) {
+        self.sent += n;
+        self.metrics
+            .bytes_served
+            .get_or_create(&vec![("kind".to_owned(), self.kind.to_owned())])
+            .inc_by(n);
+    }
+
+    fn end(&mut self) {
+        self.complete = true;
     }
 }

@@ -30,7 +30,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
@@ -321,6 +321,10 @@ impl Track {
 /// body is finished or dropped (a reset stream, a client gone).
 struct Active(Arc<Track>);
 
+/// Its response body keeps the request in flight until finished or
+/// dropped.
+impl crate::access::BodyWatch for Active {}
+
 impl Drop for Active {
     fn drop(&mut self) {
         if self.0.inflight.fetch_sub(1, Ordering::SeqCst) == 1 {
@@ -347,40 +351,8 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for TrackedSe
         let app = self.app.clone();
         Box::pin(async move {
             let resp = app.oneshot(req.map(axum::body::Body::new)).await?;
-            Ok(resp.map(|b| {
-                axum::body::Body::new(TrackedBody {
-                    inner: b,
-                    _active: active,
-                })
-            }))
+            Ok(resp.map(|b| crate::access::WatchedBody::wrap(b, active)))
         })
-    }
-}
-
-/// A response body that keeps its request counted as in flight until it
-/// is finished or dropped.
-struct TrackedBody {
-    inner: axum::body::Body,
-    _active: Active,
-}
-
-impl http_body::Body for TrackedBody {
-    type Data = bytes::Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
     }
 }
 
