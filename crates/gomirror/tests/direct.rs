@@ -111,15 +111,6 @@ const BASIC_ALICE: &str = "Basic YWxpY2U6czNjcmV0"; // alice:s3cret
 
 impl GitHttp {
     fn start(root: PathBuf) -> GitHttp {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let port = listener.local_addr().unwrap().port();
         let seen: Arc<Mutex<Vec<String>>> = Arc::default();
         let st = seen.clone();
         let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
@@ -127,9 +118,9 @@ impl GitHttp {
             let root = root.clone();
             async move { git_cgi(&root, &st, req).await }
         });
-        rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let (rt, addr) = support::serve_app("127.0.0.1", 1, app);
         GitHttp {
-            port,
+            port: addr.port(),
             seen,
             _rt: rt,
         }

@@ -150,19 +150,10 @@ struct Plain {
     _rt: tokio::runtime::Runtime,
 }
 
-type Answer = fn(&str, u16) -> axum::response::Response;
+type Answer = fn(&str) -> axum::response::Response;
 
 impl Plain {
     fn start(ip: &str, answer: Answer) -> Plain {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind(format!("{ip}:0")))
-            .unwrap();
-        let port = listener.local_addr().unwrap().port();
         let hits = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let h = hits.clone();
         let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
@@ -174,12 +165,12 @@ impl Plain {
                     .path_and_query()
                     .map(|p| p.as_str().to_owned())
                     .unwrap_or_default();
-                answer(&pq, port)
+                answer(&pq)
             }
         });
-        rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let (rt, addr) = support::serve_app(ip, 1, app);
         Plain {
-            port,
+            port: addr.port(),
             hits,
             _rt: rt,
         }
@@ -201,7 +192,7 @@ fn respond(status: u16, headers: &[(&str, String)], body: &str) -> axum::respons
 /// The "public" side of the SSRF test: go-import pages for `public.test`,
 /// a module proxy under `/proxy/`, and a configured upstream under `/up/`.
 /// The internal server's port is in the `SECRET_PORT` of the page texts.
-fn public_answer(pq: &str, _port: u16) -> axum::response::Response {
+fn public_answer(pq: &str) -> axum::response::Response {
     let secret = SECRET_PORT.load(std::sync::atomic::Ordering::SeqCst);
     let tag = |content: String| {
         respond(
@@ -252,7 +243,7 @@ static SECRET_PORT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16:
 /// with `GOMIRROR_DIRECT_ALLOW` naming it, the same request reaches it.
 #[test]
 fn direct_mode_never_contacts_internal_destinations() {
-    let secret = Plain::start("127.0.0.3", |_, _| respond(200, &[], "TOP SECRET\n"));
+    let secret = Plain::start("127.0.0.3", |_| respond(200, &[], "TOP SECRET\n"));
     SECRET_PORT.store(secret.port, std::sync::atomic::Ordering::SeqCst);
     let public = Plain::start("127.0.0.1", public_answer);
     let resolve = format!(

@@ -18,6 +18,25 @@ pub fn http_client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+/// Serves `app` on `ip` (a loopback address; the port is the system's
+/// choice) from a runtime of its own with `threads` workers. The server
+/// runs until the returned runtime is dropped.
+pub fn serve_app(
+    ip: &str,
+    threads: usize,
+    app: axum::Router,
+) -> (tokio::runtime::Runtime, std::net::SocketAddr) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt.block_on(tokio::net::TcpListener::bind((ip, 0))).unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (rt, addr)
+}
+
 /// `GET url` from a synchronous test: the status and the body.
 pub fn get_blocking(url: &str) -> (u16, Vec<u8>) {
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -73,20 +73,10 @@ impl TestSumdb {
             down: Mutex::new(false),
             pad_latest: Mutex::new(0),
         });
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
-        let st = state.clone();
-        rt.spawn(async move {
-            let app = axum::Router::new().fallback(serve).with_state(st);
-            axum::serve(listener, app).await.unwrap();
-        });
+        let app = axum::Router::new()
+            .fallback(serve)
+            .with_state(state.clone());
+        let (rt, addr) = super::serve_app("127.0.0.1", 1, app);
         TestSumdb {
             addr,
             vkey,

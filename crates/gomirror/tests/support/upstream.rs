@@ -82,23 +82,11 @@ pub struct Upstream {
 impl Upstream {
     /// Serves `root` (a GOPROXY directory layout) on 127.0.0.1.
     pub fn start(root: &Path) -> Upstream {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
         let state = Arc::new(UpState {
             root: root.to_owned(),
             ..Default::default()
         });
-        let st = state.clone();
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
-        rt.spawn(async move {
-            axum::serve(listener, app(st)).await.unwrap();
-        });
+        let (rt, addr) = super::serve_app("127.0.0.1", 2, app(state.clone()));
         Upstream {
             addr,
             state,
@@ -445,37 +433,21 @@ pub fn module_files(m: &ModVersion) -> (Vec<(String, Vec<u8>)>, String) {
 /// `list`, building the zip from a real tree with `gomod` (the way the go
 /// command would), and returns the zip's `h1:`.
 pub fn publish(root: &Path, m: &ModVersion) -> String {
-    let tree = tempfile::tempdir().unwrap();
-    for (rel, content) in &m.files {
-        let p = tree.path().join(rel);
+    let (files, h1) = module_files(m);
+    for (url_path, content) in files {
+        let p = root.join(url_path.trim_start_matches('/'));
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, content).unwrap();
+        if url_path.ends_with("/@v/list") {
+            // Added to the list (pseudo-versions are never listed).
+            let mut list = std::fs::read_to_string(&p).unwrap_or_default();
+            if !gomod::pseudo::is_pseudo_version(m.version) {
+                list.push_str(m.version);
+                list.push('\n');
+            }
+            std::fs::write(p, list).unwrap();
+        } else {
+            std::fs::write(p, content).unwrap();
+        }
     }
-    let ep = gomod::module::escape_path(m.path).unwrap();
-    let ev = gomod::module::escape_version(m.version).unwrap();
-    let dir = root.join(&ep).join("@v");
-    std::fs::create_dir_all(&dir).unwrap();
-    let zip_path = dir.join(format!("{ev}.zip"));
-    let f = std::fs::File::create(&zip_path).unwrap();
-    gomod::zip::create_from_dir(f, m.path, m.version, tree.path()).unwrap();
-    let gomod_bytes = match std::fs::read(tree.path().join("go.mod")) {
-        Ok(b) => b,
-        Err(_) => gomod::modfile::synthesize_go_mod(m.path),
-    };
-    std::fs::write(dir.join(format!("{ev}.mod")), gomod_bytes).unwrap();
-    std::fs::write(
-        dir.join(format!("{ev}.info")),
-        format!(
-            "{{\"Version\":\"{}\",\"Time\":\"2024-01-02T03:04:05Z\"}}",
-            m.version
-        ),
-    )
-    .unwrap();
-    let mut list = std::fs::read_to_string(dir.join("list")).unwrap_or_default();
-    if !gomod::pseudo::is_pseudo_version(m.version) {
-        list.push_str(m.version);
-        list.push('\n');
-    }
-    std::fs::write(dir.join("list"), list).unwrap();
-    gomod::dirhash::hash_zip(std::fs::File::open(&zip_path).unwrap()).unwrap()
+    h1
 }
