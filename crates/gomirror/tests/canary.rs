@@ -9,60 +9,21 @@ use serde_json::Value;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::server::Server;
 use support::upstream::{publish, ModVersion, Upstream};
 
-const NGINX: &str = "/usr/sbin/nginx";
-
 /// A private nginx caching reverse proxy on 127.0.0.1, killed on drop.
-struct Nginx {
-    child: Option<Child>,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+struct Nginx(support::nginx::Nginx);
 
 impl Nginx {
     /// Starts nginx proxying to `origin` (`http://host:port`) with its own
     /// cache; waits (≤ 10 s) for it to listen.
     fn start(origin: &str) -> Nginx {
-        let nginx = if Path::new(NGINX).exists() {
-            PathBuf::from(NGINX)
-        } else {
-            PathBuf::from("nginx")
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path();
-        for d in ["cache", "tmp", "logs"] {
-            std::fs::create_dir_all(p.join(d)).unwrap();
-        }
-        let port = free_port();
-        let conf = format!(
-            r#"user root;
-daemon off;
-master_process off;
-worker_processes 1;
-pid {p}/nginx.pid;
-error_log {p}/logs/error.log info;
-events {{ worker_connections 64; }}
-http {{
-    access_log {p}/logs/access.log;
-    client_body_temp_path {p}/tmp/body;
-    proxy_temp_path {p}/tmp/proxy;
-    fastcgi_temp_path {p}/tmp/fastcgi;
-    uwsgi_temp_path {p}/tmp/uwsgi;
-    scgi_temp_path {p}/tmp/scgi;
-    proxy_cache_path {p}/cache levels=1:2 keys_zone=cdn:10m max_size=1g inactive=1h use_temp_path=off;
+        Nginx(support::nginx::Nginx::start(false, |p, port| {
+            format!(
+                r#"    proxy_cache_path {p}/cache levels=1:2 keys_zone=cdn:10m max_size=1g inactive=1h use_temp_path=off;
     keepalive_timeout 0;
     server {{
         listen 127.0.0.1:{port};
@@ -74,47 +35,18 @@ http {{
             proxy_ignore_headers Cache-Control Expires Set-Cookie;
             add_header X-Cache-Status $upstream_cache_status;
         }}
-    }}
-}}
-"#,
-            p = p.display()
-        );
-        std::fs::write(p.join("nginx.conf"), conf).unwrap();
-        let child = Command::new(nginx)
-            .arg("-p")
-            .arg(p)
-            .arg("-e")
-            .arg(p.join("logs/error.log"))
-            .arg("-c")
-            .arg(p.join("nginx.conf"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting nginx");
-        let n = Nginx {
-            child: Some(child),
-            port,
-            dir,
-        };
-        let start = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "nginx did not start:\n{}",
-                std::fs::read_to_string(n.dir.path().join("logs/error.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        n
+    }}"#,
+                p = p.display()
+            )
+        }))
     }
 
     fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        self.0.addr()
     }
 
     fn cache_dir(&self) -> PathBuf {
-        self.dir.path().join("cache")
+        self.0.dir().join("cache")
     }
 
     /// The cache file holding `uri` (nginx writes the key line into it).
@@ -125,15 +57,6 @@ http {{
                 .map(|d| find(&d, needle.as_bytes()).is_some())
                 .unwrap_or(false)
         })
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
     }
 }
 

@@ -1,9 +1,14 @@
 //! Shared helpers for gomirror's integration tests: the real `go` command,
-//! the x/mod reference oracle, and temp directories that can be removed
-//! even when the Go module cache made them read-only.
+//! the x/mod reference oracle, temp directories that can be removed even
+//! when the Go module cache made them read-only, and real peers on
+//! loopback (a Garage cluster, Redis, nginx as a CDN or a load balancer).
 
 #![allow(dead_code)]
 
+pub mod balancer;
+pub mod garage;
+pub mod nginx;
+pub mod redis;
 pub mod server;
 pub mod sumdb;
 pub mod upstream;
@@ -35,6 +40,64 @@ pub fn serve_app(
     let addr = listener.local_addr().unwrap();
     rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
     (rt, addr)
+}
+
+/// A port of 127.0.0.1 that was free a moment ago (the system's choice).
+/// A peer started on it may still find it taken: the starters that use it
+/// retry with another one when the log says so.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The last `n` lines of `text` (for panic messages quoting a log).
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// A plain HTTP/1.0 `GET path` to `addr` (`host:port`) with extra
+/// request headers, from any context (no runtime, never panics on a
+/// network error): the status, the response head and the body (HTTP/1.0:
+/// never chunked, the connection ends the body). 10 s limits on
+/// connecting, writing and each read.
+pub fn http10_get(
+    addr: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> std::io::Result<(u16, String, Vec<u8>)> {
+    use std::io::{Read, Write};
+    use std::net::ToSocketAddrs;
+    let limit = std::time::Duration::from_secs(10);
+    let sa = addr
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::other(format!("{addr}: no address")))?;
+    let mut s = std::net::TcpStream::connect_timeout(&sa, limit)?;
+    s.set_read_timeout(Some(limit))?;
+    s.set_write_timeout(Some(limit))?;
+    let mut req = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes())?;
+    let mut buf = vec![];
+    s.read_to_end(&mut buf)?;
+    let end = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no complete response head"))?;
+    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line: {head}")))?;
+    Ok((status, head, buf[end + 4..].to_vec()))
 }
 
 /// `GET url` from a synchronous test: the status and the body.
