@@ -1,6 +1,14 @@
 //! Small helpers with no home of their own.
 
 /// Current time in Unix seconds (0 if the clock is before 1970).
+/// Milliseconds since the Unix epoch (0 before it).
+pub fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 pub fn now_unix() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

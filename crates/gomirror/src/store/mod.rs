@@ -10,19 +10,26 @@
 //! atomic in that sense — after a crash at any instant an object is either
 //! whole (bytes and record) or absent.
 
+mod bucket;
 #[cfg(test)]
 pub(crate) mod compliance;
 mod fs;
+mod local;
 mod mem;
 mod open_files;
+pub mod remote;
+mod tiered;
 
+pub use bucket::{key_hash, BucketStore};
 pub use fs::FsStore;
 pub use mem::MemStore;
+pub use tiered::{Coordination, TieredStore};
 
 use crate::admit::Admitted;
 pub use crate::record::{Meta, Staged};
 use async_trait::async_trait;
 use bytes::Bytes;
+use std::sync::Arc;
 
 /// Positional reads of one stored copy of an object (a file handle, or an
 /// object-store version): whatever happens to the key afterwards, reads
@@ -57,6 +64,14 @@ pub enum StoreError {
         key: String,
         #[source]
         source: std::io::Error,
+    },
+    /// Object storage failed (the whole error is logged where it
+    /// happens; `what` is its short kind).
+    #[error("store: {op} {key}: {what}")]
+    Remote {
+        op: &'static str,
+        key: String,
+        what: String,
     },
     #[error("store: invalid key {0:?}")]
     BadKey(String),
@@ -102,6 +117,21 @@ pub trait Store: Send + Sync + 'static {
     /// into the store.
     async fn put(&self, obj: Admitted) -> Result<()>;
 
+    /// Commits an admitted object unless `key` already has one: the
+    /// object a key was first committed with stays (first writer wins),
+    /// however many writers — other processes on a shared store included
+    /// — commit the same key at the same moment. [`Commit::Kept`] names
+    /// what stays when another writer was first; [`Commit::Lost`] says
+    /// another writer won and has not committed yet (the caller waits for
+    /// it). This default is right for a store with one writer process
+    /// (its callers serialise writes of one key).
+    async fn put_first(&self, obj: Admitted) -> Result<Commit> {
+        if let Some(m) = self.meta(obj.key()).await? {
+            return Ok(Commit::Kept(m));
+        }
+        self.put(obj).await.map(|()| Commit::Written)
+    }
+
     /// Takes `key` out of service, keeping its bytes aside for inspection
     /// (not served, not listed). Absent keys are not an error.
     async fn quarantine(&self, key: &str, reason: &str) -> Result<()>;
@@ -118,6 +148,25 @@ pub trait Store: Send + Sync + 'static {
     /// backend whose commit leaves no such state finds nothing.
     async fn unrecorded(&self, _prefix: &str) -> Result<Unrecorded> {
         Ok(Unrecorded::default())
+    }
+
+    /// For a store on object storage shared by replicas: whether it
+    /// answers (`Err` says why not). `None` for a store on this machine.
+    async fn shared_health(&self) -> Option<std::result::Result<(), String>> {
+        None
+    }
+
+    /// For a store that caches a shared store (a local tier in front of
+    /// object storage): the shared store itself, which the scrubber reads
+    /// (rot there concerns every replica). `None` otherwise.
+    fn shared(&self) -> Option<Arc<dyn Store>> {
+        None
+    }
+
+    /// For a store with a local tier: bytes kept, the budget, and reads
+    /// answered from it because the shared storage failed.
+    fn local_tier(&self) -> Option<(u64, u64, u64)> {
+        None
     }
 
     /// Free bytes where the store writes, when it can tell.
@@ -141,6 +190,17 @@ pub trait Store: Send + Sync + 'static {
     async fn quarantine_unrecorded(&self, _name: &str, _reason: &str) -> Result<()> {
         Ok(())
     }
+}
+
+/// What [`Store::put_first`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Commit {
+    /// The object is committed.
+    Written,
+    /// Another writer committed `key` first: its record stays.
+    Kept(Meta),
+    /// Another writer claimed `key` first and is committing it.
+    Lost,
 }
 
 /// What [`Store::unrecorded`] finds.
