@@ -55,10 +55,15 @@ fn failure_response(f: &Failure) -> Response {
             &format!("upstream timed out: {m}"),
         ),
         Failure::Upstream(m) => text(StatusCode::BAD_GATEWAY, &format!("upstream failed: {m}")),
-        Failure::Store(m) => text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &format!("storage unavailable: {m}"),
-        ),
+        Failure::Store(m) => {
+            let mut r = text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("storage unavailable: {m}"),
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            r
+        }
     }
 }
 

@@ -98,6 +98,22 @@ pub async fn readyz(mirror: &Mirror, min_free_bytes: u64) -> Response {
     let upstreams = upstream_health(mirror);
     let any_usable = upstreams.iter().any(|u| u["usable"] == json!(true));
     let ready = store_err.is_none() && any_usable && !low_on_space;
+    // The shared parts of a fleet fail for every replica at once: taking
+    // every replica out of the load balancer would stop what still works
+    // (the local tiers, the memory tiers), so they are named as degraded,
+    // not as not ready.
+    let shared = mirror.shared_health().await;
+    let mut degraded = vec![];
+    if let Some(Err(e)) = &shared.bucket {
+        degraded.push(format!(
+            "object storage unreachable: serving the local tier only, misses answer 503: {e}"
+        ));
+    }
+    if let Some(Err(e)) = &shared.redis {
+        degraded.push(format!(
+            "redis unreachable: no fleet coordination (local singleflight, records checked in the bucket on every read): {e}"
+        ));
+    }
     let mut problems = vec![];
     if let Some(e) = &store_err {
         problems.push(format!("store not writable: {e}"));
@@ -117,7 +133,9 @@ pub async fn readyz(mirror: &Mirror, min_free_bytes: u64) -> Response {
             StatusCode::SERVICE_UNAVAILABLE
         },
         json!({
-            "ready": ready, "problems": problems,
+            "ready": ready, "problems": problems, "degraded": degraded,
+            "bucket": shared.bucket.as_ref().map(|r| json!({"ok": r.is_ok(), "error": r.as_ref().err()})),
+            "redis": shared.redis.as_ref().map(|r| json!({"ok": r.is_ok(), "error": r.as_ref().err()})),
             "store": {
                 "ok": store_err.is_none(), "error": store_err, "free_bytes": free,
                 "probe": probe.number, "probed_seconds_ago": probe.at.elapsed().as_secs(),
@@ -298,10 +316,28 @@ pub async fn admin(
     }
     let rest = path.strip_prefix("/-/").unwrap_or("");
     match (method.clone(), rest) {
-        (Method::GET, "events") => json_response(
-            StatusCode::OK,
-            json!({"events": mirror.events.recent(1000)}),
-        ),
+        (Method::GET, "events") => {
+            // A fleet's events are shared: any replica shows them all (this
+            // replica's own alone while Redis is down).
+            if let Some(f) = mirror.fleet() {
+                match f.events(1000).await {
+                    Ok(ev) => {
+                        return json_response(StatusCode::OK, json!({"fleet": true, "events": ev}))
+                    }
+                    Err(e) => {
+                        return json_response(
+                            StatusCode::OK,
+                            json!({"fleet": false, "fleet_error": e.to_string(),
+                                   "events": mirror.events.recent(1000)}),
+                        )
+                    }
+                }
+            }
+            json_response(
+                StatusCode::OK,
+                json!({"events": mirror.events.recent(1000)}),
+            )
+        }
         (Method::GET, "stats") => {
             let usage = cache_stats(mirror);
             let (objects, bytes) = (usage.map(|u| u.0), usage.map(|u| u.1));

@@ -77,6 +77,14 @@ pub struct Metrics {
     pub accept_errors: Counter,
     pub responses_incomplete: Family<Labels, Counter>,
     pub build_info: Family<Labels, Gauge<i64, AtomicI64>>,
+    pub fleet_redis_up: Gauge<i64, AtomicI64>,
+    pub fleet_redis_errors: Counter,
+    pub fleet_changes_received: Counter,
+    pub fleet_events: Family<Labels, Counter>,
+    pub bucket_up: Gauge<i64, AtomicI64>,
+    pub local_tier_bytes: Gauge<i64, AtomicI64>,
+    pub local_tier_budget: Gauge<i64, AtomicI64>,
+    pub local_served_bucket_down: Counter,
 }
 
 impl Default for Metrics {
@@ -131,6 +139,14 @@ impl Metrics {
             accept_errors: Counter::default(),
             responses_incomplete: Family::default(),
             build_info: Family::default(),
+            fleet_redis_up: Gauge::default(),
+            fleet_redis_errors: Counter::default(),
+            fleet_changes_received: Counter::default(),
+            fleet_events: Family::default(),
+            bucket_up: Gauge::default(),
+            local_tier_bytes: Gauge::default(),
+            local_tier_budget: Gauge::default(),
+            local_served_bucket_down: Counter::default(),
             registry: Registry::default(),
         };
         r.register(
@@ -328,6 +344,46 @@ impl Metrics {
             "responses_incomplete",
             "Responses whose body was cut short (a reset stream, a closed connection), by endpoint kind",
             m.responses_incomplete.clone(),
+        );
+        r.register(
+            "fleet_redis_up",
+            "Whether this replica reaches the fleet's Redis and its change feed is connected (1), or not (0); absent without a fleet",
+            m.fleet_redis_up.clone(),
+        );
+        r.register(
+            "fleet_redis_errors",
+            "Redis commands that failed (unreachable, timed out, or an error)",
+            m.fleet_redis_errors.clone(),
+        );
+        r.register(
+            "fleet_changes_received",
+            "Changes (commits, quarantines, purges) announced by other replicas and applied here",
+            m.fleet_changes_received.clone(),
+        );
+        r.register(
+            "fleet_events",
+            "What the fleet coordination did, by event (admitted_elsewhere: a replica waited for another's admission; kept_first_writer: another replica's commit stayed; uncoordinated: admitted with Redis down)",
+            m.fleet_events.clone(),
+        );
+        r.register(
+            "bucket_up",
+            "Whether the shared object storage answers (1) or not (0); absent with a file store",
+            m.bucket_up.clone(),
+        );
+        r.register(
+            "local_tier_bytes",
+            "Bytes of bucket objects kept on this replica's disk",
+            m.local_tier_bytes.clone(),
+        );
+        r.register(
+            "local_tier_budget_bytes",
+            "The local tier's budget (GOMIRROR_LOCAL_CACHE_SIZE)",
+            m.local_tier_budget.clone(),
+        );
+        r.register(
+            "local_served_bucket_down",
+            "Reads answered from the local tier because the bucket failed",
+            m.local_served_bucket_down.clone(),
         );
         r.register(
             "build_info",
@@ -671,7 +727,12 @@ pub struct Events {
     /// `None` without webhooks.
     queue: Option<std::sync::Arc<Queue>>,
     pub delivered: AtomicU64,
+    /// Also given every new event (the fleet's shared log).
+    sink: std::sync::OnceLock<EventSink>,
 }
+
+/// Receives every new event (see [`Events::set_sink`]).
+pub type EventSink = std::sync::Arc<dyn Fn(&Event) + Send + Sync>;
 
 impl Events {
     /// A log holding the last `capacity` events; with webhooks configured,
@@ -692,6 +753,7 @@ impl Events {
             cfg: cfg.clone(),
             queue: queue.clone(),
             delivered: AtomicU64::new(0),
+            sink: std::sync::OnceLock::new(),
         });
         if let Some(q) = queue {
             tokio::spawn(deliver(q, cfg.webhooks.clone(), metrics, ev.clone()));
@@ -720,7 +782,17 @@ impl Events {
             log.pop_front();
         }
         log.push_back(ev.clone());
+        drop(log);
+        if let Some(sink) = self.sink.get() {
+            sink(&ev);
+        }
         ev
+    }
+
+    /// Gives every new event to `sink` too (once: later calls are
+    /// ignored).
+    pub fn set_sink(&self, sink: EventSink) {
+        let _ = self.sink.set(sink);
     }
 
     /// Records an event; a repeat within the window only bumps the count of

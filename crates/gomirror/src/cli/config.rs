@@ -109,6 +109,33 @@ pub struct ServeFlags {
     /// is remembered; `0s` turns it off [env: GOMIRROR_NEGATIVE_TTL] [default: 60s]
     #[arg(long, value_name = "DURATION")]
     pub negative_ttl: Option<String>,
+    /// Where objects are stored: `file:///path` (a data directory, today's
+    /// layout; default: the data directory), or object storage shared by a fleet:
+    /// `s3://bucket/prefix` (with the AWS_* variables: AWS_ENDPOINT_URL,
+    /// AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    /// AWS_ALLOW_HTTP), `gs://bucket/prefix`, `az://container/prefix`
+    /// [env: GOMIRROR_STORE]
+    #[arg(long = "store", value_name = "URL")]
+    pub store_url: Option<String>,
+    /// Bytes of bucket objects kept on this replica's disk (under the data
+    /// directory), least recently used out; with object storage only
+    /// [env: GOMIRROR_LOCAL_CACHE_SIZE] [default: 10737418240]
+    #[arg(long, value_name = "BYTES")]
+    pub local_cache_size: Option<u64>,
+    /// Redis that coordinates the replicas of a fleet (admission leases,
+    /// the change feed, shared events and progress): `redis://host:port/db`
+    /// [env: GOMIRROR_REDIS_URL]
+    #[arg(long, value_name = "URL")]
+    pub redis_url: Option<String>,
+    /// This replica's name in the fleet's events and logs
+    /// [env: GOMIRROR_REPLICA] [default: <hostname>:<listen port>]
+    #[arg(long, value_name = "NAME")]
+    pub replica: Option<String>,
+    /// How long an admission lease lasts unless its holder refreshes it
+    /// (a replica that dies holding one delays that version this long)
+    /// [env: GOMIRROR_LEASE_TTL] [default: 15s]
+    #[arg(long, value_name = "DURATION")]
+    pub lease_ttl: Option<String>,
     /// Bytes of small verified objects kept in memory [env: GOMIRROR_MEMORY_CACHE_BYTES] [default: 33554432]
     #[arg(long, value_name = "BYTES")]
     pub memory_cache_bytes: Option<u64>,
@@ -257,6 +284,11 @@ struct FileConfig {
     upstream_concurrency_total: Option<usize>,
     negative_ttl: Option<String>,
     memory_cache_bytes: Option<u64>,
+    store: Option<String>,
+    local_cache_size: Option<u64>,
+    redis_url: Option<String>,
+    replica: Option<String>,
+    lease_ttl: Option<String>,
     min_free_bytes: Option<u64>,
     reverify_interval: Option<String>,
     alert_webhooks: Option<String>,
@@ -323,6 +355,12 @@ pub struct Config {
     pub upstream_concurrency_total: usize,
     pub negative_ttl: Duration,
     pub memory_cache_bytes: u64,
+    /// Where objects are stored.
+    pub store: StoreUrl,
+    /// The local tier's budget (object storage only).
+    pub local_cache_size: u64,
+    /// The fleet, when GOMIRROR_REDIS_URL is set.
+    pub fleet: Option<FleetSettings>,
     /// Free space under which /readyz says not ready.
     pub min_free_bytes: u64,
     pub reverify_interval: Duration,
@@ -350,6 +388,55 @@ pub struct Config {
     pub log_format: LogFormat,
 }
 
+/// Where objects are stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreUrl {
+    /// A data directory on this machine (today's layout: `objects/`
+    /// under it).
+    File(PathBuf),
+    /// Object storage (`s3://`, `gs://`, `az://`, `memory://`): the URL.
+    Remote(String),
+}
+
+impl StoreUrl {
+    /// Parses `GOMIRROR_STORE`: `file:///abs/path`, or a bucket URL with a
+    /// bucket name.
+    pub fn parse(s: &str) -> Result<StoreUrl> {
+        if let Some(p) = s.strip_prefix("file://") {
+            if !p.starts_with('/') {
+                bail!(
+                    "invalid GOMIRROR_STORE {s:?}: file:// needs an absolute path (file:///path)"
+                );
+            }
+            return Ok(StoreUrl::File(PathBuf::from(p)));
+        }
+        let (scheme, rest) = s
+            .split_once("://")
+            .ok_or_else(|| anyhow!("invalid GOMIRROR_STORE {s:?}: expected file:///path, s3://bucket/prefix, gs://bucket/prefix or az://container/prefix"))?;
+        match scheme {
+            "s3" | "gs" | "az" | "memory" => {}
+            _ => bail!(
+                "invalid GOMIRROR_STORE {s:?}: unsupported scheme {scheme:?} (file, s3, gs, az)"
+            ),
+        }
+        if scheme != "memory" && rest.split('/').next().unwrap_or("").is_empty() {
+            bail!("invalid GOMIRROR_STORE {s:?}: no bucket name");
+        }
+        if rest.split('/').any(|e| e == "." || e == "..") {
+            bail!("invalid GOMIRROR_STORE {s:?}: the prefix may not hold . or ..");
+        }
+        Ok(StoreUrl::Remote(s.trim_end_matches('/').to_owned()))
+    }
+}
+
+/// A fleet replica's coordination settings.
+#[derive(Debug, Clone)]
+pub struct FleetSettings {
+    pub redis_url: Secret,
+    pub replica: String,
+    pub lease_ttl: Duration,
+}
+
 /// The CDN canary run by the server.
 #[derive(Debug, Clone)]
 pub struct WatchConfig {
@@ -358,6 +445,15 @@ pub struct WatchConfig {
     pub interval: Duration,
     pub sample: usize,
     pub rate: u64,
+}
+
+/// This machine's host name (`localhost` when it cannot be read).
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 /// Reads a variable; an empty value counts as unset, like the go command.
@@ -544,6 +640,47 @@ impl Config {
             &file.memory_cache_bytes,
         )?
         .unwrap_or(32 << 20);
+        let store = match s(&flags.store_url, "GOMIRROR_STORE", &file.store) {
+            None => StoreUrl::File(data_dir.clone()),
+            Some(u) => StoreUrl::parse(&u)?,
+        };
+        let local_cache_size = number(
+            &flags.local_cache_size,
+            "GOMIRROR_LOCAL_CACHE_SIZE",
+            &file.local_cache_size,
+        )?
+        .unwrap_or(10 << 30);
+        let lease_ttl = dur(
+            &flags.lease_ttl,
+            "GOMIRROR_LEASE_TTL",
+            &file.lease_ttl,
+            "15s",
+        )?;
+        if lease_ttl < Duration::from_secs(1) {
+            bail!("GOMIRROR_LEASE_TTL must be at least 1s");
+        }
+        let fleet = match s(&flags.redis_url, "GOMIRROR_REDIS_URL", &file.redis_url) {
+            None => None,
+            Some(url) => {
+                if !(url.starts_with("redis://")
+                    || url.starts_with("rediss://")
+                    || url.starts_with("redis+unix://")
+                    || url.starts_with("unix://"))
+                {
+                    bail!("invalid GOMIRROR_REDIS_URL: expected redis://host:port/db");
+                }
+                if !matches!(store, StoreUrl::Remote(_)) {
+                    bail!("GOMIRROR_REDIS_URL needs a shared GOMIRROR_STORE (s3://, gs://, az://): replicas on their own disks are not one mirror");
+                }
+                let replica = s(&flags.replica, "GOMIRROR_REPLICA", &file.replica)
+                    .unwrap_or_else(|| format!("{}:{}", hostname(), listen.port()));
+                Some(FleetSettings {
+                    redis_url: Secret(url),
+                    replica,
+                    lease_ttl,
+                })
+            }
+        };
         let min_free_bytes = number(
             &flags.min_free_bytes,
             "GOMIRROR_MIN_FREE_BYTES",
@@ -804,6 +941,9 @@ impl Config {
             upstream_concurrency_total,
             negative_ttl,
             memory_cache_bytes,
+            store,
+            local_cache_size,
+            fleet,
             min_free_bytes,
             reverify_interval,
             alert_webhooks,

@@ -53,15 +53,7 @@ fn build_parts(cfg: &Config, beside: bool) -> Result<Arc<Mirror>> {
     ] {
         gomod::glob::check_patterns(v).map_err(|e| anyhow!("{name}: {e}"))?;
     }
-    let fs = if beside {
-        // A data directory without objects has no server: create it.
-        FsStore::attach(&cfg.data_dir).or_else(|_| FsStore::open(&cfg.data_dir))
-    } else {
-        FsStore::open(&cfg.data_dir)
-    };
-    let store: Arc<dyn crate::store::Store> = Arc::new(
-        fs.with_context(|| format!("opening the data directory {}", cfg.data_dir.display()))?,
-    );
+    let (store, fleet) = open_store(cfg, beside)?;
     let sumdb = match &cfg.sumdb {
         Some(db) => Some(
             crate::sumdb::Client::new(db.clone(), store.clone(), cfg.upstream_connect_timeout)
@@ -112,10 +104,86 @@ fn build_parts(cfg: &Config, beside: bool) -> Result<Arc<Mirror>> {
             },
             direct: Some(direct.clone()),
             egress,
+            fleet,
         },
     )?;
     direct.count_into(mirror.counters.metrics.clone());
+    if let Some(f) = mirror.fleet() {
+        // Another replica changed a key: forget what memory holds of it.
+        let m = Arc::downgrade(&mirror);
+        f.on_change(Arc::new(move |key: &str| {
+            if let Some(m) = m.upgrade() {
+                m.forget_cached(key);
+            }
+        }));
+        f.start();
+        crate::fleet::share_events(f, &mirror.events);
+    }
     Ok(mirror)
+}
+
+/// A store and, for a fleet replica, its fleet.
+type OpenedStore = (
+    Arc<dyn crate::store::Store>,
+    Option<Arc<crate::fleet::Fleet>>,
+);
+
+/// Opens the store the configuration names: the data directory's file
+/// store, or object storage with a local tier in front (and, with
+/// GOMIRROR_REDIS_URL, the fleet that coordinates its replicas).
+fn open_store(cfg: &Config, beside: bool) -> Result<OpenedStore> {
+    use crate::cli::config::StoreUrl;
+    let url = match &cfg.store {
+        StoreUrl::File(dir) => {
+            let fs = if beside {
+                // A data directory without objects has no server: create it.
+                FsStore::attach(dir).or_else(|_| FsStore::open(dir))
+            } else {
+                FsStore::open(dir)
+            };
+            let fs = fs.with_context(|| format!("opening the data directory {}", dir.display()))?;
+            return Ok((Arc::new(fs), None));
+        }
+        StoreUrl::Remote(url) => url,
+    };
+    let inner = crate::store::remote::object_store_for(url)
+        .with_context(|| format!("GOMIRROR_STORE {url}"))?;
+    // A tool beside a server stages and caches in its own directories.
+    let (stage, local) = if beside {
+        let d = cfg.data_dir.join(format!("tool-{}", std::process::id()));
+        (d.join("stage"), d.join("local"))
+    } else {
+        (cfg.data_dir.join("stage"), cfg.data_dir.join("local"))
+    };
+    let bucket = crate::store::BucketStore::new(inner, &stage, url)
+        .with_context(|| format!("staging directory {}", stage.display()))?;
+    let coord = if cfg.fleet.is_some() {
+        crate::store::Coordination::fleet()
+    } else {
+        crate::store::Coordination::standalone()
+    };
+    let tiered = Arc::new(
+        crate::store::TieredStore::new(bucket, &local, cfg.local_cache_size, coord.clone())
+            .with_context(|| format!("local tier {}", local.display()))?,
+    );
+    let fleet = match &cfg.fleet {
+        None => None,
+        Some(f) => Some(crate::fleet::Fleet::new(
+            crate::fleet::FleetConfig {
+                redis_url: f.redis_url.0.clone(),
+                namespace: format!("gomirror:{url}"),
+                replica: f.replica.clone(),
+                lease_ttl: f.lease_ttl,
+            },
+            coord,
+        )?),
+    };
+    if let Some(f) = &fleet {
+        // Another replica changed a key: drop the local copy.
+        let t = tiered.clone();
+        f.on_change(Arc::new(move |key: &str| t.forget_local(key)));
+    }
+    Ok((tiered, fleet))
 }
 
 fn tls_acceptor(
@@ -176,17 +244,27 @@ pub async fn run(cfg: Config) -> Result<()> {
         )
         .context("GOMIRROR_WATCH_CDN")?;
         let interval = w.interval;
-        tokio::spawn(async move {
-            canary
-                .run_loop(interval, |r| {
-                    tracing::info!(
-                        objects = r.objects,
-                        findings = r.findings.len(),
-                        "cdn canary pass"
-                    )
-                })
-                .await
-        });
+        let on_pass = |r: &crate::canary::Report| {
+            tracing::info!(
+                objects = r.objects,
+                findings = r.findings.len(),
+                "cdn canary pass"
+            )
+        };
+        match mirror.fleet().cloned() {
+            None => {
+                tokio::spawn(async move { canary.run_loop(interval, on_pass).await });
+            }
+            Some(fleet) => {
+                tokio::spawn(async move {
+                    crate::fleet::once_per_interval(&fleet, "canary", interval, || async {
+                        on_pass(&canary.pass().await);
+                        true
+                    })
+                    .await
+                });
+            }
+        }
     }
     let metrics = mirror.counters.metrics.clone();
     let events = mirror.events.clone();

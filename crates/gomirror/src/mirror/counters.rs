@@ -30,6 +30,7 @@ impl Counters {
             .or_default() += 1;
         let m = &self.metrics;
         match name {
+            "fleet" => Metrics::inc(&m.fleet_events, &[("event", label)]),
             "integrity_failures" => {
                 let (kind, source) = label.split_once('|').unwrap_or((label, ""));
                 Metrics::inc(&m.integrity_failures, &[("kind", kind), ("source", source)]);

@@ -91,6 +91,7 @@ impl StoreFailure {
     pub fn op(&self) -> &'static str {
         match self {
             StoreFailure::Store(StoreError::Io { op, .. }) => op,
+            StoreFailure::Store(StoreError::Remote { op, .. }) => op,
             StoreFailure::Store(_) => "record",
             StoreFailure::Read(_) => "read",
             StoreFailure::Staging(_) => "stage",

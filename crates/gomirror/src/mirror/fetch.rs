@@ -39,8 +39,10 @@ impl Mirror {
         } else {
             self.client.policy.total_timeout
         };
+        let k = key.clone();
         self.singleflight(&key, budget, move |ctx| async move {
-            this.fetch_versioned(&m, &v, ext, ctx).await
+            this.fleet_singleflight(&k, ctx, |ctx| this.fetch_versioned(&m, &v, ext, ctx))
+                .await
         })
         .await?;
         match self.load(&key).await? {
@@ -52,6 +54,65 @@ impl Mirror {
                 what: format!("{module}@{version}"),
                 object: "admitted object",
             })),
+        }
+    }
+
+    /// Singleflight across the fleet: the replica holding the admission
+    /// lease of `key` runs `fetch`; the others wait until its record is in
+    /// the shared store (or the lease is free again: its holder failed or
+    /// died, and one of them takes over). Without a fleet, or with Redis
+    /// down, `fetch` runs at once (local singleflight only; the store's
+    /// first-writer rule still decides what is kept).
+    pub(super) async fn fleet_singleflight<'a, F, Fut>(
+        self: &'a Arc<Self>,
+        key: &'a str,
+        ctx: FetchCtx,
+        fetch: F,
+    ) -> Result<(), Failure>
+    where
+        F: FnOnce(FetchCtx) -> Fut,
+        Fut: std::future::Future<Output = Result<(), Failure>> + 'a,
+    {
+        use crate::fleet::LeaseOutcome;
+        let Some(fleet) = self.fleet.clone() else {
+            return fetch(ctx).await;
+        };
+        let mut pause = Duration::from_millis(20);
+        loop {
+            if self.store.meta(key).await?.is_some() {
+                self.counters.inc("fleet", "admitted_elsewhere");
+                return Ok(());
+            }
+            match fleet
+                .lease(&format!("admit:{key}"), fleet.lease_ttl())
+                .await
+            {
+                LeaseOutcome::Acquired(lease) => {
+                    // Committed by the previous holder just before it let go?
+                    if self.store.meta(key).await?.is_some() {
+                        self.counters.inc("fleet", "admitted_elsewhere");
+                        return Ok(());
+                    }
+                    let r = fetch(ctx).await;
+                    drop(lease);
+                    return r;
+                }
+                LeaseOutcome::Down => {
+                    self.counters.inc("fleet", "uncoordinated");
+                    return fetch(ctx).await;
+                }
+                LeaseOutcome::Held => {
+                    if tokio::time::Instant::now() + pause >= ctx.deadline {
+                        return Err(Failure::Upstream(Upstream::TimedOut {
+                            what: key.to_owned(),
+                            upstream: "the replica admitting it".to_owned(),
+                            after: ctx.budget,
+                        }));
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(250));
+                }
+            }
         }
     }
 
@@ -262,6 +323,57 @@ impl Mirror {
         Ok(())
     }
 
+    /// Commits a versioned file unless the key already has one (first
+    /// writer wins, fleet-wide): `true` when this content is committed,
+    /// `false` when another writer's stays (waiting, up to a minute, for a
+    /// writer that claimed the key first to finish its commit).
+    pub(super) async fn commit_first(
+        &self,
+        obj: admit::Admitted,
+        source: &str,
+    ) -> Result<bool, TryError> {
+        let key = obj.key().to_owned();
+        let ours = obj.meta().sha256.clone();
+        let size = obj.meta().size;
+        let old = self.stored_size(&key).await;
+        match self.store.put_first(obj).await.map_err(TryError::from)? {
+            crate::store::Commit::Written => {
+                self.usage.change(&key, old, Some(size));
+                Ok(true)
+            }
+            crate::store::Commit::Kept(m) => {
+                self.kept_other(&key, source, &ours, &m.sha256);
+                Ok(false)
+            }
+            crate::store::Commit::Lost => {
+                let until = std::time::Instant::now() + Duration::from_secs(60);
+                while std::time::Instant::now() < until {
+                    if let Some(m) = self.store.meta(&key).await.map_err(TryError::from)? {
+                        self.kept_other(&key, source, &ours, &m.sha256);
+                        return Ok(false);
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(TryError::Final(Failure::Upstream(Upstream::Unverified {
+                    what: key,
+                    object: "object another replica is committing",
+                })))
+            }
+        }
+    }
+
+    /// Another writer committed `key` first: its content stays.
+    fn kept_other(&self, key: &str, source: &str, ours: &str, theirs: &str) {
+        self.counters.inc("fleet", "kept_first_writer");
+        if ours != theirs {
+            tracing::warn!(
+                object = key,
+                upstream = source,
+                "another replica admitted different content first; it stays (first writer wins)"
+            );
+        }
+    }
+
     pub(super) async fn try_versioned(
         self: &Arc<Self>,
         src: &Source,
@@ -298,7 +410,9 @@ impl Mirror {
             self.vouch(module, version, ext, checked, src, key).await?
         };
         let size = admitted.meta().size;
-        self.commit(admitted).await?;
+        if !self.commit_first(admitted, src.name()).await? {
+            return Ok(());
+        }
         self.counters.inc("admitted", ext.as_str());
         tracing::info!(object = key, upstream = src.name(), size, "admitted");
         Ok(())

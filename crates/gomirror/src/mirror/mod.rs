@@ -63,6 +63,8 @@ pub struct Settings {
     pub egress: Arc<crate::egress::Egress>,
     /// Alert webhooks.
     pub alerts: AlertConfig,
+    /// The fleet this replica belongs to (`None`: a single mirror).
+    pub fleet: Option<Arc<crate::fleet::Fleet>>,
 }
 
 #[cfg(test)]
@@ -94,6 +96,7 @@ impl Settings {
             direct: None,
             egress: Default::default(),
             alerts: Default::default(),
+            fleet: None,
         }
     }
 }
@@ -127,6 +130,18 @@ pub struct Mirror {
     /// The last write probe of the store (readiness); held while a probe
     /// runs, so concurrent callers share it.
     probe: tokio::sync::Mutex<Option<Probe>>,
+    /// The fleet this replica belongs to.
+    fleet: Option<Arc<crate::fleet::Fleet>>,
+    /// The last check of the shared bucket and Redis.
+    shared: tokio::sync::Mutex<Option<(std::time::Instant, SharedHealth)>>,
+}
+
+/// How the shared parts of a fleet answer: `None` where there is no such
+/// part (a file store; no Redis), else `Err` with why it fails.
+#[derive(Debug, Clone, Default)]
+pub struct SharedHealth {
+    pub bucket: Option<Result<(), String>>,
+    pub redis: Option<Result<(), String>>,
 }
 
 /// How often the store's write probe runs at most.
@@ -220,9 +235,71 @@ impl Mirror {
             upstream_health: Mutex::default(),
             usage: Usage::default(),
             probe: tokio::sync::Mutex::new(None),
+            fleet: s.fleet,
+            shared: tokio::sync::Mutex::new(None),
         }))
     }
 
+    /// The fleet this replica belongs to, if any.
+    pub fn fleet(&self) -> Option<&Arc<crate::fleet::Fleet>> {
+        self.fleet.as_ref()
+    }
+
+    /// Checks the shared bucket and Redis (at most every two seconds;
+    /// concurrent callers share one check) and updates their metrics.
+    pub async fn shared_health(&self) -> SharedHealth {
+        let mut last = self.shared.lock().await;
+        if let Some((at, h)) = last.as_ref() {
+            if at.elapsed() < Duration::from_secs(2) {
+                return h.clone();
+            }
+        }
+        let bucket = self.store.shared_health().await;
+        let redis = match &self.fleet {
+            None => None,
+            Some(f) => Some(match f.ping().await {
+                Ok(()) if f.redis_up() => Ok(()),
+                Ok(()) => Err("the change feed is not connected".to_owned()),
+                Err(e) => Err(e.to_string()),
+            }),
+        };
+        let m = &self.counters.metrics;
+        if let Some(b) = &bucket {
+            m.bucket_up.set(i64::from(b.is_ok()));
+        }
+        if let Some(r) = &redis {
+            m.fleet_redis_up.set(i64::from(r.is_ok()));
+        }
+        if let Some(f) = &self.fleet {
+            let errors = f.errors.load(std::sync::atomic::Ordering::Relaxed);
+            m.fleet_redis_errors
+                .inc_by(errors.saturating_sub(m.fleet_redis_errors.get()));
+            let got = f
+                .changes_received
+                .load(std::sync::atomic::Ordering::Relaxed);
+            m.fleet_changes_received
+                .inc_by(got.saturating_sub(m.fleet_changes_received.get()));
+        }
+        if let Some((bytes, budget, down)) = self.store.local_tier() {
+            m.local_tier_bytes
+                .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+            m.local_tier_budget
+                .set(i64::try_from(budget).unwrap_or(i64::MAX));
+            m.local_served_bucket_down
+                .inc_by(down.saturating_sub(m.local_served_bucket_down.get()));
+        }
+        let h = SharedHealth { bucket, redis };
+        *last = Some((std::time::Instant::now(), h.clone()));
+        h
+    }
+
+    /// Forgets what this replica holds of `key` in memory (another replica
+    /// changed it in the shared store).
+    pub fn forget_cached(&self, key: &str) {
+        self.verifier.forget(key);
+    }
+
+    /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }

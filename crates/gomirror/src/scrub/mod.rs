@@ -73,7 +73,15 @@ pub struct Scrubber {
     zip_h1: bool,
     rate: Option<u64>,
     orphan_grace: Duration,
+    /// Keys up to and including this one were checked by an earlier,
+    /// interrupted pass (another replica's): start after it.
+    resume_after: Option<String>,
+    /// Told each key once it is checked (the fleet's shared progress).
+    checkpoint: Option<Checkpoint>,
 }
+
+/// Told each key once a pass has checked it.
+pub type Checkpoint = Arc<dyn Fn(&str) + Send + Sync>;
 
 impl Scrubber {
     /// A read-only scrub of `store` (it reports, never changes anything).
@@ -86,13 +94,34 @@ impl Scrubber {
             zip_h1: false,
             rate: None,
             orphan_grace: ORPHAN_GRACE,
+            resume_after: None,
+            checkpoint: None,
         }
+    }
+
+    /// Starts the pass after `key` (keys are checked in sorted order).
+    pub fn resume_after(mut self, key: Option<String>) -> Scrubber {
+        self.resume_after = key;
+        self
+    }
+
+    /// Calls `f` with each key once it is checked.
+    pub fn checkpoint(mut self, f: Checkpoint) -> Scrubber {
+        self.checkpoint = Some(f);
+        self
     }
 
     /// A healing scrub of `mirror`'s store: rotten objects are quarantined
     /// and fetched again through admission (see the module documentation).
+    /// A store that caches a shared one (a replica's local tier in front of
+    /// the fleet's bucket) is scrubbed where the fleet keeps it: in the
+    /// shared store.
     pub fn healing(mirror: Arc<Mirror>) -> Scrubber {
-        let mut s = Scrubber::new(mirror.store().clone());
+        let store = mirror
+            .store()
+            .shared()
+            .unwrap_or_else(|| mirror.store().clone());
+        let mut s = Scrubber::new(store);
         s.mirror = Some(mirror);
         s
     }
@@ -115,7 +144,10 @@ impl Scrubber {
     /// be listed; a single object's failure is a finding, not an error.
     pub async fn run(&self, progress: &dyn Progress) -> Result<Report, StoreError> {
         let started = Instant::now();
-        let keys = self.store.list("").await?;
+        let mut keys = self.store.list("").await?;
+        if let Some(after) = &self.resume_after {
+            keys.retain(|k| k > after);
+        }
         let u = self.store.unrecorded("").await?;
         let (bytes_without_record, records_without_bytes) =
             (u.bytes_without_record, u.records_without_bytes);
@@ -150,6 +182,9 @@ impl Scrubber {
                 }
             }
             report.objects += 1;
+            if let Some(f) = &self.checkpoint {
+                f(key);
+            }
             match verdict.0 {
                 Verdict::Ok => {
                     report.ok += 1;
@@ -368,39 +403,94 @@ pub async fn run_background(
     interval: Duration,
     stats: Arc<ScrubStats>,
 ) {
+    if let Some(fleet) = mirror.fleet().cloned() {
+        return fleet_loop(mirror, fleet, rate, interval, stats).await;
+    }
     loop {
         let scrubber = Scrubber::healing(mirror.clone()).rate_limit(rate);
-        match scrubber.run(stats.as_ref()).await {
-            Ok(r) => {
-                for rot in &r.rotten {
-                    tracing::warn!(
-                        key = rot.key,
-                        kind = rot.kind.as_str(),
-                        fix = ?rot.fix,
-                        "scrub: rotten object: {}",
-                        rot.reason
-                    );
-                }
-                for u in &r.missing_metadata {
-                    tracing::warn!(key = u.key, size = u.size, fix = ?u.fix, "scrub: bytes without a metadata record");
-                }
-                tracing::info!(
-                    objects = r.objects,
-                    bytes = r.bytes,
-                    rotten = r.rotten.len(),
-                    healed = r.healed(),
-                    missing_metadata = r.missing_metadata.len(),
-                    seconds = r.seconds,
-                    "scrub pass finished"
-                );
-            }
-            Err(e) => {
-                stats.running.store(false, Ordering::Relaxed);
-                tracing::error!("scrub pass failed: {e}");
-            }
-        }
+        run_pass(&scrubber, &stats).await;
         tokio::time::sleep(interval).await;
     }
+}
+
+/// One pass, logged.
+async fn run_pass(scrubber: &Scrubber, stats: &Arc<ScrubStats>) -> bool {
+    match scrubber.run(stats.as_ref()).await {
+        Ok(r) => {
+            for rot in &r.rotten {
+                tracing::warn!(
+                    key = rot.key,
+                    kind = rot.kind.as_str(),
+                    fix = ?rot.fix,
+                    "scrub: rotten object: {}",
+                    rot.reason
+                );
+            }
+            for u in &r.missing_metadata {
+                tracing::warn!(key = u.key, size = u.size, fix = ?u.fix, "scrub: bytes without a metadata record");
+            }
+            tracing::info!(
+                objects = r.objects,
+                bytes = r.bytes,
+                rotten = r.rotten.len(),
+                healed = r.healed(),
+                missing_metadata = r.missing_metadata.len(),
+                seconds = r.seconds,
+                "scrub pass finished"
+            );
+            true
+        }
+        Err(e) => {
+            stats.running.store(false, Ordering::Relaxed);
+            tracing::error!("scrub pass failed: {e}");
+            false
+        }
+    }
+}
+
+/// The scrubber of a fleet ([`crate::fleet::once_per_interval`]): one
+/// replica at a time scrubs the shared bucket, once per interval across
+/// the fleet; how far the current pass got is shared (`scrub:checkpoint`),
+/// so a replica taking over from one that died goes on from there.
+async fn fleet_loop(
+    mirror: Arc<Mirror>,
+    fleet: Arc<crate::fleet::Fleet>,
+    rate: Option<u64>,
+    interval: Duration,
+    stats: Arc<ScrubStats>,
+) {
+    let f = fleet.clone();
+    crate::fleet::once_per_interval(&fleet, "scrub", interval, || {
+        let (mirror, fleet, stats) = (mirror.clone(), f.clone(), stats.clone());
+        async move {
+            let resume = fleet
+                .get("scrub:checkpoint")
+                .await
+                .ok()
+                .flatten()
+                .filter(|k| !k.is_empty());
+            if let Some(k) = &resume {
+                tracing::info!(after = k, "scrub: resuming the fleet's interrupted pass");
+            }
+            let f = fleet.clone();
+            let checkpoint: Checkpoint = Arc::new(move |key: &str| {
+                let (f, key) = (f.clone(), key.to_owned());
+                tokio::spawn(async move {
+                    let _ = f.set("scrub:checkpoint", &key).await;
+                });
+            });
+            let scrubber = Scrubber::healing(mirror)
+                .rate_limit(rate)
+                .resume_after(resume)
+                .checkpoint(checkpoint);
+            let done = run_pass(&scrubber, &stats).await;
+            if done {
+                let _ = fleet.set("scrub:checkpoint", "").await;
+            }
+            done
+        }
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -237,14 +237,19 @@ impl Client {
         crate::admit::open_tree(signed, &self.verifiers).map_err(|e| self.invalid(e))
     }
 
-    /// The latest verified tree, loaded from the store on first use.
+    /// The latest verified tree: the newer of the one this process holds
+    /// and the one in the store, read again each time (replicas of a fleet
+    /// share the store, so a head one of them verified is every replica's
+    /// reference: a fork is detected whichever replica sees it).
     async fn known_latest(&self, guard: &mut Option<(Tree, Vec<u8>)>) -> Option<Tree> {
-        if guard.is_none() {
-            if let Some(b) = self.kept(&latest_key(&self.cfg.name)).await {
-                match self.open_tree(&b) {
-                    Ok(t) => *guard = Some((t, b)),
-                    Err(e) => tracing::error!("stored checksum-database head does not verify: {e}"),
+        if let Some(b) = self.kept(&latest_key(&self.cfg.name)).await {
+            match self.open_tree(&b) {
+                Ok(t) => {
+                    if guard.as_ref().is_none_or(|(g, _)| t.n > g.n) {
+                        *guard = Some((t, b));
+                    }
                 }
+                Err(e) => tracing::error!("stored checksum-database head does not verify: {e}"),
             }
         }
         guard.as_ref().map(|(t, _)| *t)
