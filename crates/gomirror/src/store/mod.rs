@@ -16,6 +16,8 @@ pub(crate) mod compliance;
 mod fs;
 mod local;
 mod mem;
+#[cfg(test)]
+mod on_garage;
 mod open_files;
 pub mod remote;
 mod tiered;
