@@ -152,9 +152,17 @@ impl Fleet {
         .unwrap_or_else(|| panic!("replica {i} never reached Redis:\n{}", self.r(i).log()));
     }
 
-    /// Bucket object names under the shared prefix, starting with `p`.
+    /// Bucket object names under the shared prefix that start with `p`
+    /// (a string prefix: S3 listings go by whole path elements, so the
+    /// directory `p` is in is listed, then filtered).
     fn bucket(&self, p: &str) -> Vec<String> {
-        self.garage.list(&format!("{}/{p}", self.prefix))
+        let full = format!("{}/{p}", self.prefix);
+        let dir = &full[..full.rfind('/').unwrap()];
+        self.garage
+            .list(dir)
+            .into_iter()
+            .filter(|k| k.starts_with(&full))
+            .collect()
     }
 }
 
@@ -693,4 +701,87 @@ fn events_of_the_fleet_show_on_every_replica() {
             .is_some_and(|a| a.iter().any(|e| e["replica"] == "r0"))
     })
     .unwrap_or_else(|| panic!("replica 1 does not show replica 0's event: {}", events(1)));
+}
+
+/// Object storage down (two of three Garage nodes stopped: no quorum): what the local tier
+/// holds is served (verified), misses answer 503 with Retry-After, nothing
+/// is admitted half-way; `/readyz` and the metric name the outage; with
+/// Redis down too the local copies are still served. Storage back: the
+/// miss is fetched.
+#[test]
+fn object_storage_down_serves_the_local_tier_and_misses_get_503() {
+    let mut f = Fleet::new();
+    let dir = f.dir.path().join("up");
+    let up = upstream(&dir, "one");
+    f.start(0, &up.url(), &[]);
+    f.wait_coordinated(0);
+    let files = ["info", "mod", "zip"].map(|e| format!("/{MODULE}/@v/{VERSION}.{e}"));
+    let mut good = vec![];
+    for p in &files {
+        let (st, body) = get(&format!("{}{p}", f.r(0).url));
+        assert_eq!(st, 200);
+        good.push(body);
+    }
+    publish(
+        &dir,
+        &ModVersion {
+            version: "v1.1.0",
+            ..module("two")
+        },
+    );
+    // Two of three nodes down: the cluster has lost its quorum and answers
+    // 503 to everything.
+    for i in [1, 2] {
+        f.garage.stop_node(i);
+    }
+    let addr = f.r(0).url.trim_start_matches("http://").to_owned();
+    let check_cached = |f: &Fleet| {
+        for (p, want) in files.iter().zip(&good) {
+            let (st, body) = get(&format!("{}{p}", f.r(0).url));
+            assert_eq!((st, &body), (200, want), "{p} from the local tier");
+        }
+    };
+    check_cached(&f);
+    let (st, head, _) =
+        support::http10_get(&addr, "/example.com/fleet/@v/v1.1.0.zip", &[]).unwrap();
+    assert_eq!(st, 503, "{head}");
+    assert!(head.to_ascii_lowercase().contains("retry-after:"), "{head}");
+    wait_for(Duration::from_secs(20), || {
+        metric(&scrape(f.r(0)), "gomirror_bucket_up", &[]) == 0.0
+    })
+    .expect("the metric says the bucket is down");
+    let (st, body) = get(&format!("{}/readyz", f.r(0).url));
+    let text = String::from_utf8_lossy(&body);
+    assert_eq!(st, 200, "{text}");
+    assert!(text.contains("object storage unreachable"), "{text}");
+    // Redis down as well: local records cannot be known current, the
+    // bucket cannot be asked: the local copies are served.
+    f.redis.stop();
+    wait_for(Duration::from_secs(20), || {
+        metric(&scrape(f.r(0)), "gomirror_fleet_redis_up", &[]) == 0.0
+    })
+    .expect("the metric says Redis is down");
+    check_cached(&f);
+    // (The metrics are refreshed every two seconds.)
+    wait_for(Duration::from_secs(10), || {
+        metric(
+            &scrape(f.r(0)),
+            "gomirror_local_served_bucket_down_total",
+            &[],
+        ) >= 1.0
+    })
+    .expect("served from the local tier because the bucket failed");
+    f.redis.start();
+    for i in [1, 2] {
+        f.garage.start_node(i);
+    }
+    assert!(
+        f.bucket("r/example.com/fleet/@v/v1.1.0").is_empty(),
+        "nothing admitted while the bucket was down"
+    );
+    wait_for(Duration::from_secs(30), || {
+        get(&format!("{}/example.com/fleet/@v/v1.1.0.zip", f.r(0).url)).0 == 200
+    })
+    .expect("the miss is fetched once the bucket is back");
+    assert!(!f.bucket("r/example.com/fleet/@v/v1.1.0.zip").is_empty());
 }

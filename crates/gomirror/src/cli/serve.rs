@@ -218,6 +218,19 @@ pub async fn run(cfg: Config) -> Result<()> {
         let m = mirror.clone();
         tokio::spawn(async move { m.count_usage().await });
     }
+    if mirror.store().shared().is_some() || mirror.fleet().is_some() {
+        // The bucket and Redis gauges (and the local tier's), kept fresh for
+        // the alert rules whether or not anyone asks /readyz.
+        let m = Arc::downgrade(&mirror);
+        tokio::spawn(async move {
+            loop {
+                let Some(m) = m.upgrade() else { return };
+                m.shared_health().await;
+                drop(m);
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            }
+        });
+    }
     if cfg.scrub_rate > 0 {
         let stats = Arc::new(crate::scrub::ScrubStats::default());
         tokio::spawn(crate::scrub::run_background(
