@@ -785,3 +785,47 @@ fn object_storage_down_serves_the_local_tier_and_misses_get_503() {
     .expect("the miss is fetched once the bucket is back");
     assert!(!f.bucket("r/example.com/fleet/@v/v1.1.0.zip").is_empty());
 }
+
+/// `gomirror verify` reads the bucket `GOMIRROR_STORE` names: a clean
+/// bucket passes, a flipped byte in a blob is reported (read-only: nothing
+/// changes).
+#[test]
+fn verify_reads_the_shared_bucket() {
+    let mut f = Fleet::new();
+    let up = upstream(&f.dir.path().join("up"), "one");
+    f.start(0, &up.url(), &[]);
+    let (st, good) = get(&format!("{}{ZIP}", f.r(0).url));
+    assert_eq!(st, 200);
+    let verify = |f: &Fleet| {
+        let mut c = support::gomirror();
+        c.args(["verify", "--json", "--data-dir"])
+            .arg(f.dir.path().join("tool"))
+            .env_remove("GOMIRROR_CONFIG");
+        for (k, v) in f.garage.store_env(1, &f.prefix) {
+            c.env(k, v);
+        }
+        support::run(&mut c)
+    };
+    let out = verify(&f);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["counts"]["ok"], 1, "{report}");
+    let blob = f
+        .bucket("b/")
+        .into_iter()
+        .find(|k| f.garage.get(k).is_some_and(|b| b == good))
+        .expect("the zip's blob");
+    let mut bad = good.clone();
+    bad[good.len() / 3] ^= 0x04;
+    f.garage.put(&blob, &bad);
+    let out = verify(&f);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("example.com/fleet/@v/v1.0.0.zip"), "{text}");
+    assert_eq!(f.garage.get(&blob), Some(bad), "read-only");
+}

@@ -578,6 +578,24 @@ fn configuration_precedence_and_validation() {
         "{out}"
     );
 
+    // A fleet replica's settings; the Redis password is never printed.
+    let out = print(
+        &[
+            ("GOMIRROR_STORE", "s3://bucket/mirror"),
+            ("GOMIRROR_REDIS_URL", "redis://:hunter2@127.0.0.1:6379/0"),
+            ("GOMIRROR_REPLICA", "replica-7"),
+        ],
+        &["--local-cache-size", "12345"],
+    );
+    assert!(
+        out.contains("Remote(")
+            && out.contains("\"s3://bucket/mirror\"")
+            && out.contains("replica-7")
+            && out.contains("local_cache_size: 12345")
+            && !out.contains("hunter2"),
+        "{out}"
+    );
+
     // Invalid settings fail at start-up with a message naming them.
     // (environment, flags, the setting the error must name)
     type Bad<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], &'a str);
@@ -591,6 +609,28 @@ fn configuration_precedence_and_validation() {
         ),
         (&[], &["--log-format", "xml"], "GOMIRROR_LOG_FORMAT"),
         (&[], &["--tls-cert", "/x.pem"], "GOMIRROR_TLS_KEY"),
+        (&[("GOMIRROR_STORE", "ftp://x/y")], &[], "GOMIRROR_STORE"),
+        (&[], &["--store", "s3://"], "GOMIRROR_STORE"),
+        (&[], &["--store", "file://relative"], "GOMIRROR_STORE"),
+        (&[], &["--store", "s3://b/../up"], "GOMIRROR_STORE"),
+        (
+            &[("GOMIRROR_REDIS_URL", "redis://127.0.0.1:6379/0")],
+            &[],
+            "GOMIRROR_REDIS_URL",
+        ),
+        (
+            &[
+                ("GOMIRROR_STORE", "s3://bucket/p"),
+                ("GOMIRROR_REDIS_URL", "http://127.0.0.1:6379"),
+            ],
+            &[],
+            "GOMIRROR_REDIS_URL",
+        ),
+        (
+            &[("GOMIRROR_LEASE_TTL", "10ms")],
+            &["--store", "s3://bucket/p"],
+            "GOMIRROR_LEASE_TTL",
+        ),
     ];
     for (env, args, name) in bad {
         let mut c = support::gomirror();

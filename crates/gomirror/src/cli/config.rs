@@ -24,6 +24,14 @@ pub struct StoreFlags {
     /// TOML configuration file [env: GOMIRROR_CONFIG]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Where objects are stored: `file:///path` (a data directory, today's
+    /// layout; default: the data directory), or object storage shared by a fleet:
+    /// `s3://bucket/prefix` (with the AWS_* variables: AWS_ENDPOINT_URL,
+    /// AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    /// AWS_ALLOW_HTTP), `gs://bucket/prefix`, `az://container/prefix`
+    /// [env: GOMIRROR_STORE]
+    #[arg(long = "store", value_name = "URL")]
+    pub store_url: Option<String>,
 }
 
 /// Flags of `gomirror serve`. Each has a TOML key and an environment
@@ -109,14 +117,6 @@ pub struct ServeFlags {
     /// is remembered; `0s` turns it off [env: GOMIRROR_NEGATIVE_TTL] [default: 60s]
     #[arg(long, value_name = "DURATION")]
     pub negative_ttl: Option<String>,
-    /// Where objects are stored: `file:///path` (a data directory, today's
-    /// layout; default: the data directory), or object storage shared by a fleet:
-    /// `s3://bucket/prefix` (with the AWS_* variables: AWS_ENDPOINT_URL,
-    /// AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
-    /// AWS_ALLOW_HTTP), `gs://bucket/prefix`, `az://container/prefix`
-    /// [env: GOMIRROR_STORE]
-    #[arg(long = "store", value_name = "URL")]
-    pub store_url: Option<String>,
     /// Bytes of bucket objects kept on this replica's disk (under the data
     /// directory), least recently used out; with object storage only
     /// [env: GOMIRROR_LOCAL_CACHE_SIZE] [default: 10737418240]
@@ -488,6 +488,20 @@ fn layer<T: Clone>(flag: &Option<T>, env_val: Option<T>, file: &Option<T>) -> Op
 }
 
 impl StoreFlags {
+    /// Resolves where objects are stored (`GOMIRROR_STORE`, default: the
+    /// data directory).
+    pub fn store_url(&self) -> Result<StoreUrl> {
+        let file = load_file(
+            self.config
+                .clone()
+                .or_else(|| env("GOMIRROR_CONFIG").map(PathBuf::from)),
+        )?;
+        match layer(&self.store_url, env("GOMIRROR_STORE"), &file.store) {
+            None => Ok(StoreUrl::File(self.data_dir()?)),
+            Some(u) => StoreUrl::parse(&u),
+        }
+    }
+
     /// Resolves only the data directory (for commands that need the store
     /// but not the server settings).
     pub fn data_dir(&self) -> Result<PathBuf> {
@@ -640,10 +654,7 @@ impl Config {
             &file.memory_cache_bytes,
         )?
         .unwrap_or(32 << 20);
-        let store = match s(&flags.store_url, "GOMIRROR_STORE", &file.store) {
-            None => StoreUrl::File(data_dir.clone()),
-            Some(u) => StoreUrl::parse(&u)?,
-        };
+        let store = flags.store.store_url()?;
         let local_cache_size = number(
             &flags.local_cache_size,
             "GOMIRROR_LOCAL_CACHE_SIZE",
@@ -663,11 +674,10 @@ impl Config {
             None => None,
             Some(url) => {
                 if !(url.starts_with("redis://")
-                    || url.starts_with("rediss://")
                     || url.starts_with("redis+unix://")
                     || url.starts_with("unix://"))
                 {
-                    bail!("invalid GOMIRROR_REDIS_URL: expected redis://host:port/db");
+                    bail!("invalid GOMIRROR_REDIS_URL: expected redis://[user:password@]host:port/db or unix:///path (TLS, rediss://, is not built in: use a local TLS tunnel)");
                 }
                 if !matches!(store, StoreUrl::Remote(_)) {
                     bail!("GOMIRROR_REDIS_URL needs a shared GOMIRROR_STORE (s3://, gs://, az://): replicas on their own disks are not one mirror");

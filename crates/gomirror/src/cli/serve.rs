@@ -122,6 +122,35 @@ fn build_parts(cfg: &Config, beside: bool) -> Result<Arc<Mirror>> {
     Ok(mirror)
 }
 
+/// Opens the store a tool (`verify`, `watch`) reads: the data directory
+/// (attached: a server's staging area is left alone), or the bucket
+/// `GOMIRROR_STORE` names, with a private staging directory.
+pub fn open_store_for_tool(
+    flags: &crate::cli::config::StoreFlags,
+) -> Result<(Arc<dyn crate::store::Store>, String)> {
+    use crate::cli::config::StoreUrl;
+    match flags.store_url()? {
+        StoreUrl::File(dir) => {
+            if !dir.join("objects").is_dir() {
+                anyhow::bail!(
+                    "{}: no gomirror cache here (set --data-dir or GOMIRROR_DATA_DIR)",
+                    dir.display()
+                );
+            }
+            let s = FsStore::attach(&dir).map_err(|e| anyhow!("opening {}: {e}", dir.display()))?;
+            Ok((Arc::new(s), dir.display().to_string()))
+        }
+        StoreUrl::Remote(url) => {
+            let inner = crate::store::remote::object_store_for(&url)
+                .with_context(|| format!("GOMIRROR_STORE {url}"))?;
+            let stage = std::env::temp_dir().join(format!("gomirror-tool-{}", std::process::id()));
+            let b = crate::store::BucketStore::new(inner, &stage, &url)
+                .with_context(|| format!("staging directory {}", stage.display()))?;
+            Ok((Arc::new(b), url))
+        }
+    }
+}
+
 /// A store and, for a fleet replica, its fleet.
 type OpenedStore = (
     Arc<dyn crate::store::Store>,

@@ -5,15 +5,13 @@
 
 use crate::cli::config::{Config, ServeFlags, StoreFlags};
 use crate::scrub::{FixOutcome, Progress, Report, Rotten, Scrubber};
-use crate::store::FsStore;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 /// Arguments of `gomirror verify`.
 #[derive(Debug, Args)]
@@ -81,13 +79,8 @@ pub fn run(args: VerifyArgs) -> ExitCode {
 }
 
 fn verify(args: VerifyArgs) -> Result<ExitCode> {
-    let data_dir = args.store.data_dir()?;
-    if !data_dir.join("objects").is_dir() {
-        bail!(
-            "{}: no gomirror cache here (set --data-dir or GOMIRROR_DATA_DIR)",
-            data_dir.display()
-        );
-    }
+    let (store, location) = crate::cli::serve::open_store_for_tool(&args.store)?;
+    let data_dir = std::path::PathBuf::from(&location);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -107,11 +100,9 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         };
         Scrubber::healing(mirror)
     } else {
-        // Read-only: attach without touching the staging area of a server
-        // that may be running on the same directory.
-        let store = FsStore::attach(&data_dir)
-            .map_err(|e| anyhow!("opening {}: {e}", data_dir.display()))?;
-        Scrubber::new(Arc::new(store))
+        // Read-only: attached without touching the staging area of a
+        // server that may be running on the same directory.
+        Scrubber::new(store)
     }
     .zip_h1(!args.no_zip_h1)
     .rate_limit(args.rate);

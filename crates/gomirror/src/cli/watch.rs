@@ -4,9 +4,8 @@
 
 use crate::canary::{render, Canary, CanaryConfig, Report};
 use crate::cli::config::StoreFlags;
-use crate::store::FsStore;
 use crate::telemetry::{AlertConfig, Events, Metrics};
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::json;
 use std::process::ExitCode;
@@ -84,13 +83,7 @@ fn print(r: &Report, json: bool) {
 }
 
 fn watch(args: WatchArgs) -> Result<ExitCode> {
-    let data_dir = args.store.data_dir()?;
-    let store = FsStore::attach(&data_dir).map_err(|e| {
-        anyhow!(
-            "{}: no gomirror cache here (set --data-dir or GOMIRROR_DATA_DIR): {e}",
-            data_dir.display()
-        )
-    })?;
+    let (store, _) = crate::cli::serve::open_store_for_tool(&args.store)?;
     let webhooks: Vec<String> = args
         .alert_webhooks
         .as_deref()
@@ -131,7 +124,7 @@ fn watch(args: WatchArgs) -> Result<ExitCode> {
         timeout: args.timeout,
         ..CanaryConfig::new(&args.cdn)
     };
-    let canary = Canary::new(Arc::new(store), cfg, metrics.clone(), events.clone())?;
+    let canary = Canary::new(store, cfg, metrics.clone(), events.clone())?;
     let json = args.json;
     if args.once {
         let report = rt.block_on(canary.pass());
