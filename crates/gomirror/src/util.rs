@@ -59,3 +59,17 @@ impl std::fmt::Debug for Secret {
         f.write_str("Secret(****)")
     }
 }
+
+/// Free bytes (for unprivileged users) on the file system holding `path`,
+/// when it can tell.
+pub fn free_space(path: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is a NUL-terminated string and `st` a valid,
+    // writable statvfs for the call to fill.
+    if unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+}

@@ -888,15 +888,7 @@ impl Store for FsStore {
     }
 
     fn free_space(&self) -> Option<u64> {
-        use std::os::unix::ffi::OsStrExt;
-        let path = std::ffi::CString::new(self.root.as_os_str().as_bytes()).ok()?;
-        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-        // SAFETY: `path` is a NUL-terminated string and `st` a valid,
-        // writable statvfs for the call to fill.
-        if unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 {
-            return None;
-        }
-        Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+        crate::util::free_space(&self.root)
     }
 
     fn object_missing(&self, key: &str) -> bool {

@@ -409,6 +409,11 @@ impl Store for TieredStore {
         Some(self.bucket.ping().await.map_err(|e| e.to_string()))
     }
 
+    /// Free space where this replica stages and keeps its local tier.
+    fn free_space(&self) -> Option<u64> {
+        crate::util::free_space(&self.local.tmp_dir())
+    }
+
     fn shared(&self) -> Option<Arc<dyn Store>> {
         Some(self.bucket.clone())
     }
