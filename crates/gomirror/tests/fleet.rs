@@ -412,6 +412,9 @@ fn rot_in_the_bucket_is_never_served_and_healed_once() {
     for i in 0..3 {
         f.start(i, &up.url(), &[]);
     }
+    for i in 0..3 {
+        f.wait_coordinated(i);
+    }
     let (st, good) = get(&format!("{}{ZIP}", f.r(0).url));
     assert_eq!(st, 200);
     // The zip's blob: the one of its size.
@@ -449,7 +452,19 @@ fn rot_in_the_bucket_is_never_served_and_healed_once() {
     );
     assert_eq!(f.garage.get(&blob).as_deref(), Some(&good[..]), "healed");
     assert_eq!(up.count(ZIP), 2, "fetched once more to heal");
-    // The others serve the admitted bytes and never see the rot.
+    // The others were told: they dropped what they held of the old
+    // record (replica 0 its local copy), serve the admitted bytes, and
+    // never saw the rot.
+    for i in [0, 2] {
+        wait_for(Duration::from_secs(10), || {
+            metric(
+                &scrape(f.r(i)),
+                "gomirror_fleet_changes_received_total",
+                &[],
+            ) >= 1.0
+        })
+        .unwrap_or_else(|| panic!("replica {i} was not told of the quarantine and heal"));
+    }
     for i in [0, 2] {
         let (st, body) = get(&format!("{}{ZIP}", f.r(i).url));
         assert_eq!((st, body == good), (200, true), "replica {i}");

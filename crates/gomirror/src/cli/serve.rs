@@ -143,12 +143,30 @@ pub fn open_store_for_tool(
         StoreUrl::Remote(url) => {
             let inner = crate::store::remote::object_store_for(&url)
                 .with_context(|| format!("GOMIRROR_STORE {url}"))?;
-            let stage = std::env::temp_dir().join(format!("gomirror-tool-{}", std::process::id()));
+            let stage = tool_dir(&std::env::temp_dir().join("gomirror-tools"));
             let b = crate::store::BucketStore::new(inner, &stage, &url)
                 .with_context(|| format!("staging directory {}", stage.display()))?;
             Ok((Arc::new(b), url))
         }
     }
+}
+
+/// `<parent>/<pid>`: this process's working directory under `parent`;
+/// the directories of processes that no longer run are removed first.
+fn tool_dir(parent: &std::path::Path) -> std::path::PathBuf {
+    if let Ok(rd) = std::fs::read_dir(parent) {
+        for e in rd.flatten() {
+            let gone = e
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+                .is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists());
+            if gone {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    parent.join(std::process::id().to_string())
 }
 
 /// A store and, for a fleet replica, its fleet.
@@ -177,9 +195,10 @@ fn open_store(cfg: &Config, beside: bool) -> Result<OpenedStore> {
     };
     let inner = crate::store::remote::object_store_for(url)
         .with_context(|| format!("GOMIRROR_STORE {url}"))?;
-    // A tool beside a server stages and caches in its own directories.
+    // A tool beside a server stages and caches in its own directories
+    // (those of tools that have exited are removed).
     let (stage, local) = if beside {
-        let d = cfg.data_dir.join(format!("tool-{}", std::process::id()));
+        let d = tool_dir(&cfg.data_dir.join("tools"));
         (d.join("stage"), d.join("local"))
     } else {
         (cfg.data_dir.join("stage"), cfg.data_dir.join("local"))
