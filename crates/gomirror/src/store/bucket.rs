@@ -371,6 +371,24 @@ impl BucketStore {
         Ok(Commit::Written)
     }
 
+    /// Quarantines `key` if its record is still `read` (the record the
+    /// rotten copy was read with; `None`: whatever it is): a replica that
+    /// found a copy rotten does not take out the object another replica
+    /// has meanwhile healed it with (a new record, if the same bytes).
+    pub(crate) async fn quarantine_blob(
+        &self,
+        key: &str,
+        read: Option<(&Meta, &str)>,
+        reason: &str,
+    ) -> Result<()> {
+        match self.stored(key).await? {
+            Some(s) if read.is_none_or(|(m, b)| *m == s.meta && b == s.blob) => {
+                self.quarantine_stored(key, &s, reason).await
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Moves the record and bytes of `key` under `q/`, then removes them.
     async fn quarantine_stored(&self, key: &str, s: &Stored, reason: &str) -> Result<()> {
         let dir = format!(
@@ -628,10 +646,7 @@ impl Store for BucketStore {
     }
 
     async fn quarantine(&self, key: &str, reason: &str) -> Result<()> {
-        match self.stored(key).await? {
-            Some(s) => self.quarantine_stored(key, &s, reason).await,
-            None => Ok(()),
-        }
+        self.quarantine_blob(key, None, reason).await
     }
 
     async fn delete(&self, key: &str) -> Result<()> {

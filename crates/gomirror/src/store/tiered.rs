@@ -386,8 +386,18 @@ impl Store for TieredStore {
     }
 
     async fn quarantine(&self, key: &str, reason: &str) -> Result<()> {
+        // The copy found rotten is the one the local record names (the
+        // record it was read with); another replica may have healed the
+        // key since.
+        let read = self.local.peek(key);
         self.local.remove(key);
-        self.bucket.quarantine(key, reason).await?;
+        self.bucket
+            .quarantine_blob(
+                key,
+                read.as_ref().map(|e| (&e.meta, e.blob.as_str())),
+                reason,
+            )
+            .await?;
         self.local.remove(key);
         self.coord.announce(key);
         Ok(())
@@ -545,5 +555,37 @@ mod tests {
         );
         assert!(matches!(b.put_first(three).await.unwrap(), Commit::Kept(_)));
         assert_eq!(b.get_bytes(key).await.unwrap().unwrap().1, x);
+    }
+
+    /// Two replicas find one copy rotten: the first quarantines and heals
+    /// it; the second's late quarantine leaves the healed object alone.
+    #[tokio::test]
+    async fn a_late_quarantine_spares_the_healed_object() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
+        let a = tiered(
+            inner.clone(),
+            &dir.path().join("a"),
+            1 << 20,
+            Coordination::fleet(),
+        );
+        let b = tiered(inner, &dir.path().join("b"), 1 << 20, Coordination::fleet());
+        let key = "m/@v/v1.0.0.mod";
+        let meta = crate::admit::testing::meta_of(b"module m\n", "up");
+        a.put_bytes(key, b"module m\n", &meta).await.unwrap();
+        // Both have read it (with its record).
+        assert!(b.get_bytes(key).await.unwrap().is_some());
+        a.quarantine(key, "rot").await.unwrap();
+        let healed = Meta {
+            admitted_at: meta.admitted_at + 1,
+            ..meta.clone()
+        };
+        a.put_bytes(key, b"module m\n", &healed).await.unwrap();
+        b.quarantine(key, "rot").await.unwrap();
+        assert_eq!(a.meta(key).await.unwrap(), Some(healed));
+        // A quarantine of what it read now takes it out.
+        b.get_bytes(key).await.unwrap();
+        b.quarantine(key, "rot").await.unwrap();
+        assert_eq!(a.meta(key).await.unwrap(), None);
     }
 }
