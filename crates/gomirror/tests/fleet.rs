@@ -67,6 +67,33 @@ fn large_upstream(dir: &Path, payload: &str, mib: usize, versions: &[&'static st
     Upstream::start(dir)
 }
 
+/// At most this many fleets run at once (each is a dozen processes; the
+/// test machine may have 2 cores).
+const FLEETS_AT_ONCE: usize = 4;
+static RUNNING: (std::sync::Mutex<usize>, std::sync::Condvar) =
+    (std::sync::Mutex::new(0), std::sync::Condvar::new());
+
+/// A turn to run a fleet, given back on drop.
+struct Turn;
+
+impl Turn {
+    fn take() -> Turn {
+        let mut n = RUNNING.0.lock().unwrap_or_else(|e| e.into_inner());
+        while *n >= FLEETS_AT_ONCE {
+            n = RUNNING.1.wait(n).unwrap_or_else(|e| e.into_inner());
+        }
+        *n += 1;
+        Turn
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        *RUNNING.0.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        RUNNING.1.notify_one();
+    }
+}
+
 /// The peers of one fleet test: a Garage cluster, Redis, the replicas.
 struct Fleet {
     garage: Garage,
@@ -75,11 +102,15 @@ struct Fleet {
     replicas: Vec<Option<Server>>,
     /// The bucket prefix the replicas share.
     prefix: String,
+    /// Dropped last (fields drop in order): the peers are gone by then.
+    _turn: Turn,
 }
 
 impl Fleet {
     fn new() -> Fleet {
+        let turn = Turn::take();
         Fleet {
+            _turn: turn,
             garage: Garage::start(),
             redis: Redis::new(),
             dir: tempfile::tempdir().unwrap(),
