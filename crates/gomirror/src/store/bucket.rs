@@ -158,6 +158,13 @@ impl BucketStore {
         Ok(Some(s))
     }
 
+    /// The object store underneath, and the name of a key's blob (tests
+    /// that tamper with stored copies).
+    #[cfg(test)]
+    pub(crate) fn raw(&self, key: &str, sha256: &str) -> (Arc<dyn ObjectStore>, Path) {
+        (self.inner.clone(), Self::blob_path(key, sha256))
+    }
+
     /// The committed record of `key` and the blob it names, or `None`.
     pub(crate) async fn record(&self, key: &str) -> Result<Option<(Meta, String)>> {
         Ok(self.stored(key).await?.map(|s| (s.meta, s.blob)))
@@ -484,6 +491,10 @@ struct StreamRead {
     inner: Arc<dyn ObjectStore>,
     path: Path,
     len: u64,
+    /// The entity tag of the copy opened: every ranged read asks for that
+    /// copy (`If-Match`), so a copy replaced meanwhile fails the read
+    /// instead of mixing two copies.
+    e_tag: Option<String>,
     /// The open ranged response: its position, the body, bytes read
     /// ahead of the position.
     cursor: tokio::sync::Mutex<Option<Cursor>>,
@@ -525,6 +536,7 @@ impl StreamRead {
         if cur.as_ref().is_none_or(|c| c.pos != pos) {
             let opts = object_store::GetOptions {
                 range: Some(object_store::GetRange::Offset(pos)),
+                if_match: self.e_tag.clone(),
                 ..Default::default()
             };
             let r = self
@@ -556,31 +568,50 @@ impl BucketStore {
     /// Opens the bytes of a record.
     async fn open_stored(&self, key: &str, s: Stored) -> Result<Option<Opened>> {
         let path = Self::blob_path(key, &s.blob);
-        let reader = if s.meta.size <= SMALL {
+        // The fingerprint names this very stored copy: the blob and the
+        // storage's entity tag and time, which any overwrite changes (a
+        // blob's name alone would not tell a copy changed in place).
+        let fp = |m: &object_store::ObjectMeta| {
+            format!(
+                "bucket:{}:{}:{}",
+                s.blob,
+                m.e_tag.as_deref().unwrap_or(""),
+                m.last_modified.timestamp_micros()
+            )
+        };
+        let (reader, fingerprint) = if s.meta.size <= SMALL {
             match self.inner.get(&path).await {
-                Ok(r) => BucketRead::Whole(r.bytes().await.map_err(|e| remote_err("get", key, e))?),
+                Ok(r) => {
+                    let f = fp(&r.meta);
+                    let b = r.bytes().await.map_err(|e| remote_err("get", key, e))?;
+                    (BucketRead::Whole(b), Some(f))
+                }
                 // Record without bytes: read as empty (the length check
                 // calls it rot).
-                Err(e) if is_not_found(&e) => BucketRead::Whole(Bytes::new()),
+                Err(e) if is_not_found(&e) => (BucketRead::Whole(Bytes::new()), None),
                 Err(e) => return Err(remote_err("get", key, e)),
             }
         } else {
-            let len = match self.inner.head(&path).await {
-                Ok(m) => m.size,
-                Err(e) if is_not_found(&e) => 0,
+            match self.inner.head(&path).await {
+                Ok(m) => {
+                    let f = fp(&m);
+                    let r = StreamRead {
+                        inner: self.inner.clone(),
+                        path,
+                        len: m.size,
+                        e_tag: m.e_tag.clone(),
+                        cursor: tokio::sync::Mutex::new(None),
+                    };
+                    (BucketRead::Stream(r), Some(f))
+                }
+                Err(e) if is_not_found(&e) => (BucketRead::Whole(Bytes::new()), None),
                 Err(e) => return Err(remote_err("head", key, e)),
-            };
-            BucketRead::Stream(StreamRead {
-                inner: self.inner.clone(),
-                path,
-                len,
-                cursor: tokio::sync::Mutex::new(None),
-            })
+            }
         };
         Ok(Some(Opened {
             meta: s.meta,
             reader: Box::new(reader),
-            fingerprint: Some(format!("bucket:{}", s.blob)),
+            fingerprint,
         }))
     }
 
@@ -757,5 +788,28 @@ mod tests {
     async fn bucket_store_passes_compliance() {
         let (s, _d) = store();
         crate::store::compliance::run_all(&s).await;
+    }
+
+    /// A large copy overwritten in place in the bucket (same blob name):
+    /// its fingerprint changes, and a reader of the old copy fails rather
+    /// than read the new bytes.
+    #[tokio::test]
+    async fn a_copy_changed_in_place_changes_fingerprint_and_fails_readers() {
+        use crate::store::PutBytes;
+        let (s, _d) = store();
+        let data: Vec<u8> = (0..(3u32 << 20)).map(|i| (i % 253) as u8).collect();
+        let meta = crate::admit::testing::meta_of(&data, "up");
+        let key = "example.com/big/@v/v1.0.0.zip";
+        s.put_bytes(key, &data, &meta).await.unwrap();
+        let o = s.open(key).await.unwrap().unwrap();
+        assert_eq!(o.reader.read_at(0, 10).await.unwrap(), &data[..10]);
+        let (inner, blob) = s.raw(key, &meta.sha256);
+        let mut bad = data.clone();
+        bad[2 << 20] ^= 1;
+        inner.put(&blob, PutPayload::from(bad)).await.unwrap();
+        // A read elsewhere in the old copy needs a new request: refused.
+        assert!(o.reader.read_at(2 << 20, 10).await.is_err());
+        let again = s.open(key).await.unwrap().unwrap();
+        assert_ne!(again.fingerprint, o.fingerprint);
     }
 }

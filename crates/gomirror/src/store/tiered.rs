@@ -351,7 +351,8 @@ impl Store for TieredStore {
             return None;
         }
         if !e.has_bytes {
-            return Some(format!("bucket:{}", e.blob));
+            // Streamed from the bucket: only a request can tell which copy.
+            return None;
         }
         let m = std::fs::metadata(self.local.bytes_path(key, &e.blob)).ok()?;
         Some(local_fingerprint(&e.blob, &m))
