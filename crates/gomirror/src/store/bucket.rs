@@ -36,6 +36,11 @@ const LONG_KEY: usize = 900;
 const SMALL: u64 = 1 << 20;
 /// Objects larger than this are uploaded in parts of this size.
 const PART: usize = 8 << 20;
+/// Parts of one upload in flight at once.
+const UPLOAD_CONCURRENCY: usize = 4;
+/// Uploads in parts running at once, process-wide: with their parts in
+/// flight they hold at most 4 × 4 × 8 MiB of memory; more wait their turn.
+static LARGE_UPLOADS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
 /// How long a claim to commit a key first holds without a record: a
 /// writer that stalls longer than this (between claiming and writing its
 /// record) has lost its claim, and checks that it still holds before it
@@ -191,46 +196,46 @@ impl BucketStore {
                 .map_err(|e| remote_err("put", key, e))?;
             return Ok(());
         }
-        let mut up = self
+        let _turn = LARGE_UPLOADS.acquire().await.expect("never closed");
+        let up = self
             .inner
             .put_multipart(blob)
             .await
             .map_err(|e| remote_err("put", key, e))?;
+        // Parts of PART bytes, UPLOAD_CONCURRENCY of them in flight at once.
+        let mut w = object_store::WriteMultipart::new_with_chunk_size(up, PART);
         let r: Result<()> = async {
             use tokio::io::AsyncReadExt;
-            let mut f = tokio::fs::File::open(staged)
-                .await
-                .map_err(|e| StoreError::Io {
-                    op: "read staged",
-                    key: key.to_owned(),
-                    source: e,
-                })?;
+            let staged_err = |e| StoreError::Io {
+                op: "read staged",
+                key: key.to_owned(),
+                source: e,
+            };
+            let mut f = tokio::fs::File::open(staged).await.map_err(staged_err)?;
+            let mut buf = vec![0u8; 1 << 20];
             loop {
-                let mut buf = Vec::with_capacity(PART);
-                let n = (&mut f)
-                    .take(PART as u64)
-                    .read_to_end(&mut buf)
-                    .await
-                    .map_err(|e| StoreError::Io {
-                        op: "read staged",
-                        key: key.to_owned(),
-                        source: e,
-                    })?;
+                let n = f.read(&mut buf).await.map_err(staged_err)?;
                 if n == 0 {
                     break;
                 }
-                up.put_part(PutPayload::from(buf))
+                w.wait_for_capacity(UPLOAD_CONCURRENCY)
                     .await
                     .map_err(|e| remote_err("put", key, e))?;
+                w.write(&buf[..n]);
             }
-            up.complete().await.map_err(|e| remote_err("put", key, e))?;
             Ok(())
         }
         .await;
-        if r.is_err() {
-            let _ = up.abort().await;
+        match r {
+            Ok(()) => {
+                w.finish().await.map_err(|e| remote_err("put", key, e))?;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = w.abort().await;
+                Err(e)
+            }
         }
-        r
     }
 
     /// Writes the record of `key` naming `blob`: the commit point.
@@ -528,6 +533,9 @@ impl ObjectRead for BucketRead {
 }
 
 impl StreamRead {
+    /// Reads `max` bytes from `pos` (fewer only at the end of the copy),
+    /// continuing the open ranged response when `pos` is where it is, else
+    /// asking for the copy opened from `pos` on.
     async fn read_at(&self, pos: u64, max: usize) -> std::io::Result<Bytes> {
         if pos >= self.len || max == 0 {
             return Ok(Bytes::new());
@@ -551,16 +559,25 @@ impl StreamRead {
             });
         }
         let c = cur.as_mut().expect("set above");
-        while c.ahead.is_empty() {
-            match c.body.next().await {
-                Some(b) => c.ahead = b.map_err(std::io::Error::other)?,
-                None => return Ok(Bytes::new()),
+        let mut out = bytes::BytesMut::new();
+        while out.len() < max {
+            if c.ahead.is_empty() {
+                match c.body.next().await {
+                    Some(b) => c.ahead = b.map_err(std::io::Error::other)?,
+                    None => break,
+                }
+                continue;
             }
+            let n = (max - out.len()).min(c.ahead.len());
+            let part = c.ahead.split_to(n);
+            c.pos += n as u64;
+            if out.is_empty() && n == max {
+                // One network chunk holds it all: no copy.
+                return Ok(part);
+            }
+            out.extend_from_slice(&part);
         }
-        let n = max.min(c.ahead.len());
-        let out = c.ahead.split_to(n);
-        c.pos += n as u64;
-        Ok(out)
+        Ok(out.freeze())
     }
 }
 
@@ -592,20 +609,28 @@ impl BucketStore {
                 Err(e) => return Err(remote_err("get", key, e)),
             }
         } else {
-            match self.inner.head(&path).await {
-                Ok(m) => {
-                    let f = fp(&m);
+            // One request: the copy's metadata and its body from the
+            // start (where reads usually begin).
+            match self.inner.get(&path).await {
+                Ok(r) => {
+                    let f = fp(&r.meta);
+                    let (len, e_tag) = (r.meta.size, r.meta.e_tag.clone());
+                    let cursor = Cursor {
+                        pos: 0,
+                        body: r.into_stream(),
+                        ahead: Bytes::new(),
+                    };
                     let r = StreamRead {
                         inner: self.inner.clone(),
                         path,
-                        len: m.size,
-                        e_tag: m.e_tag.clone(),
-                        cursor: tokio::sync::Mutex::new(None),
+                        len,
+                        e_tag,
+                        cursor: tokio::sync::Mutex::new(Some(cursor)),
                     };
                     (BucketRead::Stream(r), Some(f))
                 }
                 Err(e) if is_not_found(&e) => (BucketRead::Whole(Bytes::new()), None),
-                Err(e) => return Err(remote_err("head", key, e)),
+                Err(e) => return Err(remote_err("get", key, e)),
             }
         };
         Ok(Some(Opened {
@@ -623,6 +648,26 @@ impl BucketStore {
         };
         let blob = s.blob.clone();
         Ok(self.open_stored(key, s).await?.map(|o| (o, blob)))
+    }
+
+    /// Opens the bytes of `key` as the record `meta`/`blob` (known current)
+    /// names, without reading the record again; `None` when the blob is
+    /// gone (the record changed meanwhile: ask again).
+    pub(crate) async fn open_blob(
+        &self,
+        key: &str,
+        meta: &Meta,
+        blob: &str,
+    ) -> Result<Option<Opened>> {
+        let s = Stored {
+            key: key.to_owned(),
+            meta: meta.clone(),
+            blob: blob.to_owned(),
+        };
+        match self.open_stored(key, s).await? {
+            Some(o) if o.fingerprint.is_none() => Ok(None),
+            o => Ok(o),
+        }
     }
 
     /// Checks that the bucket answers (a list of one page of records).

@@ -341,6 +341,13 @@ impl Store for TieredStore {
         if self.local.fits(meta.size) {
             return self.fill(key, &meta, &blob).await;
         }
+        // Too large for the local tier: streamed from the bucket (the blob
+        // the current record names; the record is read again only if that
+        // blob is gone).
+        if let Some(o) = self.bucket.open_blob(key, &meta, &blob).await? {
+            return Ok(Some(o));
+        }
+        self.local.remove(key);
         Ok(self.bucket.open_with_blob(key).await?.map(|(o, _)| o))
     }
 
