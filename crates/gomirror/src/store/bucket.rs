@@ -755,6 +755,10 @@ impl Store for BucketStore {
         Ok(keys)
     }
 
+    /// Blobs no record names (a crash between the upload and the record,
+    /// or a replaced object's old blob). A record whose blob is gone is
+    /// listed like any object, and reading it finds it rotten (the scrub
+    /// heals it), so it is not reported here.
     async fn unrecorded(&self, prefix: &str) -> Result<Unrecorded> {
         // Blobs are named by key hash: only a whole-store pass can tell
         // which ones no record names.
@@ -762,18 +766,12 @@ impl Store for BucketStore {
             return Ok(Unrecorded::default());
         }
         let mut named = std::collections::HashSet::new();
-        let mut out = Unrecorded::default();
         for key in self.list("").await? {
             if let Ok(Some(s)) = self.stored(&key).await {
-                let blob = Self::blob_path(&key, &s.blob);
-                match self.inner.head(&blob).await {
-                    Ok(_) => {}
-                    Err(e) if is_not_found(&e) => out.records_without_bytes.push(key.clone()),
-                    Err(e) => return Err(remote_err("head", &key, e)),
-                }
-                named.insert(blob.to_string());
+                named.insert(Self::blob_path(&key, &s.blob).to_string());
             }
         }
+        let mut out = Unrecorded::default();
         for m in self.list_dir("b").await? {
             if !named.contains(m.location.as_ref()) {
                 out.bytes_without_record.push(UnrecordedFile {
@@ -783,7 +781,6 @@ impl Store for BucketStore {
                 });
             }
         }
-        out.records_without_bytes.sort();
         out.bytes_without_record.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
     }
@@ -797,10 +794,20 @@ impl Store for BucketStore {
         if !name.starts_with("b/") {
             return Ok(());
         }
-        // Still named by no record? Only a whole pass can tell: look again.
-        let un = self.unrecorded("").await?;
-        if !un.bytes_without_record.iter().any(|f| f.key == name) {
+        // Still named by no record? The keys of its directory's hash are
+        // the only ones whose record could name it.
+        let Some(kh) = name.split('/').nth(1) else {
             return Ok(());
+        };
+        for key in self.list("").await? {
+            if key_hash(&key) != kh {
+                continue;
+            }
+            if let Some(s) = self.stored(&key).await? {
+                if Self::blob_path(&key, &s.blob).as_ref() == name {
+                    return Ok(());
+                }
+            }
         }
         let path = Path::from(name);
         let dest = Path::from(format!(
@@ -856,5 +863,51 @@ mod tests {
         assert!(o.reader.read_at(2 << 20, 10).await.is_err());
         let again = s.open(key).await.unwrap().unwrap();
         assert_ne!(again.fingerprint, o.fingerprint);
+    }
+
+    /// A blob no record names (a crash between upload and record, or a
+    /// replaced object's old blob) is found, and moved aside; a named one
+    /// is left alone.
+    #[tokio::test]
+    async fn blobs_without_records_are_found_and_quarantined() {
+        use crate::store::PutBytes;
+        let (s, _d) = store();
+        let key = "example.com/o/@v/list";
+        let one = crate::admit::testing::meta_of(b"v1.0.0\n", "up");
+        s.put_bytes(key, b"v1.0.0\n", &one).await.unwrap();
+        assert!(s
+            .unrecorded("")
+            .await
+            .unwrap()
+            .bytes_without_record
+            .is_empty());
+        let two = crate::admit::testing::meta_of(b"v1.0.0\nv1.1.0\n", "up");
+        s.put_bytes(key, b"v1.0.0\nv1.1.0\n", &two).await.unwrap();
+        let (_, old) = s.raw(key, &one.sha256);
+        let (_, current) = s.raw(key, &two.sha256);
+        let found: Vec<String> = s
+            .unrecorded("")
+            .await
+            .unwrap()
+            .bytes_without_record
+            .into_iter()
+            .map(|f| f.key)
+            .collect();
+        assert_eq!(found, [old.to_string()]);
+        s.quarantine_unrecorded(current.as_ref(), "test")
+            .await
+            .unwrap();
+        s.quarantine_unrecorded(old.as_ref(), "test").await.unwrap();
+        assert!(s
+            .unrecorded("")
+            .await
+            .unwrap()
+            .bytes_without_record
+            .is_empty());
+        assert_eq!(
+            s.get_bytes(key).await.unwrap().unwrap().1,
+            b"v1.0.0\nv1.1.0\n"
+        );
+        assert_eq!(s.list_dir("q").await.unwrap().len(), 1);
     }
 }
