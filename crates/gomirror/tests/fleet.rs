@@ -148,13 +148,24 @@ impl Fleet {
     /// Starts replica `i` (its own data directory) with upstream chain
     /// `goproxy`.
     fn start(&mut self, i: usize, goproxy: &str, extra: &[(&str, &str)]) -> &Server {
+        self.start_with_args(i, goproxy, &[], extra)
+    }
+
+    /// [`Fleet::start`] with extra command-line arguments.
+    fn start_with_args(
+        &mut self,
+        i: usize,
+        goproxy: &str,
+        args: &[&str],
+        extra: &[(&str, &str)],
+    ) -> &Server {
         let env = self.env(i, extra);
         let env: Vec<(&str, &std::ffi::OsStr)> = env
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_os_str()))
             .collect();
         let data = self.dir.path().join(format!("r{i}"));
-        let s = Server::start_with_env(&data, goproxy, &[], &env);
+        let s = Server::start_with_env(&data, goproxy, args, &env);
         while self.replicas.len() <= i {
             self.replicas.push(None);
         }
@@ -874,4 +885,46 @@ fn verify_reads_the_shared_bucket() {
     assert!(!out.status.success(), "{text}");
     assert!(text.contains("example.com/fleet/@v/v1.0.0.zip"), "{text}");
     assert_eq!(f.garage.get(&blob), Some(bad), "read-only");
+}
+
+/// The checksum database's last verified head is the fleet's: a replica
+/// that never verified a head itself still detects a fork against the
+/// head another replica verified.
+#[test]
+fn a_checksum_database_fork_is_detected_by_any_replica() {
+    let mut f = Fleet::new();
+    let dir = f.dir.path().join("up");
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = support::sumdb::TestSumdb::start();
+    db.add_filler(300);
+    for (v, payload) in [("v1.0.0", "a"), ("v1.1.0", "b")] {
+        let m = ModVersion {
+            version: v,
+            ..module(payload)
+        };
+        let zip_h1 = publish(&dir, &m);
+        let mod_h1 = gomod::dirhash::hash_go_mod(&m.files[0].1);
+        db.add(MODULE, v, &zip_h1, &mod_h1);
+    }
+    let up = Upstream::start(&dir);
+    let gosumdb = format!("{} {}", db.vkey, db.url());
+    f.start_with_args(0, &up.url(), &["--gosumdb", &gosumdb], &[]);
+    let (st, body) = get(&format!("{}/{MODULE}/@v/v1.0.0.mod", f.r(0).url));
+    assert_eq!(st, 200, "{}", String::from_utf8_lossy(&body));
+    assert!(!f.bucket("r/sumdb/").is_empty(), "{:?}", f.bucket(""));
+    // A replica that has verified nothing yet; then the database forks.
+    f.start_with_args(1, &up.url(), &["--gosumdb", &gosumdb], &[]);
+    f.wait_coordinated(1);
+    db.fork();
+    let (st, body) = get(&format!("{}/{MODULE}/@v/v1.1.0.mod", f.r(1).url));
+    let text = String::from_utf8_lossy(&body);
+    assert_eq!(st, 502, "{text}");
+    assert!(text.contains("FORK"), "{text}");
+    assert!(f.bucket("r/example.com/fleet/@v/v1.1.0").is_empty());
+    // The fork shows in the fleet's events, on the other replica too.
+    wait_for(Duration::from_secs(10), || {
+        let (st, text) = admin(false, &format!("{}/-/events", f.r(0).url));
+        st == 200 && text.contains("sumdb_fork") && text.contains("\"r1\"")
+    })
+    .expect("the fork is a fleet event");
 }
