@@ -928,3 +928,36 @@ fn a_checksum_database_fork_is_detected_by_any_replica() {
     })
     .expect("the fork is a fleet event");
 }
+
+/// The CDN canary runs on one replica at a time, once per interval across
+/// the fleet (not once per replica).
+#[test]
+fn the_cdn_canary_runs_once_per_interval_fleet_wide() {
+    let mut f = Fleet::new();
+    let up = upstream(&f.dir.path().join("up"), "one");
+    // The "CDN" is replica 0 itself: the canary fetches through it and
+    // compares with the store.
+    f.start(0, &up.url(), &[]);
+    let cdn = f.r(0).url.clone();
+    let (st, _) = get(&format!("{cdn}{ZIP}"));
+    assert_eq!(st, 200);
+    let watch = [
+        ("GOMIRROR_WATCH_CDN", cdn.as_str()),
+        ("GOMIRROR_WATCH_INTERVAL", "2s"),
+    ];
+    for i in 1..4 {
+        f.start(i, &up.url(), &watch);
+    }
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_secs(9));
+    let passes: Vec<usize> = (1..4)
+        .map(|i| f.r(i).log().matches("cdn canary pass").count())
+        .collect();
+    let total: usize = passes.iter().sum();
+    let most = started.elapsed().as_secs() as usize / 2 + 2;
+    assert!(
+        (2..=most).contains(&total),
+        "{total} canary passes in {:?} over 3 replicas ({passes:?}): expected one per 2 s interval",
+        started.elapsed()
+    );
+}
