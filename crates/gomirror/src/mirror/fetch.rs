@@ -339,6 +339,11 @@ impl Mirror {
         match self.store.put_first(obj).await.map_err(TryError::from)? {
             crate::store::Commit::Written => {
                 self.usage.change(&key, old, Some(size));
+                // Admission's hash of these bytes is their first
+                // verification (see Verifier::admitted).
+                if let Some(fp) = self.store.fingerprint(&key) {
+                    self.verifier.admitted(&key, fp);
+                }
                 Ok(true)
             }
             crate::store::Commit::Kept(m) => {

@@ -802,4 +802,34 @@ mod tests {
             .unwrap();
         assert!(obj.hashes_on_the_way_out());
     }
+
+    /// Admission's hash of a large object is its first verification: the
+    /// first serve of the committed copy reads it once (no whole
+    /// verification first, no hashing on the way out); a copy changed
+    /// after the commit is verified again.
+    #[tokio::test]
+    async fn an_admitted_copy_is_served_without_reading_it_twice() {
+        let store = Arc::new(MemStore::new().unwrap());
+        let m = mirror(store.clone(), Duration::from_secs(600));
+        let data: Vec<u8> = (0..3 * crate::verify::SMALL_OBJECT as u32)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let meta = crate::admit::testing::meta_of(&data, "test");
+        let obj = crate::admit::testing::admitted(KEY, store.stage().unwrap(), &data, meta.clone());
+        assert!(matches!(m.commit_first(obj, "test").await, Ok(true)));
+        let v = m
+            .versioned("example.com/m", "v1.0.0", FileKind::Zip)
+            .await
+            .unwrap();
+        assert!(v.is_streamed() && !v.hashes_on_the_way_out());
+        assert_eq!(collect(&m, None).await.unwrap(), (data.clone(), true));
+        // Another copy under the same key (not through admission): read
+        // whole and hashed on the way out as before.
+        store.put_bytes(KEY, &data, &meta).await.unwrap();
+        let v = m
+            .versioned("example.com/m", "v1.0.0", FileKind::Zip)
+            .await
+            .unwrap();
+        assert!(v.hashes_on_the_way_out());
+    }
 }

@@ -309,6 +309,20 @@ impl Verifier {
         self.verified.lock().unwrap().remove(key);
     }
 
+    /// Records that the stored copy of `key` with `fingerprint` was just
+    /// verified whole: admission hashed exactly these bytes on their way
+    /// in, and the store committed that very file (the copy its
+    /// fingerprint names), so the first serve need not read it again. A
+    /// copy changed afterwards has another fingerprint and is verified
+    /// whole as before.
+    pub fn admitted(&self, key: &str, fingerprint: String) {
+        self.mem.lock().unwrap().remove(key);
+        self.verified
+            .lock()
+            .unwrap()
+            .insert(key.to_owned(), (fingerprint, Instant::now()));
+    }
+
     /// The lock serialising full verifications of one key.
     fn gate(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut gates = self.gates.lock().unwrap();
