@@ -513,3 +513,39 @@ fn sumdb_proxy_forwards_only_well_formed_public_paths() {
     assert!(!body.contains("not found: example.com"), "{body}");
     assert!(body.contains("404"), "{body}");
 }
+
+/// The checksum database is asked while the body downloads, not after it:
+/// with the upstream's zip stalled after a few bytes, the lookup has
+/// already been made.
+#[test]
+fn the_lookup_overlaps_the_download() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = corpus(dir.path());
+    let db = db_with(&corpus);
+    let up = Upstream::start(dir.path());
+    up.set_fault("/example.com/plain/@v/v1.0.0.zip", Fault::Stall(100));
+    let data = tempfile::tempdir().unwrap();
+    let gosumdb = format!("{} {}", db.vkey, db.url());
+    let srv = Server::start(
+        &data.path().join("d"),
+        &up.url(),
+        &["--gosumdb", &gosumdb, "--upstream-idle-timeout", "3s"],
+    );
+    let lookups = db.requests("/lookup/");
+    let url = format!("{}/example.com/plain/@v/v1.0.0.zip", srv.url);
+    let client = std::thread::spawn(move || support::get_blocking(&url));
+    let start = std::time::Instant::now();
+    while db.requests("/lookup/") == lookups && start.elapsed() < std::time::Duration::from_secs(10)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(
+        db.requests("/lookup/"),
+        lookups + 1,
+        "no lookup while the body was stalled"
+    );
+    assert!(!client.is_finished(), "the download had already ended");
+    // The stalled body then fails (idle timeout): nothing is admitted.
+    let (st, _) = client.join().unwrap();
+    assert_ne!(st, 200);
+}

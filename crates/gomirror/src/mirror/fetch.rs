@@ -388,6 +388,16 @@ impl Mirror {
         ext: FileKind,
         ctx: &FetchCtx,
     ) -> Result<(), TryError> {
+        // The checksum database is asked while the body downloads (its
+        // answer is cached: a second attempt asks nothing); a lookup whose
+        // answer is not needed finishes in the background.
+        let early = match ext {
+            FileKind::Info => None,
+            FileKind::Mod | FileKind::Zip => self.sumdb_for(module).cloned().map(|db| {
+                let (m, v) = (module.to_owned(), version.to_owned());
+                tokio::spawn(async move { db.lookup(&m, &v).await })
+            }),
+        };
         let received = self.fetch_body(src, key, admit::max_size(ext), ctx).await?;
         let refuse = |e: AdmitError| self.refuse(e, src.name(), key);
         // The stored other half of this version, which the content must
@@ -412,7 +422,8 @@ impl Mirror {
         let admitted = if ext == FileKind::Info {
             checked.admit_unvouched()
         } else {
-            self.vouch(module, version, ext, checked, src, key).await?
+            self.vouch(module, version, ext, checked, src, key, early)
+                .await?
         };
         let size = admitted.meta().size;
         if !self.commit_first(admitted, src.name()).await? {
@@ -429,6 +440,10 @@ impl Mirror {
     /// this upstream's content (the next is tried); a database that is
     /// unreachable (strict mode), lying or without the version ends the
     /// walk.
+    // The version, the content and where it came from, and the lookup
+    // begun with its download: each is needed, and they belong together
+    // only here.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn vouch(
         self: &Arc<Self>,
         module: &str,
@@ -437,12 +452,21 @@ impl Mirror {
         checked: admit::Checked,
         src: &Source,
         key: &str,
+        early: Option<tokio::task::JoinHandle<Result<sumdb::Vouch, sumdb::SumdbError>>>,
     ) -> Result<admit::Admitted, TryError> {
         let Some(db) = self.sumdb_for(module).cloned() else {
             return Ok(checked.admit_unvouched());
         };
         let h1 = checked.h1().unwrap_or_default().to_owned();
-        match db.lookup(module, version).await {
+        // The lookup started with the download, else one now.
+        let looked = match early {
+            Some(h) => match h.await {
+                Ok(r) => r,
+                Err(_) => db.lookup(module, version).await,
+            },
+            None => db.lookup(module, version).await,
+        };
+        match looked {
             Ok(v) => {
                 let want = if ext == FileKind::Zip { v.zip } else { v.gomod };
                 match checked.admit_vouched(&db.cfg.name, want.as_deref(), v.tree_size) {
