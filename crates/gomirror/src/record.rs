@@ -52,9 +52,11 @@ impl Staged {
     pub fn file_mut(&mut self) -> &mut std::fs::File {
         self.file.as_file_mut()
     }
-    /// A staging file around an open temporary file (store backends only).
-    pub(crate) fn new(file: tempfile::NamedTempFile) -> Staged {
-        Staged { file }
+    /// A new empty staging file (`stage-*`) in `dir` (store backends
+    /// only; the one way they stage).
+    pub(crate) fn create_in(dir: &Path) -> std::io::Result<Staged> {
+        let file = tempfile::Builder::new().prefix("stage-").tempfile_in(dir)?;
+        Ok(Staged { file })
     }
     /// The temporary file, for a store backend to commit.
     pub(crate) fn into_temp(self) -> tempfile::NamedTempFile {

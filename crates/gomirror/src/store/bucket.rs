@@ -699,15 +699,11 @@ impl Store for BucketStore {
     }
 
     fn stage(&self) -> Result<Staged> {
-        let file = tempfile::Builder::new()
-            .prefix("stage-")
-            .tempfile_in(&self.staging)
-            .map_err(|e| StoreError::Io {
-                op: "stage",
-                key: String::new(),
-                source: e,
-            })?;
-        Ok(Staged::new(file))
+        Staged::create_in(&self.staging).map_err(|e| StoreError::Io {
+            op: "stage",
+            key: String::new(),
+            source: e,
+        })
     }
 
     async fn put(&self, obj: Admitted) -> Result<()> {
@@ -865,6 +861,17 @@ mod tests {
         assert_ne!(again.fingerprint, o.fingerprint);
     }
 
+    /// What `unrecorded("")` finds: the names of blobs no record names.
+    async fn unrecorded_blobs(s: &BucketStore) -> Vec<String> {
+        s.unrecorded("")
+            .await
+            .unwrap()
+            .bytes_without_record
+            .into_iter()
+            .map(|f| f.key)
+            .collect()
+    }
+
     /// A blob no record names (a crash between upload and record, or a
     /// replaced object's old blob) is found, and moved aside; a named one
     /// is left alone.
@@ -875,35 +882,17 @@ mod tests {
         let key = "example.com/o/@v/list";
         let one = crate::admit::testing::meta_of(b"v1.0.0\n", "up");
         s.put_bytes(key, b"v1.0.0\n", &one).await.unwrap();
-        assert!(s
-            .unrecorded("")
-            .await
-            .unwrap()
-            .bytes_without_record
-            .is_empty());
+        assert!(unrecorded_blobs(&s).await.is_empty());
         let two = crate::admit::testing::meta_of(b"v1.0.0\nv1.1.0\n", "up");
         s.put_bytes(key, b"v1.0.0\nv1.1.0\n", &two).await.unwrap();
         let (_, old) = s.raw(key, &one.sha256);
         let (_, current) = s.raw(key, &two.sha256);
-        let found: Vec<String> = s
-            .unrecorded("")
-            .await
-            .unwrap()
-            .bytes_without_record
-            .into_iter()
-            .map(|f| f.key)
-            .collect();
-        assert_eq!(found, [old.to_string()]);
+        assert_eq!(unrecorded_blobs(&s).await, [old.to_string()]);
         s.quarantine_unrecorded(current.as_ref(), "test")
             .await
             .unwrap();
         s.quarantine_unrecorded(old.as_ref(), "test").await.unwrap();
-        assert!(s
-            .unrecorded("")
-            .await
-            .unwrap()
-            .bytes_without_record
-            .is_empty());
+        assert!(unrecorded_blobs(&s).await.is_empty());
         assert_eq!(
             s.get_bytes(key).await.unwrap().unwrap().1,
             b"v1.0.0\nv1.1.0\n"

@@ -644,34 +644,19 @@ impl ObjectRead for FileRead {
     }
 
     async fn read_at(&self, pos: u64, max: usize) -> std::io::Result<Bytes> {
-        use std::os::unix::fs::FileExt;
         let Some(p) = self.file.clone() else {
             return Ok(Bytes::new());
         };
-        tokio::task::spawn_blocking(move || {
-            let f = p.file()?;
-            let mut buf = vec![0u8; max];
-            let mut n = 0;
-            while n < max {
-                match f.read_at(&mut buf[n..], pos + n as u64) {
-                    Ok(0) => break,
-                    Ok(k) => n += k,
-                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            buf.truncate(n);
-            Ok(Bytes::from(buf))
-        })
-        .await
-        .expect("store task panicked")
+        tokio::task::spawn_blocking(move || super::open_files::read_full_at(&*p.file()?, pos, max))
+            .await
+            .expect("store task panicked")
     }
 }
 
 /// Identifies a stored copy: its file's name, and its inode's identity and
 /// times (any write through the file system changes the ctime, so in-place
 /// rot or an edit by hand changes the fingerprint too).
-fn fingerprint_of(m: &std::fs::Metadata, name: &str) -> String {
+pub(super) fn fingerprint_of(m: &std::fs::Metadata, name: &str) -> String {
     use std::os::unix::fs::MetadataExt;
     format!(
         "{}:{}:{}:{}.{}:{}.{}:{name}",
@@ -779,11 +764,7 @@ impl Store for FsStore {
     }
 
     fn stage(&self) -> Result<Staged> {
-        let file = tempfile::Builder::new()
-            .prefix("stage-")
-            .tempfile_in(self.root.join("tmp"))
-            .map_err(io_err("stage", "tmp"))?;
-        Ok(Staged::new(file))
+        Staged::create_in(&self.root.join("tmp")).map_err(io_err("stage", "tmp"))
     }
 
     async fn put(&self, obj: Admitted) -> Result<()> {

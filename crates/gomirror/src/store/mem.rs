@@ -97,15 +97,11 @@ impl Store for MemStore {
     }
 
     fn stage(&self) -> Result<Staged> {
-        let file = tempfile::Builder::new()
-            .prefix("stage-")
-            .tempfile_in(self.staging.path())
-            .map_err(|e| StoreError::Io {
-                op: "stage",
-                key: String::new(),
-                source: e,
-            })?;
-        Ok(Staged::new(file))
+        Staged::create_in(self.staging.path()).map_err(|e| StoreError::Io {
+            op: "stage",
+            key: String::new(),
+            source: e,
+        })
     }
 
     async fn put(&self, obj: Admitted) -> Result<()> {

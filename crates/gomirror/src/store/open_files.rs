@@ -10,6 +10,29 @@
 //! to go on if the path now holds another file (device and inode differ),
 //! so a reader never mixes the bytes of two copies.
 
+/// Up to `max` bytes of `f` from `pos`: fewer only at the end of the file
+/// (the [`super::ObjectRead::read_at`] contract, for every file-backed
+/// reader).
+pub(super) fn read_full_at(
+    f: &std::fs::File,
+    pos: u64,
+    max: usize,
+) -> std::io::Result<bytes::Bytes> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; max];
+    let mut n = 0;
+    while n < max {
+        match f.read_at(&mut buf[n..], pos + n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(n);
+    Ok(bytes::Bytes::from(buf))
+}
+
 use lru::LruCache;
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;

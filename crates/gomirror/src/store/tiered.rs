@@ -276,19 +276,10 @@ impl TieredStore {
     }
 }
 
-/// The fingerprint of a local copy: the blob and the file's identity and
-/// times (so a local edit changes it).
+/// The fingerprint of a local copy: the file store's (the file's identity
+/// and times, so a local edit changes it) for the name `local:<blob>`.
 fn local_fingerprint(blob: &str, m: &std::fs::Metadata) -> String {
-    use std::os::unix::fs::MetadataExt;
-    format!(
-        "local:{blob}:{}:{}:{}.{}:{}.{}",
-        m.ino(),
-        m.len(),
-        m.mtime(),
-        m.mtime_nsec(),
-        m.ctime(),
-        m.ctime_nsec()
-    )
+    super::fs::fingerprint_of(m, &format!("local:{blob}"))
 }
 
 /// Positional reads of a local file.
@@ -304,24 +295,10 @@ impl ObjectRead for LocalRead {
     }
 
     async fn read_at(&self, pos: u64, max: usize) -> std::io::Result<Bytes> {
-        use std::os::unix::fs::FileExt;
         let f = self.0.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut buf = vec![0u8; max];
-            let mut n = 0;
-            while n < max {
-                match f.read_at(&mut buf[n..], pos + n as u64) {
-                    Ok(0) => break,
-                    Ok(k) => n += k,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            buf.truncate(n);
-            Ok(Bytes::from(buf))
-        })
-        .await
-        .expect("store task panicked")
+        tokio::task::spawn_blocking(move || super::open_files::read_full_at(&f, pos, max))
+            .await
+            .expect("store task panicked")
     }
 }
 
@@ -366,11 +343,7 @@ impl Store for TieredStore {
     }
 
     fn stage(&self) -> Result<Staged> {
-        let file = tempfile::Builder::new()
-            .prefix("stage-")
-            .tempfile_in(self.local.tmp_dir())
-            .map_err(io("stage", ""))?;
-        Ok(Staged::new(file))
+        Staged::create_in(&self.local.tmp_dir()).map_err(io("stage", ""))
     }
 
     async fn put(&self, obj: Admitted) -> Result<()> {
@@ -474,6 +447,18 @@ mod tests {
         TieredStore::new(b, &dir.join("local"), budget, coord).unwrap()
     }
 
+    /// Two replicas (local tiers of 1 MiB) on one in-memory bucket.
+    fn two_replicas(
+        ca: Arc<Coordination>,
+        cb: Arc<Coordination>,
+    ) -> (TieredStore, TieredStore, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let inner: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
+        let a = tiered(inner.clone(), &dir.path().join("a"), 1 << 20, ca);
+        let b = tiered(inner, &dir.path().join("b"), 1 << 20, cb);
+        (a, b, dir)
+    }
+
     #[tokio::test]
     async fn tiered_store_passes_compliance() {
         let dir = tempfile::tempdir().unwrap();
@@ -486,16 +471,9 @@ mod tests {
     /// at once without a feed, and after an announcement with one.
     #[tokio::test]
     async fn replicas_see_each_others_changes() {
-        let dir = tempfile::tempdir().unwrap();
-        let inner: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
         let (ca, cb) = (Coordination::fleet(), Coordination::fleet());
-        let a = Arc::new(tiered(
-            inner.clone(),
-            &dir.path().join("a"),
-            1 << 20,
-            ca.clone(),
-        ));
-        let b = Arc::new(tiered(inner, &dir.path().join("b"), 1 << 20, cb.clone()));
+        let (a, b, _dir) = two_replicas(ca.clone(), cb.clone());
+        let (a, b) = (Arc::new(a), Arc::new(b));
         let meta = |d: &[u8]| crate::admit::testing::meta_of(d, "t");
         a.put_bytes("m/@v/v1.0.0.zip", b"one", &meta(b"one"))
             .await
@@ -522,15 +500,7 @@ mod tests {
     /// first one's record.
     #[tokio::test]
     async fn put_first_keeps_the_first_commit() {
-        let dir = tempfile::tempdir().unwrap();
-        let inner: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
-        let a = tiered(
-            inner.clone(),
-            &dir.path().join("a"),
-            1 << 20,
-            Coordination::fleet(),
-        );
-        let b = tiered(inner, &dir.path().join("b"), 1 << 20, Coordination::fleet());
+        let (a, b, _dir) = two_replicas(Coordination::fleet(), Coordination::fleet());
         let key = "m/@v/v1.0.0.zip";
         let one = crate::admit::testing::admitted(
             key,
@@ -569,15 +539,7 @@ mod tests {
     /// it; the second's late quarantine leaves the healed object alone.
     #[tokio::test]
     async fn a_late_quarantine_spares_the_healed_object() {
-        let dir = tempfile::tempdir().unwrap();
-        let inner: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
-        let a = tiered(
-            inner.clone(),
-            &dir.path().join("a"),
-            1 << 20,
-            Coordination::fleet(),
-        );
-        let b = tiered(inner, &dir.path().join("b"), 1 << 20, Coordination::fleet());
+        let (a, b, _dir) = two_replicas(Coordination::fleet(), Coordination::fleet());
         let key = "m/@v/v1.0.0.mod";
         let meta = crate::admit::testing::meta_of(b"module m\n", "up");
         a.put_bytes(key, b"module m\n", &meta).await.unwrap();
