@@ -335,10 +335,11 @@ impl Mirror {
         let key = obj.key().to_owned();
         let ours = obj.meta().sha256.clone();
         let size = obj.meta().size;
-        let old = self.stored_size(&key).await;
         match self.store.put_first(obj).await.map_err(TryError::from)? {
             crate::store::Commit::Written => {
-                self.usage.change(&key, old, Some(size));
+                // Written only where no object was: nothing it replaces
+                // (the store has just looked; no second read for usage).
+                self.usage.change(&key, None, Some(size));
                 // Admission's hash of these bytes is their first
                 // verification (see Verifier::admitted).
                 if let Some(fp) = self.store.fingerprint(&key) {
