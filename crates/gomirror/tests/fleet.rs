@@ -249,6 +249,23 @@ fn get(url: &str) -> (u16, Vec<u8>) {
     get_blocking(url)
 }
 
+/// `n` GETs of `path`, released at the same instant, spread round robin
+/// over `bases` (replica URLs): each one's status and body, in order.
+fn concurrent_gets(bases: &[String], path: &str, n: usize) -> Vec<(u16, Vec<u8>)> {
+    let barrier = Arc::new(Barrier::new(n));
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let url = format!("{}{path}", bases[i % bases.len()]);
+            let b = barrier.clone();
+            std::thread::spawn(move || {
+                b.wait();
+                get(&url)
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
 /// An admin API call with the fleet's token: status and body.
 fn admin(post: bool, url: &str) -> (u16, String) {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -323,19 +340,7 @@ fn sixty_cold_requests_over_three_replicas_fetch_once() {
     for i in 0..3 {
         f.wait_coordinated(i);
     }
-    let urls = f.urls();
-    let barrier = Arc::new(Barrier::new(60));
-    let handles: Vec<_> = (0..60)
-        .map(|n| {
-            let url = format!("{}{ZIP}", urls[n % 3]);
-            let b = barrier.clone();
-            std::thread::spawn(move || {
-                b.wait();
-                get(&url)
-            })
-        })
-        .collect();
-    let bodies: Vec<(u16, Vec<u8>)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let bodies = concurrent_gets(&f.urls(), ZIP, 60);
     for (st, b) in &bodies {
         assert_eq!(*st, 200, "{}", String::from_utf8_lossy(b));
     }
@@ -380,18 +385,7 @@ fn first_writer_wins(with_redis: bool) {
     for (v, gap) in versions.iter().zip([40, 90, 150]) {
         b.set_delay_ms(200 + gap);
         let zip = format!("/{MODULE}/@v/{v}.zip");
-        let barrier = Arc::new(Barrier::new(30));
-        let handles: Vec<_> = (0..30)
-            .map(|n| {
-                let url = format!("{}{zip}", urls[n % 3]);
-                let bar = barrier.clone();
-                std::thread::spawn(move || {
-                    bar.wait();
-                    get(&url)
-                })
-            })
-            .collect();
-        let bodies: Vec<(u16, Vec<u8>)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let bodies = concurrent_gets(&urls, &zip, 30);
         for (i, (st, body)) in bodies.iter().enumerate() {
             assert_eq!(
                 *st,
@@ -713,21 +707,9 @@ fn a_storage_node_or_redis_down_degrades_without_errors() {
         },
     );
     up.set_delay_ms(300);
-    let urls = f.urls();
     let zip = "/example.com/fleet/@v/v1.2.0.zip";
-    let barrier = Arc::new(Barrier::new(30));
-    let hs: Vec<_> = (0..30)
-        .map(|n| {
-            let url = format!("{}{zip}", urls[n % 3]);
-            let b = barrier.clone();
-            std::thread::spawn(move || {
-                b.wait();
-                get(&url).0
-            })
-        })
-        .collect();
-    for h in hs {
-        assert_eq!(h.join().unwrap(), 200);
+    for (st, _) in concurrent_gets(&f.urls(), zip, 30) {
+        assert_eq!(st, 200);
     }
     assert_eq!(up.count(zip), 1, "one upstream fetch fleet-wide again");
 }
