@@ -194,6 +194,21 @@ impl Fleet {
         .unwrap_or_else(|| panic!("replica {i} never reached Redis:\n{}", self.r(i).log()));
     }
 
+    /// Overwrites, through the S3 API, the blob holding `good` with a copy
+    /// of it whose byte `at` has `mask` flipped (the bucket's rot); returns
+    /// the blob's name and the rotten bytes.
+    fn rot_blob(&self, good: &[u8], at: usize, mask: u8) -> (String, Vec<u8>) {
+        let blob = self
+            .bucket("b/")
+            .into_iter()
+            .find(|k| self.garage.get(k).is_some_and(|b| b == good))
+            .expect("the blob holding these bytes");
+        let mut bad = good.to_vec();
+        bad[at] ^= mask;
+        self.garage.put(&blob, &bad);
+        (blob, bad)
+    }
+
     /// Bucket object names under the shared prefix that start with `p`
     /// (a string prefix: S3 listings go by whole path elements, so the
     /// directory `p` is in is listed, then filtered).
@@ -453,21 +468,7 @@ fn rot_in_the_bucket_is_never_served_and_healed_once() {
     }
     let (st, good) = get(&format!("{}{ZIP}", f.r(0).url));
     assert_eq!(st, 200);
-    // The zip's blob: the one of its size.
-    let blobs = f.bucket("b/");
-    let blob = blobs
-        .iter()
-        .find(|k| {
-            f.garage
-                .get(k)
-                .is_some_and(|b| b.len() == good.len() && b == good)
-        })
-        .expect("the zip's blob in the bucket")
-        .clone();
-    let mut bad = good.clone();
-    let mid = bad.len() / 2;
-    bad[mid] ^= 0x01;
-    f.garage.put(&blob, &bad);
+    let (blob, _) = f.rot_blob(&good, good.len() / 2, 0x01);
     // Replica 1 has no local copy: it reads the bucket's, finds rot, and
     // heals it through admission; the client gets the admitted bytes.
     let (st, body) = get(&format!("{}{ZIP}", f.r(1).url));
@@ -533,14 +534,7 @@ fn the_fleet_scrubs_the_bucket_once_per_pass() {
     }
     let (st, good) = get(&format!("{}{ZIP}", f.r(0).url));
     assert_eq!(st, 200);
-    let blob = f
-        .bucket("b/")
-        .into_iter()
-        .find(|k| f.garage.get(k).is_some_and(|b| b == good))
-        .expect("the zip's blob");
-    let mut bad = good.clone();
-    bad[10] ^= 0x80;
-    f.garage.put(&blob, &bad);
+    let (blob, _) = f.rot_blob(&good, 10, 0x80);
     let rotten = |f: &Fleet| -> f64 {
         (0..3)
             .map(|i| metric(&scrape(f.r(i)), "gomirror_scrub_rotten_total", &[]))
@@ -854,14 +848,7 @@ fn verify_reads_the_shared_bucket() {
     );
     let report: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(report["counts"]["ok"], 1, "{report}");
-    let blob = f
-        .bucket("b/")
-        .into_iter()
-        .find(|k| f.garage.get(k).is_some_and(|b| b == good))
-        .expect("the zip's blob");
-    let mut bad = good.clone();
-    bad[good.len() / 3] ^= 0x04;
-    f.garage.put(&blob, &bad);
+    let (blob, bad) = f.rot_blob(&good, good.len() / 3, 0x04);
     let out = verify(&f);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(!out.status.success(), "{text}");
