@@ -173,6 +173,17 @@ impl Fleet {
         self.replicas[i].as_ref().unwrap()
     }
 
+    /// Starts replicas `0..n` (see [`Fleet::start`]) and waits until each
+    /// is coordinated.
+    fn start_all(&mut self, n: usize, goproxy: &str, extra: &[(&str, &str)]) {
+        for i in 0..n {
+            self.start(i, goproxy, extra);
+        }
+        for i in 0..n {
+            self.wait_coordinated(i);
+        }
+    }
+
     fn r(&self, i: usize) -> &Server {
         self.replicas[i].as_ref().expect("replica running")
     }
@@ -349,12 +360,7 @@ fn sixty_cold_requests_over_three_replicas_fetch_once() {
     let up = upstream(&f.dir.path().join("up"), "one");
     // Slow answers widen the window in which replicas race.
     up.set_delay_ms(300);
-    for i in 0..3 {
-        f.start(i, &up.url(), &[]);
-    }
-    for i in 0..3 {
-        f.wait_coordinated(i);
-    }
+    f.start_all(3, &up.url(), &[]);
     let bodies = concurrent_gets(&f.urls(), ZIP, 60);
     for (st, b) in &bodies {
         assert_eq!(*st, 200, "{}", String::from_utf8_lossy(b));
@@ -460,12 +466,7 @@ fn first_writer_wins_with_redis_down() {
 fn rot_in_the_bucket_is_never_served_and_healed_once() {
     let mut f = Fleet::new();
     let up = upstream(&f.dir.path().join("up"), "one");
-    for i in 0..3 {
-        f.start(i, &up.url(), &[]);
-    }
-    for i in 0..3 {
-        f.wait_coordinated(i);
-    }
+    f.start_all(3, &up.url(), &[]);
     let (st, good) = get(&format!("{}{ZIP}", f.r(0).url));
     assert_eq!(st, 200);
     let (blob, _) = f.rot_blob(&good, good.len() / 2, 0x01);
@@ -561,12 +562,7 @@ fn purge_through_one_replica_reaches_every_replica() {
     let hook = upstream(&f.dir.path().join("hook"), "unused");
     let hook_url = format!("{}/purge-hook", hook.url());
     let extra = [("GOMIRROR_CDN_PURGE_WEBHOOK", hook_url.as_str())];
-    for i in 0..3 {
-        f.start(i, &up.url(), &extra);
-    }
-    for i in 0..3 {
-        f.wait_coordinated(i);
-    }
+    f.start_all(3, &up.url(), &extra);
     let mut old = vec![];
     for i in 0..3 {
         for ext in ["info", "mod", "zip"] {
@@ -598,12 +594,7 @@ fn purge_through_one_replica_reaches_every_replica() {
 fn a_replica_killed_mid_admission_leaves_nothing_and_another_takes_over() {
     let mut f = Fleet::new();
     let up = upstream(&f.dir.path().join("up"), "one");
-    for i in 0..3 {
-        f.start(i, &up.url(), &[]);
-    }
-    for i in 0..3 {
-        f.wait_coordinated(i);
-    }
+    f.start_all(3, &up.url(), &[]);
     up.set_fault(ZIP, Fault::Drip(Duration::from_millis(50)));
     let url0 = format!("{}{ZIP}", f.r(0).url);
     let stuck = std::thread::spawn(move || get(&url0));
@@ -639,12 +630,7 @@ fn a_storage_node_or_redis_down_degrades_without_errors() {
     let mut f = Fleet::new();
     let dir = f.dir.path().join("up");
     let up = upstream(&dir, "one");
-    for i in 0..3 {
-        f.start(i, &up.url(), &[]);
-    }
-    for i in 0..3 {
-        f.wait_coordinated(i);
-    }
+    f.start_all(3, &up.url(), &[]);
     let lb = Balancer::start(&f.urls());
     let go = GoEnv::new(&lb.url());
     let app = go.new_module("app");
@@ -713,12 +699,7 @@ fn a_storage_node_or_redis_down_degrades_without_errors() {
 fn events_of_the_fleet_show_on_every_replica() {
     let mut f = Fleet::new();
     let up = upstream(&f.dir.path().join("up"), "one");
-    for i in 0..2 {
-        f.start(i, &up.url(), &[]);
-    }
-    for i in 0..2 {
-        f.wait_coordinated(i);
-    }
+    f.start_all(2, &up.url(), &[]);
     // An integrity event on replica 0: a corrupt upstream zip.
     up.set_fault(ZIP, Fault::Corrupt);
     let (st, _) = get(&format!("{}{ZIP}", f.r(0).url));
