@@ -13,7 +13,7 @@
 //! `502` (`504` when the fetch passed its total deadline), a failing store
 //! `503`.
 
-use crate::mirror::{Failure, Mirror};
+use crate::mirror::{Answer, Failure, LiveZip, Mirror};
 use crate::protocol::{parse_path, percent_decode, FileKind, PathError, ProxyRequest};
 use crate::verify::Verified;
 use axum::body::Body;
@@ -163,7 +163,16 @@ pub async fn handle(
             module,
             version,
             kind,
-        } => mirror.versioned(module, version, *kind).await,
+        } => {
+            // A cold zip may be streamed while it arrives: only a whole GET
+            // (a range or HEAD waits for the admitted copy).
+            let live = *kind == FileKind::Zip && range.is_none() && !head;
+            match mirror.versioned_answer(module, version, *kind, live).await {
+                Ok(Answer::Whole(o)) => Ok(o),
+                Ok(Answer::Live(z)) => return respond_live(&req, z),
+                Err(f) => Err(f),
+            }
+        }
     };
     let obj = match result {
         Ok(o) => o,
@@ -192,6 +201,40 @@ pub async fn handle(
     r.headers_mut()
         .insert("x-gomirror-cache", HeaderValue::from_static(info.cache));
     r.extensions_mut().insert(info);
+    r
+}
+
+/// A cold zip streamed as it arrives ([`LiveZip`]): no `ETag` or
+/// `Repr-Digest` (the digest is known only at the end), the upstream's
+/// length when it declared one.
+fn respond_live(req: &ProxyRequest, z: LiveZip) -> Response {
+    let mut r = Response::new(Body::from_stream(z.body));
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/zip"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    if let Some(n) = z.len {
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+    }
+    h.insert("x-gomirror-cache", HeaderValue::from_static("miss"));
+    h.insert("x-gomirror-live", HeaderValue::from_static("1"));
+    let (module, version) = match req {
+        ProxyRequest::Versioned {
+            module, version, ..
+        } => (module.clone(), version.clone()),
+        _ => Default::default(),
+    };
+    r.extensions_mut().insert(crate::telemetry::RequestInfo {
+        module,
+        version,
+        cache: "miss",
+        upstream: String::new(),
+    });
     r
 }
 

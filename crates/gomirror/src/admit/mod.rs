@@ -24,9 +24,11 @@ use std::time::Duration;
 
 mod content;
 mod error;
+mod live;
 mod sumdb;
 
 pub use error::{AdmitError, FailureKind};
+pub use live::Live;
 
 pub use content::{check_info, check_versioned, query_info, Checked, QueryInfo, Volatile};
 pub use sumdb::{check_answer, open_tree, sumdb_answer, sumdb_head, sumdb_tile};
@@ -146,16 +148,20 @@ pub(crate) mod testing {
 }
 
 /// Streams `body` into `staged` (a new staging file of the store), hashing
-/// as it goes.
+/// as it goes, and showing the bytes to `live` clients as they land (see
+/// [`Live`]).
 ///
 /// Refuses (and discards) the body when it exceeds `limit`, when it exceeds
 /// or falls short of its declared length, when the transfer breaks, or when
-/// no bytes arrive for `idle` — never trusting the declared length.
+/// no bytes arrive for `idle` — never trusting the declared length. The
+/// staged file is not synced here: the store syncs it when it commits
+/// (bytes that are refused need not reach the disk).
 pub async fn receive(
     mut staged: Staged,
     mut body: Body,
     limit: u64,
     idle: Duration,
+    live: Option<&Live>,
 ) -> Result<Received, AdmitError> {
     if let Some(d) = body.declared_len {
         if d > limit {
@@ -164,13 +170,17 @@ pub async fn receive(
     }
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;
-    let mut w = std::io::BufWriter::with_capacity(
-        256 << 10,
-        staged
-            .file_mut()
+    let file = staged
+        .file_mut()
+        .try_clone()
+        .map_err(|e| AdmitError::staging("staging", &e))?;
+    if let Some(live) = live {
+        let reading = file
             .try_clone()
-            .map_err(|e| AdmitError::staging("staging", &e))?,
-    );
+            .map_err(|e| AdmitError::staging("staging", &e))?;
+        live.start(std::sync::Arc::new(reading), body.declared_len);
+    }
+    let mut w = std::io::BufWriter::with_capacity(256 << 10, file);
     loop {
         let next = match tokio::time::timeout(idle, body.stream.next()).await {
             Err(_) => {
@@ -192,6 +202,9 @@ pub async fn receive(
             }
             Some(Ok(c)) => c,
         };
+        if let Some(live) = live {
+            live.compare(size, &chunk);
+        }
         size += chunk.len() as u64;
         if size > limit {
             return Err(AdmitError::OverLimit { limit });
@@ -204,6 +217,9 @@ pub async fn receive(
         hasher.update(&chunk);
         w.write_all(&chunk)
             .map_err(|e| AdmitError::staging("staging write", &e))?;
+        if let Some(live) = live {
+            live.written(size - w.buffer().len() as u64);
+        }
     }
     if let Some(d) = body.declared_len {
         if size < d {
@@ -216,10 +232,9 @@ pub async fn receive(
     w.flush()
         .map_err(|e| AdmitError::staging("staging write", &e))?;
     drop(w);
-    staged
-        .file()
-        .sync_all()
-        .map_err(|e| AdmitError::staging("staging sync", &e))?;
+    if let Some(live) = live {
+        live.written(size);
+    }
     Ok(Received {
         staged,
         size,

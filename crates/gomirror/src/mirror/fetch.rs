@@ -2,7 +2,7 @@
 //! checksum database's word.
 
 use super::gate::{FetchCtx, NoTurn};
-use super::{Attempt, Failure, Mirror, NotFound, TryError, Upstream, Walk};
+use super::{Answer, Attempt, Failure, LiveZip, Mirror, NotFound, TryError, Upstream, Walk};
 use crate::admit::{self, AdmitError, FailureKind};
 use crate::protocol::{versioned_key, FileKind};
 use crate::sumdb;
@@ -22,10 +22,27 @@ impl Mirror {
         version: &str,
         ext: FileKind,
     ) -> Result<Verified, Failure> {
+        match self.versioned_answer(module, version, ext, false).await? {
+            Answer::Whole(v) => Ok(v),
+            Answer::Live(_) => unreachable!("live answers are only given when asked for"),
+        }
+    }
+
+    /// [`Mirror::versioned`]; with `live`, a client waiting for a cold zip
+    /// of at least 4 MiB is given its bytes as they
+    /// arrive, the end held back until admission decides
+    /// ([`admit::Live`]).
+    pub async fn versioned_answer(
+        self: &Arc<Self>,
+        module: &str,
+        version: &str,
+        ext: FileKind,
+        live: bool,
+    ) -> Result<Answer, Failure> {
         let key = versioned_key(module, version, ext)?;
         if let Some(o) = self.load(&key).await? {
             self.counters.inc("cache", "hit");
-            return Ok(o);
+            return Ok(Answer::Whole(o));
         }
         // Not a miss when answered from the negative cache.
         if let Some(f) = self.recent_not_found(&key) {
@@ -40,15 +57,35 @@ impl Mirror {
             self.client.policy.total_timeout
         };
         let k = key.clone();
-        self.singleflight(&key, budget, move |ctx| async move {
-            this.fleet_singleflight(&k, ctx, |ctx| this.fetch_versioned(&m, &v, ext, ctx))
-                .await
-        })
-        .await?;
+        let joined =
+            self.join_flight(&key, budget, ext == FileKind::Zip, move |ctx| async move {
+                this.fleet_singleflight(&k, ctx, |ctx| this.fetch_versioned(&m, &v, ext, ctx))
+                    .await
+            })?;
+        let mut flight = joined.flight;
+        match joined.live.filter(|_| live) {
+            Some(shown) => {
+                tokio::select! {
+                    r = &mut flight => r?,
+                    open = shown.ready() => {
+                        if let Some(promised) = open.then(|| shown.join()).flatten() {
+                            self.counters.inc("cache", "live");
+                            return Ok(Answer::Live(LiveZip {
+                                len: promised,
+                                body: shown.stream(promised, joined.waiting),
+                            }));
+                        }
+                        flight.await?
+                    }
+                }
+            }
+            None => flight.await?,
+        }
+        drop(joined.waiting);
         match self.load(&key).await? {
             Some(mut o) => {
                 o.mark_miss();
-                Ok(o)
+                Ok(Answer::Whole(o))
             }
             None => Err(Failure::Upstream(Upstream::Unverified {
                 what: format!("{module}@{version}"),
@@ -263,11 +300,15 @@ impl Mirror {
             Metrics::observe_upstream(&self.counters.metrics, src.name(), started.elapsed());
             self.note_upstream(src.name(), got.as_ref().err());
             match got {
-                Ok(body) => {
-                    admit::receive(self.stage()?, body, limit, self.client.policy.idle_timeout)
-                        .await
-                        .map_err(|e| self.refuse(e, src.name(), rel))
-                }
+                Ok(body) => admit::receive(
+                    self.stage()?,
+                    body,
+                    limit,
+                    self.client.policy.idle_timeout,
+                    ctx.live.as_deref(),
+                )
+                .await
+                .map_err(|e| self.refuse(e, src.name(), rel)),
                 Err(e) if e.is_not_found() => Err(TryError::NotFound(e)),
                 Err(e) => {
                     self.counters.inc("upstream_errors", src.name());
@@ -427,8 +468,32 @@ impl Mirror {
                 .await?
         };
         let size = admitted.meta().size;
+        // Live clients get the end of the bytes once they are admitted; on
+        // shared storage only once committed (a replica never serves bytes
+        // the fleet might not keep: another replica may commit first).
+        let live = ctx.live.as_deref().filter(|_| ext == FileKind::Zip);
+        let shared = self.store.shared().is_some();
+        if let (Some(live), false) = (live, shared) {
+            live.decide(size);
+        }
+        let ours = admitted.meta().sha256.clone();
         if !self.commit_first(admitted, src.name()).await? {
+            if let (Some(live), true) = (live, shared) {
+                if self
+                    .store
+                    .meta(key)
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some_and(|m| m.sha256 == ours)
+                {
+                    live.decide(size);
+                }
+            }
             return Ok(());
+        }
+        if let (Some(live), true) = (live, shared) {
+            live.decide(size);
         }
         self.counters.inc("admitted", ext.as_str());
         tracing::info!(object = key, upstream = src.name(), size, "admitted");

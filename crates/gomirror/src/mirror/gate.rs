@@ -73,6 +73,9 @@ pub(crate) struct FetchCtx {
     pub budget: Duration,
     /// The clients waiting for it.
     pub interest: Interest,
+    /// Where a zip's bytes are shown to waiting clients as they arrive
+    /// (cold zips only).
+    pub live: Option<Arc<crate::admit::Live>>,
 }
 
 impl FetchCtx {
@@ -82,6 +85,7 @@ impl FetchCtx {
             deadline: Instant::now() + budget,
             budget,
             interest: Interest::default(),
+            live: None,
         }
     }
 }

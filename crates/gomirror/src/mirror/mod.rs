@@ -32,7 +32,39 @@ struct InFlight {
     id: u64,
     future: Flight,
     interest: Interest,
+    live: Option<Arc<crate::admit::Live>>,
 }
+
+/// What a request for a versioned file is answered with.
+pub enum Answer {
+    /// The whole object, verified.
+    Whole(Verified),
+    /// A cold zip's bytes as they arrive (see [`crate::admit::Live`]).
+    Live(LiveZip),
+}
+
+/// A cold zip streamed to a client while admission receives it: the end
+/// of the body is sent only once admission admitted these very bytes, or
+/// the stream ends with an error.
+pub struct LiveZip {
+    /// The length promised (the upstream's declared length), if known.
+    pub len: Option<u64>,
+    /// The bytes.
+    pub body: BoxStream<'static, std::io::Result<Bytes>>,
+}
+
+/// A client's place in a flight: the shared result, its interest (it waits
+/// while this lives) and the flight's live bytes, if it has any.
+pub(super) struct Joined {
+    pub(super) flight: Flight,
+    pub(super) waiting: gate::Waiter,
+    pub(super) live: Option<Arc<crate::admit::Live>>,
+}
+
+/// How long after a failed fetch of a zip its clients are not served live.
+const REFUSED_TTL: Duration = Duration::from_secs(600);
+/// How many failed fetches are remembered for [`REFUSED_TTL`].
+const REFUSED_KEPT: usize = 10_000;
 
 /// Tells flights under the same key apart.
 static FLIGHT_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -109,6 +141,9 @@ pub struct Mirror {
     list_ttl: Duration,
     client: upstream::ProxyClient,
     inflight: Mutex<HashMap<String, InFlight>>,
+    /// Keys whose last fetch failed, and when (see
+    /// [`Mirror::recently_refused`]).
+    refused: Mutex<HashMap<String, std::time::Instant>>,
     /// Bounds on concurrent upstream requests.
     gate: Gate,
     /// Recent "no upstream has it" answers.
@@ -223,6 +258,7 @@ impl Mirror {
             list_ttl: s.list_ttl,
             client,
             inflight: Mutex::new(HashMap::new()),
+            refused: Mutex::default(),
             gate,
             negative: NegativeCache::new(s.negative_ttl),
             verifier: Verifier::new(s.memory_cache_bytes, s.reverify_interval),
@@ -430,53 +466,106 @@ impl Mirror {
         F: FnOnce(FetchCtx) -> Fut,
         Fut: std::future::Future<Output = Result<(), Failure>> + Send + 'static,
     {
+        let joined = self.join_flight(key, budget, false, fill)?;
+        let _waiting = joined.waiting;
+        joined.flight.await
+    }
+
+    /// [`Mirror::singleflight`], returning the client's place in the flight
+    /// instead of waiting for it; with `live`, a new flight shows its bytes
+    /// to waiting clients as they arrive ([`crate::admit::Live`]).
+    pub(super) fn join_flight<F, Fut>(
+        self: &Arc<Self>,
+        key: &str,
+        budget: Duration,
+        live: bool,
+        fill: F,
+    ) -> Result<Joined, Failure>
+    where
+        F: FnOnce(FetchCtx) -> Fut,
+        Fut: std::future::Future<Output = Result<(), Failure>> + Send + 'static,
+    {
         if let Some(f) = self.recent_not_found(key) {
             return Err(f);
         }
-        let (flight, _waiting) = {
-            let mut map = self.inflight.lock().unwrap();
-            // A flight nobody waits for may be giving up: start anew.
-            match map.get(key).filter(|f| f.interest.wanted()) {
-                Some(f) => {
-                    self.counters.inc("singleflight_waiters", "");
-                    (f.future.clone(), f.interest.join())
-                }
-                None => {
-                    let ctx = FetchCtx::new(budget);
-                    let interest = ctx.interest.clone();
-                    let waiting = interest.join();
-                    let id = FLIGHT_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let this = self.clone();
-                    let k = key.to_owned();
-                    let work = fill(ctx);
-                    let handle = tokio::spawn(async move {
-                        // Removed however the work ends, a panic included: a
-                        // failed flight must not answer every later request.
-                        let _done = FlightDone(this.clone(), k.clone(), id);
-                        let r = work.await;
-                        this.negative.note(&k, &r);
-                        r
-                    });
-                    let f: Flight = async move {
-                        handle.await.unwrap_or_else(|e| {
-                            Err(Failure::Upstream(Upstream::Task(e.to_string())))
-                        })
-                    }
-                    .boxed()
-                    .shared();
-                    map.insert(
-                        key.to_owned(),
-                        InFlight {
-                            id,
-                            future: f.clone(),
-                            interest,
-                        },
-                    );
-                    (f, waiting)
-                }
+        let mut map = self.inflight.lock().unwrap();
+        // A flight nobody waits for may be giving up: start anew.
+        if let Some(f) = map.get(key).filter(|f| f.interest.wanted()) {
+            self.counters.inc("singleflight_waiters", "");
+            return Ok(Joined {
+                flight: f.future.clone(),
+                waiting: f.interest.join(),
+                live: f.live.clone(),
+            });
+        }
+        let mut ctx = FetchCtx::new(budget);
+        if live && !self.recently_refused(key) {
+            let interest = ctx.interest.clone();
+            ctx.live = Some(Arc::new(crate::admit::Live::new(move || {
+                Box::new(interest.join())
+            })));
+        }
+        let live = ctx.live.clone();
+        let interest = ctx.interest.clone();
+        let waiting = interest.join();
+        let id = FLIGHT_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let this = self.clone();
+        let k = key.to_owned();
+        let work = fill(ctx);
+        let shown = live.clone();
+        let handle = tokio::spawn(async move {
+            // Removed however the work ends, a panic included: a
+            // failed flight must not answer every later request.
+            let _done = FlightDone(this.clone(), k.clone(), id, shown);
+            let r = work.await;
+            this.negative.note(&k, &r);
+            if matches!(r, Err(Failure::Upstream(_))) {
+                this.note_refused(&k);
             }
-        };
-        flight.await
+            r
+        });
+        let f: Flight = async move {
+            handle
+                .await
+                .unwrap_or_else(|e| Err(Failure::Upstream(Upstream::Task(e.to_string()))))
+        }
+        .boxed()
+        .shared();
+        map.insert(
+            key.to_owned(),
+            InFlight {
+                id,
+                future: f.clone(),
+                interest,
+                live: live.clone(),
+            },
+        );
+        Ok(Joined {
+            flight: f,
+            waiting,
+            live,
+        })
+    }
+
+    /// Whether the last fetch of `key` failed within [`REFUSED_TTL`]: its
+    /// next clients wait for the verdict (a clear error status) instead of
+    /// a live stream that might be cut.
+    fn recently_refused(&self, key: &str) -> bool {
+        let m = self.refused.lock().unwrap();
+        m.get(key).is_some_and(|at| at.elapsed() < REFUSED_TTL)
+    }
+
+    /// Notes that the fetch of `key` failed (at most [`REFUSED_KEPT`] keys
+    /// are remembered; the oldest notes go first).
+    fn note_refused(&self, key: &str) {
+        let mut m = self.refused.lock().unwrap();
+        if m.len() >= REFUSED_KEPT {
+            m.retain(|_, at| at.elapsed() < REFUSED_TTL);
+            if m.len() >= REFUSED_KEPT {
+                m.clear();
+            }
+        }
+        m.insert(key.to_owned(), std::time::Instant::now());
     }
 
     /// The recent "no upstream has it" answer for `key`, if any (counted as
@@ -640,10 +729,15 @@ impl Mirror {
 
 /// Takes a finished flight out of the in-flight map when dropped (unless
 /// a newer flight for the same key has taken its place).
-struct FlightDone(Arc<Mirror>, String, u64);
+/// Ends a flight: forgets it, and ends its live streams (with an error
+/// unless admission decided).
+struct FlightDone(Arc<Mirror>, String, u64, Option<Arc<crate::admit::Live>>);
 
 impl Drop for FlightDone {
     fn drop(&mut self) {
+        if let Some(live) = &self.3 {
+            live.finish();
+        }
         if let Ok(mut map) = self.0.inflight.lock() {
             if map.get(&self.1).is_some_and(|f| f.id == self.2) {
                 map.remove(&self.1);
