@@ -16,7 +16,12 @@
 //!   past its declared size, and must match its declared size and CRC-32
 //!   (and its data descriptor, if it has one). Only Store and Deflate are
 //!   accepted, without encryption; a directory entry has no content. The
-//!   real total read may be at most `max_unzipped` bytes.
+//!   real total read may be at most `max_unzipped` bytes. An entry whose
+//!   content the caller already verified from these very bytes (a memo
+//!   keyed on every fact of the entry and its data offset, as
+//!   [`crate::zip::check_and_hash_zip_streamed`] has from
+//!   [`crate::zip::digest_stream`]) is not decompressed again; every other
+//!   rule still applies to it.
 //!
 //! The size limits and their error ([`SizeError`]) are the go command's
 //! limits on module zips; [`crate::zip`] re-exports them.
