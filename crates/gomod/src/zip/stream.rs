@@ -81,8 +81,13 @@ pub struct Progress {
 }
 
 /// One local entry whose content [`digest_stream`] decompressed and
-/// verified; every field is a fact about the bytes of the stream (see the
-/// [module documentation](self)).
+/// verified. It states a fact about the bytes of the stream, whatever the
+/// rest of the zip says: at `header_offset` there is a local header (name
+/// `name`, method `method`, flags `flags`) whose data starts at
+/// `data_start`, and the `compressed_size` bytes from there decompress, by
+/// that method, to exactly `size` bytes with CRC-32 `crc32` and SHA-256
+/// `digest`. The sizes are the bytes actually consumed and produced, never
+/// what the zip declares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamedEntry {
     /// The offset of the local header.
@@ -193,9 +198,23 @@ impl StreamDigests {
 }
 
 /// Reads the zip from `r` front to back, verifying and digesting each local
-/// entry's content as it passes, until the central directory or anything it
-/// does not follow exactly; then reads `r` to its end (see the [module
-/// documentation](self)).
+/// entry's content as it passes ([`StreamedEntry`]), until the central
+/// directory or anything it does not follow exactly; then reads `r` to its
+/// end, discarding it, so that whoever feeds it never blocks.
+///
+/// It follows local headers in order from offset 0, each followed by its
+/// data: Store with the sizes in the local header (or its zip64 extra
+/// field), or Deflate with the sizes in the local header or in a data
+/// descriptor after the data (signature optional, 32- or 64-bit sizes).
+/// Each entry's content must match its local header, or its descriptor,
+/// exactly. It stops ([`StreamDigests::stop`]) at the central directory or
+/// end record (the normal end), and at anything else: an unknown signature
+/// or method, encryption, Store with a descriptor, sizes or a CRC-32 that
+/// disagree, a deflate error, a descriptor it cannot place unambiguously,
+/// more than [`MAX_ENTRIES`] entries, a name over [`MAX_NAME`] bytes, a
+/// stream over 500 MiB or content over 500 MiB in total, the end of the
+/// input. Memory is bounded: two 256 KiB buffers, the entries actually
+/// met, one go.mod; no declared size ever sizes an allocation.
 ///
 /// `progress` is called, with offsets that never decrease, after each
 /// verified entry, at least every 1 MiB read, and once at the end.
