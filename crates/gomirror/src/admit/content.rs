@@ -76,16 +76,22 @@ struct ZipFacts {
 
 /// Checks a staged module zip by the go command's rules (plus full content
 /// verification: sizes and CRC-32 of every entry), hashes it, and takes its
-/// go.mod (or the synthesised one), reading the zip once. Runs on a
-/// blocking thread.
-fn check_zip(path: &str, version: &str, staged: &std::path::Path) -> Result<ZipFacts, AdmitError> {
+/// go.mod (or the synthesised one). Entries digested while the zip arrived
+/// (`streamed`, from these very bytes) are not read again; the verdict is
+/// the same either way. Runs on a blocking thread.
+fn check_zip(
+    path: &str,
+    version: &str,
+    staged: &std::path::Path,
+    streamed: Option<&gomod::zip::StreamDigests>,
+) -> Result<ZipFacts, AdmitError> {
     let f = std::fs::File::open(staged)
         .map_err(|e| AdmitError::Zip(format!("reopening staged zip: {e}")))?;
-    let summary = gomod::zip::check_and_hash_zip(
-        path,
-        version,
-        std::io::BufReader::with_capacity(256 << 10, f),
-    )
+    let r = std::io::BufReader::with_capacity(256 << 10, f);
+    let summary = match streamed {
+        Some(s) => gomod::zip::check_and_hash_zip_streamed(path, version, r, s),
+        None => gomod::zip::check_and_hash_zip(path, version, r),
+    }
     .map_err(|e| AdmitError::Zip(e.to_string()))?;
     summary
         .checked
@@ -163,7 +169,7 @@ impl Checked {
 /// `sibling` is the record of the stored other half (`.zip` for a `.mod`,
 /// `.mod` for a `.zip`), as the caller read it from the store.
 pub async fn check_versioned(
-    received: Received,
+    mut received: Received,
     module: &str,
     version: &str,
     ext: FileKind,
@@ -189,9 +195,11 @@ pub async fn check_versioned(
         FileKind::Zip => {
             let path = received.staged.path().to_owned();
             let (m, v) = (module.to_owned(), version.to_owned());
-            let facts = tokio::task::spawn_blocking(move || check_zip(&m, &v, &path))
-                .await
-                .map_err(|e| AdmitError::Zip(format!("zip check task: {e}")))??;
+            let streamed = received.digests.take();
+            let facts =
+                tokio::task::spawn_blocking(move || check_zip(&m, &v, &path, streamed.as_ref()))
+                    .await
+                    .map_err(|e| AdmitError::Zip(format!("zip check task: {e}")))??;
             if let Some(m) = sibling.and_then(|m| m.h1.as_deref()) {
                 if !h1_matches(Some(m), &facts.gomod_h1) {
                     return Err(AdmitError::ZipNotMod { h1: facts.gomod_h1 });

@@ -23,6 +23,7 @@ use std::io::Write;
 use std::time::Duration;
 
 mod content;
+mod digest;
 mod error;
 mod live;
 mod sumdb;
@@ -62,6 +63,8 @@ pub struct Received {
     staged: Staged,
     size: u64,
     sha256: [u8; 32],
+    /// A zip's entries, digested while it arrived (see [`digest`]).
+    digests: Option<gomod::zip::StreamDigests>,
 }
 
 impl Received {
@@ -149,7 +152,8 @@ pub(crate) mod testing {
 
 /// Streams `body` into `staged` (a new staging file of the store), hashing
 /// as it goes, and showing the bytes to `live` clients as they land (see
-/// [`Live`]).
+/// [`Live`]); a zip of `zip_of` (module, version) is digested on the way
+/// (see [`digest`]).
 ///
 /// Refuses (and discards) the body when it exceeds `limit`, when it exceeds
 /// or falls short of its declared length, when the transfer breaks, or when
@@ -162,6 +166,7 @@ pub async fn receive(
     limit: u64,
     idle: Duration,
     live: Option<&Live>,
+    zip_of: Option<(&str, &str)>,
 ) -> Result<Received, AdmitError> {
     if let Some(d) = body.declared_len {
         if d > limit {
@@ -181,6 +186,7 @@ pub async fn receive(
         live.start(std::sync::Arc::new(reading), body.declared_len);
     }
     let mut w = std::io::BufWriter::with_capacity(256 << 10, file);
+    let digesting = zip_of.map(|(m, v)| digest::Digesting::start(m, v));
     loop {
         let next = match tokio::time::timeout(idle, body.stream.next()).await {
             Err(_) => {
@@ -215,6 +221,9 @@ pub async fn receive(
             }
         }
         hasher.update(&chunk);
+        if let Some(d) = &digesting {
+            d.feed(&chunk).await;
+        }
         w.write_all(&chunk)
             .map_err(|e| AdmitError::staging("staging write", &e))?;
         if let Some(live) = live {
@@ -235,10 +244,15 @@ pub async fn receive(
     if let Some(live) = live {
         live.written(size);
     }
+    let digests = match digesting {
+        Some(d) => d.finish().await,
+        None => None,
+    };
     Ok(Received {
         staged,
         size,
         sha256: hasher.finalize().into(),
+        digests,
     })
 }
 

@@ -58,9 +58,14 @@ impl Mirror {
         };
         let k = key.clone();
         let joined =
-            self.join_flight(&key, budget, ext == FileKind::Zip, move |ctx| async move {
-                this.fleet_singleflight(&k, ctx, |ctx| this.fetch_versioned(&m, &v, ext, ctx))
-                    .await
+            self.join_flight(&key, budget, ext == FileKind::Zip, move |mut ctx| {
+                if ext == FileKind::Zip {
+                    ctx.zip_of = Some(Arc::new((m.clone(), v.clone())));
+                }
+                async move {
+                    this.fleet_singleflight(&k, ctx, |ctx| this.fetch_versioned(&m, &v, ext, ctx))
+                        .await
+                }
             })?;
         let mut flight = joined.flight;
         match joined.live.filter(|_| live) {
@@ -306,6 +311,7 @@ impl Mirror {
                     limit,
                     self.client.policy.idle_timeout,
                     ctx.live.as_deref(),
+                    ctx.zip_of.as_deref().map(|(m, v)| (m.as_str(), v.as_str())),
                 )
                 .await
                 .map_err(|e| self.refuse(e, src.name(), rel)),
@@ -440,7 +446,9 @@ impl Mirror {
                 tokio::spawn(async move { db.lookup(&m, &v).await })
             }),
         };
+        let started = std::time::Instant::now();
         let received = self.fetch_body(src, key, admit::max_size(ext), ctx).await?;
+        let fetched = started.elapsed();
         let refuse = |e: AdmitError| self.refuse(e, src.name(), key);
         // The stored other half of this version, which the content must
         // agree with (`.zip` for a `.mod`, `.mod` for a `.zip`).
@@ -461,6 +469,7 @@ impl Mirror {
             admit::check_versioned(received, module, version, ext, sibling.as_ref(), src.name())
                 .await
                 .map_err(refuse)?;
+        let checked_at = started.elapsed();
         let admitted = if ext == FileKind::Info {
             checked.admit_unvouched()
         } else {
@@ -468,6 +477,7 @@ impl Mirror {
                 .await?
         };
         let size = admitted.meta().size;
+        let decided = started.elapsed();
         // Live clients get the end of the bytes once they are admitted; on
         // shared storage only once committed (a replica never serves bytes
         // the fleet might not keep: another replica may commit first).
@@ -496,7 +506,16 @@ impl Mirror {
             live.decide(size);
         }
         self.counters.inc("admitted", ext.as_str());
-        tracing::info!(object = key, upstream = src.name(), size, "admitted");
+        tracing::info!(
+            object = key,
+            upstream = src.name(),
+            size,
+            fetch_ms = fetched.as_millis() as u64,
+            check_ms = (checked_at - fetched).as_millis() as u64,
+            vouch_ms = (decided - checked_at).as_millis() as u64,
+            commit_ms = (started.elapsed() - decided).as_millis() as u64,
+            "admitted"
+        );
         Ok(())
     }
 

@@ -76,6 +76,9 @@ pub(crate) struct FetchCtx {
     /// Where a zip's bytes are shown to waiting clients as they arrive
     /// (cold zips only).
     pub live: Option<Arc<crate::admit::Live>>,
+    /// For a module zip: its module and version, to digest it as it
+    /// arrives.
+    pub zip_of: Option<Arc<(String, String)>>,
 }
 
 impl FetchCtx {
@@ -86,6 +89,7 @@ impl FetchCtx {
             budget,
             interest: Interest::default(),
             live: None,
+            zip_of: None,
         }
     }
 }
