@@ -186,7 +186,8 @@ pub async fn receive(
         live.start(std::sync::Arc::new(reading), body.declared_len);
     }
     let mut w = std::io::BufWriter::with_capacity(256 << 10, file);
-    let digesting = zip_of.map(|(m, v)| digest::Digesting::start(m, v));
+    let digesting = zip_of.map(|(m, v)| digest::digesting(m, v));
+    let hashing = zip_of.map(|_| digest::hashing());
     loop {
         let next = match tokio::time::timeout(idle, body.stream.next()).await {
             Err(_) => {
@@ -220,7 +221,10 @@ pub async fn receive(
                 return Err(AdmitError::OverDeclared { declared: d });
             }
         }
-        hasher.update(&chunk);
+        match &hashing {
+            Some(h) => h.feed(&chunk).await,
+            None => hasher.update(&chunk),
+        }
         if let Some(d) = &digesting {
             d.feed(&chunk).await;
         }
@@ -245,13 +249,20 @@ pub async fn receive(
         live.written(size);
     }
     let digests = match digesting {
-        Some(d) => d.finish().await,
+        Some(d) => d.finish().await.and_then(Result::ok),
         None => None,
+    };
+    let sha256 = match hashing {
+        Some(h) => h
+            .finish()
+            .await
+            .ok_or_else(|| AdmitError::staging("hashing", &std::io::Error::other("task failed")))?,
+        None => hasher.finalize().into(),
     };
     Ok(Received {
         staged,
         size,
-        sha256: hasher.finalize().into(),
+        sha256,
         digests,
     })
 }
