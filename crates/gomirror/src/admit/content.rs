@@ -117,6 +117,8 @@ pub struct Checked {
     received: Received,
     meta: Meta,
     what: String,
+    /// The content, when it was read whole to be checked.
+    bytes: Option<bytes::Bytes>,
 }
 
 impl Checked {
@@ -130,7 +132,7 @@ impl Checked {
     /// mode) content admitted while the database is unreachable, to be
     /// checked later.
     pub fn admit_unvouched(self) -> Admitted {
-        Admitted::new(&self.key, self.received.staged, self.meta)
+        Admitted::new(&self.key, self.received.staged, self.meta).with_bytes(self.bytes)
     }
 
     /// Admits content the checksum database vouches for: its hash for this
@@ -146,7 +148,9 @@ impl Checked {
         let h1 = self.meta.h1.clone().unwrap_or_default();
         if want.is_some_and(|w| h1_matches(Some(w), &h1)) {
             self.meta.sumdb_tree_size = Some(tree_size);
-            return Ok(Admitted::new(&self.key, self.received.staged, self.meta));
+            return Ok(
+                Admitted::new(&self.key, self.received.staged, self.meta).with_bytes(self.bytes)
+            );
         }
         Err(AdmitError::SumdbMismatch {
             what: self.what,
@@ -179,12 +183,17 @@ pub async fn check_versioned(
     let key =
         versioned_key(module, version, ext).map_err(|e| AdmitError::BadVersion(e.to_string()))?;
     let mut meta = meta(&received, None, origin);
+    let mut bytes = None;
     match ext {
         FileKind::Info => {
-            check_info(&received.read()?, Some(version))?;
+            let data = received.read()?;
+            check_info(&data, Some(version))?;
+            bytes = Some(bytes::Bytes::from(data));
         }
         FileKind::Mod => {
-            let h1 = gomod::dirhash::hash_go_mod(&received.read()?);
+            let data = bytes::Bytes::from(received.read()?);
+            let h1 = gomod::dirhash::hash_go_mod(&data);
+            bytes = Some(data);
             if let Some(z) = sibling.and_then(|z| z.gomod_h1.as_deref()) {
                 if !h1_matches(Some(z), &h1) {
                     return Err(AdmitError::ModNotZips { h1 });
@@ -209,11 +218,15 @@ pub async fn check_versioned(
             meta.gomod_h1 = Some(facts.gomod_h1);
         }
     }
+    // The bytes read are the bytes hashed in receiving: a file changed
+    // between the two is not served from memory.
+    let bytes = bytes.filter(|b| crate::verify::bytes_match(&meta, b));
     Ok(Checked {
         key,
         received,
         meta,
         what: format!("{module}@{version}.{}", ext.as_str()),
+        bytes,
     })
 }
 

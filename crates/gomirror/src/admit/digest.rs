@@ -50,10 +50,7 @@ impl<T: Send + 'static> Offload<T> {
 }
 
 /// Starts digesting a zip of `module`@`version` (see the module's docs).
-pub(super) fn digesting(
-    module: &str,
-    version: &str,
-) -> Offload<std::io::Result<StreamDigests>> {
+pub(super) fn digesting(module: &str, version: &str) -> Offload<std::io::Result<StreamDigests>> {
     let (m, v) = (module.to_owned(), version.to_owned());
     Offload::start(move |r| gomod::zip::digest_stream(r, &m, &v, |_| {}))
 }

@@ -86,6 +86,8 @@ pub struct Admitted {
     key: String,
     staged: Staged,
     meta: Meta,
+    /// The bytes, when admission read them whole (`.info`, `.mod`).
+    bytes: Option<bytes::Bytes>,
 }
 
 impl Admitted {
@@ -95,7 +97,18 @@ impl Admitted {
             key: key.to_owned(),
             staged,
             meta,
+            bytes: None,
         }
+    }
+    /// The same, with the admitted bytes in memory (what was checked).
+    fn with_bytes(mut self, bytes: Option<bytes::Bytes>) -> Admitted {
+        self.bytes = bytes;
+        self
+    }
+    /// The admitted bytes, when admission read them whole: what waiting
+    /// clients may be answered with before the commit is durable.
+    pub fn bytes(&self) -> Option<&bytes::Bytes> {
+        self.bytes.as_ref()
     }
     /// The key it is admitted under.
     pub fn key(&self) -> &str {

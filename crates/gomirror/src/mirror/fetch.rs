@@ -57,17 +57,18 @@ impl Mirror {
             self.client.policy.total_timeout
         };
         let k = key.clone();
-        let joined =
-            self.join_flight(&key, budget, ext == FileKind::Zip, move |mut ctx| {
-                if ext == FileKind::Zip {
-                    ctx.zip_of = Some(Arc::new((m.clone(), v.clone())));
-                }
-                async move {
-                    this.fleet_singleflight(&k, ctx, |ctx| this.fetch_versioned(&m, &v, ext, ctx))
-                        .await
-                }
-            })?;
+        let joined = self.join_flight(&key, budget, ext == FileKind::Zip, move |mut ctx| {
+            if ext == FileKind::Zip {
+                ctx.zip_of = Some(Arc::new((m.clone(), v.clone())));
+            }
+            async move {
+                this.fleet_singleflight(&k, ctx, |ctx| this.fetch_versioned(&m, &v, ext, ctx))
+                    .await
+            }
+        })?;
         let mut flight = joined.flight;
+        let early = joined.early.clone();
+        let got_early = |(meta, bytes)| Verified::just_admitted(&key, meta, bytes);
         match joined.live.filter(|_| live) {
             Some(shown) => {
                 tokio::select! {
@@ -84,7 +85,16 @@ impl Mirror {
                     }
                 }
             }
-            None => flight.await?,
+            None => {
+                tokio::select! {
+                    r = &mut flight => r?,
+                    e = early.get() => if let Some(v) = got_early(e) {
+                        return Ok(Answer::Whole(v));
+                    } else {
+                        flight.await?
+                    },
+                }
+            }
         }
         drop(joined.waiting);
         match self.load(&key).await? {
@@ -462,7 +472,10 @@ impl Mirror {
                 };
                 let k =
                     versioned_key(module, version, other).map_err(|e| TryError::Final(e.into()))?;
-                self.store.meta(&k).await.ok().flatten()
+                match self.pending_meta(&k) {
+                    Some(m) => Some(m),
+                    None => self.store.meta(&k).await.ok().flatten(),
+                }
             }
         };
         let checked =
@@ -483,27 +496,47 @@ impl Mirror {
         // the fleet might not keep: another replica may commit first).
         let live = ctx.live.as_deref().filter(|_| ext == FileKind::Zip);
         let shared = self.store.shared().is_some();
-        if let (Some(live), false) = (live, shared) {
-            live.decide(size);
+        // The same for a small object's bytes (answered from memory).
+        let early = admitted
+            .bytes()
+            .cloned()
+            .map(|b| (admitted.meta().clone(), b));
+        let decide = || {
+            if let Some(live) = live {
+                live.decide(size);
+            }
+            if let Some((m, b)) = early.clone() {
+                ctx.early.set(m, b);
+            }
+        };
+        // Clients answered early leave before the commit ends: the fetch is
+        // still wanted meanwhile (a client arriving joins it instead of
+        // starting another).
+        let _committing = ctx.interest.join();
+        // Until the commit ends, its record stands for the stored one where
+        // the other half of the version is checked against it (a client
+        // answered early asks for that half next).
+        let _pending = Pending::note(self, key, admitted.meta());
+        if !shared {
+            decide();
         }
         let ours = admitted.meta().sha256.clone();
         if !self.commit_first(admitted, src.name()).await? {
-            if let (Some(live), true) = (live, shared) {
-                if self
+            if shared
+                && self
                     .store
                     .meta(key)
                     .await
                     .ok()
                     .flatten()
                     .is_some_and(|m| m.sha256 == ours)
-                {
-                    live.decide(size);
-                }
+            {
+                decide();
             }
             return Ok(());
         }
-        if let (Some(live), true) = (live, shared) {
-            live.decide(size);
+        if shared {
+            decide();
         }
         self.counters.inc("admitted", ext.as_str());
         tracing::info!(
@@ -644,5 +677,33 @@ impl Mirror {
                 }
             }
         }
+    }
+}
+
+/// A record admitted and answered but not yet committed, noted for as long
+/// as the commit runs (see [`Mirror::pending_meta`]).
+struct Pending<'a>(&'a Mirror, String);
+
+impl<'a> Pending<'a> {
+    fn note(m: &'a Mirror, key: &str, meta: &crate::record::Meta) -> Pending<'a> {
+        m.pending
+            .lock()
+            .unwrap()
+            .insert(key.to_owned(), meta.clone());
+        Pending(m, key.to_owned())
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        self.0.pending.lock().unwrap().remove(&self.1);
+    }
+}
+
+impl Mirror {
+    /// The record of `key` admitted (and maybe answered) whose commit has
+    /// not ended yet.
+    fn pending_meta(&self, key: &str) -> Option<crate::record::Meta> {
+        self.pending.lock().unwrap().get(key).cloned()
     }
 }

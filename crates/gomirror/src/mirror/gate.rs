@@ -79,6 +79,39 @@ pub(crate) struct FetchCtx {
     /// For a module zip: its module and version, to digest it as it
     /// arrives.
     pub zip_of: Option<Arc<(String, String)>>,
+    /// Where a small object's admitted bytes are shown to the waiting
+    /// clients before the commit is durable.
+    pub early: Arc<Early>,
+}
+
+/// A small object's admitted bytes and record, set once admission decided.
+#[derive(Default)]
+pub(crate) struct Early {
+    cell: std::sync::OnceLock<(crate::record::Meta, bytes::Bytes)>,
+    set: Notify,
+}
+
+impl Early {
+    /// Shows the admitted bytes (once; later calls change nothing).
+    pub(crate) fn set(&self, meta: crate::record::Meta, bytes: bytes::Bytes) {
+        if self.cell.set((meta, bytes)).is_ok() {
+            self.set.notify_waiters();
+        }
+    }
+
+    /// Waits until the admitted bytes are shown (forever, if they never
+    /// are: race it with the fetch).
+    pub(crate) async fn get(&self) -> (crate::record::Meta, bytes::Bytes) {
+        loop {
+            let set = self.set.notified();
+            tokio::pin!(set);
+            set.as_mut().enable();
+            if let Some(v) = self.cell.get() {
+                return v.clone();
+            }
+            set.await;
+        }
+    }
 }
 
 impl FetchCtx {
@@ -90,6 +123,7 @@ impl FetchCtx {
             interest: Interest::default(),
             live: None,
             zip_of: None,
+            early: Arc::default(),
         }
     }
 }

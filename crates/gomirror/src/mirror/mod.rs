@@ -33,6 +33,7 @@ struct InFlight {
     future: Flight,
     interest: Interest,
     live: Option<Arc<crate::admit::Live>>,
+    early: Arc<gate::Early>,
 }
 
 /// What a request for a versioned file is answered with.
@@ -59,6 +60,7 @@ pub(super) struct Joined {
     pub(super) flight: Flight,
     pub(super) waiting: gate::Waiter,
     pub(super) live: Option<Arc<crate::admit::Live>>,
+    pub(super) early: Arc<gate::Early>,
 }
 
 /// How long after a failed fetch of a zip its clients are not served live.
@@ -144,6 +146,9 @@ pub struct Mirror {
     /// Keys whose last fetch failed, and when (see
     /// [`Mirror::recently_refused`]).
     refused: Mutex<HashMap<String, std::time::Instant>>,
+    /// Records admitted whose commit is running (see
+    /// [`Mirror::pending_meta`]).
+    pending: Mutex<HashMap<String, crate::record::Meta>>,
     /// Bounds on concurrent upstream requests.
     gate: Gate,
     /// Recent "no upstream has it" answers.
@@ -259,6 +264,7 @@ impl Mirror {
             client,
             inflight: Mutex::new(HashMap::new()),
             refused: Mutex::default(),
+            pending: Mutex::default(),
             gate,
             negative: NegativeCache::new(s.negative_ttl),
             verifier: Verifier::new(s.memory_cache_bytes, s.reverify_interval),
@@ -496,6 +502,7 @@ impl Mirror {
                 flight: f.future.clone(),
                 waiting: f.interest.join(),
                 live: f.live.clone(),
+                early: f.early.clone(),
             });
         }
         let mut ctx = FetchCtx::new(budget);
@@ -506,6 +513,7 @@ impl Mirror {
             })));
         }
         let live = ctx.live.clone();
+        let early = ctx.early.clone();
         let interest = ctx.interest.clone();
         let waiting = interest.join();
         let id = FLIGHT_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -538,12 +546,14 @@ impl Mirror {
                 future: f.clone(),
                 interest,
                 live: live.clone(),
+                early: early.clone(),
             },
         );
         Ok(Joined {
             flight: f,
             waiting,
             live,
+            early,
         })
     }
 
@@ -779,6 +789,93 @@ mod tests {
             )
             .await;
         assert!(r.is_ok(), "{r:?}");
+    }
+
+    /// A store whose commits wait until the test lets them through.
+    struct HeldCommits {
+        inner: MemStore,
+        open: tokio::sync::Semaphore,
+    }
+
+    #[async_trait::async_trait]
+    impl Store for HeldCommits {
+        async fn meta(&self, key: &str) -> crate::store::Result<Option<crate::record::Meta>> {
+            self.inner.meta(key).await
+        }
+        async fn open(&self, key: &str) -> crate::store::Result<Option<crate::store::Opened>> {
+            self.inner.open(key).await
+        }
+        fn stage(&self) -> crate::store::Result<crate::record::Staged> {
+            self.inner.stage()
+        }
+        async fn put(&self, obj: crate::admit::Admitted) -> crate::store::Result<()> {
+            let _through = self.open.acquire().await.unwrap();
+            self.inner.put(obj).await
+        }
+        async fn quarantine(&self, key: &str, reason: &str) -> crate::store::Result<()> {
+            self.inner.quarantine(key, reason).await
+        }
+        async fn delete(&self, key: &str) -> crate::store::Result<()> {
+            self.inner.delete(key).await
+        }
+        async fn list(&self, prefix: &str) -> crate::store::Result<Vec<String>> {
+            self.inner.list(prefix).await
+        }
+    }
+
+    /// A cold `.info` is answered from the bytes admission checked, as soon
+    /// as it decided: not after the commit (its fsyncs). The commit still
+    /// happens, and a client arriving meanwhile does not fetch again.
+    #[tokio::test]
+    async fn a_small_object_is_answered_before_its_commit_ends() {
+        let up = tempfile::tempdir().unwrap();
+        let info = br#"{"Version":"v1.0.0","Time":"2024-01-02T03:04:05Z"}"#;
+        std::fs::create_dir_all(up.path().join("example.com/m/@v")).unwrap();
+        std::fs::write(up.path().join("example.com/m/@v/v1.0.0.info"), info).unwrap();
+        let store = Arc::new(HeldCommits {
+            inner: MemStore::new().unwrap(),
+            open: tokio::sync::Semaphore::new(0),
+        });
+        let m = Mirror::new(
+            store.clone(),
+            Settings {
+                chain: upstream::Chain::parse(&format!("file://{}", up.path().display())).unwrap(),
+                ..Settings::offline()
+            },
+        )
+        .unwrap();
+        let key = "example.com/m/@v/v1.0.0.info";
+        let got = tokio::time::timeout(
+            Duration::from_secs(20),
+            m.versioned("example.com/m", "v1.0.0", FileKind::Info),
+        )
+        .await
+        .expect("answered while its commit is held")
+        .unwrap();
+        assert_eq!(got.bytes().unwrap().as_ref(), info);
+        assert_eq!(got.outcome(), "miss");
+        assert!(
+            store.inner.meta(key).await.unwrap().is_none(),
+            "committed already"
+        );
+        // A second client while the commit is held joins the same fetch.
+        std::fs::remove_file(up.path().join("example.com/m/@v/v1.0.0.info")).unwrap();
+        let again = tokio::time::timeout(
+            Duration::from_secs(20),
+            m.versioned("example.com/m", "v1.0.0", FileKind::Info),
+        )
+        .await
+        .expect("answered")
+        .unwrap();
+        assert_eq!(again.bytes().unwrap().as_ref(), info);
+        store.open.add_permits(1);
+        for _ in 0..200 {
+            if store.inner.meta(key).await.unwrap().is_some() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the commit never ended");
     }
 
     fn mirror(store: Arc<MemStore>, reverify: Duration) -> Arc<Mirror> {

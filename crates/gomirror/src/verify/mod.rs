@@ -98,6 +98,16 @@ impl Verified {
         }
     }
 
+    /// Bytes admission checked this moment against `meta` (a small
+    /// object's content, read whole and hashed while it was admitted),
+    /// answered before its commit is durable.
+    pub fn just_admitted(key: &str, meta: Meta, data: Bytes) -> Option<Verified> {
+        bytes_match(&meta, &data).then(|| Verified {
+            outcome: "miss",
+            ..Verified::memory(key, meta, data)
+        })
+    }
+
     /// A body whose record is computed from the bytes themselves.
     fn computed(key: &str, data: Vec<u8>, stale: bool) -> Verified {
         let sha = Sha256::digest(&data);
