@@ -45,6 +45,39 @@ struct Read {
     live: bool,
 }
 
+/// Publishes a module of `files` incompressible files of `kib` KiB each.
+fn many_files_module(
+    root: &Path,
+    path: &'static str,
+    files: usize,
+    kib: usize,
+) -> (String, Vec<u8>) {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let names: Vec<String> = (0..files).map(|i| format!("f{i:04}.bin")).collect();
+    let mut tree = vec![("go.mod", format!("module {path}\n\ngo 1.21\n").into_bytes())];
+    for n in &names {
+        let mut blob = vec![0u8; kib << 10];
+        for b in blob.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+        tree.push((n.as_str(), blob));
+    }
+    publish(
+        root,
+        &ModVersion {
+            path,
+            version: "v1.0.0",
+            files: tree,
+        },
+    );
+    let rel = format!("/{path}/@v/v1.0.0.zip");
+    let zip = std::fs::read(root.join(rel.trim_start_matches('/'))).unwrap();
+    (rel, zip)
+}
+
 /// GETs `url`, calling `on_progress` with the bytes received so far after
 /// each chunk (bounded by a 60 s limit).
 fn get_streaming(url: &str, mut on_progress: impl FnMut(usize)) -> Read {
@@ -84,34 +117,36 @@ fn get_streaming(url: &str, mut on_progress: impl FnMut(usize)) -> Read {
     })
 }
 
-/// The first upstream sends 6 MiB of a 10 MiB zip and stalls: the client
-/// already has (almost all of) those bytes while the mirror still waits on
-/// it — before the second upstream was even asked — and then receives the
-/// rest from the second upstream, whose bytes agree with what was sent.
+/// The first upstream sends 12 MiB of a 16 MiB zip (one large entry) and
+/// stalls: the client already has most of those bytes (all but the 4 MiB
+/// the release lags behind the digest inside a large entry) while the
+/// mirror still waits on it — before the second upstream was even asked —
+/// and then receives the rest from the second upstream, whose bytes agree
+/// with what was sent.
 #[test]
 fn a_cold_zip_streams_while_it_arrives_and_continues_from_the_next_upstream() {
     let dir = tempfile::tempdir().unwrap();
-    let (rel, zip) = big_module(dir.path(), "example.com/big", 10);
+    let (rel, zip) = big_module(dir.path(), "example.com/big", 16);
     let stalling = Upstream::start(dir.path());
     let good = Upstream::start(dir.path());
-    stalling.set_fault(&rel, Fault::Stall(6 << 20));
+    stalling.set_fault(&rel, Fault::Stall(12 << 20));
     let data = tempfile::tempdir().unwrap();
     let srv = Server::start(
         &data.path().join("d"),
         &format!("{},{}", stalling.url(), good.url()),
         &["--upstream-idle-timeout", "2s", "--upstream-retries", "0"],
     );
-    let mut asked_good_before_5mib = None;
+    let mut asked_good_before_6mib = None;
     let got = get_streaming(&format!("{}{rel}", srv.url), |n| {
-        if n >= 5 << 20 && asked_good_before_5mib.is_none() {
-            asked_good_before_5mib = Some(good.count(&rel) > 0);
+        if n >= 6 << 20 && asked_good_before_6mib.is_none() {
+            asked_good_before_6mib = Some(good.count(&rel) > 0);
         }
     });
-    assert!(got.live, "a cold 10 MiB zip is served live");
+    assert!(got.live, "a cold 16 MiB zip is served live");
     assert_eq!(
-        asked_good_before_5mib,
+        asked_good_before_6mib,
         Some(false),
-        "5 MiB reached the client while the first upstream stalled"
+        "6 MiB reached the client while the first upstream stalled"
     );
     assert!(got.clean, "the stream completes once the zip is admitted");
     assert!(got.bytes == zip, "the client got exactly the zip");
@@ -180,4 +215,37 @@ fn a_second_copy_continues_a_stream_only_where_it_agrees() {
     let (status, again) = support::get_blocking(&format!("{}{rel}", srv.url));
     assert_eq!(status, 200);
     assert!(again == zip);
+}
+
+/// A corrupt byte inside a small entry is caught (its CRC-32) before any
+/// live client is sent it: the first upstream's copy is refused, the
+/// second's continues every stream seamlessly, and each client gets
+/// exactly the zip.
+#[test]
+fn a_corrupt_small_entry_is_caught_before_any_client_sees_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rel, zip) = many_files_module(dir.path(), "example.com/many", 128, 64);
+    assert!(zip.len() > 8 << 20);
+    let bad = Upstream::start(dir.path());
+    let good = Upstream::start(dir.path());
+    bad.set_fault(&rel, Fault::Corrupt);
+    let data = tempfile::tempdir().unwrap();
+    let srv = Server::start(
+        &data.path().join("d"),
+        &format!("{},{}", bad.url(), good.url()),
+        &[],
+    );
+    let clients: Vec<_> = (0..3)
+        .map(|_| {
+            let url = format!("{}{rel}", srv.url);
+            std::thread::spawn(move || get_streaming(&url, |_| {}))
+        })
+        .collect();
+    for c in clients {
+        let got = c.join().unwrap();
+        assert!(got.live);
+        assert!(got.clean, "a client was broken off:\n{}", srv.log());
+        assert!(got.bytes == zip, "a complete body that is not the zip");
+    }
+    assert_eq!((bad.count(&rel), good.count(&rel)), (1, 1));
 }

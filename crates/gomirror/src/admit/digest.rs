@@ -49,10 +49,21 @@ impl<T: Send + 'static> Offload<T> {
     }
 }
 
-/// Starts digesting a zip of `module`@`version` (see the module's docs).
-pub(super) fn digesting(module: &str, version: &str) -> Offload<std::io::Result<StreamDigests>> {
+/// Starts digesting a zip of `module`@`version` (see the module's docs),
+/// telling `live` how far the content checked and how far the digest read.
+pub(super) fn digesting(
+    module: &str,
+    version: &str,
+    live: Option<std::sync::Arc<super::Live>>,
+) -> Offload<std::io::Result<StreamDigests>> {
     let (m, v) = (module.to_owned(), version.to_owned());
-    Offload::start(move |r| gomod::zip::digest_stream(r, &m, &v, |_| {}))
+    Offload::start(move |r| {
+        gomod::zip::digest_stream(r, &m, &v, |p| {
+            if let Some(l) = &live {
+                l.digested(p.verified_end, p.consumed, p.parsing);
+            }
+        })
+    })
 }
 
 /// Starts the SHA-256 of a body on its own thread (a large body's hash then

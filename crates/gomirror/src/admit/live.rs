@@ -5,7 +5,9 @@
 //! The rule that keeps the guarantee: a live stream completes only after
 //! admission admitted exactly the bytes it carried. Until then it holds
 //! back the last [`HOLD`] bytes received (a module zip's central
-//! directory, without which no zip reader opens it); if admission refuses
+//! directory, without which no zip reader opens it) and, while the zip's
+//! digest runs, whatever it has not checked yet, except inside an entry
+//! larger than [`LAG`] (see there); if admission refuses
 //! the content, the stream ends with an error instead of its end, so the
 //! client sees a broken transfer — never a complete body that was not
 //! admitted. With a `Content-Length` the client also knows the body is
@@ -36,6 +38,12 @@ pub const LIVE_MIN: u64 = 4 << 20;
 pub const HOLD: u64 = 64 << 10;
 /// Largest piece a live stream sends at once.
 const CHUNK: usize = 64 << 10;
+/// How far the bytes released may lag behind the zip's digest when they
+/// are not yet verified: an entry smaller than this is released only once
+/// its content checked (a corrupt entry is caught before any client sees
+/// it, so the next upstream continues the stream seamlessly); inside a
+/// larger entry, bytes go out this far behind the digest.
+const LAG: u64 = 4 << 20;
 
 /// The live state of one fetch of a zip, shared by the fetch (writer) and
 /// the clients streaming it (readers).
@@ -77,14 +85,26 @@ struct State {
     promised: Option<Option<u64>>,
     /// Clients that joined.
     readers: u64,
+    /// The zip's digest of the current generation, when one runs: the end
+    /// of the last entry whose content checked, the bytes it read, and
+    /// whether it still parses entries.
+    digest: Option<(u64, u64, bool)>,
 }
 
 impl State {
     /// What the current generation may show readers.
     fn safe(&self) -> u64 {
-        match self.decided {
-            Some(n) => n.min(self.written),
-            None => self.written.saturating_sub(HOLD),
+        let held = self.written.saturating_sub(HOLD);
+        match (self.decided, self.digest) {
+            (Some(n), _) => n.min(self.written),
+            // Parsing: bytes far enough behind the digest go (inside a large
+            // entry). Stopped (at the directory, or at something wrong or
+            // not handled): only what checked, until admission decides.
+            (None, Some((verified, read, true))) => {
+                held.min(verified.max(read.saturating_sub(LAG)))
+            }
+            (None, Some((verified, _, false))) => held.min(verified),
+            (None, None) => held,
         }
     }
 
@@ -122,12 +142,13 @@ impl Live {
         self.changed.send_modify(|n| *n += 1);
     }
 
-    /// A new attempt's bytes begin (in `file`, `declared` long if said).
+    /// A new attempt's bytes begin (in `file`, `declared` long if said; a
+    /// zip digest of them runs when `digested`).
     ///
     /// What the previous attempt released becomes the reference the new
     /// bytes must agree with; a promised length the new attempt does not
     /// declare breaks live serving off.
-    pub(crate) fn start(&self, file: Arc<File>, declared: Option<u64>) {
+    pub(crate) fn start(&self, file: Arc<File>, declared: Option<u64>, digested: bool) {
         let mut s = self.state.lock().unwrap();
         if s.file.is_some() {
             let longer = s.reference.as_ref().is_none_or(|(_, n)| s.released > *n);
@@ -146,6 +167,8 @@ impl Live {
         s.written = 0;
         s.released = 0;
         s.decided = None;
+        // A digest that will run holds everything back until it reports.
+        s.digest = digested.then_some((0, 0, true));
         drop(s);
         self.notify();
     }
@@ -182,6 +205,20 @@ impl Live {
         s.written = written;
         let after = s.safe();
         let wake = after >= before + CHUNK as u64 || (before < LIVE_MIN && written >= LIVE_MIN);
+        drop(s);
+        if wake {
+            self.notify();
+        }
+    }
+
+    /// The current attempt's zip digest has read `read` bytes and checked
+    /// every entry up to `verified`, and still parses entries or not (see
+    /// [`LAG`]). Called from the digesting thread.
+    pub(crate) fn digested(&self, verified: u64, read: u64, parsing: bool) {
+        let mut s = self.state.lock().unwrap();
+        let before = s.safe();
+        s.digest = Some((verified, read, parsing));
+        let wake = s.safe() >= before + CHUNK as u64;
         drop(s);
         if wake {
             self.notify();

@@ -178,7 +178,7 @@ pub async fn receive(
     mut body: Body,
     limit: u64,
     idle: Duration,
-    live: Option<&Live>,
+    live: Option<&std::sync::Arc<Live>>,
     zip_of: Option<(&str, &str)>,
 ) -> Result<Received, AdmitError> {
     if let Some(d) = body.declared_len {
@@ -196,10 +196,14 @@ pub async fn receive(
         let reading = file
             .try_clone()
             .map_err(|e| AdmitError::staging("staging", &e))?;
-        live.start(std::sync::Arc::new(reading), body.declared_len);
+        live.start(
+            std::sync::Arc::new(reading),
+            body.declared_len,
+            zip_of.is_some(),
+        );
     }
     let mut w = std::io::BufWriter::with_capacity(256 << 10, file);
-    let digesting = zip_of.map(|(m, v)| digest::digesting(m, v));
+    let digesting = zip_of.map(|(m, v)| digest::digesting(m, v, live.cloned()));
     let hashing = zip_of.map(|_| digest::hashing());
     loop {
         let next = match tokio::time::timeout(idle, body.stream.next()).await {

@@ -320,7 +320,7 @@ impl Mirror {
                     body,
                     limit,
                     self.client.policy.idle_timeout,
-                    ctx.live.as_deref(),
+                    ctx.live.as_ref(),
                     ctx.zip_of.as_deref().map(|(m, v)| (m.as_str(), v.as_str())),
                 )
                 .await

@@ -78,6 +78,10 @@ pub struct Progress {
     /// The bytes read from the input so far (never less than
     /// `verified_end`).
     pub consumed: u64,
+    /// Whether entries are still being parsed: `false` once parsing
+    /// stopped (at the central directory, or at anything it does not
+    /// handle or that is wrong) and the rest of the input is only drained.
+    pub parsing: bool,
 }
 
 /// One local entry whose content [`digest_stream`] decompressed and
@@ -302,6 +306,8 @@ struct Input<R, P> {
     verified_end: u64,
     /// `consumed` at which to report next.
     next_report: u64,
+    /// Whether parsing goes on (see [`Progress::parsing`]).
+    parsing: bool,
     progress: P,
 }
 
@@ -315,6 +321,7 @@ impl<R: Read, P: FnMut(Progress)> Input<R, P> {
             consumed: 0,
             verified_end: 0,
             next_report: REPORT_EVERY,
+            parsing: true,
             progress,
         }
     }
@@ -337,6 +344,7 @@ impl<R: Read, P: FnMut(Progress)> Input<R, P> {
         (self.progress)(Progress {
             verified_end: self.verified_end,
             consumed: self.consumed,
+            parsing: self.parsing,
         });
     }
 
@@ -400,6 +408,8 @@ impl<R: Read, P: FnMut(Progress)> Input<R, P> {
     fn drain(&mut self) -> io::Result<()> {
         self.start = 0;
         self.end = 0;
+        self.parsing = false;
+        self.report();
         loop {
             match self.r.read(&mut self.buf) {
                 Ok(0) => return Ok(()),
