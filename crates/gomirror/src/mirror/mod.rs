@@ -506,7 +506,9 @@ impl Mirror {
             });
         }
         let mut ctx = FetchCtx::new(budget);
-        if live && !self.recently_refused(key) {
+        // On shared storage no bytes go out before the commit: another
+        // replica may commit different bytes first (first writer wins).
+        if live && !self.recently_refused(key) && self.store.shared().is_none() {
             let interest = ctx.interest.clone();
             ctx.live = Some(Arc::new(crate::admit::Live::new(move || {
                 Box::new(interest.join())
