@@ -15,14 +15,58 @@ use anyhow::{anyhow, Context, Result};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
-/// Sets up logging: human-readable by default, JSON lines for machines.
+/// Sets up logging for a tool: human-readable by default, JSON lines for
+/// machines, written straight to stderr.
 pub fn init_logging(format: LogFormat) {
+    init_logging_to(format, std::io::stderr);
+}
+
+/// The server's log output, once [`init_server_logging`] has set it up.
+static SERVER_LOG: std::sync::OnceLock<super::logsink::LogSink> = std::sync::OnceLock::new();
+
+/// Sets up the server's logging: as [`init_logging`], but lines go to
+/// stderr through a [`super::logsink::LogSink`], so that no request waits
+/// on the log's file descriptor (lines are never dropped: see there).
+/// [`flush_server_log`] before exiting.
+pub fn init_server_logging(format: LogFormat) {
+    let sink = match super::logsink::LogSink::new(
+        Box::new(std::io::stderr()),
+        super::logsink::DEFAULT_CAP,
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("gomirror: no log thread ({e}): logging straight to stderr");
+            return init_logging(format);
+        }
+    };
+    let _ = SERVER_LOG.set(sink.clone());
+    // A panic's message goes to stderr directly: the lines before it first.
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        flush_server_log(std::time::Duration::from_millis(200));
+        prev(info)
+    }));
+    init_logging_to(format, sink);
+}
+
+/// Waits (at most `timeout`) until every server log line so far is
+/// written out.
+pub fn flush_server_log(timeout: std::time::Duration) {
+    if let Some(s) = SERVER_LOG.get() {
+        s.flush(timeout);
+    }
+}
+
+fn init_logging_to<W>(format: LogFormat, writer: W)
+where
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
     let filter = tracing_subscriber::EnvFilter::try_from_env("GOMIRROR_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     use std::io::IsTerminal;
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::stderr().is_terminal());
     let _ = match format {
         LogFormat::Human => b.try_init(),
