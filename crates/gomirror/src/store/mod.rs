@@ -54,6 +54,20 @@ pub struct Opened {
     /// are written or replaced (on a file system: the blob's name, device,
     /// inode, size, mtime and ctime). `None` when the backend cannot tell.
     pub fingerprint: Option<String>,
+    /// A cheap check that this copy is still the one stored under its key,
+    /// unchanged (see [`CopyProbe`]). `None`: the backend has none (then
+    /// [`Store::fingerprint`] is compared).
+    pub probe: Option<Arc<dyn CopyProbe>>,
+}
+
+/// Tells, without reading anything, whether the key a stored copy was
+/// opened under still names that very copy, unchanged since it was opened.
+/// It must never say yes when [`Store::fingerprint`] of the key differs
+/// from the copy's [`Opened::fingerprint`] (it may say no more often), and
+/// must be cheap: the memory tier asks it on every hit.
+pub trait CopyProbe: Send + Sync {
+    /// Whether the copy is still stored under its key, unchanged.
+    fn unchanged(&self) -> bool;
 }
 
 /// Errors from a storage backend, with the key they concern.

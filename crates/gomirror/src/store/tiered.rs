@@ -189,6 +189,7 @@ impl TieredStore {
                     meta: meta.clone(),
                     reader: Box::new(LocalRead(Arc::new(f))),
                     fingerprint: fp,
+                    probe: None,
                 })
             }
             Err(_) => {
@@ -261,6 +262,7 @@ impl TieredStore {
             meta: meta.clone(),
             reader: Box::new(LocalRead(Arc::new(f))),
             fingerprint: None,
+            probe: None,
         }))
     }
 

@@ -339,10 +339,11 @@ impl Verifier {
     /// whole before, and is then verified again while it streams.
     pub async fn load(&self, store: &dyn Store, key: &str) -> Result<Loaded, ReadError> {
         let hit = self.mem.lock().unwrap().get(key);
-        if let Some((meta, data, fp)) = hit {
+        if let Some(e) = hit {
             // The stored copy changed since it was read (rewritten, or
             // tampered with): verify it again rather than serve from memory.
-            if fp.is_none() || store.fingerprint(key) == fp {
+            if e.still_stored(store, key) {
+                let (meta, data) = (e.meta.clone(), e.data.clone());
                 return Ok(Loaded::Ok(Verified::memory(key, meta, data)));
             }
             self.mem.lock().unwrap().remove(key);
@@ -360,10 +361,13 @@ impl Verifier {
                 Ok(data) => data,
                 Err(rot) => return Ok(rot),
             };
-            self.mem
-                .lock()
-                .unwrap()
-                .put(key, meta.clone(), data.clone(), opened.fingerprint);
+            self.mem.lock().unwrap().put(
+                key,
+                meta.clone(),
+                data.clone(),
+                opened.fingerprint,
+                opened.probe,
+            );
             return Ok(Loaded::Ok(Verified::memory(key, meta, data)));
         }
         // When was this exact stored copy last verified whole?
