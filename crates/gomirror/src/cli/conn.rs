@@ -220,8 +220,13 @@ impl Conns {
 
     /// Serves one connection with `app` until it ends, is idle too long,
     /// or shutdown closes it (see the module documentation).
-    pub fn serve<I>(&self, io: I, app: axum::Router, slot: Slot, peer: std::net::SocketAddr)
-    where
+    pub fn serve<I>(
+        &self,
+        io: I,
+        app: Arc<crate::server::AppState>,
+        slot: Slot,
+        peer: std::net::SocketAddr,
+    ) where
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let track = Arc::new(Track::new());
@@ -333,10 +338,10 @@ impl Drop for Active {
     }
 }
 
-/// The router as a hyper service that tracks requests in flight.
+/// The server as a hyper service that tracks requests in flight.
 #[derive(Clone)]
 struct TrackedService {
-    app: axum::Router,
+    app: Arc<crate::server::AppState>,
     track: Arc<Track>,
 }
 
@@ -346,11 +351,10 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for TrackedSe
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
 
     fn call(&self, req: http::Request<hyper::body::Incoming>) -> Self::Future {
-        use tower::ServiceExt;
         let active = self.track.begin();
         let app = self.app.clone();
         Box::pin(async move {
-            let resp = app.oneshot(req.map(axum::body::Body::new)).await?;
+            let resp = crate::server::serve(&app, req.map(axum::body::Body::new)).await;
             Ok(resp.map(|b| crate::access::WatchedBody::wrap(b, active)))
         })
     }

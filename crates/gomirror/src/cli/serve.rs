@@ -8,7 +8,7 @@
 use super::conn::Conns;
 use crate::cli::config::{Config, LogFormat};
 use crate::mirror::{Mirror, Settings};
-use crate::server::{router, AppState};
+use crate::server::AppState;
 use crate::store::FsStore;
 use crate::upstream::{Chain, Policy};
 use anyhow::{anyhow, Context, Result};
@@ -373,7 +373,7 @@ pub async fn run(cfg: Config) -> Result<()> {
     }
     let metrics = mirror.counters.metrics.clone();
     let events = mirror.events.clone();
-    let app = router(AppState {
+    let app = Arc::new(AppState {
         mirror,
         ops: crate::ops::OpsConfig {
             admin_token: cfg.admin_token.clone(),
