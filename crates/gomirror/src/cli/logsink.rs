@@ -2,13 +2,17 @@
 //! descriptor, and no line is ever dropped.
 //!
 //! Every log line (one per request: see [`crate::access`]) is appended to
-//! one in-memory buffer; a dedicated thread writes out everything buffered
-//! at once (one `write` for many lines under load, one per line when idle)
-//! as soon as a line arrives — no timer, so a line is on its way within
-//! microseconds. When the output is slower than the lines come and the
-//! buffer holds [`LogSink::cap`] bytes, writers wait for room: lines are
-//! delayed, never lost, and memory stays bounded. [`LogSink::flush`]
-//! waits until every line written before it is out (at shutdown).
+//! one in-memory buffer; a dedicated thread writes the buffer out. It
+//! sleeps while there is nothing to write; the first line after a quiet
+//! spell wakes it, and it lets [`LINGER`] pass before writing everything
+//! buffered at once — so under load a `write` carries hundreds of lines,
+//! and neither a line nor a write costs a thread wake-up. A line is out
+//! within about [`LINGER`] of being logged. When the buffer is half full
+//! the thread is woken at once; when the output is slower than the lines
+//! come and the buffer is full (its cap, [`DEFAULT_CAP`] for the server),
+//! writers wait for room: lines are delayed, never lost, and memory stays
+//! bounded. [`LogSink::flush`] writes out every line logged before it and
+//! waits for that (at shutdown, before a panic message).
 
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex};
@@ -16,6 +20,8 @@ use std::time::{Duration, Instant};
 
 /// Bytes buffered at most before writers wait.
 pub const DEFAULT_CAP: usize = 1 << 20;
+/// How long the writer thread lets lines gather before a write.
+pub const LINGER: Duration = Duration::from_millis(10);
 
 /// A buffered log output written by its own thread (clones share it).
 #[derive(Clone)]
@@ -25,9 +31,9 @@ pub struct LogSink {
 
 struct Shared {
     state: Mutex<State>,
-    /// Lines arrived (the writer thread waits on it).
+    /// The writer thread waits on it.
     work: Condvar,
-    /// Bytes written out (writers waiting for room and flushes wait on it).
+    /// Writers waiting for room, and flushes, wait on it.
     done: Condvar,
     cap: usize,
 }
@@ -38,6 +44,12 @@ struct State {
     /// Bytes ever appended / ever written out (or failed to).
     appended: u64,
     written: u64,
+    /// The writer thread sleeps until a line comes.
+    sleeping: bool,
+    /// Someone waits for a write: no lingering.
+    urgent: bool,
+    /// Threads waiting on `done`.
+    waiters: usize,
 }
 
 impl LogSink {
@@ -57,10 +69,20 @@ impl LogSink {
                 let mut spare = Vec::new();
                 loop {
                     let upto = {
-                        let mut st = s.state.lock().unwrap_or_else(|e| e.into_inner());
+                        let mut st = s.lock();
                         while st.buf.is_empty() {
+                            st.sleeping = true;
                             st = s.work.wait(st).unwrap_or_else(|e| e.into_inner());
                         }
+                        st.sleeping = false;
+                        if !st.urgent {
+                            st = s
+                                .work
+                                .wait_timeout_while(st, LINGER, |st| !st.urgent)
+                                .unwrap_or_else(|e| e.into_inner())
+                                .0;
+                        }
+                        st.urgent = false;
                         std::mem::swap(&mut st.buf, &mut spare);
                         st.appended
                     };
@@ -69,57 +91,70 @@ impl LogSink {
                     let _ = out.write_all(&spare).and_then(|()| out.flush());
                     spare.clear();
                     // Do not keep a burst's buffer for ever.
-                    if spare.capacity() > 4 * DEFAULT_CAP.min(s.cap) {
+                    if spare.capacity() > s.cap {
                         spare = Vec::new();
                     }
-                    let mut st = s.state.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut st = s.lock();
                     st.written = upto;
-                    s.done.notify_all();
+                    if st.waiters > 0 {
+                        s.done.notify_all();
+                    }
                 }
             })?;
         Ok(LogSink { shared })
-    }
-
-    /// The bytes buffered at most before writers wait.
-    pub fn cap(&self) -> usize {
-        self.shared.cap
     }
 
     /// Appends one line (or any bytes), whole: waits while the buffer is
     /// full.
     fn append(&self, bytes: &[u8]) {
         let s = &self.shared;
-        let mut st = s.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut st = s.lock();
         while !st.buf.is_empty() && st.buf.len() + bytes.len() > s.cap {
+            st.urgent = true;
+            s.work.notify_one();
+            st.waiters += 1;
             st = s.done.wait(st).unwrap_or_else(|e| e.into_inner());
+            st.waiters -= 1;
         }
-        let was_empty = st.buf.is_empty();
         st.buf.extend_from_slice(bytes);
         st.appended += bytes.len() as u64;
-        drop(st);
-        if was_empty {
+        if st.sleeping {
+            st.sleeping = false;
+            s.work.notify_one();
+        } else if !st.urgent && st.buf.len() >= s.cap / 2 {
+            st.urgent = true;
             s.work.notify_one();
         }
     }
 
-    /// Waits until every byte appended before this call is written out,
-    /// at most `timeout`; whether it was.
+    /// Writes out every byte appended before this call and waits for it,
+    /// at most `timeout`; whether it was all written.
     pub fn flush(&self, timeout: Duration) -> bool {
         let s = &self.shared;
         let deadline = Instant::now() + timeout;
-        let mut st = s.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut st = s.lock();
         let target = st.appended;
         while st.written < target {
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                 return false;
             };
+            st.urgent = true;
+            s.work.notify_one();
+            st.waiters += 1;
             st = s
                 .done
                 .wait_timeout(st, left)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
+            st.waiters -= 1;
         }
         true
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -227,6 +262,23 @@ mod tests {
         writer.join().unwrap();
         assert!(sink.flush(Duration::from_secs(10)));
         assert_eq!(out.got.lock().unwrap().len(), 100 * 100);
+    }
+
+    /// A lone line goes out by itself, soon, without a flush.
+    #[test]
+    fn a_lone_line_goes_out_soon() {
+        let out = Held::default();
+        let sink = LogSink::new(Box::new(out.clone()), DEFAULT_CAP).unwrap();
+        sink.append(b"alone\n");
+        let t = Instant::now();
+        while out.got.lock().unwrap().is_empty() {
+            assert!(
+                t.elapsed() < Duration::from_secs(5),
+                "the line never went out"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(&out.got.lock().unwrap()[..], b"alone\n");
     }
 
     /// Lines that come faster than they are written go out in batches.
