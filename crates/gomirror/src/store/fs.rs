@@ -673,6 +673,13 @@ impl ObjectRead for FileRead {
         let Some(p) = self.file.clone() else {
             return Ok(Bytes::new());
         };
+        // Cached bytes are read here; the rest on the blocking pool.
+        if let Some(b) = p
+            .file_if_open()
+            .and_then(|f| super::open_files::read_cached_at(&f, pos, max))
+        {
+            return Ok(b);
+        }
         tokio::task::spawn_blocking(move || super::open_files::read_full_at(&*p.file()?, pos, max))
             .await
             .expect("store task panicked")
@@ -828,6 +835,46 @@ impl Store for FsStore {
 
     fn stage(&self) -> Result<Staged> {
         Staged::create_in(&self.root.join("tmp")).map_err(io_err("stage", "tmp"))
+    }
+
+    async fn visit_sizes(
+        &self,
+        prefix: &str,
+        visit: &mut (dyn for<'k> FnMut(&'k str, u64) + Send),
+    ) -> Result<()> {
+        // The walk runs on the blocking pool and hands over each
+        // directory's objects as it goes (a few directories in flight).
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<(String, u64)>>(4);
+        let prefix = prefix.to_owned();
+        let walk = blocking(self, move |s| {
+            s.walk(&prefix, |rel, scan| {
+                let batch: Vec<(String, u64)> = scan
+                    .records
+                    .iter()
+                    .filter_map(|(stem, rec)| {
+                        // What `meta` would refuse is not counted.
+                        let rec = rec.as_ref()?;
+                        if rec.blob.as_deref().is_some_and(|b| !plain_name(b)) {
+                            return None;
+                        }
+                        let key = record_key(rel, stem, Some(rec))?;
+                        key.starts_with(&prefix).then_some((key, rec.meta.size))
+                    })
+                    .collect();
+                if !batch.is_empty() {
+                    let _ = tx.blocking_send(batch);
+                }
+            })
+        });
+        let take = async {
+            while let Some(batch) = rx.recv().await {
+                for (k, n) in &batch {
+                    visit(k, *n);
+                }
+            }
+        };
+        let (walked, ()) = tokio::join!(walk, take);
+        walked
     }
 
     async fn put(&self, obj: Admitted) -> Result<()> {
@@ -1330,5 +1377,45 @@ mod tests {
         let (_o, p) = fresh().await;
         std::fs::remove_file(&rec).unwrap();
         assert!(!p.unchanged());
+    }
+
+    /// One pass over the records gives exactly what listing the keys and
+    /// reading each record gives: every readable object once, with its
+    /// recorded size, under the prefix only (keys mapped to other paths
+    /// included, a corrupt record skipped).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn visiting_sizes_matches_list_and_meta() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::open(dir.path()).unwrap();
+        let long = "e".repeat(300);
+        let keys = [
+            "example.com/a/@v/v1.0.0.info".to_owned(),
+            "example.com/a/@v/v1.0.0.zip".to_owned(),
+            "example.com/b/@v/list".to_owned(),
+            format!("example.com/{long}/@v/v1.0.0.mod"),
+            "other.org/c/@v/v1.0.0.mod".to_owned(),
+        ];
+        for (i, k) in keys.iter().enumerate() {
+            let data = vec![b'x'; 10 + i];
+            let meta = crate::admit::testing::meta_of(&data, "test");
+            store.put_bytes(k, &data, &meta).await.unwrap();
+        }
+        let bad = dir.path().join("objects/example.com/a/@v/v2.0.0.info.gmeta");
+        std::fs::write(&bad, b"{not json").unwrap();
+        for prefix in ["", "example.com/", "example.com/a/", "nothing/"] {
+            let mut visited = vec![];
+            store
+                .visit_sizes(prefix, &mut |k, n| visited.push((k.to_owned(), n)))
+                .await
+                .unwrap();
+            visited.sort();
+            let mut want = vec![];
+            for k in store.list(prefix).await.unwrap() {
+                if let Ok(Some(m)) = store.meta(&k).await {
+                    want.push((k, m.size));
+                }
+            }
+            assert_eq!(visited, want, "under {prefix:?}");
+        }
     }
 }
