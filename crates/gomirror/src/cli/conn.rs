@@ -45,6 +45,12 @@ pub struct Limits {
     pub drain_timeout: Duration,
 }
 
+/// Bytes an HTTP/1.1 connection buffers at most: its request headers, and
+/// its response waiting for the socket — a download stops reading its next
+/// chunk while one is queued (hyper's default of ~400 KB let each slow
+/// download buffer six chunks).
+const H1_MAX_BUF: usize = 64 << 10;
+
 /// File descriptors kept aside from client connections: stored files being
 /// served, staging files, upstream connections, git processes, logs.
 const FD_RESERVE: u64 = 512;
@@ -133,7 +139,8 @@ impl Conns {
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout);
+            .header_read_timeout(limits.header_read_timeout)
+            .max_buf_size(H1_MAX_BUF);
         builder
             .http2()
             .timer(TokioTimer::new())
