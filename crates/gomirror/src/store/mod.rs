@@ -158,6 +158,25 @@ pub trait Store: Send + Sync + 'static {
     /// Keys of committed objects whose key starts with `prefix`, sorted.
     async fn list(&self, prefix: &str) -> Result<Vec<String>>;
 
+    /// Calls `visit` with the key and recorded size of every committed
+    /// object whose key starts with `prefix`, each once, in no set order:
+    /// for counting them in one pass without holding every key (the file
+    /// store reads each record once, and keeps one directory's records at
+    /// a time). A record that cannot be read is skipped. The default lists
+    /// the keys, then reads each record.
+    async fn visit_sizes(
+        &self,
+        prefix: &str,
+        visit: &mut (dyn for<'k> FnMut(&'k str, u64) + Send),
+    ) -> Result<()> {
+        for k in self.list(prefix).await? {
+            if let Ok(Some(m)) = self.meta(&k).await {
+                visit(&k, m.size);
+            }
+        }
+        Ok(())
+    }
+
     /// What [`Store::list`] does not show, under `prefix`: bytes no
     /// metadata record names (left by a crash mid-commit, or a file put
     /// there by hand) and records without their bytes (lost). Sorted. A
