@@ -46,10 +46,11 @@ pub struct Limits {
 }
 
 /// Bytes an HTTP/1.1 connection buffers at most: its request headers, and
-/// its response waiting for the socket — a download stops reading its next
-/// chunk while one is queued (hyper's default of ~400 KB let each slow
-/// download buffer six chunks).
-const H1_MAX_BUF: usize = 64 << 10;
+/// its response waiting for the socket — a download reads its next chunk
+/// only once the queued one is nearly out (hyper's default of ~400 KB let
+/// each slow download buffer a dozen chunks: 256 concurrent downloads
+/// peaked at 52-66 MiB).
+const H1_MAX_BUF: usize = 32 << 10;
 
 /// File descriptors kept aside from client connections: stored files being
 /// served, staging files, upstream connections, git processes, logs.
