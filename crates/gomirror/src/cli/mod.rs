@@ -76,6 +76,7 @@ pub fn main() -> ExitCode {
                 println!("{cfg:#?}");
                 return ExitCode::SUCCESS;
             }
+            crate::cli::serve::limit_malloc_arenas();
             crate::cli::serve::init_server_logging(cfg.log_format);
             let rt = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
