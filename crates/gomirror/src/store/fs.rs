@@ -1400,7 +1400,9 @@ mod tests {
             let meta = crate::admit::testing::meta_of(&data, "test");
             store.put_bytes(k, &data, &meta).await.unwrap();
         }
-        let bad = dir.path().join("objects/example.com/a/@v/v2.0.0.info.gmeta");
+        let bad = dir
+            .path()
+            .join("objects/example.com/a/@v/v2.0.0.info.gmeta");
         std::fs::write(&bad, b"{not json").unwrap();
         for prefix in ["", "example.com/", "example.com/a/", "nothing/"] {
             let mut visited = vec![];
