@@ -12,7 +12,9 @@
 //! come and the buffer is full (its cap, [`DEFAULT_CAP`] for the server),
 //! writers wait for room: lines are delayed, never lost, and memory stays
 //! bounded. [`LogSink::flush`] writes out every line logged before it and
-//! waits for that (at shutdown, before a panic message).
+//! waits for that (at shutdown, before a panic message, and after each
+//! warning or error: those are out before the code that logged them goes
+//! on, as before the buffer).
 
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex};
@@ -159,11 +161,18 @@ impl Shared {
 }
 
 /// One log event's writer (the formatter writes a whole line at once).
-pub struct SinkWriter<'a>(&'a LogSink);
+pub struct SinkWriter<'a> {
+    sink: &'a LogSink,
+    /// Written out before the caller goes on (warnings and errors).
+    sync: bool,
+}
 
 impl Write for SinkWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.append(buf);
+        self.sink.append(buf);
+        if self.sync {
+            self.sink.flush(SYNC_TIMEOUT);
+        }
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -171,10 +180,25 @@ impl Write for SinkWriter<'_> {
     }
 }
 
+/// How long a warning or error waits at most to be written out.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Lines at `INFO` and below (the request log) go out in batches; a
+/// warning or an error is written out, with every line before it, before
+/// the code that logged it goes on — as unbuffered as it was.
 impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogSink {
     type Writer = SinkWriter<'a>;
     fn make_writer(&'a self) -> SinkWriter<'a> {
-        SinkWriter(self)
+        SinkWriter {
+            sink: self,
+            sync: false,
+        }
+    }
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> SinkWriter<'a> {
+        SinkWriter {
+            sink: self,
+            sync: *meta.level() <= tracing::Level::WARN,
+        }
     }
 }
 
@@ -279,6 +303,34 @@ mod tests {
             std::thread::sleep(Duration::from_millis(1));
         }
         assert_eq!(&out.got.lock().unwrap()[..], b"alone\n");
+    }
+
+    /// A warning is written out, with the lines before it, by the time
+    /// the code that logged it goes on; an info line may wait.
+    #[test]
+    fn a_warning_is_out_before_the_caller_goes_on() {
+        use tracing_subscriber::fmt::MakeWriter;
+        let out = Held::default();
+        let sink = LogSink::new(Box::new(out.clone()), DEFAULT_CAP).unwrap();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(sink.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!("first");
+            tracing::warn!("integrity failure");
+        });
+        let got = String::from_utf8(out.got.lock().unwrap().clone()).unwrap();
+        assert!(
+            got.contains("first") && got.contains("integrity failure"),
+            "{got:?}"
+        );
+        let mut w = sink.make_writer();
+        w.write_all(b"later\n").unwrap();
+        assert!(
+            !out.got.lock().unwrap().ends_with(b"later\n"),
+            "an info line was not batched"
+        );
     }
 
     /// Lines that come faster than they are written go out in batches.
