@@ -300,6 +300,13 @@ fn respond(
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     let body = if head {
         Body::empty()
+    } else if let Some(b) = obj.bytes() {
+        // Verified whole in memory: the bytes as one body of known length
+        // (what `Mirror::body` would stream as its single chunk).
+        Body::from(match span {
+            Some((s, e)) => b.slice(s as usize..=e as usize),
+            None => b.clone(),
+        })
     } else {
         Body::from_stream(mirror.body(obj, span))
     };
