@@ -315,16 +315,22 @@ impl Mirror {
             Metrics::observe_upstream(&self.counters.metrics, src.name(), started.elapsed());
             self.note_upstream(src.name(), got.as_ref().err());
             match got {
-                Ok(body) => admit::receive(
-                    self.stage()?,
-                    body,
-                    limit,
-                    self.client.policy.idle_timeout,
-                    ctx.live.as_ref(),
-                    ctx.zip_of.as_deref().map(|(m, v)| (m.as_str(), v.as_str())),
-                )
-                .await
-                .map_err(|e| self.refuse(e, src.name(), rel)),
+                Ok(body) => {
+                    let live = ctx
+                        .live
+                        .as_ref()
+                        .filter(|_| self.room_for(body.declared_len));
+                    admit::receive(
+                        self.stage()?,
+                        body,
+                        limit,
+                        self.client.policy.idle_timeout,
+                        live,
+                        ctx.zip_of.as_deref().map(|(m, v)| (m.as_str(), v.as_str())),
+                    )
+                    .await
+                    .map_err(|e| self.refuse(e, src.name(), rel))
+                }
                 Err(e) if e.is_not_found() => Err(TryError::NotFound(e)),
                 Err(e) => {
                     self.counters.inc("upstream_errors", src.name());
@@ -701,6 +707,16 @@ impl Drop for Pending<'_> {
 }
 
 impl Mirror {
+    /// Whether the store has room for a body of `declared` bytes (twice
+    /// that, or twice the largest zip when the length is not declared) —
+    /// a zip goes live only then: a disk filling up mid-way could only cut
+    /// a stream whose status was sent, where a waiting client gets a clear
+    /// 503.
+    fn room_for(&self, declared: Option<u64>) -> bool {
+        let need = declared.unwrap_or(admit::MAX_ZIP).saturating_mul(2);
+        self.store.free_space().is_none_or(|free| free >= need)
+    }
+
     /// The record of `key` admitted (and maybe answered) whose commit has
     /// not ended yet.
     fn pending_meta(&self, key: &str) -> Option<crate::record::Meta> {
