@@ -722,4 +722,13 @@ impl Mirror {
     fn pending_meta(&self, key: &str) -> Option<crate::record::Meta> {
         self.pending.lock().unwrap().get(key).cloned()
     }
+
+    /// The keys under `prefix` admitted whose commit has not ended yet.
+    pub(super) fn pending_keys(&self, prefix: &str) -> Vec<String> {
+        let p = self.pending.lock().unwrap();
+        p.keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect()
+    }
 }
