@@ -23,7 +23,8 @@
 //!
 //! The checksum database is the tests' real one (`tests/support/sumdb.rs`:
 //! gomod's signer and tlog), every module recorded in it before gomirror
-//! starts (plus 1,000 filler records, so proofs span tiles of two levels).
+//! starts, between 1,000 filler records before (proofs span tiles of two
+//! levels) and enough after to fill their tiles (see `GOMIRROR_BENCH_EDGE`).
 //! Before measuring, gomirror has answered one cold request (it knows the
 //! tree and has its connections), as a running mirror would.
 //!
@@ -38,7 +39,9 @@
 //! Environment: `GOMIRROR_BENCH_ZIP_REPS` (cold 100 MiB zips per upstream,
 //! 5), `GOMIRROR_BENCH_SMALL_REPS` (cold `.info` / `.mod` per upstream, 15),
 //! `GOMIRROR_BENCH_GRAPH_RUNS` (`go mod download` runs per side, 3),
-//! `GOMIRROR_BENCH_ZIP_MIB` (size of the big zip's content, 100).
+//! `GOMIRROR_BENCH_ZIP_MIB` (size of the big zip's content, 100),
+//! `GOMIRROR_BENCH_EDGE=1` (the modules' records left at the right edge of
+//! the log, in partial tiles, as a version published a moment ago).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -149,6 +152,24 @@ fn run(root: &Path, zip_reps: usize, small_reps: usize, graph_runs: usize, zip_m
     db.add_filler(1000);
     let t = Instant::now();
     let corpus = build_corpus(&up_dir, &db, zip_reps, small_reps, zip_mib);
+    // More filler after the modules, to a multiple of 256 records: their
+    // records sit in full tiles, as those of any version published more
+    // than a little while before do in sum.golang.org (whose right edge
+    // grows by thousands of records an hour). GOMIRROR_BENCH_EDGE=1 leaves
+    // them at the right edge, in partial tiles.
+    let records = 1000 + 2 * zip_reps + 4 * small_reps + 2 + GRAPH;
+    let edge = std::env::var("GOMIRROR_BENCH_EDGE").as_deref() == Ok("1");
+    let pad = if edge { 0 } else { (256 - records % 256) % 256 };
+    db.add_filler(pad);
+    println!(
+        "checksum database: {} records, the modules' in {}",
+        records + pad,
+        if edge {
+            "partial tiles at the right edge (GOMIRROR_BENCH_EDGE=1)"
+        } else {
+            "full tiles"
+        }
+    );
     println!(
         "corpus built in {:.1} s: {} cold {zip_mib} MiB zips, {} small modules, a {GRAPH}-module graph of {:.1} MiB of zips",
         t.elapsed().as_secs_f64(),
