@@ -32,6 +32,20 @@ impl Server {
         Server::launch(super::gomirror(), data_dir, goproxy, extra, env)
     }
 
+    /// [`Server::start_with_env`] running the gomirror binary at `bin`
+    /// instead of this build's (a benchmark runs a copy of it, so that a
+    /// rebuild in a shared target directory cannot swap the binary in the
+    /// middle of a run).
+    pub fn start_bin(
+        bin: &Path,
+        data_dir: &Path,
+        goproxy: &str,
+        extra: &[&str],
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> Server {
+        Server::launch(Command::new(bin), data_dir, goproxy, extra, env)
+    }
+
     /// [`Server::start`] with the data directory on a tmpfs of `size`
     /// (e.g. `3m`) mounted in a private mount namespace of the server
     /// process only (`unshare -m`): a small disk that fills up, invisible
