@@ -735,6 +735,16 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
+/// Gives the calling thread the lowest CPU priority (nice 19), for work
+/// that must yield to serving. Only this thread: Linux keeps a nice value
+/// per thread.
+fn lower_thread_priority() {
+    // SAFETY: setpriority only changes the calling thread's nice value.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 19);
+    }
+}
+
 /// Runs a blocking store operation on the blocking pool.
 async fn blocking<T: Send + 'static>(
     this: &FsStore,
@@ -842,11 +852,16 @@ impl Store for FsStore {
         prefix: &str,
         visit: &mut (dyn for<'k> FnMut(&'k str, u64) + Send),
     ) -> Result<()> {
-        // The walk runs on the blocking pool and hands over each
-        // directory's objects as it goes (a few directories in flight).
+        // The walk runs in a thread of its own at the lowest CPU priority
+        // (a count of the whole store must not slow requests down), and
+        // hands over each directory's objects as it goes (a few
+        // directories in flight).
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<(String, u64)>>(4);
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let s = self.clone();
         let prefix = prefix.to_owned();
-        let walk = blocking(self, move |s| {
+        let walk = move || {
+            lower_thread_priority();
             s.walk(&prefix, |rel, scan| {
                 let batch: Vec<(String, u64)> = scan
                     .records
@@ -865,16 +880,24 @@ impl Store for FsStore {
                     let _ = tx.blocking_send(batch);
                 }
             })
-        });
-        let take = async {
-            while let Some(batch) = rx.recv().await {
-                for (k, n) in &batch {
-                    visit(k, *n);
-                }
-            }
         };
-        let (walked, ()) = tokio::join!(walk, take);
-        walked
+        std::thread::Builder::new()
+            .name("gomirror-walk".into())
+            .spawn(move || {
+                let _ = done_tx.send(walk());
+            })
+            .map_err(io_err("list", "objects"))?;
+        // Ends when the walk is over (its sender dropped).
+        while let Some(batch) = rx.recv().await {
+            for (k, n) in &batch {
+                visit(k, *n);
+            }
+        }
+        done_rx.await.unwrap_or_else(|_| {
+            Err(io_err("list", "objects")(std::io::Error::other(
+                "the walk panicked",
+            )))
+        })
     }
 
     async fn put(&self, obj: Admitted) -> Result<()> {
@@ -1419,5 +1442,25 @@ mod tests {
             }
             assert_eq!(visited, want, "under {prefix:?}");
         }
+    }
+
+    /// The walk's thread yields to serving: nice 19, that thread only.
+    #[test]
+    fn a_lowered_thread_has_nice_19_and_only_it() {
+        fn nice() -> i64 {
+            let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+            // Fields after the command name (in parentheses): nice is the 19th field.
+            let rest = &stat[stat.rfind(')').unwrap() + 2..];
+            rest.split(' ').nth(16).unwrap().parse().unwrap()
+        }
+        let before = nice();
+        let lowered = std::thread::spawn(|| {
+            lower_thread_priority();
+            nice()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(lowered, 19);
+        assert_eq!(nice(), before);
     }
 }
