@@ -10,17 +10,23 @@ use std::time::{Duration, Instant};
 use support::server::Server;
 use support::upstream::{publish, Fault, ModVersion, Upstream};
 
+/// `n` incompressible bytes (xorshift from the state `x`).
+fn noise(x: &mut u64, n: usize) -> Vec<u8> {
+    (0..n)
+        .map(|_| {
+            *x ^= *x << 13;
+            *x ^= *x >> 7;
+            *x ^= *x << 17;
+            *x as u8
+        })
+        .collect()
+}
+
 /// Publishes a module whose zip is about `mib` MiB (incompressible), and
 /// returns the zip's URL path and bytes.
 fn big_module(root: &Path, path: &'static str, mib: usize) -> (String, Vec<u8>) {
-    let mut blob = vec![0u8; mib << 20];
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    for b in blob.iter_mut() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
+    let blob = noise(&mut x, mib << 20);
     publish(
         root,
         &ModVersion {
@@ -56,14 +62,7 @@ fn many_files_module(
     let names: Vec<String> = (0..files).map(|i| format!("f{i:04}.bin")).collect();
     let mut tree = vec![("go.mod", format!("module {path}\n\ngo 1.21\n").into_bytes())];
     for n in &names {
-        let mut blob = vec![0u8; kib << 10];
-        for b in blob.iter_mut() {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            *b = x as u8;
-        }
-        tree.push((n.as_str(), blob));
+        tree.push((n.as_str(), noise(&mut x, kib << 10)));
     }
     publish(
         root,
@@ -76,6 +75,33 @@ fn many_files_module(
     let rel = format!("/{path}/@v/v1.0.0.zip");
     let zip = std::fs::read(root.join(rel.trim_start_matches('/'))).unwrap();
     (rel, zip)
+}
+
+/// A mirror (data under `data`) in front of two upstreams serving `dir`,
+/// the first with `rel` corrupt; and `n` clients fetching `rel` through it
+/// at once.
+fn corrupt_then_good(
+    dir: &Path,
+    data: &Path,
+    rel: &str,
+    n: usize,
+) -> (Upstream, Upstream, Server, Vec<Read>) {
+    let bad = Upstream::start(dir);
+    let good = Upstream::start(dir);
+    bad.set_fault(rel, Fault::Corrupt);
+    let srv = Server::start(
+        &data.join("d"),
+        &format!("{},{}", bad.url(), good.url()),
+        &[],
+    );
+    let clients: Vec<_> = (0..n)
+        .map(|_| {
+            let url = format!("{}{rel}", srv.url);
+            std::thread::spawn(move || get_streaming(&url, |_| {}))
+        })
+        .collect();
+    let reads = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    (bad, good, srv, reads)
 }
 
 /// GETs `url`, calling `on_progress` with the bytes received so far after
@@ -189,23 +215,9 @@ fn a_refused_copy_never_ends_cleanly() {
 fn a_second_copy_continues_a_stream_only_where_it_agrees() {
     let dir = tempfile::tempdir().unwrap();
     let (rel, zip) = big_module(dir.path(), "example.com/flip", 6);
-    let bad = Upstream::start(dir.path());
-    let good = Upstream::start(dir.path());
-    bad.set_fault(&rel, Fault::Corrupt);
     let data = tempfile::tempdir().unwrap();
-    let srv = Server::start(
-        &data.path().join("d"),
-        &format!("{},{}", bad.url(), good.url()),
-        &[],
-    );
-    let clients: Vec<_> = (0..4)
-        .map(|_| {
-            let url = format!("{}{rel}", srv.url);
-            std::thread::spawn(move || get_streaming(&url, |_| {}))
-        })
-        .collect();
-    for c in clients {
-        let got = c.join().unwrap();
+    let (_bad, _good, srv, reads) = corrupt_then_good(dir.path(), data.path(), &rel, 4);
+    for got in reads {
         if got.clean {
             assert!(got.bytes == zip, "a complete body that is not the zip");
         } else {
@@ -226,23 +238,9 @@ fn a_corrupt_small_entry_is_caught_before_any_client_sees_it() {
     let dir = tempfile::tempdir().unwrap();
     let (rel, zip) = many_files_module(dir.path(), "example.com/many", 128, 64);
     assert!(zip.len() > 8 << 20);
-    let bad = Upstream::start(dir.path());
-    let good = Upstream::start(dir.path());
-    bad.set_fault(&rel, Fault::Corrupt);
     let data = tempfile::tempdir().unwrap();
-    let srv = Server::start(
-        &data.path().join("d"),
-        &format!("{},{}", bad.url(), good.url()),
-        &[],
-    );
-    let clients: Vec<_> = (0..3)
-        .map(|_| {
-            let url = format!("{}{rel}", srv.url);
-            std::thread::spawn(move || get_streaming(&url, |_| {}))
-        })
-        .collect();
-    for c in clients {
-        let got = c.join().unwrap();
+    let (bad, good, srv, reads) = corrupt_then_good(dir.path(), data.path(), &rel, 3);
+    for got in reads {
         assert!(got.live);
         assert!(got.clean, "a client was broken off:\n{}", srv.log());
         assert!(got.bytes == zip, "a complete body that is not the zip");
