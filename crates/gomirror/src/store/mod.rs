@@ -116,9 +116,10 @@ pub trait Store: Send + Sync + 'static {
     async fn open(&self, key: &str) -> Result<Option<Opened>>;
 
     /// The fingerprint of the stored copy of `key` (see
-    /// [`Opened::fingerprint`]), without reading it. Must be cheap (one
-    /// `stat` on a file system): it is called on every memory-tier hit.
-    /// `None` when absent or when the backend cannot tell.
+    /// [`Opened::fingerprint`]), without reading it. Must be cheap (a
+    /// `stat` or two on a file system): the memory tier calls it on every
+    /// hit of a copy that came without a [`CopyProbe`]. `None` when absent
+    /// or when the backend cannot tell.
     fn fingerprint(&self, _key: &str) -> Option<String> {
         None
     }
