@@ -167,7 +167,10 @@ pub async fn handle(
             // A cold zip may be streamed while it arrives: only a whole GET
             // (a range or HEAD waits for the admitted copy).
             let live = *kind == FileKind::Zip && range.is_none() && !head;
-            match mirror.versioned_answer(module, version, *kind, live).await {
+            match mirror
+                .versioned_answer(module, version, *kind, true, live)
+                .await
+            {
                 Ok(Answer::Whole(o)) => Ok(o),
                 Ok(Answer::Live(z)) => return respond_live(&req, z),
                 Err(f) => Err(f),

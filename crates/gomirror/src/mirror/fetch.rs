@@ -15,28 +15,35 @@ use std::time::Duration;
 
 impl Mirror {
     /// A versioned `.info`, `.mod` or `.zip` (canonical version): from the
-    /// cache, verified; on a miss or rot, fetched through admission first.
+    /// cache, verified; on a miss or rot, fetched through admission first —
+    /// returned once it is committed (what prefetch, healing and `verify
+    /// --fix` need: a process may exit right after).
     pub async fn versioned(
         self: &Arc<Self>,
         module: &str,
         version: &str,
         ext: FileKind,
     ) -> Result<Verified, Failure> {
-        match self.versioned_answer(module, version, ext, false).await? {
+        match self
+            .versioned_answer(module, version, ext, false, false)
+            .await?
+        {
             Answer::Whole(v) => Ok(v),
             Answer::Live(_) => unreachable!("live answers are only given when asked for"),
         }
     }
 
-    /// [`Mirror::versioned`]; with `live`, a client waiting for a cold zip
-    /// of at least 4 MiB is given its bytes as they
-    /// arrive, the end held back until admission decides
-    /// ([`admit::Live`]).
+    /// [`Mirror::versioned`] for a client: with `early`, a cold small
+    /// object is answered as soon as admission decided (before its
+    /// commit); with `live`, a client waiting for a cold zip of at least
+    /// 4 MiB is given its bytes as they arrive, the end held back until
+    /// admission decides ([`admit::Live`]).
     pub async fn versioned_answer(
         self: &Arc<Self>,
         module: &str,
         version: &str,
         ext: FileKind,
+        early: bool,
         live: bool,
     ) -> Result<Answer, Failure> {
         let key = versioned_key(module, version, ext)?;
@@ -67,7 +74,7 @@ impl Mirror {
             }
         })?;
         let mut flight = joined.flight;
-        let early = joined.early.clone();
+        let shown = joined.early.clone();
         let got_early = |(meta, bytes)| Verified::just_admitted(&key, meta, bytes);
         match joined.live.filter(|_| live) {
             Some(shown) => {
@@ -85,16 +92,17 @@ impl Mirror {
                     }
                 }
             }
-            None => {
+            None if early => {
                 tokio::select! {
                     r = &mut flight => r?,
-                    e = early.get() => if let Some(v) = got_early(e) {
+                    e = shown.get() => if let Some(v) = got_early(e) {
                         return Ok(Answer::Whole(v));
                     } else {
                         flight.await?
                     },
                 }
             }
+            None => flight.await?,
         }
         drop(joined.waiting);
         match self.load(&key).await? {

@@ -847,13 +847,19 @@ mod tests {
         )
         .unwrap();
         let key = "example.com/m/@v/v1.0.0.info";
-        let got = tokio::time::timeout(
-            Duration::from_secs(20),
-            m.versioned("example.com/m", "v1.0.0", FileKind::Info),
-        )
-        .await
-        .expect("answered while its commit is held")
-        .unwrap();
+        let answer = |m: Arc<Mirror>| async move {
+            match m
+                .versioned_answer("example.com/m", "v1.0.0", FileKind::Info, true, false)
+                .await
+                .unwrap()
+            {
+                Answer::Whole(v) => v,
+                Answer::Live(_) => panic!("an .info is never live"),
+            }
+        };
+        let got = tokio::time::timeout(Duration::from_secs(20), answer(m.clone()))
+            .await
+            .expect("answered while its commit is held");
         assert_eq!(got.bytes().unwrap().as_ref(), info);
         assert_eq!(got.outcome(), "miss");
         assert!(
@@ -862,15 +868,19 @@ mod tests {
         );
         // A second client while the commit is held joins the same fetch.
         std::fs::remove_file(up.path().join("example.com/m/@v/v1.0.0.info")).unwrap();
-        let again = tokio::time::timeout(
-            Duration::from_secs(20),
-            m.versioned("example.com/m", "v1.0.0", FileKind::Info),
-        )
-        .await
-        .expect("answered")
-        .unwrap();
+        let again = tokio::time::timeout(Duration::from_secs(20), answer(m.clone()))
+            .await
+            .expect("answered");
         assert_eq!(again.bytes().unwrap().as_ref(), info);
+        // Prefetch, healing and `verify --fix` wait for the commit.
+        let waiting = tokio::spawn({
+            let m = m.clone();
+            async move { m.versioned("example.com/m", "v1.0.0", FileKind::Info).await }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!waiting.is_finished(), "returned before the commit ended");
         store.open.add_permits(1);
+        assert!(waiting.await.unwrap().is_ok());
         for _ in 0..200 {
             if store.inner.meta(key).await.unwrap().is_some() {
                 return;
