@@ -183,16 +183,7 @@ fn agree(
 }
 
 fn create(module: &str, version: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
-    let files: Vec<MemFile> = files
-        .iter()
-        .map(|(p, d)| MemFile {
-            path: p.to_string(),
-            data: d.to_vec(),
-        })
-        .collect();
-    let mut out = Vec::new();
-    modzip::create(&mut out, module, version, &files).unwrap();
-    out
+    support::zips::create(module, version, files)
 }
 
 /// Reproducible bytes that deflate to about half their size.
@@ -467,12 +458,7 @@ fn hostile_cases() -> Vec<Case> {
 
     let name = b"example.com/m@v1.0.0/go.mod";
     let other = b"example.com/m@v1.0.0/x.go";
-    let mut extra = Vec::new();
-    extra.extend_from_slice(&0x7075u16.to_le_bytes());
-    extra.extend_from_slice(&((5 + other.len()) as u16).to_le_bytes());
-    extra.push(1);
-    extra.extend_from_slice(&crc32(name).to_le_bytes());
-    extra.extend_from_slice(other);
+    let extra = support::zips::unicode_path_extra(name, other);
     cases.push(case(
         "names readers disagree on",
         raw_zip_with_extra(&[(name, go_mod, None, &extra)]),

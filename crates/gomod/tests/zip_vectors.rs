@@ -19,7 +19,7 @@ use gomod::zip::{
 use gomod::{archive, dirhash};
 use support::txtar::{vector_files, Vector};
 use support::zips::{
-    crc32, deflate_zip, go_simple_zip, lying_zip, patch, raw_zip, raw_zip_with_extra, small_limits,
+    deflate_zip, go_simple_zip, lying_zip, patch, raw_zip, raw_zip_with_extra, small_limits,
     txtar_zip,
 };
 
@@ -611,12 +611,7 @@ fn names_that_readers_disagree_on_are_rejected() {
     // readers that honour it (the zip crate); Go's reader ignores it.
     let name = b"example.com/m@v1.0.0/go.mod";
     let other = b"example.com/m@v1.0.0/x.go";
-    let mut extra = Vec::new();
-    extra.extend_from_slice(&0x7075u16.to_le_bytes());
-    extra.extend_from_slice(&((5 + other.len()) as u16).to_le_bytes());
-    extra.push(1);
-    extra.extend_from_slice(&crc32(name).to_le_bytes());
-    extra.extend_from_slice(other);
+    let extra = support::zips::unicode_path_extra(name, other);
     let zip = raw_zip_with_extra(&[(name, b"module example.com/m\n", None, &extra)]);
     let err = dirhash::hash_zip(Cursor::new(&zip)).unwrap_err();
     assert!(

@@ -291,3 +291,31 @@ pub fn layout_zip(pieces: &[Piece<'_>]) -> Vec<u8> {
     out.extend_from_slice(&0u16.to_le_bytes());
     out
 }
+
+/// An Info-ZIP Unicode Path extra field (0x7075) naming the entry `name`
+/// `other` for readers that honour it (the zip crate); Go's reader ignores
+/// it.
+pub fn unicode_path_extra(name: &[u8], other: &[u8]) -> Vec<u8> {
+    let mut extra = Vec::new();
+    extra.extend_from_slice(&0x7075u16.to_le_bytes());
+    extra.extend_from_slice(&((5 + other.len()) as u16).to_le_bytes());
+    extra.push(1);
+    extra.extend_from_slice(&crc32(name).to_le_bytes());
+    extra.extend_from_slice(other);
+    extra
+}
+
+/// The module zip of `files` for `module`@`version`, made by
+/// `gomod::zip::create` (Deflate, data descriptors).
+pub fn create(module: &str, version: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
+    let files: Vec<gomod::zip::MemFile> = files
+        .iter()
+        .map(|(p, d)| gomod::zip::MemFile {
+            path: p.to_string(),
+            data: d.to_vec(),
+        })
+        .collect();
+    let mut out = Vec::new();
+    gomod::zip::create(&mut out, module, version, &files).unwrap();
+    out
+}
