@@ -10,10 +10,12 @@ use crate::mirror::Mirror;
 use crate::ops::endpoint_kind;
 use crate::telemetry::{Metrics, RequestInfo};
 use axum::body::Body;
-use axum::extract::Request;
-use axum::middleware::Next;
 use axum::response::Response;
-use http::{header, HeaderValue, Method};
+use http::{header, HeaderName, HeaderValue, Method};
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+use prometheus_client::metrics::counter::Counter;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -35,6 +37,8 @@ struct Record {
     sent: u64,
     /// Whether the body reached its end.
     complete: bool,
+    /// `gomirror_served_bytes_total` of this kind, once bytes are sent.
+    served: Option<Counter>,
 }
 
 impl Drop for Record {
@@ -51,10 +55,7 @@ impl Drop for Record {
         };
         if self.status.is_none() {
             // Counted here; a response with headers was counted then.
-            Metrics::inc(&m.requests, &[("kind", self.kind), ("status", "499")]);
-            m.request_duration
-                .get_or_create(&vec![("kind".to_owned(), self.kind.to_owned())])
-                .observe(elapsed.as_secs_f64());
+            m.count_request(self.kind, 499, elapsed);
         } else if !self.complete {
             Metrics::inc(&m.responses_incomplete, &[("kind", self.kind)]);
         }
@@ -77,13 +78,18 @@ impl Drop for Record {
     }
 }
 
-/// Middleware: a request id (kept from `X-Request-Id` or made), metrics,
-/// and one log line per request (see the module documentation) with
-/// module, version, cache outcome, upstream, bytes sent and duration.
-pub async fn observe(mirror: &Mirror, req: Request, next: Next) -> Response {
+/// Runs `handle` on `req` under the request log: a request id (kept from
+/// `X-Request-Id` or made), metrics, and one log line per request (see the
+/// module documentation) with module, version, cache outcome, upstream,
+/// bytes sent and duration.
+pub async fn observe<F, Fut>(mirror: &Mirror, req: http::Request<Body>, handle: F) -> Response
+where
+    F: FnOnce(http::Request<Body>) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let id = req
         .headers()
-        .get("x-request-id")
+        .get(X_REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|s| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_owned)
@@ -104,16 +110,16 @@ pub async fn observe(mirror: &Mirror, req: Request, next: Next) -> Response {
         declared: None,
         sent: 0,
         complete: false,
+        served: None,
     };
     // If this future is dropped here (the client went away), `rec` logs
     // and counts it.
-    let res = next.run(req).await;
+    let mut res = handle(req).await;
     let status = res.status().as_u16();
     rec.status = Some(status);
     rec.info = res
-        .extensions()
-        .get::<RequestInfo>()
-        .cloned()
+        .extensions_mut()
+        .remove::<RequestInfo>()
         .unwrap_or_default();
     rec.declared = if rec.method == Method::HEAD {
         Some(0)
@@ -123,17 +129,11 @@ pub async fn observe(mirror: &Mirror, req: Request, next: Next) -> Response {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok())
     };
-    let m = &rec.metrics;
-    Metrics::inc(
-        &m.requests,
-        &[("kind", rec.kind), ("status", &status.to_string())],
-    );
-    m.request_duration
-        .get_or_create(&vec![("kind".to_owned(), rec.kind.to_owned())])
-        .observe(rec.start.elapsed().as_secs_f64());
+    rec.metrics
+        .count_request(rec.kind, status, rec.start.elapsed());
     let (mut parts, body) = res.into_parts();
     if let Ok(v) = HeaderValue::from_str(&rec.id) {
-        parts.headers.insert("x-request-id", v);
+        parts.headers.insert(X_REQUEST_ID, v);
     }
     rec.complete = rec.method == Method::HEAD;
     Response::from_parts(parts, WatchedBody::wrap(body, rec))
@@ -205,9 +205,8 @@ impl<W: BodyWatch> http_body::Body for WatchedBody<W> {
 impl BodyWatch for Record {
     fn data(&mut self, n: u64) {
         self.sent += n;
-        self.metrics
-            .bytes_served
-            .get_or_create(&vec![("kind".to_owned(), self.kind.to_owned())])
+        self.served
+            .get_or_insert_with(|| self.metrics.served_bytes(self.kind))
             .inc_by(n);
     }
 

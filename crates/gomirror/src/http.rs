@@ -13,13 +13,13 @@
 //! `502` (`504` when the fetch passed its total deadline), a failing store
 //! `503`.
 
-use crate::mirror::{Failure, Mirror};
+use crate::mirror::{Answer, Failure, LiveZip, Mirror};
 use crate::protocol::{parse_path, percent_decode, FileKind, PathError, ProxyRequest};
 use crate::verify::Verified;
 use axum::body::Body;
 use axum::response::Response;
 use base64::Engine as _;
-use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use std::sync::Arc;
 
 fn text(status: StatusCode, msg: &str) -> Response {
@@ -163,36 +163,93 @@ pub async fn handle(
             module,
             version,
             kind,
-        } => mirror.versioned(module, version, *kind).await,
+        } => {
+            // A cold zip may be streamed while it arrives: only a whole GET
+            // (a range or HEAD waits for the admitted copy).
+            let live = *kind == FileKind::Zip && range.is_none() && !head;
+            match mirror.versioned_answer(module, version, *kind, live).await {
+                Ok(Answer::Whole(o)) => Ok(o),
+                Ok(Answer::Live(z)) => return respond_live(&req, z),
+                Err(f) => Err(f),
+            }
+        }
     };
     let obj = match result {
         Ok(o) => o,
         Err(f) => return failure_response(&f),
     };
-    let info = crate::telemetry::RequestInfo {
-        module: match &req {
-            ProxyRequest::List { module }
-            | ProxyRequest::Latest { module }
-            | ProxyRequest::Query { module, .. }
-            | ProxyRequest::Versioned { module, .. } => module.clone(),
-        },
-        version: match &req {
-            ProxyRequest::Query { query, .. } => query.clone(),
-            ProxyRequest::Versioned { version, .. } => version.clone(),
-            _ => String::new(),
-        },
-        cache: obj.outcome(),
-        upstream: if obj.outcome() == "miss" {
-            obj.meta().origin.clone()
-        } else {
-            String::new()
-        },
+    let cache = obj.outcome();
+    let upstream = if cache == "miss" {
+        obj.meta().origin.clone()
+    } else {
+        String::new()
     };
     let mut r = respond(mirror, &req, obj, &headers, range, head);
+    let (module, version) = match req {
+        ProxyRequest::List { module } | ProxyRequest::Latest { module } => (module, String::new()),
+        ProxyRequest::Query { module, query } => (module, query),
+        ProxyRequest::Versioned {
+            module, version, ..
+        } => (module, version),
+    };
     r.headers_mut()
-        .insert("x-gomirror-cache", HeaderValue::from_static(info.cache));
-    r.extensions_mut().insert(info);
+        .insert(X_GOMIRROR_CACHE, HeaderValue::from_static(cache));
+    r.extensions_mut().insert(crate::telemetry::RequestInfo {
+        module,
+        version,
+        cache,
+        upstream,
+    });
     r
+}
+
+/// A cold zip streamed as it arrives ([`LiveZip`]): no `ETag` or
+/// `Repr-Digest` (the digest is known only at the end), the upstream's
+/// length when it declared one.
+fn respond_live(req: &ProxyRequest, z: LiveZip) -> Response {
+    let mut r = Response::new(Body::from_stream(z.body));
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/zip"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    if let Some(n) = z.len {
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+    }
+    h.insert("x-gomirror-cache", HeaderValue::from_static("miss"));
+    h.insert("x-gomirror-live", HeaderValue::from_static("1"));
+    let (module, version) = match req {
+        ProxyRequest::Versioned {
+            module, version, ..
+        } => (module.clone(), version.clone()),
+        _ => Default::default(),
+    };
+    r.extensions_mut().insert(crate::telemetry::RequestInfo {
+        module,
+        version,
+        cache: "miss",
+        upstream: String::new(),
+    });
+    r
+}
+
+const X_GOMIRROR_CACHE: HeaderName = HeaderName::from_static("x-gomirror-cache");
+const X_GOMIRROR_STALE: HeaderName = HeaderName::from_static("x-gomirror-stale");
+const REPR_DIGEST: HeaderName = HeaderName::from_static("repr-digest");
+
+/// The `Repr-Digest` value of a hex SHA-256: `sha-256=:<base64>:`.
+fn repr_digest(sha256_hex: &str) -> Option<HeaderValue> {
+    let mut raw = [0u8; 32];
+    hex::decode_to_slice(sha256_hex, &mut raw).ok()?;
+    let mut v = String::with_capacity(56);
+    v.push_str("sha-256=:");
+    base64::engine::general_purpose::STANDARD.encode_string(raw, &mut v);
+    v.push(':');
+    HeaderValue::try_from(v).ok()
 }
 
 fn respond(
@@ -223,38 +280,30 @@ fn respond(
     };
     let etag = format!("\"{}\"", obj.meta().sha256);
     let cache_control = if obj.is_stale() {
-        "public, max-age=0, must-revalidate".to_owned()
+        HeaderValue::from_static("public, max-age=0, must-revalidate")
     } else if versioned {
-        "public, max-age=31536000, immutable".to_owned()
+        HeaderValue::from_static("public, max-age=31536000, immutable")
     } else {
-        format!("public, max-age={}", mirror.list_ttl().as_secs())
+        HeaderValue::try_from(format!("public, max-age={}", mirror.list_ttl().as_secs()))
+            .expect("ascii")
     };
-    let mut h = HeaderMap::new();
+    let mut h = HeaderMap::with_capacity(12);
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(
         header::ETAG,
         HeaderValue::from_str(&etag).expect("hex etag"),
     );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_str(&cache_control).expect("ascii"),
-    );
+    h.insert(header::CACHE_CONTROL, cache_control);
     if versioned {
-        let raw = hex::decode(&obj.meta().sha256).unwrap_or_default();
-        let digest = format!(
-            "sha-256=:{}:",
-            base64::engine::general_purpose::STANDARD.encode(raw)
-        );
-        h.insert(
-            "repr-digest",
-            HeaderValue::from_str(&digest).expect("base64"),
-        );
+        let digest = repr_digest(&obj.meta().sha256)
+            .unwrap_or_else(|| HeaderValue::from_static("sha-256=::"));
+        h.insert(REPR_DIGEST, digest);
     }
     if is_zip {
         h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     }
     if obj.is_stale() {
-        h.insert("x-gomirror-stale", HeaderValue::from_static("1"));
+        h.insert(X_GOMIRROR_STALE, HeaderValue::from_static("1"));
         h.insert(
             header::WARNING,
             HeaderValue::from_static("110 gomirror \"Response is Stale\""),
@@ -294,6 +343,13 @@ fn respond(
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     let body = if head {
         Body::empty()
+    } else if let Some(b) = obj.bytes() {
+        // Verified whole in memory: the bytes as one body of known length
+        // (what `Mirror::body` would stream as its single chunk).
+        Body::from(match span {
+            Some((s, e)) => b.slice(s as usize..=e as usize),
+            None => b.clone(),
+        })
     } else {
         Body::from_stream(mirror.body(obj, span))
     };
@@ -328,7 +384,7 @@ fn plain(
         HeaderValue::from_str(cache_control).expect("ascii"),
     );
     if stale {
-        h.insert("x-gomirror-stale", HeaderValue::from_static("1"));
+        h.insert(X_GOMIRROR_STALE, HeaderValue::from_static("1"));
         h.insert(
             header::WARNING,
             HeaderValue::from_static("110 gomirror \"Response is Stale\""),

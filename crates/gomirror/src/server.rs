@@ -1,13 +1,15 @@
-//! The HTTP server's router and shared state: operator routes ([`crate::ops`])
-//! and the GOPROXY protocol ([`crate::http`]) as siblings, under one
-//! request-logging middleware.
+//! The server's request handling and shared state: operator routes
+//! ([`crate::ops`]) and the GOPROXY protocol ([`crate::http`]) as siblings,
+//! under one request log ([`crate::access`]).
+//!
+//! Requests are dispatched by a plain function, not a router: every path
+//! goes through the same two steps (operator routes, then the protocol),
+//! so a routing table would only add work to each request.
 
 use crate::mirror::Mirror;
 use crate::ops::OpsConfig;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::body::Body;
 use axum::response::Response;
-use http::{HeaderMap, Method};
 use std::sync::Arc;
 
 /// Shared state of the server.
@@ -17,27 +19,21 @@ pub struct AppState {
     pub ops: OpsConfig,
 }
 
-/// The whole HTTP surface: operator routes first (`/`, `/metrics`,
-/// `/healthz`, `/readyz`, `/-/...`), then the protocol.
-pub fn router(state: AppState) -> axum::Router {
-    axum::Router::new()
-        .fallback(handle)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
-        .with_state(state)
+/// Answers one request of the whole HTTP surface — operator routes first
+/// (`/`, `/metrics`, `/healthz`, `/readyz`, `/-/...`), then the protocol —
+/// with exactly one log line and one count (see [`crate::access`]).
+pub async fn serve(st: &AppState, req: http::Request<Body>) -> Response {
+    crate::access::observe(&st.mirror, req, |req| handle(st, req)).await
 }
 
-async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    crate::access::observe(&st.mirror, req, next).await
-}
-
-async fn handle(
-    State(st): State<AppState>,
-    method: Method,
-    uri: http::Uri,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(r) = crate::ops::route(&st.mirror, &st.ops, &method, uri.path(), &headers).await {
+async fn handle(st: &AppState, req: http::Request<Body>) -> Response {
+    // No route reads a request body.
+    let (parts, _) = req.into_parts();
+    let path = parts.uri.path();
+    if let Some(r) =
+        crate::ops::route(&st.mirror, &st.ops, &parts.method, path, &parts.headers).await
+    {
         return r;
     }
-    crate::http::handle(&st.mirror, method, uri, headers).await
+    crate::http::handle(&st.mirror, parts.method, parts.uri, parts.headers).await
 }

@@ -85,6 +85,20 @@ pub struct Metrics {
     pub local_tier_bytes: Gauge<i64, AtomicI64>,
     pub local_tier_budget: Gauge<i64, AtomicI64>,
     pub local_served_bucket_down: Counter,
+    /// Handles of the per-request metrics, resolved once per label set.
+    handles: RequestHandles,
+}
+
+/// Handles of the per-request metrics by label set: looking a label set up
+/// in a metric family hashes and allocates its labels, too much for every
+/// request; a handle shares the family's value, so counting through it is
+/// counting in the family. A label set appears in the exposition when it is
+/// first counted, as through the family.
+#[derive(Default)]
+struct RequestHandles {
+    requests: Mutex<HashMap<(&'static str, u16), Counter>>,
+    duration: Mutex<HashMap<&'static str, Histogram>>,
+    served: Mutex<HashMap<&'static str, Counter>>,
 }
 
 impl Default for Metrics {
@@ -147,6 +161,7 @@ impl Metrics {
             local_tier_bytes: Gauge::default(),
             local_tier_budget: Gauge::default(),
             local_served_bucket_down: Counter::default(),
+            handles: RequestHandles::default(),
             registry: Registry::default(),
         };
         r.register(
@@ -402,6 +417,53 @@ impl Metrics {
         prometheus_client::encoding::text::encode(&mut s, &self.registry)
             .expect("writing to a String");
         s
+    }
+
+    /// Counts a request of endpoint `kind` answered with `status` (`499`:
+    /// the client went away before the response) and its time to response
+    /// headers, in `gomirror_requests_total` and
+    /// `gomirror_request_duration_seconds`.
+    pub fn count_request(&self, kind: &'static str, status: u16, d: Duration) {
+        let h = &self.handles;
+        let c = h
+            .requests
+            .lock()
+            .unwrap()
+            .entry((kind, status))
+            .or_insert_with(|| {
+                self.requests
+                    .get_or_create(&labels(&[("kind", kind), ("status", &status.to_string())]))
+                    .clone()
+            })
+            .clone();
+        c.inc();
+        let hist = h
+            .duration
+            .lock()
+            .unwrap()
+            .entry(kind)
+            .or_insert_with(|| {
+                self.request_duration
+                    .get_or_create(&labels(&[("kind", kind)]))
+                    .clone()
+            })
+            .clone();
+        hist.observe(d.as_secs_f64());
+    }
+
+    /// The `gomirror_served_bytes_total` counter of endpoint `kind`.
+    pub fn served_bytes(&self, kind: &'static str) -> Counter {
+        self.handles
+            .served
+            .lock()
+            .unwrap()
+            .entry(kind)
+            .or_insert_with(|| {
+                self.bytes_served
+                    .get_or_create(&labels(&[("kind", kind)]))
+                    .clone()
+            })
+            .clone()
     }
 
     pub fn inc(f: &Family<Labels, Counter>, pairs: &[(&str, &str)]) {

@@ -727,6 +727,8 @@ fn background_scrubber_finds_and_heals_rot_without_a_request() {
         let rec = data
             .path()
             .join("d/objects/example.com/b/@v/v1.0.0.mod.gmeta");
+        // Answered before the commit ends: wait for the record.
+        let _ = support::stored_file(&data.path().join("d"), "example.com/b/@v/v1.0.0.mod");
         let mut meta: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&rec).unwrap()).unwrap();
         meta["h1"] = serde_json::json!("h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");

@@ -16,13 +16,19 @@
 //!   past its declared size, and must match its declared size and CRC-32
 //!   (and its data descriptor, if it has one). Only Store and Deflate are
 //!   accepted, without encryption; a directory entry has no content. The
-//!   real total read may be at most `max_unzipped` bytes.
+//!   real total read may be at most `max_unzipped` bytes. An entry whose
+//!   content the caller already verified from these very bytes (a memo
+//!   keyed on every fact of the entry and its data offset, as
+//!   [`crate::zip::check_and_hash_zip_streamed`] has from
+//!   [`crate::zip::digest_stream`]) is not decompressed again; every other
+//!   rule still applies to it.
 //!
 //! The size limits and their error ([`SizeError`]) are the go command's
 //! limits on module zips; [`crate::zip`] re-exports them.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::rc::Rc;
 
@@ -148,18 +154,18 @@ pub(crate) fn drain(r: &mut impl Read) -> io::Result<()> {
     io::copy(r, &mut io::sink()).map(|_| ())
 }
 
-const END_SIG: u32 = 0x0605_4b50;
+pub(crate) const END_SIG: u32 = 0x0605_4b50;
 const END_LEN: usize = 22;
-const CENTRAL_SIG: u32 = 0x0201_4b50;
+pub(crate) const CENTRAL_SIG: u32 = 0x0201_4b50;
 const CENTRAL_LEN: usize = 46;
-const LOCAL_SIG: u32 = 0x0403_4b50;
-const LOCAL_LEN: usize = 30;
-const DESCRIPTOR_SIG: u32 = 0x0807_4b50;
+pub(crate) const LOCAL_SIG: u32 = 0x0403_4b50;
+pub(crate) const LOCAL_LEN: usize = 30;
+pub(crate) const DESCRIPTOR_SIG: u32 = 0x0807_4b50;
 const END64_LOCATOR_SIG: u32 = 0x0706_4b50;
 const END64_LOCATOR_LEN: u64 = 20;
-const END64_SIG: u32 = 0x0606_4b50;
+pub(crate) const END64_SIG: u32 = 0x0606_4b50;
 const END64_LEN: usize = 56;
-const ZIP64_EXTRA: u16 = 0x0001;
+pub(crate) const ZIP64_EXTRA: u16 = 0x0001;
 
 /// One entry of the central directory, as Go's `archive/zip` sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,13 +202,13 @@ fn io_err(e: io::Error) -> Error {
     Error::io("reading zip", e)
 }
 
-fn le16(b: &[u8]) -> u16 {
+pub(crate) fn le16(b: &[u8]) -> u16 {
     u16::from_le_bytes([b[0], b[1]])
 }
-fn le32(b: &[u8]) -> u32 {
+pub(crate) fn le32(b: &[u8]) -> u32 {
     u32::from_le_bytes(b[..4].try_into().expect("4 bytes"))
 }
-fn le64(b: &[u8]) -> u64 {
+pub(crate) fn le64(b: &[u8]) -> u64 {
     u64::from_le_bytes(b[..8].try_into().expect("8 bytes"))
 }
 
@@ -588,6 +594,11 @@ impl<R: Read + Seek> ArchiveReader<R> {
         &self.entries
     }
 
+    /// The zip file's length in bytes.
+    pub(crate) fn len(&self) -> u64 {
+        self.own.len
+    }
+
     /// Reads the entries that `select` picks, in order, passing the
     /// content of each file entry to `visit` through a reader that
     /// verifies it.
@@ -604,8 +615,40 @@ impl<R: Read + Seek> ArchiveReader<R> {
     /// the central directory.
     pub(crate) fn read_contents(
         &mut self,
-        mut select: impl FnMut(usize, &Entry) -> bool,
+        select: impl FnMut(usize, &Entry) -> bool,
         mut visit: impl FnMut(usize, &Entry, &mut dyn Read) -> io::Result<()>,
+    ) -> Result<(), Error> {
+        self.read_contents_with(
+            select,
+            |_, _, _| None::<Infallible>,
+            |i, entry, content| match content {
+                Content::Read(r) => visit(i, entry, r),
+                Content::Known(never) => match never {},
+            },
+        )
+    }
+
+    /// [`read_contents`](Self::read_contents), except that an entry whose
+    /// content is already known to be sound is not read again: for each
+    /// file entry, after every check that does not read its content (local
+    /// header, method, encryption, repetition, the `zip` crate's data
+    /// offset), `known(i, entry, data_start)` may return `Some(k)`, where
+    /// `data_start` is the offset of the entry's data as its local header in
+    /// this file says. Then `visit` gets [`Content::Known(k)`](Content::Known)
+    /// instead of a reader, and the entry's declared size counts against
+    /// `max_unzipped` as reading it would have; its data descriptor is
+    /// still checked.
+    ///
+    /// The rule `known` must keep: return `Some` only if the `compressed_size`
+    /// bytes at `data_start` of this very file are known to decompress, with
+    /// the entry's method, to exactly `size` bytes whose CRC-32 is the
+    /// entry's `crc32` — so that reading them would have succeeded. Then
+    /// the outcome is the one reading gives.
+    pub(crate) fn read_contents_with<K>(
+        &mut self,
+        mut select: impl FnMut(usize, &Entry) -> bool,
+        mut known: impl FnMut(usize, &Entry, u64) -> Option<K>,
+        mut visit: impl FnMut(usize, &Entry, Content<'_, K>) -> io::Result<()>,
     ) -> Result<(), Error> {
         let mut budget = self.limits.max_unzipped;
         for (i, entry) in self.entries.iter().enumerate() {
@@ -645,21 +688,36 @@ impl<R: Read + Seek> ArchiveReader<R> {
                         entry.display_name()
                     )));
                 }
-                let mut content = Verified {
-                    inner: file,
-                    declared: entry.size,
-                    count: 0,
-                    budget: &mut budget,
-                    limit: self.limits.max_unzipped,
-                    failure: None,
-                };
-                let result = visit(i, entry, &mut content).and_then(|()| drain(&mut content));
-                if let Err(e) = result {
-                    return Err(match content.failure.take() {
-                        Some(Failure::Budget(limit)) => SizeError::Unzipped { limit }.into(),
-                        Some(Failure::Read(detail)) => entry.corrupt(detail),
-                        None => Error::io(format!("extracting {}", entry.display_name()), e),
-                    });
+                if let Some(k) = known(i, entry, data_start) {
+                    // Reading would have counted exactly `size` bytes.
+                    if entry.size > budget {
+                        return Err(SizeError::Unzipped {
+                            limit: self.limits.max_unzipped,
+                        }
+                        .into());
+                    }
+                    budget -= entry.size;
+                    visit(i, entry, Content::Known(k)).map_err(|e| {
+                        Error::io(format!("extracting {}", entry.display_name()), e)
+                    })?;
+                } else {
+                    let mut content = Verified {
+                        inner: file,
+                        declared: entry.size,
+                        count: 0,
+                        budget: &mut budget,
+                        limit: self.limits.max_unzipped,
+                        failure: None,
+                    };
+                    let result = visit(i, entry, Content::Read(&mut content))
+                        .and_then(|()| drain(&mut content));
+                    if let Err(e) = result {
+                        return Err(match content.failure.take() {
+                            Some(Failure::Budget(limit)) => SizeError::Unzipped { limit }.into(),
+                            Some(Failure::Read(detail)) => entry.corrupt(detail),
+                            None => Error::io(format!("extracting {}", entry.display_name()), e),
+                        });
+                    }
                 }
             }
             if entry.flags & 0x8 != 0 {
@@ -668,6 +726,15 @@ impl<R: Read + Seek> ArchiveReader<R> {
         }
         Ok(())
     }
+}
+
+/// An entry's content as [`ArchiveReader::read_contents_with`] hands it
+/// over.
+pub(crate) enum Content<'a, K> {
+    /// To be read: a reader that verifies the content as it passes.
+    Read(&'a mut dyn Read),
+    /// Not read: already known to be sound (what `known` returned).
+    Known(K),
 }
 
 /// Where an entry's data starts, from its local header (which must have

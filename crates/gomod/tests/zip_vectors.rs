@@ -7,16 +7,21 @@
 //! crate (a copy kept in the repository; see `testdata/README.md`).
 //! Missing vectors are a failure, never a skip.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{self, Cursor, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, Cursor, Read};
 
-use base64::Engine as _;
 use gomod::zip::{
     self as modzip, CheckedFiles, Error, File, FileErrorList, FileInfo, FileKind, Limits, SizeError,
 };
 use gomod::{archive, dirhash};
+use support::txtar::{vector_files, Vector};
+use support::zips::{
+    crc32, deflate_zip, go_simple_zip, lying_zip, patch, raw_zip, raw_zip_with_extra, small_limits,
+    txtar_zip,
+};
 
 // ---------------------------------------------------------------------------
 // Cases we deliberately do not run as Go does
@@ -40,187 +45,8 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
 ];
 
 // ---------------------------------------------------------------------------
-// Test data
+// Running the vectors
 // ---------------------------------------------------------------------------
-
-/// The x/mod test data copy in this crate; fails the test when its zip
-/// vectors are missing.
-fn testdata_dir() -> PathBuf {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/gomod"));
-    assert!(
-        dir.join("zip/testdata").is_dir(),
-        "x/mod zip test vectors not found at {}; refusing to skip",
-        dir.display()
-    );
-    dir
-}
-
-/// The `.txt` files of one vector directory, sorted.
-fn vector_files(kind: &str) -> Vec<PathBuf> {
-    let dir = testdata_dir().join("zip/testdata").join(kind);
-    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no vectors in {}", dir.display());
-    files
-}
-
-/// A txtar archive: a comment, then files introduced by `-- name --` lines.
-struct Archive {
-    comment: Vec<u8>,
-    files: Vec<(String, Vec<u8>)>,
-}
-
-/// Parses the txtar format: a marker line is `-- NAME --` (name trimmed);
-/// everything before the first marker is the comment; each file's data runs
-/// to the next marker; the comment and every file get a final newline if
-/// they are non-empty and lack one.
-fn parse_txtar(data: &[u8]) -> Archive {
-    fn marker(line: &[u8]) -> Option<String> {
-        let line = line.strip_prefix(b"-- ")?.strip_suffix(b" --")?;
-        let name = String::from_utf8_lossy(line).trim().to_string();
-        (!name.is_empty()).then_some(name)
-    }
-    fn fix_nl(mut d: Vec<u8>) -> Vec<u8> {
-        if !d.is_empty() && !d.ends_with(b"\n") {
-            d.push(b'\n');
-        }
-        d
-    }
-    let mut comment = Vec::new();
-    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut rest = data;
-    while !rest.is_empty() {
-        let (line, next) = match rest.iter().position(|&b| b == b'\n') {
-            Some(i) => (&rest[..i], &rest[i + 1..]),
-            None => (rest, &rest[rest.len()..]),
-        };
-        if let Some(name) = marker(line) {
-            files.push((name, Vec::new()));
-        } else {
-            let with_nl = &rest[..rest.len() - next.len()];
-            match files.last_mut() {
-                Some((_, d)) => d.extend_from_slice(with_nl),
-                None => comment.extend_from_slice(with_nl),
-            }
-        }
-        rest = next;
-    }
-    Archive {
-        comment: fix_nl(comment),
-        files: files.into_iter().map(|(n, d)| (n, fix_nl(d))).collect(),
-    }
-}
-
-/// A vector: the header fields of its comment and its files.
-struct Vector {
-    name: String,
-    path: Vec<u8>,
-    version: String,
-    want_err: String,
-    hash: String,
-    archive: Archive,
-}
-
-impl Vector {
-    fn load(file: &Path) -> Vector {
-        let data = fs::read(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let archive = parse_txtar(&data);
-        let mut v = Vector {
-            name: format!(
-                "{}/{}",
-                file.parent()
-                    .unwrap()
-                    .file_name()
-                    .unwrap()
-                    .to_string_lossy(),
-                file.file_stem().unwrap().to_string_lossy()
-            ),
-            path: Vec::new(),
-            version: String::new(),
-            want_err: String::new(),
-            hash: String::new(),
-            archive,
-        };
-        for (n, line) in v.archive.comment.split(|&b| b == b'\n').enumerate() {
-            let line = match line.iter().position(|&b| b == b'#') {
-                Some(i) => &line[..i],
-                None => line,
-            };
-            let line = line.trim_ascii();
-            if line.is_empty() {
-                continue;
-            }
-            let eq = line
-                .iter()
-                .position(|&b| b == b'=')
-                .unwrap_or_else(|| panic!("{}:{}: missing =", file.display(), n + 1));
-            let key = String::from_utf8_lossy(line[..eq].trim_ascii()).into_owned();
-            let value = line[eq + 1..].trim_ascii();
-            let text = || String::from_utf8(value.to_vec()).expect("UTF-8 value");
-            match key.as_str() {
-                "path" => v.path = value.to_vec(),
-                "version" => v.version = text(),
-                "wantErr" => v.want_err = text(),
-                "hash" => v.hash = text(),
-                _ => panic!("{}:{}: unknown key {key:?}", file.display(), n + 1),
-            }
-        }
-        v
-    }
-
-    /// The module path, if this API can represent it.
-    fn module_path(&self) -> Result<&str, String> {
-        std::str::from_utf8(&self.path).map_err(|_| {
-            format!(
-                "module path {:?} is not UTF-8 and cannot be passed as &str",
-                String::from_utf8_lossy(&self.path)
-            )
-        })
-    }
-
-    /// Takes the `want` file out of the archive.
-    fn take_want(&mut self) -> String {
-        let i = self
-            .archive
-            .files
-            .iter()
-            .position(|(n, _)| n == "want")
-            .unwrap_or_else(|| panic!("{}: no want section", self.name));
-        String::from_utf8(self.archive.files.remove(i).1).unwrap()
-    }
-
-    /// Checks an operation's outcome against `wantErr`: an error must
-    /// contain it, success must not be expected to fail. Returns whether
-    /// the operation succeeded (and so the hash should be checked).
-    fn check_outcome(&self, result: Result<(), Error>) -> Result<bool, String> {
-        match result {
-            Err(e) if self.want_err.is_empty() => Err(format!("unexpected error: {e}")),
-            Err(e) if !e.to_string().contains(&self.want_err) => Err(format!(
-                "got error {:?}; want error containing {:?}",
-                e.to_string(),
-                self.want_err
-            )),
-            Err(_) => Ok(false),
-            Ok(()) if !self.want_err.is_empty() => Err(format!(
-                "unexpected success; want error containing {:?}",
-                self.want_err
-            )),
-            Ok(()) => Ok(true),
-        }
-    }
-
-    fn extract_to(&self, dir: &Path) {
-        for (name, data) in &self.archive.files {
-            let p = dir.join(name);
-            fs::create_dir_all(p.parent().unwrap()).unwrap();
-            fs::write(&p, data).unwrap();
-        }
-    }
-}
 
 /// Runs every vector of `kind`, checks the outcome of each against the
 /// table of known differences, prints and returns the number run.
@@ -331,143 +157,6 @@ fn check_err_is_invalid_list(cf: &CheckedFiles) -> Result<(), String> {
         return Err(format!("got error:\n{got}\n\nwant error:\n{want}"));
     }
     Ok(())
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-/// A zip of stored entries, written by hand so that it may hold anything
-/// (repeated names, names without the prefix, names that are not UTF-8).
-/// `declared` overrides an entry's declared uncompressed size.
-fn raw_zip(entries: &[(&[u8], &[u8], Option<u32>)]) -> Vec<u8> {
-    let with_extra: Vec<_> = entries
-        .iter()
-        .map(|&(n, d, s)| (n, d, s, &[][..]))
-        .collect();
-    raw_zip_with_extra(&with_extra)
-}
-
-/// An entry for [`raw_zip_with_extra`]: name, content, declared size if
-/// not the real one, central directory extra field.
-type RawEntry<'a> = (&'a [u8], &'a [u8], Option<u32>, &'a [u8]);
-
-/// [`raw_zip`] with an extra field in each central directory header.
-fn raw_zip_with_extra(entries: &[RawEntry<'_>]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut central = Vec::new();
-    for &(name, data, declared, extra) in entries {
-        let offset = out.len() as u32;
-        let crc = crc32(data);
-        let size = data.len() as u32;
-        let usize = declared.unwrap_or(size);
-        let flags: u16 = if std::str::from_utf8(name).is_ok_and(|s| !s.is_ascii()) {
-            0x800
-        } else {
-            0
-        };
-        let mut local = Vec::new();
-        local.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-        local.extend_from_slice(&20u16.to_le_bytes());
-        local.extend_from_slice(&flags.to_le_bytes());
-        local.extend_from_slice(&0u16.to_le_bytes()); // stored
-        local.extend_from_slice(&0u32.to_le_bytes()); // time, date
-        local.extend_from_slice(&crc.to_le_bytes());
-        local.extend_from_slice(&size.to_le_bytes());
-        local.extend_from_slice(&usize.to_le_bytes());
-        local.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        local.extend_from_slice(&0u16.to_le_bytes());
-        local.extend_from_slice(name);
-        out.extend_from_slice(&local);
-        out.extend_from_slice(data);
-
-        central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
-        central.extend_from_slice(&20u16.to_le_bytes());
-        central.extend_from_slice(&20u16.to_le_bytes());
-        central.extend_from_slice(&flags.to_le_bytes());
-        central.extend_from_slice(&0u16.to_le_bytes());
-        central.extend_from_slice(&0u32.to_le_bytes());
-        central.extend_from_slice(&crc.to_le_bytes());
-        central.extend_from_slice(&size.to_le_bytes());
-        central.extend_from_slice(&usize.to_le_bytes());
-        central.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        central.extend_from_slice(&(extra.len() as u16).to_le_bytes());
-        central.extend_from_slice(&[0; 2]); // comment length
-        central.extend_from_slice(&[0; 8]); // disk, internal and external attributes
-        central.extend_from_slice(&offset.to_le_bytes());
-        central.extend_from_slice(name);
-        central.extend_from_slice(extra);
-    }
-    let dir_offset = out.len() as u32;
-    out.extend_from_slice(&central);
-    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
-    out.extend_from_slice(&dir_offset.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out
-}
-
-fn txtar_zip(v: &Vector) -> Vec<u8> {
-    let entries: Vec<(&[u8], &[u8], Option<u32>)> = v
-        .archive
-        .files
-        .iter()
-        .map(|(n, d)| (n.as_bytes(), d.as_slice(), None))
-        .collect();
-    raw_zip(&entries)
-}
-
-/// A zip written by the `zip` crate with Deflate, without data descriptors.
-fn deflate_zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut w = ::zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let opts = ::zip::write::SimpleFileOptions::default()
-        .compression_method(::zip::CompressionMethod::Deflated);
-    for (name, data) in entries {
-        w.start_file(*name, opts).unwrap();
-        w.write_all(data).unwrap();
-    }
-    w.finish().unwrap().into_inner()
-}
-
-/// Replaces every occurrence of `from` with `to` in `data`, returning the
-/// number of replacements.
-fn patch(data: &mut [u8], from: &[u8], to: &[u8]) -> usize {
-    assert_eq!(from.len(), to.len());
-    let mut n = 0;
-    let mut i = 0;
-    while i + from.len() <= data.len() {
-        if &data[i..i + from.len()] == from {
-            data[i..i + from.len()].copy_from_slice(to);
-            n += 1;
-            i += from.len();
-        } else {
-            i += 1;
-        }
-    }
-    n
-}
-
-fn small_limits() -> Limits {
-    Limits {
-        max_zip_file: 1 << 20,
-        max_unzipped: 1 << 20,
-        max_go_mod: 16 << 10,
-        max_license: 16 << 10,
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -813,16 +502,6 @@ fn unzip_size_limits_special() {
 
 const SIMPLE_HASH: &str = "h1:tpqYOOmuilagXzyqoJ3roUjp8gneQeTv5YVpL6BG7/k=";
 
-/// The zip Go's `archive/zip` writes for create/simple.txt (what
-/// `modzip.Create` produces: Deflate, data descriptors), made with go1.27.
-const GO_SIMPLE_ZIP: &str = "UEsDBBQACAAIAAAAAAAAAAAAAAAAAAAAAAAbAAAAZXhhbXBsZS5jb20vbUB2MS4wLjAvZ28ubW9kAB4A4f9tb2R1bGUgZXhhbXBsZS5jb20vbQoKZ28gMS4xMwoDAFBLBwhJzeQbJQAAAB4AAABQSwMEFAAIAAgAAAAAAAAAAAAAAAAAAAAAABkAAABleGFtcGxlLmNvbS9tQHYxLjAuMC9tLmdvACgA1/9wYWNrYWdlIG0KCmZ1bmMgRm9vKCkgaW50IHsgcmV0dXJuIDQyIH0KAwBQSwcIzrJ/Qi8AAAAoAAAAUEsDBBQACAAIAAAAAAAAAAAAAAAAAAAAAAAnAAAAZXhhbXBsZS5jb20vbUB2MS4wLjAvY21kL2hlbGxvL2hlbGxvLmdvAFsApP9wYWNrYWdlIG1haW4KCmltcG9ydCAoCiAgImZtdCIKICAiZXhhbXBsZS5jb20vbSIKKQoKZnVuYyBtYWluKCkgewogIGZtdC5QcmludGxuKG0uRm9vKCkpCn0KAwBQSwcIdCwkwmIAAABbAAAAUEsBAhQAFAAIAAgAAAAAAEnN5BslAAAAHgAAABsAAAAAAAAAAAAAAAAAAAAAAGV4YW1wbGUuY29tL21AdjEuMC4wL2dvLm1vZFBLAQIUABQACAAIAAAAAADOsn9CLwAAACgAAAAZAAAAAAAAAAAAAAAAAG4AAABleGFtcGxlLmNvbS9tQHYxLjAuMC9tLmdvUEsBAhQAFAAIAAgAAAAAAHQsJMJiAAAAWwAAACcAAAAAAAAAAAAAAAAA5AAAAGV4YW1wbGUuY29tL21AdjEuMC4wL2NtZC9oZWxsby9oZWxsby5nb1BLBQYAAAAAAwADAOUAAACbAQAAAAA=";
-
-fn go_simple_zip() -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD
-        .decode(GO_SIMPLE_ZIP)
-        .unwrap()
-}
-
 #[test]
 fn go_written_zip_is_accepted_and_hashes_like_go() {
     let zip = go_simple_zip();
@@ -855,23 +534,6 @@ fn data_descriptor_crc_must_match() {
         matches!(err, Error::Archive(archive::Error::Corrupt { .. })),
         "{err}"
     );
-}
-
-/// A go.mod whose declared uncompressed size is smaller than its content:
-/// the zip's metadata lies, the data is a valid deflate stream.
-fn lying_zip(real: usize, declared: u32) -> Vec<u8> {
-    let data = vec![b'x'; real];
-    let mut zip = deflate_zip(&[("example.com/m@v1.0.0/go.mod", &data)]);
-    let n = patch(
-        &mut zip,
-        &(real as u32).to_le_bytes(),
-        &declared.to_le_bytes(),
-    );
-    assert_eq!(
-        n, 2,
-        "declared size appears in the local and central headers"
-    );
-    zip
 }
 
 #[test]

@@ -76,16 +76,22 @@ struct ZipFacts {
 
 /// Checks a staged module zip by the go command's rules (plus full content
 /// verification: sizes and CRC-32 of every entry), hashes it, and takes its
-/// go.mod (or the synthesised one), reading the zip once. Runs on a
-/// blocking thread.
-fn check_zip(path: &str, version: &str, staged: &std::path::Path) -> Result<ZipFacts, AdmitError> {
+/// go.mod (or the synthesised one). Entries digested while the zip arrived
+/// (`streamed`, from these very bytes) are not read again; the verdict is
+/// the same either way. Runs on a blocking thread.
+fn check_zip(
+    path: &str,
+    version: &str,
+    staged: &std::path::Path,
+    streamed: Option<&gomod::zip::StreamDigests>,
+) -> Result<ZipFacts, AdmitError> {
     let f = std::fs::File::open(staged)
         .map_err(|e| AdmitError::Zip(format!("reopening staged zip: {e}")))?;
-    let summary = gomod::zip::check_and_hash_zip(
-        path,
-        version,
-        std::io::BufReader::with_capacity(256 << 10, f),
-    )
+    let r = std::io::BufReader::with_capacity(256 << 10, f);
+    let summary = match streamed {
+        Some(s) => gomod::zip::check_and_hash_zip_streamed(path, version, r, s),
+        None => gomod::zip::check_and_hash_zip(path, version, r),
+    }
     .map_err(|e| AdmitError::Zip(e.to_string()))?;
     summary
         .checked
@@ -111,6 +117,8 @@ pub struct Checked {
     received: Received,
     meta: Meta,
     what: String,
+    /// The content, when it was read whole to be checked.
+    bytes: Option<bytes::Bytes>,
 }
 
 impl Checked {
@@ -124,7 +132,7 @@ impl Checked {
     /// mode) content admitted while the database is unreachable, to be
     /// checked later.
     pub fn admit_unvouched(self) -> Admitted {
-        Admitted::new(&self.key, self.received.staged, self.meta)
+        Admitted::new(&self.key, self.received.staged, self.meta).with_bytes(self.bytes)
     }
 
     /// Admits content the checksum database vouches for: its hash for this
@@ -140,7 +148,9 @@ impl Checked {
         let h1 = self.meta.h1.clone().unwrap_or_default();
         if want.is_some_and(|w| h1_matches(Some(w), &h1)) {
             self.meta.sumdb_tree_size = Some(tree_size);
-            return Ok(Admitted::new(&self.key, self.received.staged, self.meta));
+            return Ok(
+                Admitted::new(&self.key, self.received.staged, self.meta).with_bytes(self.bytes)
+            );
         }
         Err(AdmitError::SumdbMismatch {
             what: self.what,
@@ -163,7 +173,7 @@ impl Checked {
 /// `sibling` is the record of the stored other half (`.zip` for a `.mod`,
 /// `.mod` for a `.zip`), as the caller read it from the store.
 pub async fn check_versioned(
-    received: Received,
+    mut received: Received,
     module: &str,
     version: &str,
     ext: FileKind,
@@ -173,12 +183,17 @@ pub async fn check_versioned(
     let key =
         versioned_key(module, version, ext).map_err(|e| AdmitError::BadVersion(e.to_string()))?;
     let mut meta = meta(&received, None, origin);
+    let mut bytes = None;
     match ext {
         FileKind::Info => {
-            check_info(&received.read()?, Some(version))?;
+            let data = received.read()?;
+            check_info(&data, Some(version))?;
+            bytes = Some(bytes::Bytes::from(data));
         }
         FileKind::Mod => {
-            let h1 = gomod::dirhash::hash_go_mod(&received.read()?);
+            let data = bytes::Bytes::from(received.read()?);
+            let h1 = gomod::dirhash::hash_go_mod(&data);
+            bytes = Some(data);
             if let Some(z) = sibling.and_then(|z| z.gomod_h1.as_deref()) {
                 if !h1_matches(Some(z), &h1) {
                     return Err(AdmitError::ModNotZips { h1 });
@@ -189,9 +204,11 @@ pub async fn check_versioned(
         FileKind::Zip => {
             let path = received.staged.path().to_owned();
             let (m, v) = (module.to_owned(), version.to_owned());
-            let facts = tokio::task::spawn_blocking(move || check_zip(&m, &v, &path))
-                .await
-                .map_err(|e| AdmitError::Zip(format!("zip check task: {e}")))??;
+            let streamed = received.digests.take();
+            let facts =
+                tokio::task::spawn_blocking(move || check_zip(&m, &v, &path, streamed.as_ref()))
+                    .await
+                    .map_err(|e| AdmitError::Zip(format!("zip check task: {e}")))??;
             if let Some(m) = sibling.and_then(|m| m.h1.as_deref()) {
                 if !h1_matches(Some(m), &facts.gomod_h1) {
                     return Err(AdmitError::ZipNotMod { h1: facts.gomod_h1 });
@@ -201,11 +218,18 @@ pub async fn check_versioned(
             meta.gomod_h1 = Some(facts.gomod_h1);
         }
     }
+    // The bytes read are the bytes hashed in receiving: a file changed
+    // between the two is not served from memory.
+    let bytes = bytes.filter(|b| {
+        use sha2::Digest;
+        crate::record::digest_matches(&meta, b.len() as u64, &sha2::Sha256::digest(b))
+    });
     Ok(Checked {
         key,
         received,
         meta,
         what: format!("{module}@{version}.{}", ext.as_str()),
+        bytes,
     })
 }
 

@@ -23,10 +23,13 @@ use std::io::Write;
 use std::time::Duration;
 
 mod content;
+mod digest;
 mod error;
+mod live;
 mod sumdb;
 
 pub use error::{AdmitError, FailureKind};
+pub use live::Live;
 
 pub use content::{check_info, check_versioned, query_info, Checked, QueryInfo, Volatile};
 pub use sumdb::{check_answer, open_tree, sumdb_answer, sumdb_head, sumdb_tile};
@@ -60,6 +63,8 @@ pub struct Received {
     staged: Staged,
     size: u64,
     sha256: [u8; 32],
+    /// A zip's entries, digested while it arrived (see [`digest`]).
+    digests: Option<gomod::zip::StreamDigests>,
 }
 
 impl Received {
@@ -81,6 +86,8 @@ pub struct Admitted {
     key: String,
     staged: Staged,
     meta: Meta,
+    /// The bytes, when admission read them whole (`.info`, `.mod`).
+    bytes: Option<bytes::Bytes>,
 }
 
 impl Admitted {
@@ -90,7 +97,18 @@ impl Admitted {
             key: key.to_owned(),
             staged,
             meta,
+            bytes: None,
         }
+    }
+    /// The same, with the admitted bytes in memory (what was checked).
+    fn with_bytes(mut self, bytes: Option<bytes::Bytes>) -> Admitted {
+        self.bytes = bytes;
+        self
+    }
+    /// The admitted bytes, when admission read them whole: what waiting
+    /// clients may be answered with before the commit is durable.
+    pub fn bytes(&self) -> Option<&bytes::Bytes> {
+        self.bytes.as_ref()
     }
     /// The key it is admitted under.
     pub fn key(&self) -> &str {
@@ -146,16 +164,22 @@ pub(crate) mod testing {
 }
 
 /// Streams `body` into `staged` (a new staging file of the store), hashing
-/// as it goes.
+/// as it goes, and showing the bytes to `live` clients as they land (see
+/// [`Live`]); a zip of `zip_of` (module, version) is digested on the way
+/// (see [`digest`]).
 ///
 /// Refuses (and discards) the body when it exceeds `limit`, when it exceeds
 /// or falls short of its declared length, when the transfer breaks, or when
-/// no bytes arrive for `idle` — never trusting the declared length.
+/// no bytes arrive for `idle` — never trusting the declared length. The
+/// staged file is not synced here: the store syncs it when it commits
+/// (bytes that are refused need not reach the disk).
 pub async fn receive(
     mut staged: Staged,
     mut body: Body,
     limit: u64,
     idle: Duration,
+    live: Option<&std::sync::Arc<Live>>,
+    zip_of: Option<(&str, &str)>,
 ) -> Result<Received, AdmitError> {
     if let Some(d) = body.declared_len {
         if d > limit {
@@ -164,13 +188,23 @@ pub async fn receive(
     }
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;
-    let mut w = std::io::BufWriter::with_capacity(
-        256 << 10,
-        staged
-            .file_mut()
+    let file = staged
+        .file_mut()
+        .try_clone()
+        .map_err(|e| AdmitError::staging("staging", &e))?;
+    if let Some(live) = live {
+        let reading = file
             .try_clone()
-            .map_err(|e| AdmitError::staging("staging", &e))?,
-    );
+            .map_err(|e| AdmitError::staging("staging", &e))?;
+        live.start(
+            std::sync::Arc::new(reading),
+            body.declared_len,
+            zip_of.is_some(),
+        );
+    }
+    let mut w = std::io::BufWriter::with_capacity(256 << 10, file);
+    let digesting = zip_of.map(|(m, v)| digest::digesting(m, v, live.cloned()));
+    let hashing = zip_of.map(|_| digest::hashing());
     loop {
         let next = match tokio::time::timeout(idle, body.stream.next()).await {
             Err(_) => {
@@ -192,6 +226,9 @@ pub async fn receive(
             }
             Some(Ok(c)) => c,
         };
+        if let Some(live) = live {
+            live.compare(size, &chunk);
+        }
         size += chunk.len() as u64;
         if size > limit {
             return Err(AdmitError::OverLimit { limit });
@@ -201,9 +238,18 @@ pub async fn receive(
                 return Err(AdmitError::OverDeclared { declared: d });
             }
         }
-        hasher.update(&chunk);
+        match &hashing {
+            Some(h) => h.feed(&chunk).await,
+            None => hasher.update(&chunk),
+        }
+        if let Some(d) = &digesting {
+            d.feed(&chunk).await;
+        }
         w.write_all(&chunk)
             .map_err(|e| AdmitError::staging("staging write", &e))?;
+        if let Some(live) = live {
+            live.written(size - w.buffer().len() as u64);
+        }
     }
     if let Some(d) = body.declared_len {
         if size < d {
@@ -216,14 +262,25 @@ pub async fn receive(
     w.flush()
         .map_err(|e| AdmitError::staging("staging write", &e))?;
     drop(w);
-    staged
-        .file()
-        .sync_all()
-        .map_err(|e| AdmitError::staging("staging sync", &e))?;
+    if let Some(live) = live {
+        live.written(size);
+    }
+    let digests = match digesting {
+        Some(d) => d.finish().await.and_then(Result::ok),
+        None => None,
+    };
+    let sha256 = match hashing {
+        Some(h) => h
+            .finish()
+            .await
+            .ok_or_else(|| AdmitError::staging("hashing", &std::io::Error::other("task failed")))?,
+        None => hasher.finalize().into(),
+    };
     Ok(Received {
         staged,
         size,
-        sha256: hasher.finalize().into(),
+        sha256,
+        digests,
     })
 }
 

@@ -45,6 +45,13 @@ pub struct Limits {
     pub drain_timeout: Duration,
 }
 
+/// Bytes an HTTP/1.1 connection buffers at most: its request headers, and
+/// its response waiting for the socket — a download reads its next chunk
+/// only once the queued one is nearly out (hyper's default of ~400 KB let
+/// each slow download buffer a dozen chunks: 256 concurrent downloads
+/// peaked at 52-66 MiB).
+const H1_MAX_BUF: usize = 32 << 10;
+
 /// File descriptors kept aside from client connections: stored files being
 /// served, staging files, upstream connections, git processes, logs.
 const FD_RESERVE: u64 = 512;
@@ -133,7 +140,8 @@ impl Conns {
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout);
+            .header_read_timeout(limits.header_read_timeout)
+            .max_buf_size(H1_MAX_BUF);
         builder
             .http2()
             .timer(TokioTimer::new())
@@ -220,8 +228,13 @@ impl Conns {
 
     /// Serves one connection with `app` until it ends, is idle too long,
     /// or shutdown closes it (see the module documentation).
-    pub fn serve<I>(&self, io: I, app: axum::Router, slot: Slot, peer: std::net::SocketAddr)
-    where
+    pub fn serve<I>(
+        &self,
+        io: I,
+        app: Arc<crate::server::AppState>,
+        slot: Slot,
+        peer: std::net::SocketAddr,
+    ) where
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let track = Arc::new(Track::new());
@@ -333,10 +346,10 @@ impl Drop for Active {
     }
 }
 
-/// The router as a hyper service that tracks requests in flight.
+/// The server as a hyper service that tracks requests in flight.
 #[derive(Clone)]
 struct TrackedService {
-    app: axum::Router,
+    app: Arc<crate::server::AppState>,
     track: Arc<Track>,
 }
 
@@ -346,11 +359,10 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for TrackedSe
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
 
     fn call(&self, req: http::Request<hyper::body::Incoming>) -> Self::Future {
-        use tower::ServiceExt;
         let active = self.track.begin();
         let app = self.app.clone();
         Box::pin(async move {
-            let resp = app.oneshot(req.map(axum::body::Body::new)).await?;
+            let resp = crate::server::serve(&app, req.map(axum::body::Body::new)).await;
             Ok(resp.map(|b| crate::access::WatchedBody::wrap(b, active)))
         })
     }

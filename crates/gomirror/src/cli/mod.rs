@@ -3,6 +3,7 @@
 pub(crate) mod config;
 mod conn;
 mod doctor;
+pub(crate) mod logsink;
 mod modcmd;
 mod prefetch;
 pub(crate) mod serve;
@@ -75,7 +76,8 @@ pub fn main() -> ExitCode {
                 println!("{cfg:#?}");
                 return ExitCode::SUCCESS;
             }
-            crate::cli::serve::init_logging(cfg.log_format);
+            crate::cli::serve::limit_malloc_arenas();
+            crate::cli::serve::init_server_logging(cfg.log_format);
             let rt = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -90,6 +92,7 @@ pub fn main() -> ExitCode {
             // Whatever is still running (a cut connection's file read, a
             // git process) gets a second, not forever.
             rt.shutdown_timeout(std::time::Duration::from_secs(1));
+            crate::cli::serve::flush_server_log(std::time::Duration::from_secs(5));
             match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

@@ -2,7 +2,7 @@
 //! checksum database's word.
 
 use super::gate::{FetchCtx, NoTurn};
-use super::{Attempt, Failure, Mirror, NotFound, TryError, Upstream, Walk};
+use super::{Answer, Attempt, Failure, LiveZip, Mirror, NotFound, TryError, Upstream, Walk};
 use crate::admit::{self, AdmitError, FailureKind};
 use crate::protocol::{versioned_key, FileKind};
 use crate::sumdb;
@@ -22,10 +22,27 @@ impl Mirror {
         version: &str,
         ext: FileKind,
     ) -> Result<Verified, Failure> {
+        match self.versioned_answer(module, version, ext, false).await? {
+            Answer::Whole(v) => Ok(v),
+            Answer::Live(_) => unreachable!("live answers are only given when asked for"),
+        }
+    }
+
+    /// [`Mirror::versioned`]; with `live`, a client waiting for a cold zip
+    /// of at least 4 MiB is given its bytes as they
+    /// arrive, the end held back until admission decides
+    /// ([`admit::Live`]).
+    pub async fn versioned_answer(
+        self: &Arc<Self>,
+        module: &str,
+        version: &str,
+        ext: FileKind,
+        live: bool,
+    ) -> Result<Answer, Failure> {
         let key = versioned_key(module, version, ext)?;
         if let Some(o) = self.load(&key).await? {
             self.counters.inc("cache", "hit");
-            return Ok(o);
+            return Ok(Answer::Whole(o));
         }
         // Not a miss when answered from the negative cache.
         if let Some(f) = self.recent_not_found(&key) {
@@ -40,15 +57,50 @@ impl Mirror {
             self.client.policy.total_timeout
         };
         let k = key.clone();
-        self.singleflight(&key, budget, move |ctx| async move {
-            this.fleet_singleflight(&k, ctx, |ctx| this.fetch_versioned(&m, &v, ext, ctx))
-                .await
-        })
-        .await?;
+        let joined = self.join_flight(&key, budget, ext == FileKind::Zip, move |mut ctx| {
+            if ext == FileKind::Zip {
+                ctx.zip_of = Some(Arc::new((m.clone(), v.clone())));
+            }
+            async move {
+                this.fleet_singleflight(&k, ctx, |ctx| this.fetch_versioned(&m, &v, ext, ctx))
+                    .await
+            }
+        })?;
+        let mut flight = joined.flight;
+        let early = joined.early.clone();
+        let got_early = |(meta, bytes)| Verified::just_admitted(&key, meta, bytes);
+        match joined.live.filter(|_| live) {
+            Some(shown) => {
+                tokio::select! {
+                    r = &mut flight => r?,
+                    open = shown.ready() => {
+                        if let Some(promised) = open.then(|| shown.join()).flatten() {
+                            self.counters.inc("cache", "live");
+                            return Ok(Answer::Live(LiveZip {
+                                len: promised,
+                                body: shown.stream(promised, joined.waiting),
+                            }));
+                        }
+                        flight.await?
+                    }
+                }
+            }
+            None => {
+                tokio::select! {
+                    r = &mut flight => r?,
+                    e = early.get() => if let Some(v) = got_early(e) {
+                        return Ok(Answer::Whole(v));
+                    } else {
+                        flight.await?
+                    },
+                }
+            }
+        }
+        drop(joined.waiting);
         match self.load(&key).await? {
             Some(mut o) => {
                 o.mark_miss();
-                Ok(o)
+                Ok(Answer::Whole(o))
             }
             None => Err(Failure::Upstream(Upstream::Unverified {
                 what: format!("{module}@{version}"),
@@ -264,9 +316,20 @@ impl Mirror {
             self.note_upstream(src.name(), got.as_ref().err());
             match got {
                 Ok(body) => {
-                    admit::receive(self.stage()?, body, limit, self.client.policy.idle_timeout)
-                        .await
-                        .map_err(|e| self.refuse(e, src.name(), rel))
+                    let live = ctx
+                        .live
+                        .as_ref()
+                        .filter(|_| self.room_for(body.declared_len));
+                    admit::receive(
+                        self.stage()?,
+                        body,
+                        limit,
+                        self.client.policy.idle_timeout,
+                        live,
+                        ctx.zip_of.as_deref().map(|(m, v)| (m.as_str(), v.as_str())),
+                    )
+                    .await
+                    .map_err(|e| self.refuse(e, src.name(), rel))
                 }
                 Err(e) if e.is_not_found() => Err(TryError::NotFound(e)),
                 Err(e) => {
@@ -399,7 +462,9 @@ impl Mirror {
                 tokio::spawn(async move { db.lookup(&m, &v).await })
             }),
         };
+        let started = std::time::Instant::now();
         let received = self.fetch_body(src, key, admit::max_size(ext), ctx).await?;
+        let fetched = started.elapsed();
         let refuse = |e: AdmitError| self.refuse(e, src.name(), key);
         // The stored other half of this version, which the content must
         // agree with (`.zip` for a `.mod`, `.mod` for a `.zip`).
@@ -413,13 +478,17 @@ impl Mirror {
                 };
                 let k =
                     versioned_key(module, version, other).map_err(|e| TryError::Final(e.into()))?;
-                self.store.meta(&k).await.ok().flatten()
+                match self.pending_meta(&k) {
+                    Some(m) => Some(m),
+                    None => self.store.meta(&k).await.ok().flatten(),
+                }
             }
         };
         let checked =
             admit::check_versioned(received, module, version, ext, sibling.as_ref(), src.name())
                 .await
                 .map_err(refuse)?;
+        let checked_at = started.elapsed();
         let admitted = if ext == FileKind::Info {
             checked.admit_unvouched()
         } else {
@@ -427,11 +496,65 @@ impl Mirror {
                 .await?
         };
         let size = admitted.meta().size;
+        let decided = started.elapsed();
+        // Live clients get the end of the bytes once they are admitted; on
+        // shared storage only once committed (a replica never serves bytes
+        // the fleet might not keep: another replica may commit first).
+        let live = ctx.live.as_deref().filter(|_| ext == FileKind::Zip);
+        let shared = self.store.shared().is_some();
+        // The same for a small object's bytes (answered from memory).
+        let early = admitted
+            .bytes()
+            .cloned()
+            .map(|b| (admitted.meta().clone(), b));
+        let decide = || {
+            if let Some(live) = live {
+                live.decide(size);
+            }
+            if let Some((m, b)) = early.clone() {
+                ctx.early.set(m, b);
+            }
+        };
+        // Clients answered early leave before the commit ends: the fetch is
+        // still wanted meanwhile (a client arriving joins it instead of
+        // starting another).
+        let _committing = ctx.interest.join();
+        // Until the commit ends, its record stands for the stored one where
+        // the other half of the version is checked against it (a client
+        // answered early asks for that half next).
+        let _pending = Pending::note(self, key, admitted.meta());
+        if !shared {
+            decide();
+        }
+        let ours = admitted.meta().sha256.clone();
         if !self.commit_first(admitted, src.name()).await? {
+            if shared
+                && self
+                    .store
+                    .meta(key)
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some_and(|m| m.sha256 == ours)
+            {
+                decide();
+            }
             return Ok(());
         }
+        if shared {
+            decide();
+        }
         self.counters.inc("admitted", ext.as_str());
-        tracing::info!(object = key, upstream = src.name(), size, "admitted");
+        tracing::info!(
+            object = key,
+            upstream = src.name(),
+            size,
+            fetch_ms = fetched.as_millis() as u64,
+            check_ms = (checked_at - fetched).as_millis() as u64,
+            vouch_ms = (decided - checked_at).as_millis() as u64,
+            commit_ms = (started.elapsed() - decided).as_millis() as u64,
+            "admitted"
+        );
         Ok(())
     }
 
@@ -560,5 +683,52 @@ impl Mirror {
                 }
             }
         }
+    }
+}
+
+/// A record admitted and answered but not yet committed, noted for as long
+/// as the commit runs (see [`Mirror::pending_meta`]).
+struct Pending<'a>(&'a Mirror, String);
+
+impl<'a> Pending<'a> {
+    fn note(m: &'a Mirror, key: &str, meta: &crate::record::Meta) -> Pending<'a> {
+        m.pending
+            .lock()
+            .unwrap()
+            .insert(key.to_owned(), meta.clone());
+        Pending(m, key.to_owned())
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        self.0.pending.lock().unwrap().remove(&self.1);
+    }
+}
+
+impl Mirror {
+    /// Whether the store has room for a body of `declared` bytes (twice
+    /// that, or twice the largest zip when the length is not declared) —
+    /// a zip goes live only then: a disk filling up mid-way could only cut
+    /// a stream whose status was sent, where a waiting client gets a clear
+    /// 503.
+    fn room_for(&self, declared: Option<u64>) -> bool {
+        let need = declared.unwrap_or(admit::MAX_ZIP).saturating_mul(2);
+        self.store.free_space().is_none_or(|free| free >= need)
+    }
+
+    /// The record of `key` admitted (and maybe answered) whose commit has
+    /// not ended yet.
+    fn pending_meta(&self, key: &str) -> Option<crate::record::Meta> {
+        self.pending.lock().unwrap().get(key).cloned()
+    }
+
+    /// The keys under `prefix` admitted whose commit has not ended yet.
+    pub(super) fn pending_keys(&self, prefix: &str) -> Vec<String> {
+        let p = self.pending.lock().unwrap();
+        p.keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect()
     }
 }

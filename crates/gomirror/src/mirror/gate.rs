@@ -73,6 +73,45 @@ pub(crate) struct FetchCtx {
     pub budget: Duration,
     /// The clients waiting for it.
     pub interest: Interest,
+    /// Where a zip's bytes are shown to waiting clients as they arrive
+    /// (cold zips only).
+    pub live: Option<Arc<crate::admit::Live>>,
+    /// For a module zip: its module and version, to digest it as it
+    /// arrives.
+    pub zip_of: Option<Arc<(String, String)>>,
+    /// Where a small object's admitted bytes are shown to the waiting
+    /// clients before the commit is durable.
+    pub early: Arc<Early>,
+}
+
+/// A small object's admitted bytes and record, set once admission decided.
+#[derive(Default)]
+pub(crate) struct Early {
+    cell: std::sync::OnceLock<(crate::record::Meta, bytes::Bytes)>,
+    set: Notify,
+}
+
+impl Early {
+    /// Shows the admitted bytes (once; later calls change nothing).
+    pub(crate) fn set(&self, meta: crate::record::Meta, bytes: bytes::Bytes) {
+        if self.cell.set((meta, bytes)).is_ok() {
+            self.set.notify_waiters();
+        }
+    }
+
+    /// Waits until the admitted bytes are shown (forever, if they never
+    /// are: race it with the fetch).
+    pub(crate) async fn get(&self) -> (crate::record::Meta, bytes::Bytes) {
+        loop {
+            let set = self.set.notified();
+            tokio::pin!(set);
+            set.as_mut().enable();
+            if let Some(v) = self.cell.get() {
+                return v.clone();
+            }
+            set.await;
+        }
+    }
 }
 
 impl FetchCtx {
@@ -82,6 +121,9 @@ impl FetchCtx {
             deadline: Instant::now() + budget,
             budget,
             interest: Interest::default(),
+            live: None,
+            zip_of: None,
+            early: Arc::default(),
         }
     }
 }

@@ -32,7 +32,41 @@ struct InFlight {
     id: u64,
     future: Flight,
     interest: Interest,
+    live: Option<Arc<crate::admit::Live>>,
+    early: Arc<gate::Early>,
 }
+
+/// What a request for a versioned file is answered with.
+pub enum Answer {
+    /// The whole object, verified.
+    Whole(Verified),
+    /// A cold zip's bytes as they arrive (see [`crate::admit::Live`]).
+    Live(LiveZip),
+}
+
+/// A cold zip streamed to a client while admission receives it: the end
+/// of the body is sent only once admission admitted these very bytes, or
+/// the stream ends with an error.
+pub struct LiveZip {
+    /// The length promised (the upstream's declared length), if known.
+    pub len: Option<u64>,
+    /// The bytes.
+    pub body: BoxStream<'static, std::io::Result<Bytes>>,
+}
+
+/// A client's place in a flight: the shared result, its interest (it waits
+/// while this lives) and the flight's live bytes, if it has any.
+pub(super) struct Joined {
+    pub(super) flight: Flight,
+    pub(super) waiting: gate::Waiter,
+    pub(super) live: Option<Arc<crate::admit::Live>>,
+    pub(super) early: Arc<gate::Early>,
+}
+
+/// How long after a failed fetch of a zip its clients are not served live.
+const REFUSED_TTL: Duration = Duration::from_secs(600);
+/// How many failed fetches are remembered for [`REFUSED_TTL`].
+const REFUSED_KEPT: usize = 10_000;
 
 /// Tells flights under the same key apart.
 static FLIGHT_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -109,6 +143,12 @@ pub struct Mirror {
     list_ttl: Duration,
     client: upstream::ProxyClient,
     inflight: Mutex<HashMap<String, InFlight>>,
+    /// Keys whose last fetch failed, and when (see
+    /// [`Mirror::recently_refused`]).
+    refused: Mutex<HashMap<String, std::time::Instant>>,
+    /// Records admitted whose commit is running (see
+    /// [`Mirror::pending_meta`]).
+    pending: Mutex<HashMap<String, crate::record::Meta>>,
     /// Bounds on concurrent upstream requests.
     gate: Gate,
     /// Recent "no upstream has it" answers.
@@ -223,6 +263,8 @@ impl Mirror {
             list_ttl: s.list_ttl,
             client,
             inflight: Mutex::new(HashMap::new()),
+            refused: Mutex::default(),
+            pending: Mutex::default(),
             gate,
             negative: NegativeCache::new(s.negative_ttl),
             verifier: Verifier::new(s.memory_cache_bytes, s.reverify_interval),
@@ -430,53 +472,112 @@ impl Mirror {
         F: FnOnce(FetchCtx) -> Fut,
         Fut: std::future::Future<Output = Result<(), Failure>> + Send + 'static,
     {
+        let joined = self.join_flight(key, budget, false, fill)?;
+        let _waiting = joined.waiting;
+        joined.flight.await
+    }
+
+    /// [`Mirror::singleflight`], returning the client's place in the flight
+    /// instead of waiting for it; with `live`, a new flight shows its bytes
+    /// to waiting clients as they arrive ([`crate::admit::Live`]).
+    pub(super) fn join_flight<F, Fut>(
+        self: &Arc<Self>,
+        key: &str,
+        budget: Duration,
+        live: bool,
+        fill: F,
+    ) -> Result<Joined, Failure>
+    where
+        F: FnOnce(FetchCtx) -> Fut,
+        Fut: std::future::Future<Output = Result<(), Failure>> + Send + 'static,
+    {
         if let Some(f) = self.recent_not_found(key) {
             return Err(f);
         }
-        let (flight, _waiting) = {
-            let mut map = self.inflight.lock().unwrap();
-            // A flight nobody waits for may be giving up: start anew.
-            match map.get(key).filter(|f| f.interest.wanted()) {
-                Some(f) => {
-                    self.counters.inc("singleflight_waiters", "");
-                    (f.future.clone(), f.interest.join())
-                }
-                None => {
-                    let ctx = FetchCtx::new(budget);
-                    let interest = ctx.interest.clone();
-                    let waiting = interest.join();
-                    let id = FLIGHT_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let this = self.clone();
-                    let k = key.to_owned();
-                    let work = fill(ctx);
-                    let handle = tokio::spawn(async move {
-                        // Removed however the work ends, a panic included: a
-                        // failed flight must not answer every later request.
-                        let _done = FlightDone(this.clone(), k.clone(), id);
-                        let r = work.await;
-                        this.negative.note(&k, &r);
-                        r
-                    });
-                    let f: Flight = async move {
-                        handle.await.unwrap_or_else(|e| {
-                            Err(Failure::Upstream(Upstream::Task(e.to_string())))
-                        })
-                    }
-                    .boxed()
-                    .shared();
-                    map.insert(
-                        key.to_owned(),
-                        InFlight {
-                            id,
-                            future: f.clone(),
-                            interest,
-                        },
-                    );
-                    (f, waiting)
-                }
+        let mut map = self.inflight.lock().unwrap();
+        // A flight nobody waits for may be giving up: start anew.
+        if let Some(f) = map.get(key).filter(|f| f.interest.wanted()) {
+            self.counters.inc("singleflight_waiters", "");
+            return Ok(Joined {
+                flight: f.future.clone(),
+                waiting: f.interest.join(),
+                live: f.live.clone(),
+                early: f.early.clone(),
+            });
+        }
+        let mut ctx = FetchCtx::new(budget);
+        // On shared storage no bytes go out before the commit: another
+        // replica may commit different bytes first (first writer wins).
+        if live && !self.recently_refused(key) && self.store.shared().is_none() {
+            let interest = ctx.interest.clone();
+            ctx.live = Some(Arc::new(crate::admit::Live::new(move || {
+                Box::new(interest.join())
+            })));
+        }
+        let live = ctx.live.clone();
+        let early = ctx.early.clone();
+        let interest = ctx.interest.clone();
+        let waiting = interest.join();
+        let id = FLIGHT_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let this = self.clone();
+        let k = key.to_owned();
+        let work = fill(ctx);
+        let shown = live.clone();
+        let handle = tokio::spawn(async move {
+            // Removed however the work ends, a panic included: a
+            // failed flight must not answer every later request.
+            let _done = FlightDone(this.clone(), k.clone(), id, shown);
+            let r = work.await;
+            this.negative.note(&k, &r);
+            if matches!(r, Err(Failure::Upstream(_))) {
+                this.note_refused(&k);
             }
-        };
-        flight.await
+            r
+        });
+        let f: Flight = async move {
+            handle
+                .await
+                .unwrap_or_else(|e| Err(Failure::Upstream(Upstream::Task(e.to_string()))))
+        }
+        .boxed()
+        .shared();
+        map.insert(
+            key.to_owned(),
+            InFlight {
+                id,
+                future: f.clone(),
+                interest,
+                live: live.clone(),
+                early: early.clone(),
+            },
+        );
+        Ok(Joined {
+            flight: f,
+            waiting,
+            live,
+            early,
+        })
+    }
+
+    /// Whether the last fetch of `key` failed within [`REFUSED_TTL`]: its
+    /// next clients wait for the verdict (a clear error status) instead of
+    /// a live stream that might be cut.
+    fn recently_refused(&self, key: &str) -> bool {
+        let m = self.refused.lock().unwrap();
+        m.get(key).is_some_and(|at| at.elapsed() < REFUSED_TTL)
+    }
+
+    /// Notes that the fetch of `key` failed (at most [`REFUSED_KEPT`] keys
+    /// are remembered; the oldest notes go first).
+    fn note_refused(&self, key: &str) {
+        let mut m = self.refused.lock().unwrap();
+        if m.len() >= REFUSED_KEPT {
+            m.retain(|_, at| at.elapsed() < REFUSED_TTL);
+            if m.len() >= REFUSED_KEPT {
+                m.clear();
+            }
+        }
+        m.insert(key.to_owned(), std::time::Instant::now());
     }
 
     /// The recent "no upstream has it" answer for `key`, if any (counted as
@@ -640,10 +741,15 @@ impl Mirror {
 
 /// Takes a finished flight out of the in-flight map when dropped (unless
 /// a newer flight for the same key has taken its place).
-struct FlightDone(Arc<Mirror>, String, u64);
+/// Ends a flight: forgets it, and ends its live streams (with an error
+/// unless admission decided).
+struct FlightDone(Arc<Mirror>, String, u64, Option<Arc<crate::admit::Live>>);
 
 impl Drop for FlightDone {
     fn drop(&mut self) {
+        if let Some(live) = &self.3 {
+            live.finish();
+        }
         if let Ok(mut map) = self.0.inflight.lock() {
             if map.get(&self.1).is_some_and(|f| f.id == self.2) {
                 map.remove(&self.1);
@@ -685,6 +791,93 @@ mod tests {
             )
             .await;
         assert!(r.is_ok(), "{r:?}");
+    }
+
+    /// A store whose commits wait until the test lets them through.
+    struct HeldCommits {
+        inner: MemStore,
+        open: tokio::sync::Semaphore,
+    }
+
+    #[async_trait::async_trait]
+    impl Store for HeldCommits {
+        async fn meta(&self, key: &str) -> crate::store::Result<Option<crate::record::Meta>> {
+            self.inner.meta(key).await
+        }
+        async fn open(&self, key: &str) -> crate::store::Result<Option<crate::store::Opened>> {
+            self.inner.open(key).await
+        }
+        fn stage(&self) -> crate::store::Result<crate::record::Staged> {
+            self.inner.stage()
+        }
+        async fn put(&self, obj: crate::admit::Admitted) -> crate::store::Result<()> {
+            let _through = self.open.acquire().await.unwrap();
+            self.inner.put(obj).await
+        }
+        async fn quarantine(&self, key: &str, reason: &str) -> crate::store::Result<()> {
+            self.inner.quarantine(key, reason).await
+        }
+        async fn delete(&self, key: &str) -> crate::store::Result<()> {
+            self.inner.delete(key).await
+        }
+        async fn list(&self, prefix: &str) -> crate::store::Result<Vec<String>> {
+            self.inner.list(prefix).await
+        }
+    }
+
+    /// A cold `.info` is answered from the bytes admission checked, as soon
+    /// as it decided: not after the commit (its fsyncs). The commit still
+    /// happens, and a client arriving meanwhile does not fetch again.
+    #[tokio::test]
+    async fn a_small_object_is_answered_before_its_commit_ends() {
+        let up = tempfile::tempdir().unwrap();
+        let info = br#"{"Version":"v1.0.0","Time":"2024-01-02T03:04:05Z"}"#;
+        std::fs::create_dir_all(up.path().join("example.com/m/@v")).unwrap();
+        std::fs::write(up.path().join("example.com/m/@v/v1.0.0.info"), info).unwrap();
+        let store = Arc::new(HeldCommits {
+            inner: MemStore::new().unwrap(),
+            open: tokio::sync::Semaphore::new(0),
+        });
+        let m = Mirror::new(
+            store.clone(),
+            Settings {
+                chain: upstream::Chain::parse(&format!("file://{}", up.path().display())).unwrap(),
+                ..Settings::offline()
+            },
+        )
+        .unwrap();
+        let key = "example.com/m/@v/v1.0.0.info";
+        let got = tokio::time::timeout(
+            Duration::from_secs(20),
+            m.versioned("example.com/m", "v1.0.0", FileKind::Info),
+        )
+        .await
+        .expect("answered while its commit is held")
+        .unwrap();
+        assert_eq!(got.bytes().unwrap().as_ref(), info);
+        assert_eq!(got.outcome(), "miss");
+        assert!(
+            store.inner.meta(key).await.unwrap().is_none(),
+            "committed already"
+        );
+        // A second client while the commit is held joins the same fetch.
+        std::fs::remove_file(up.path().join("example.com/m/@v/v1.0.0.info")).unwrap();
+        let again = tokio::time::timeout(
+            Duration::from_secs(20),
+            m.versioned("example.com/m", "v1.0.0", FileKind::Info),
+        )
+        .await
+        .expect("answered")
+        .unwrap();
+        assert_eq!(again.bytes().unwrap().as_ref(), info);
+        store.open.add_permits(1);
+        for _ in 0..200 {
+            if store.inner.meta(key).await.unwrap().is_some() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the commit never ended");
     }
 
     fn mirror(store: Arc<MemStore>, reverify: Duration) -> Arc<Mirror> {

@@ -70,8 +70,9 @@ impl Usage {
         i.bytes += new.unwrap_or(0) as i64 - old.unwrap_or(0) as i64;
     }
 
-    /// Counts what the store holds, reading each record once (only the
-    /// first call counts). Each key is taken at its state before this
+    /// Counts what the store holds in one pass ([`Store::visit_sizes`]:
+    /// each record read once, no list of every key kept; only the first
+    /// call counts). Each key is taken at its state before this
     /// process first changed it (the changes themselves are counted
     /// already), so writes before or during the count are neither lost nor
     /// counted twice.
@@ -83,28 +84,36 @@ impl Usage {
             }
             i.started = true;
         }
-        let keys = match store.list("").await {
-            Ok(k) => k,
-            Err(e) => {
-                self.inner.lock().unwrap().started = false;
-                return Err(e);
-            }
-        };
         let (mut objects, mut bytes) = (0i64, 0i64);
-        for k in keys.iter().filter(|k| counts(k)) {
-            let read = store.meta(k).await.ok().flatten().map(|m| m.size);
+        // Keys changed before the count that the store holds.
+        let mut seen = std::collections::HashSet::new();
+        let mut visit = |k: &str, size: u64| {
+            if !counts(k) {
+                return;
+            }
             let i = self.inner.lock().unwrap();
             let touched = i.touched.as_ref().expect("not counted yet");
-            if let Some(s) = touched.get(k.as_str()).copied().unwrap_or(read) {
+            let size = match touched.get(k) {
+                Some(old) => {
+                    seen.insert(k.to_owned());
+                    *old
+                }
+                None => Some(size),
+            };
+            if let Some(s) = size {
                 objects += 1;
                 bytes += s as i64;
             }
+        };
+        if let Err(e) = store.visit_sizes("", &mut visit).await {
+            self.inner.lock().unwrap().started = false;
+            return Err(e);
         }
         let mut i = self.inner.lock().unwrap();
-        // Keys changed but not listed held what they held before their
+        // Keys changed but not stored held what they held before their
         // first change.
         for (k, old) in i.touched.take().expect("not counted yet") {
-            if let (Some(s), Err(_)) = (old, keys.binary_search(&k)) {
+            if let (Some(s), false) = (old, seen.contains(&k)) {
                 objects += 1;
                 bytes += s as i64;
             }

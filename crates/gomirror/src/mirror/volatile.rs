@@ -119,7 +119,9 @@ impl Mirror {
     /// excluding pseudo-versions, sorted.
     pub(super) async fn cached_versions(&self, module: &str) -> Result<Vec<String>, Failure> {
         let prefix = format!("{}/@v/", escaped(module)?);
-        let keys = self.store.list(&prefix).await.map_err(Failure::from)?;
+        let mut keys = self.store.list(&prefix).await.map_err(Failure::from)?;
+        // Admitted and answered, still committing: cached all the same.
+        keys.extend(self.pending_keys(&prefix));
         off_thread(move || {
             let mut out: Vec<String> = keys
                 .iter()

@@ -637,6 +637,7 @@ impl BucketStore {
             meta: s.meta,
             reader: Box::new(reader),
             fingerprint,
+            probe: None,
         }))
     }
 

@@ -388,8 +388,23 @@ impl FsStore {
 
     /// The record of `key`, `None` when there is none.
     fn read_record(&self, key: &str, loc: &Loc) -> Result<Option<Record>> {
-        let b = match std::fs::read(self.objects().join(loc.record_rel())) {
-            Ok(b) => b,
+        Ok(self.read_record_id(key, loc)?.map(|(r, _)| r))
+    }
+
+    /// The record of `key` and the identity of the record file it was read
+    /// from, taken before reading (so a change while it is read shows in
+    /// the identity afterwards); `None` when there is none.
+    fn read_record_id(&self, key: &str, loc: &Loc) -> Result<Option<(Record, RecordId)>> {
+        let read = || -> std::io::Result<(Vec<u8>, RecordId)> {
+            use std::io::Read;
+            let mut f = std::fs::File::open(self.objects().join(loc.record_rel()))?;
+            let id = record_identity(&f.metadata()?);
+            let mut b = Vec::new();
+            f.read_to_end(&mut b)?;
+            Ok((b, id))
+        };
+        let (b, id) = match read() {
+            Ok(r) => r,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io_err("read record", key)(e)),
         };
@@ -407,7 +422,7 @@ impl FsStore {
         if let Some(b) = rec.blob.as_deref().filter(|b| !plain_name(b)) {
             return Err(bad_record(key, format!("it names an invalid blob {b:?}")));
         }
-        Ok(Some(rec))
+        Ok(Some((rec, id)))
     }
 
     /// The path and file name of the bytes a record names.
@@ -426,14 +441,25 @@ impl FsStore {
         key: &str,
         mut f: impl FnMut(&Path, &str) -> std::io::Result<T>,
     ) -> Result<Option<(Record, Option<T>)>> {
+        self.with_bytes_id(key, |_, path, name| f(path, name))
+    }
+
+    /// [`FsStore::with_bytes`], also telling `f` the record file's path and
+    /// identity (see [`FsStore::read_record_id`]).
+    fn with_bytes_id<T>(
+        &self,
+        key: &str,
+        mut f: impl FnMut((&Path, RecordId), &Path, &str) -> std::io::Result<T>,
+    ) -> Result<Option<(Record, Option<T>)>> {
         let loc = locate(key);
+        let record_path = self.objects().join(loc.record_rel());
         let mut missing: Option<PathBuf> = None;
         for _ in 0..OPEN_TRIES {
-            let Some(rec) = self.read_record(key, &loc)? else {
+            let Some((rec, id)) = self.read_record_id(key, &loc)? else {
                 return Ok(None);
             };
             let (path, name) = self.bytes_of(&loc, &rec);
-            match f(&path, &name) {
+            match f((&record_path, id), &path, &name) {
                 Ok(t) => return Ok(Some((rec, Some(t)))),
                 Err(e) if e.kind() == ErrorKind::NotFound => {
                     if missing.as_ref() == Some(&path) {
@@ -647,9 +673,44 @@ impl ObjectRead for FileRead {
         let Some(p) = self.file.clone() else {
             return Ok(Bytes::new());
         };
+        // Cached bytes are read here; the rest on the blocking pool.
+        if let Some(b) = p
+            .file_if_open()
+            .and_then(|f| super::open_files::read_cached_at(&f, pos, max))
+        {
+            return Ok(b);
+        }
         tokio::task::spawn_blocking(move || super::open_files::read_full_at(&*p.file()?, pos, max))
             .await
             .expect("store task panicked")
+    }
+}
+
+/// The file store's [`CopyProbe`]: the record file at the key's path and
+/// the blob it named, each identified (device, inode, size, mtime and
+/// ctime to the nanosecond) as they were when the copy was opened.
+///
+/// The rule it enforces: the copy is unchanged only if a `stat` of each
+/// path now finds the very same identity. The record is the same file,
+/// unchanged (a commit renames a new record over it: a new inode; an edit
+/// in place changes its times), so it still names the same blob; and the
+/// blob is the same file, unchanged (any write through the file system
+/// changes its ctime). This is stricter than comparing
+/// [`Store::fingerprint`] (which follows a changed record to its blob and
+/// compares only the blob), and needs no allocation: two `stat` calls.
+struct FsProbe {
+    record: PathBuf,
+    record_id: RecordId,
+    blob: PathBuf,
+    blob_id: RecordId,
+}
+
+impl super::CopyProbe for FsProbe {
+    fn unchanged(&self) -> bool {
+        let same = |p: &Path, id: &RecordId| {
+            std::fs::metadata(p).is_ok_and(|m| record_identity(&m) == *id)
+        };
+        same(&self.record, &self.record_id) && same(&self.blob, &self.blob_id)
     }
 }
 
@@ -672,6 +733,16 @@ pub(super) fn fingerprint_of(m: &std::fs::Metadata, name: &str) -> String {
 
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
+}
+
+/// Gives the calling thread the lowest CPU priority (nice 19), for work
+/// that must yield to serving. Only this thread: Linux keeps a nice value
+/// per thread.
+fn lower_thread_priority() {
+    // SAFETY: setpriority only changes the calling thread's nice value.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 19);
+    }
 }
 
 /// Runs a blocking store operation on the blocking pool.
@@ -700,20 +771,28 @@ impl Store for FsStore {
         check_key(key)?;
         let key = key.to_owned();
         let found = blocking(self, move |s| {
-            s.with_bytes(&key, |path, name| {
+            s.with_bytes_id(&key, |(record, record_id), path, name| {
                 let f = std::fs::File::open(path)?;
-                let fp = fingerprint_of(&f.metadata()?, name);
-                Ok((s.open_files.adopt(f, path.to_owned())?, fp))
+                let m = f.metadata()?;
+                let fp = fingerprint_of(&m, name);
+                let probe = FsProbe {
+                    record: record.to_owned(),
+                    record_id,
+                    blob: path.to_owned(),
+                    blob_id: record_identity(&m),
+                };
+                Ok((s.open_files.adopt(f, path.to_owned())?, fp, probe))
             })
         })
         .await?;
         Ok(found.map(|(rec, bytes)| match bytes {
-            Some((f, fp)) => Opened {
+            Some((f, fp, probe)) => Opened {
                 meta: rec.meta,
                 reader: Box::new(FileRead {
                     file: Some(Arc::new(f)),
                 }),
                 fingerprint: Some(fp),
+                probe: Some(Arc::new(probe)),
             },
             // A record without its bytes: the object is missing; the
             // caller's verification reports it as rot.
@@ -721,6 +800,7 @@ impl Store for FsStore {
                 meta: rec.meta,
                 reader: Box::new(FileRead { file: None }),
                 fingerprint: None,
+                probe: None,
             },
         }))
     }
@@ -730,8 +810,8 @@ impl Store for FsStore {
         let loc = locate(key);
         let record_path = self.objects().join(loc.record_rel());
         let before = record_identity(&std::fs::metadata(&record_path).ok()?);
-        // The fast path (every memory-tier hit): the record is the one
-        // whose blob was looked up last time, so two stats do.
+        // The fast path: the record is the one whose blob was looked up
+        // last time, so two stats do.
         let known = self.blob_names.lock().unwrap().get(key).cloned();
         if let Some((rid, path, name)) = known {
             if rid == before {
@@ -765,6 +845,59 @@ impl Store for FsStore {
 
     fn stage(&self) -> Result<Staged> {
         Staged::create_in(&self.root.join("tmp")).map_err(io_err("stage", "tmp"))
+    }
+
+    async fn visit_sizes(
+        &self,
+        prefix: &str,
+        visit: &mut (dyn for<'k> FnMut(&'k str, u64) + Send),
+    ) -> Result<()> {
+        // The walk runs in a thread of its own at the lowest CPU priority
+        // (a count of the whole store must not slow requests down), and
+        // hands over each directory's objects as it goes (a few
+        // directories in flight).
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<(String, u64)>>(4);
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let s = self.clone();
+        let prefix = prefix.to_owned();
+        let walk = move || {
+            lower_thread_priority();
+            s.walk(&prefix, |rel, scan| {
+                let batch: Vec<(String, u64)> = scan
+                    .records
+                    .iter()
+                    .filter_map(|(stem, rec)| {
+                        // What `meta` would refuse is not counted.
+                        let rec = rec.as_ref()?;
+                        if rec.blob.as_deref().is_some_and(|b| !plain_name(b)) {
+                            return None;
+                        }
+                        let key = record_key(rel, stem, Some(rec))?;
+                        key.starts_with(&prefix).then_some((key, rec.meta.size))
+                    })
+                    .collect();
+                if !batch.is_empty() {
+                    let _ = tx.blocking_send(batch);
+                }
+            })
+        };
+        std::thread::Builder::new()
+            .name("gomirror-walk".into())
+            .spawn(move || {
+                let _ = done_tx.send(walk());
+            })
+            .map_err(io_err("list", "objects"))?;
+        // Ends when the walk is over (its sender dropped).
+        while let Some(batch) = rx.recv().await {
+            for (k, n) in &batch {
+                visit(k, *n);
+            }
+        }
+        done_rx.await.unwrap_or_else(|_| {
+            Err(io_err("list", "objects")(std::io::Error::other(
+                "the walk panicked",
+            )))
+        })
     }
 
     async fn put(&self, obj: Admitted) -> Result<()> {
@@ -1215,5 +1348,119 @@ mod tests {
             std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
             0
         );
+    }
+
+    /// A copy's probe says unchanged only while the record and the blob it
+    /// was opened through are the very same files, untouched: a new commit
+    /// of the key, an edit of either file (even one that restores the
+    /// bytes), or a lost blob each make it say changed, as they change the
+    /// fingerprint.
+    #[tokio::test]
+    async fn a_copy_probe_sees_every_change_the_fingerprint_sees() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::open(dir.path()).unwrap();
+        let k = "example.com/m/@v/v1.0.0.info";
+        let data = br#"{"Version":"v1.0.0"}"#;
+        let meta = crate::admit::testing::meta_of(data, "test");
+        let fresh = || async {
+            store.put_bytes(k, data, &meta).await.unwrap();
+            let o = store.open(k).await.unwrap().unwrap();
+            let p = o.probe.clone().expect("the file store gives a probe");
+            assert!(p.unchanged());
+            (o, p)
+        };
+        // Read again and again: nothing changed.
+        let (o, p) = fresh().await;
+        let _ = store.open(k).await.unwrap().unwrap();
+        let _ = store.fingerprint(k);
+        assert!(p.unchanged());
+        drop(o);
+        // A new commit of the same bytes: a new record and blob.
+        store.put_bytes(k, data, &meta).await.unwrap();
+        assert!(!p.unchanged());
+        // The blob written in place, even with the same bytes.
+        let (_o, p) = fresh().await;
+        let fp = store.fingerprint(k);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(bytes_path(&store, k), data).unwrap();
+        assert_ne!(store.fingerprint(k), fp);
+        assert!(!p.unchanged());
+        // The record rewritten in place with the same content.
+        let (_o, p) = fresh().await;
+        let rec = dir.path().join("objects").join(locate(k).record_rel());
+        let content = std::fs::read(&rec).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&rec, &content).unwrap();
+        assert!(!p.unchanged());
+        // The blob gone.
+        let (_o, p) = fresh().await;
+        std::fs::remove_file(bytes_path(&store, k)).unwrap();
+        assert!(!p.unchanged());
+        // The record gone.
+        let (_o, p) = fresh().await;
+        std::fs::remove_file(&rec).unwrap();
+        assert!(!p.unchanged());
+    }
+
+    /// One pass over the records gives exactly what listing the keys and
+    /// reading each record gives: every readable object once, with its
+    /// recorded size, under the prefix only (keys mapped to other paths
+    /// included, a corrupt record skipped).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn visiting_sizes_matches_list_and_meta() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::open(dir.path()).unwrap();
+        let long = "e".repeat(300);
+        let keys = [
+            "example.com/a/@v/v1.0.0.info".to_owned(),
+            "example.com/a/@v/v1.0.0.zip".to_owned(),
+            "example.com/b/@v/list".to_owned(),
+            format!("example.com/{long}/@v/v1.0.0.mod"),
+            "other.org/c/@v/v1.0.0.mod".to_owned(),
+        ];
+        for (i, k) in keys.iter().enumerate() {
+            let data = vec![b'x'; 10 + i];
+            let meta = crate::admit::testing::meta_of(&data, "test");
+            store.put_bytes(k, &data, &meta).await.unwrap();
+        }
+        let bad = dir
+            .path()
+            .join("objects/example.com/a/@v/v2.0.0.info.gmeta");
+        std::fs::write(&bad, b"{not json").unwrap();
+        for prefix in ["", "example.com/", "example.com/a/", "nothing/"] {
+            let mut visited = vec![];
+            store
+                .visit_sizes(prefix, &mut |k, n| visited.push((k.to_owned(), n)))
+                .await
+                .unwrap();
+            visited.sort();
+            let mut want = vec![];
+            for k in store.list(prefix).await.unwrap() {
+                if let Ok(Some(m)) = store.meta(&k).await {
+                    want.push((k, m.size));
+                }
+            }
+            assert_eq!(visited, want, "under {prefix:?}");
+        }
+    }
+
+    /// The walk's thread yields to serving: nice 19, that thread only.
+    #[test]
+    fn a_lowered_thread_has_nice_19_and_only_it() {
+        fn nice() -> i64 {
+            let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+            // Fields after the command name (in parentheses): nice is the 19th field.
+            let rest = &stat[stat.rfind(')').unwrap() + 2..];
+            rest.split(' ').nth(16).unwrap().parse().unwrap()
+        }
+        let before = nice();
+        let lowered = std::thread::spawn(|| {
+            lower_thread_priority();
+            nice()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(lowered, 19);
+        assert_eq!(nice(), before);
     }
 }

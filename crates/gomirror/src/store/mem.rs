@@ -85,6 +85,7 @@ impl Store for MemStore {
                 meta: m.clone(),
                 reader: Box::new(MemRead(b.clone())),
                 fingerprint: Some(g.to_string()),
+                probe: None,
             }))
     }
 

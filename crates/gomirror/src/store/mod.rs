@@ -54,6 +54,20 @@ pub struct Opened {
     /// are written or replaced (on a file system: the blob's name, device,
     /// inode, size, mtime and ctime). `None` when the backend cannot tell.
     pub fingerprint: Option<String>,
+    /// A cheap check that this copy is still the one stored under its key,
+    /// unchanged (see [`CopyProbe`]). `None`: the backend has none (then
+    /// [`Store::fingerprint`] is compared).
+    pub probe: Option<Arc<dyn CopyProbe>>,
+}
+
+/// Tells, without reading anything, whether the key a stored copy was
+/// opened under still names that very copy, unchanged since it was opened.
+/// It must never say yes when [`Store::fingerprint`] of the key differs
+/// from the copy's [`Opened::fingerprint`] (it may say no more often), and
+/// must be cheap: the memory tier asks it on every hit.
+pub trait CopyProbe: Send + Sync {
+    /// Whether the copy is still stored under its key, unchanged.
+    fn unchanged(&self) -> bool;
 }
 
 /// Errors from a storage backend, with the key they concern.
@@ -102,9 +116,10 @@ pub trait Store: Send + Sync + 'static {
     async fn open(&self, key: &str) -> Result<Option<Opened>>;
 
     /// The fingerprint of the stored copy of `key` (see
-    /// [`Opened::fingerprint`]), without reading it. Must be cheap (one
-    /// `stat` on a file system): it is called on every memory-tier hit.
-    /// `None` when absent or when the backend cannot tell.
+    /// [`Opened::fingerprint`]), without reading it. Must be cheap (a
+    /// `stat` or two on a file system): the memory tier calls it on every
+    /// hit of a copy that came without a [`CopyProbe`]. `None` when absent
+    /// or when the backend cannot tell.
     fn fingerprint(&self, _key: &str) -> Option<String> {
         None
     }
@@ -143,6 +158,25 @@ pub trait Store: Send + Sync + 'static {
 
     /// Keys of committed objects whose key starts with `prefix`, sorted.
     async fn list(&self, prefix: &str) -> Result<Vec<String>>;
+
+    /// Calls `visit` with the key and recorded size of every committed
+    /// object whose key starts with `prefix`, each once, in no set order:
+    /// for counting them in one pass without holding every key (the file
+    /// store reads each record once, and keeps one directory's records at
+    /// a time). A record that cannot be read is skipped. The default lists
+    /// the keys, then reads each record.
+    async fn visit_sizes(
+        &self,
+        prefix: &str,
+        visit: &mut (dyn for<'k> FnMut(&'k str, u64) + Send),
+    ) -> Result<()> {
+        for k in self.list(prefix).await? {
+            if let Ok(Some(m)) = self.meta(&k).await {
+                visit(&k, m.size);
+            }
+        }
+        Ok(())
+    }
 
     /// What [`Store::list`] does not show, under `prefix`: bytes no
     /// metadata record names (left by a crash mid-commit, or a file put

@@ -189,6 +189,7 @@ impl TieredStore {
                     meta: meta.clone(),
                     reader: Box::new(LocalRead(Arc::new(f))),
                     fingerprint: fp,
+                    probe: None,
                 })
             }
             Err(_) => {
@@ -261,6 +262,7 @@ impl TieredStore {
             meta: meta.clone(),
             reader: Box::new(LocalRead(Arc::new(f))),
             fingerprint: None,
+            probe: None,
         }))
     }
 
@@ -295,6 +297,10 @@ impl ObjectRead for LocalRead {
     }
 
     async fn read_at(&self, pos: u64, max: usize) -> std::io::Result<Bytes> {
+        // Cached bytes are read here; the rest on the blocking pool.
+        if let Some(b) = super::open_files::read_cached_at(&self.0, pos, max) {
+            return Ok(b);
+        }
         let f = self.0.clone();
         tokio::task::spawn_blocking(move || super::open_files::read_full_at(&f, pos, max))
             .await

@@ -236,11 +236,21 @@ pub fn record_file(data: &Path, key: &str) -> PathBuf {
 }
 
 /// The file holding the stored bytes of `key`: the blob its record names
-/// (or, for a record of the earlier layout, the file beside it). Panics
-/// when there is no readable record.
+/// (or, for a record of the earlier layout, the file beside it). Waits up
+/// to 10 s for the record (a client is answered as soon as admission
+/// decides; the commit ends after), then panics when there is no readable
+/// record.
 pub fn stored_file(data: &Path, key: &str) -> PathBuf {
-    try_stored_file(data, key)
-        .unwrap_or_else(|| panic!("no readable record of {key} in {}", data.display()))
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(p) = try_stored_file(data, key) {
+            return p;
+        }
+        if std::time::Instant::now() >= until {
+            panic!("no readable record of {key} in {}", data.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 /// [`stored_file`], or `None` when there is no readable record.

@@ -8,11 +8,12 @@ use std::path::Path;
 use super::dir::list_files_in_dir;
 use super::file::{File, FileKind};
 use super::names::{is_vendored_package, quote_bytes, CollisionChecker};
+use super::stream::StreamDigests;
 use super::{
     check_module_version, go_mod, CheckedFiles, Error, FileError, FileErrorKind, Limits, SizeError,
     COPY_BUFFER_SIZE,
 };
-use crate::archive::{self, drain, ArchiveReader};
+use crate::archive::{self, drain, ArchiveReader, Content};
 use crate::{dirhash, module, slashpath};
 
 /// Checks a list of files against the module zip rules, without opening any
@@ -323,6 +324,64 @@ pub fn check_and_hash_zip_with_limits<R: Read + Seek>(
     zip: R,
     limits: &Limits,
 ) -> Result<ZipSummary, Error> {
+    check_and_hash(module_path, version, zip, limits, None)
+}
+
+/// [`check_and_hash_zip`], with the content of the entries that
+/// [`digest_stream`](super::digest_stream) already verified and digested
+/// while these bytes arrived not read again: the verdict, `h1:` and go.mod
+/// are exactly those of [`check_and_hash_zip`] on the same bytes.
+///
+/// Everything else is done as [`check_and_hash_zip`] does it: the size,
+/// the central directory and its agreement with the `zip` crate, names
+/// and declared sizes, and for each entry its local header, method,
+/// encryption, repetition, data offset and data descriptor. An entry's
+/// content is taken from `streamed` only when the central directory's
+/// name, method, flags, CRC-32, compressed and uncompressed sizes and
+/// header offset, and the data offset its local header gives in `zip`,
+/// are exactly those of a streamed entry (the size then counts against
+/// the unzipped limit as reading would); every other entry is read.
+///
+/// `streamed` must come from the very bytes `zip` reads: it says what the
+/// bytes at those offsets hold, and is not checked against them (that is
+/// the reading it saves). As a guard against a mix-up, a `streamed` whose
+/// length differs from the zip's is not used at all.
+pub fn check_and_hash_zip_streamed<R: Read + Seek>(
+    module_path: &str,
+    version: &str,
+    zip: R,
+    streamed: &StreamDigests,
+) -> Result<ZipSummary, Error> {
+    check_and_hash(
+        module_path,
+        version,
+        zip,
+        &Limits::default(),
+        Some(streamed),
+    )
+}
+
+/// [`check_and_hash_zip_streamed`] with configurable limits, for tests.
+#[doc(hidden)]
+pub fn check_and_hash_zip_streamed_with_limits<R: Read + Seek>(
+    module_path: &str,
+    version: &str,
+    zip: R,
+    streamed: &StreamDigests,
+    limits: &Limits,
+) -> Result<ZipSummary, Error> {
+    check_and_hash(module_path, version, zip, limits, Some(streamed))
+}
+
+/// [`check_and_hash_zip_streamed`], or without digests
+/// [`check_and_hash_zip`].
+fn check_and_hash<R: Read + Seek>(
+    module_path: &str,
+    version: &str,
+    zip: R,
+    limits: &Limits,
+    streamed: Option<&StreamDigests>,
+) -> Result<ZipSummary, Error> {
     let (mut reader, cf) = match open_and_check_names(module_path, version, zip, limits)? {
         Opened::TooLarge(cf) => {
             return Ok(ZipSummary {
@@ -340,14 +399,35 @@ pub fn check_and_hash_zip_with_limits<R: Read + Seek>(
             go_mod: None,
         });
     }
+    let streamed = streamed.filter(|s| s.consumed() == reader.len());
     let go_mod_name = format!("{module_path}@{version}/go.mod").into_bytes();
     let n = reader.entries().len();
     let mut digests: Vec<Option<[u8; 32]>> = vec![None; n];
     let mut go_mod = None;
     let mut buf = vec![0u8; COPY_BUFFER_SIZE];
-    reader.read_contents(
+    reader.read_contents_with(
         |_, _| true,
+        |_, entry, data_start| {
+            let s = streamed?.matching(entry, data_start)?;
+            // The go.mod is needed too: known only if it was kept.
+            let kept = if entry.name == go_mod_name {
+                Some(streamed?.go_mod_at(s.header_offset)?)
+            } else {
+                None
+            };
+            Some((s.digest, kept))
+        },
         |i, entry, content| {
+            let content = match content {
+                Content::Known((digest, kept)) => {
+                    digests[i] = Some(digest);
+                    if let Some(kept) = kept {
+                        go_mod = Some(kept.to_vec());
+                    }
+                    return Ok(());
+                }
+                Content::Read(content) => content,
+            };
             use sha2::Digest;
             let keep = entry.name == go_mod_name;
             let mut kept = Vec::new();

@@ -42,6 +42,12 @@
 //! 500 MiB limit. So a zip whose metadata is right while its body is wrong
 //! cannot pass.
 //!
+//! A mirror can do the expensive part while the zip arrives:
+//! [`digest_stream`] decompresses and digests each entry from the stream,
+//! and [`check_and_hash_zip_streamed`] then gives exactly the verdict of
+//! [`check_and_hash_zip`] without reading again the content of the entries
+//! whose every fact the stream established.
+//!
 //! # Layout
 //!
 //! | file | what |
@@ -50,7 +56,8 @@
 //! | `file.rs` | [`File`]: what a zip is made from (and [`MemFile`]) |
 //! | `names.rs` | the rules on file names: case-fold collisions, vendored packages |
 //! | `dir.rs` | listing a directory as the go command does before zipping it |
-//! | `check.rs` | [`check_files`], [`check_dir`], [`check_zip`], [`check_and_hash_zip`] |
+//! | `check.rs` | [`check_files`], [`check_dir`], [`check_zip`], [`check_and_hash_zip`], [`check_and_hash_zip_streamed`] |
+//! | `stream.rs` | [`digest_stream`]: each entry's content verified and digested while the zip arrives |
 //! | `create.rs` | [`create`](fn@create), [`create_from_dir`] |
 //! | `unzip.rs` | [`unzip`](fn@unzip) |
 //! | `go_mod.rs` | the `go` line of go.mod, which picks the vendoring rules |
@@ -68,15 +75,21 @@ mod dir;
 mod file;
 mod go_mod;
 mod names;
+mod stream;
 mod unzip;
 
 pub use crate::archive::{Limits, SizeError, MAX_GO_MOD, MAX_LICENSE, MAX_ZIP_FILE};
 pub use check::{
-    check_and_hash_zip, check_and_hash_zip_with_limits, check_dir, check_files,
-    check_files_with_limits, check_zip, check_zip_with_limits, ZipSummary,
+    check_and_hash_zip, check_and_hash_zip_streamed, check_and_hash_zip_streamed_with_limits,
+    check_and_hash_zip_with_limits, check_dir, check_files, check_files_with_limits, check_zip,
+    check_zip_with_limits, ZipSummary,
 };
 pub use create::{create, create_from_dir, create_with_limits};
 pub use file::{File, FileInfo, FileKind, MemFile};
+pub use stream::{
+    digest_stream, digest_stream_with_limits, Progress, Stop, StreamDigests, StreamedEntry,
+    MAX_ENTRIES, MAX_NAME,
+};
 pub use unzip::{unzip, unzip_with_limits};
 
 // ---------------------------------------------------------------------------
