@@ -201,10 +201,11 @@ impl Live {
     /// The current attempt has `written` bytes on disk.
     pub(crate) fn written(&self, written: u64) {
         let mut s = self.state.lock().unwrap();
-        let before = s.safe();
+        let (before, opened) = (s.safe(), s.written < LIVE_MIN && written >= LIVE_MIN);
         s.written = written;
-        let after = s.safe();
-        let wake = after >= before + CHUNK as u64 || (before < LIVE_MIN && written >= LIVE_MIN);
+        // Readers wait for a chunk more; clients waiting to join, for
+        // LIVE_MIN bytes of a body of undeclared length.
+        let wake = s.safe() >= before + CHUNK as u64 || opened;
         drop(s);
         if wake {
             self.notify();
@@ -232,12 +233,10 @@ impl Live {
         if s.written != size {
             self.break_off(&mut s);
         } else {
+            // Clients that got everything leave before the commit ends; the
+            // fetch keeps itself wanted meanwhile (see try_versioned).
             s.decided = Some(size);
             s.released = size;
-            // Clients that got everything leave before the commit ends: the
-            // fetch is not abandoned for that (a client arriving meanwhile
-            // joins it instead of starting another).
-            *self.wanted.lock().unwrap() = Some((self.want)());
         }
         drop(s);
         self.notify();
