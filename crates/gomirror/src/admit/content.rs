@@ -1,10 +1,10 @@
 //! The content rules, by kind of file: what an upstream's bytes must be
 //! before they may be committed.
 
-use super::{meta, meta_of, stage_bytes, AdmitError, Admitted, Received};
+use super::{meta, meta_of, AdmitError, Admitted, Content, Received};
 use crate::protocol::{versioned_key, FileKind};
 use crate::record::h1_matches;
-use crate::record::{Meta, Staged};
+use crate::record::Meta;
 use serde::{Deserialize, Serialize};
 
 /// The `.info` JSON of the GOPROXY protocol.
@@ -117,8 +117,6 @@ pub struct Checked {
     received: Received,
     meta: Meta,
     what: String,
-    /// The content, when it was read whole to be checked.
-    bytes: Option<bytes::Bytes>,
 }
 
 impl Checked {
@@ -132,7 +130,7 @@ impl Checked {
     /// mode) content admitted while the database is unreachable, to be
     /// checked later.
     pub fn admit_unvouched(self) -> Admitted {
-        Admitted::new(&self.key, self.received.staged, self.meta).with_bytes(self.bytes)
+        Admitted::new(&self.key, self.received.content, self.meta)
     }
 
     /// Admits content the checksum database vouches for: its hash for this
@@ -148,9 +146,7 @@ impl Checked {
         let h1 = self.meta.h1.clone().unwrap_or_default();
         if want.is_some_and(|w| h1_matches(Some(w), &h1)) {
             self.meta.sumdb_tree_size = Some(tree_size);
-            return Ok(
-                Admitted::new(&self.key, self.received.staged, self.meta).with_bytes(self.bytes)
-            );
+            return Ok(Admitted::new(&self.key, self.received.content, self.meta));
         }
         Err(AdmitError::SumdbMismatch {
             what: self.what,
@@ -183,17 +179,12 @@ pub async fn check_versioned(
     let key =
         versioned_key(module, version, ext).map_err(|e| AdmitError::BadVersion(e.to_string()))?;
     let mut meta = meta(&received, None, origin);
-    let mut bytes = None;
     match ext {
         FileKind::Info => {
-            let data = received.read()?;
-            check_info(&data, Some(version))?;
-            bytes = Some(bytes::Bytes::from(data));
+            check_info(&received.read()?, Some(version))?;
         }
         FileKind::Mod => {
-            let data = bytes::Bytes::from(received.read()?);
-            let h1 = gomod::dirhash::hash_go_mod(&data);
-            bytes = Some(data);
+            let h1 = gomod::dirhash::hash_go_mod(&received.read()?);
             if let Some(z) = sibling.and_then(|z| z.gomod_h1.as_deref()) {
                 if !h1_matches(Some(z), &h1) {
                     return Err(AdmitError::ModNotZips { h1 });
@@ -202,7 +193,12 @@ pub async fn check_versioned(
             meta.h1 = Some(h1);
         }
         FileKind::Zip => {
-            let path = received.staged.path().to_owned();
+            let Content::Staged(staged) = &received.content else {
+                return Err(AdmitError::Zip(
+                    "a zip is received into a staging file".into(),
+                ));
+            };
+            let path = staged.path().to_owned();
             let (m, v) = (module.to_owned(), version.to_owned());
             let streamed = received.digests.take();
             let facts =
@@ -218,18 +214,11 @@ pub async fn check_versioned(
             meta.gomod_h1 = Some(facts.gomod_h1);
         }
     }
-    // The bytes read are the bytes hashed in receiving: a file changed
-    // between the two is not served from memory.
-    let bytes = bytes.filter(|b| {
-        use sha2::Digest;
-        crate::record::digest_matches(&meta, b.len() as u64, &sha2::Sha256::digest(b))
-    });
     Ok(Checked {
         key,
         received,
         meta,
         what: format!("{module}@{version}.{}", ext.as_str()),
-        bytes,
     })
 }
 
@@ -257,7 +246,6 @@ impl Volatile {
         self,
         key: &str,
         received: &Received,
-        staged: Staged,
         origin: &str,
     ) -> Result<Admitted, AdmitError> {
         let data = received.read()?;
@@ -269,7 +257,7 @@ impl Volatile {
                     kept.extend_from_slice(v.as_bytes());
                     kept.push(b'\n');
                 }
-                kept
+                bytes::Bytes::from(kept)
             }
             Volatile::Latest => {
                 check_info(&data, None)?;
@@ -277,7 +265,7 @@ impl Volatile {
             }
         };
         let meta = meta_of(&kept, origin);
-        Ok(Admitted::new(key, stage_bytes(staged, &kept)?, meta))
+        Ok(Admitted::in_memory(key, kept, meta))
     }
 }
 
@@ -285,7 +273,7 @@ impl Volatile {
 /// the canonical version it names.
 pub struct QueryInfo {
     /// The answer as received (and checked).
-    data: Vec<u8>,
+    data: bytes::Bytes,
     /// The canonical `.info`, to commit when it is not stored yet.
     admitted: Option<Admitted>,
 }
@@ -296,7 +284,7 @@ impl QueryInfo {
         self.admitted.take()
     }
     /// The checked answer, as received.
-    pub fn into_data(self) -> Vec<u8> {
+    pub fn into_data(self) -> bytes::Bytes {
         self.data
     }
 }
@@ -313,6 +301,6 @@ pub fn query_info(received: Received, module: &str, origin: &str) -> Result<Quer
     let meta = meta(&received, None, origin);
     Ok(QueryInfo {
         data,
-        admitted: Some(Admitted::new(&key, received.staged, meta)),
+        admitted: Some(Admitted::new(&key, received.content, meta)),
     })
 }

@@ -57,10 +57,20 @@ pub fn max_size(kind: crate::protocol::FileKind) -> u64 {
     }
 }
 
-/// What was received: the staged bytes and their digest. Nothing about
-/// the content has been checked yet.
+/// Where received or admitted bytes are: a staging file of the store
+/// (module zips), or memory (everything else: small enough to be read
+/// whole to be checked). Bytes in memory reach a staging file only when
+/// the store commits them ([`Admitted::into_parts`]), after the clients
+/// waiting for them were answered.
+enum Content {
+    Staged(Staged),
+    Memory(bytes::Bytes),
+}
+
+/// What was received: the bytes and their digest. Nothing about the
+/// content has been checked yet.
 pub struct Received {
-    staged: Staged,
+    content: Content,
     size: u64,
     sha256: [u8; 32],
     /// A zip's entries, digested while it arrived (see [`digest`]).
@@ -68,11 +78,15 @@ pub struct Received {
 }
 
 impl Received {
-    /// The received bytes, read back whole (small files only: `.info`,
-    /// `.mod`, `list`, `@latest`).
-    pub fn read(&self) -> Result<Vec<u8>, AdmitError> {
-        std::fs::read(self.staged.path())
-            .map_err(|e| AdmitError::staging("reading staged bytes", &e))
+    /// The received bytes, whole (small files only: `.info`, `.mod`,
+    /// `list`, `@latest`, which arrive into memory).
+    pub fn read(&self) -> Result<bytes::Bytes, AdmitError> {
+        match &self.content {
+            Content::Memory(b) => Ok(b.clone()),
+            Content::Staged(s) => std::fs::read(s.path())
+                .map(bytes::Bytes::from)
+                .map_err(|e| AdmitError::staging("reading staged bytes", &e)),
+        }
     }
 }
 
@@ -84,31 +98,31 @@ impl Received {
 /// rules written here.
 pub struct Admitted {
     key: String,
-    staged: Staged,
+    content: Content,
     meta: Meta,
-    /// The bytes, when admission read them whole (`.info`, `.mod`).
-    bytes: Option<bytes::Bytes>,
 }
 
 impl Admitted {
     /// Only admission builds an `Admitted`.
-    fn new(key: &str, staged: Staged, meta: Meta) -> Admitted {
+    fn new(key: &str, content: Content, meta: Meta) -> Admitted {
         Admitted {
             key: key.to_owned(),
-            staged,
+            content,
             meta,
-            bytes: None,
         }
     }
-    /// The same, with the admitted bytes in memory (what was checked).
-    fn with_bytes(mut self, bytes: Option<bytes::Bytes>) -> Admitted {
-        self.bytes = bytes;
-        self
+    /// Admits bytes held in memory.
+    fn in_memory(key: &str, bytes: impl Into<bytes::Bytes>, meta: Meta) -> Admitted {
+        Admitted::new(key, Content::Memory(bytes.into()), meta)
     }
-    /// The admitted bytes, when admission read them whole: what waiting
-    /// clients may be answered with before the commit is durable.
+    /// The admitted bytes, when admission holds them in memory (everything
+    /// but zips): what waiting clients may be answered with before the
+    /// commit is durable.
     pub fn bytes(&self) -> Option<&bytes::Bytes> {
-        self.bytes.as_ref()
+        match &self.content {
+            Content::Memory(b) => Some(b),
+            Content::Staged(_) => None,
+        }
     }
     /// The key it is admitted under.
     pub fn key(&self) -> &str {
@@ -118,19 +132,24 @@ impl Admitted {
     pub fn meta(&self) -> &Meta {
         &self.meta
     }
-    /// Its parts, for a store backend to commit (consumes the token).
-    pub(crate) fn into_parts(self) -> (String, Staged, Meta) {
-        (self.key, self.staged, self.meta)
+    /// Its parts, for a store backend to commit (consumes the token): the
+    /// bytes in a staging file — when admission held them in memory,
+    /// written into a new one that `stage` makes (not synced: the store
+    /// syncs what it commits).
+    pub(crate) fn into_parts(
+        self,
+        stage: impl FnOnce() -> std::io::Result<Staged>,
+    ) -> std::io::Result<(String, Staged, Meta)> {
+        let staged = match self.content {
+            Content::Staged(s) => s,
+            Content::Memory(b) => {
+                let mut s = stage()?;
+                s.file_mut().write_all(&b)?;
+                s
+            }
+        };
+        Ok((self.key, staged, self.meta))
     }
-}
-
-/// Writes `bytes` into `staged` and syncs it.
-fn stage_bytes(mut staged: Staged, bytes: &[u8]) -> Result<Staged, AdmitError> {
-    let f = staged.file_mut();
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .map_err(|e| AdmitError::staging("staging write", &e))?;
-    Ok(staged)
 }
 
 /// A record for bytes the mirror composes itself (lists, database state).
@@ -152,9 +171,11 @@ pub(crate) mod testing {
     //! chosen (also wrong) records.
     use super::*;
 
-    /// Admits `bytes` under `key` with `meta`, unchecked (tests only).
-    pub(crate) fn admitted(key: &str, staged: Staged, bytes: &[u8], meta: Meta) -> Admitted {
-        Admitted::new(key, stage_bytes(staged, bytes).expect("staging"), meta)
+    /// Admits `bytes` under `key` with `meta`, unchecked (tests only),
+    /// staged in `staged`.
+    pub(crate) fn admitted(key: &str, mut staged: Staged, bytes: &[u8], meta: Meta) -> Admitted {
+        staged.file_mut().write_all(bytes).expect("staging");
+        Admitted::new(key, Content::Staged(staged), meta)
     }
 
     /// A correct record of `bytes` (tests only).
@@ -163,10 +184,12 @@ pub(crate) mod testing {
     }
 }
 
-/// Streams `body` into `staged` (a new staging file of the store), hashing
-/// as it goes, and showing the bytes to `live` clients as they land (see
-/// [`Live`]); a zip of `zip_of` (module, version) is digested on the way
-/// (see [`digest`]).
+/// Receives `body`: a module zip of `zip_of` (module, version) is streamed
+/// into `staged` (a new staging file of the store), hashed and digested on
+/// the way (see [`digest`]), and its bytes are shown to `live` clients as
+/// they land (see [`Live`]); any other body (`staged` is `None`) is
+/// gathered in memory and hashed (it is read whole to be checked; at most
+/// [`MAX_MOD`] bytes).
 ///
 /// Refuses (and discards) the body when it exceeds `limit`, when it exceeds
 /// or falls short of its declared length, when the transfer breaks, or when
@@ -174,7 +197,7 @@ pub(crate) mod testing {
 /// staged file is not synced here: the store syncs it when it commits
 /// (bytes that are refused need not reach the disk).
 pub async fn receive(
-    mut staged: Staged,
+    staged: Option<Staged>,
     mut body: Body,
     limit: u64,
     idle: Duration,
@@ -188,21 +211,36 @@ pub async fn receive(
     }
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;
-    let file = staged
-        .file_mut()
-        .try_clone()
-        .map_err(|e| AdmitError::staging("staging", &e))?;
-    if let Some(live) = live {
-        let reading = file
-            .try_clone()
-            .map_err(|e| AdmitError::staging("staging", &e))?;
-        live.start(
-            std::sync::Arc::new(reading),
-            body.declared_len,
-            zip_of.is_some(),
-        );
-    }
-    let mut w = std::io::BufWriter::with_capacity(256 << 10, file);
+    let (mut staged, mut w, mut memory) = match staged {
+        Some(mut staged) => {
+            let file = staged
+                .file_mut()
+                .try_clone()
+                .map_err(|e| AdmitError::staging("staging", &e))?;
+            if let Some(live) = live {
+                let reading = file
+                    .try_clone()
+                    .map_err(|e| AdmitError::staging("staging", &e))?;
+                live.start(
+                    std::sync::Arc::new(reading),
+                    body.declared_len,
+                    zip_of.is_some(),
+                );
+            }
+            let w = std::io::BufWriter::with_capacity(256 << 10, file);
+            (Some(staged), Some(w), None)
+        }
+        None if limit <= MAX_MOD && live.is_none() && zip_of.is_none() => {
+            let cap = body.declared_len.unwrap_or(0).min(limit) as usize;
+            (None, None, Some(bytes::BytesMut::with_capacity(cap)))
+        }
+        None => {
+            return Err(AdmitError::staging(
+                "receiving",
+                &std::io::Error::other("a module zip (or a body over 16 MiB) needs a staging file"),
+            ))
+        }
+    };
     let digesting = zip_of.map(|(m, v)| digest::digesting(m, v, live.cloned()));
     let hashing = zip_of.map(|_| digest::hashing());
     loop {
@@ -245,10 +283,15 @@ pub async fn receive(
         if let Some(d) = &digesting {
             d.feed(&chunk).await;
         }
-        w.write_all(&chunk)
-            .map_err(|e| AdmitError::staging("staging write", &e))?;
-        if let Some(live) = live {
-            live.written(size - w.buffer().len() as u64);
+        if let Some(m) = &mut memory {
+            m.extend_from_slice(&chunk);
+        }
+        if let Some(w) = &mut w {
+            w.write_all(&chunk)
+                .map_err(|e| AdmitError::staging("staging write", &e))?;
+            if let Some(live) = live {
+                live.written(size - w.buffer().len() as u64);
+            }
         }
     }
     if let Some(d) = body.declared_len {
@@ -259,9 +302,10 @@ pub async fn receive(
             });
         }
     }
-    w.flush()
-        .map_err(|e| AdmitError::staging("staging write", &e))?;
-    drop(w);
+    if let Some(mut w) = w.take() {
+        w.flush()
+            .map_err(|e| AdmitError::staging("staging write", &e))?;
+    }
     if let Some(live) = live {
         live.written(size);
     }
@@ -276,8 +320,13 @@ pub async fn receive(
             .ok_or_else(|| AdmitError::staging("hashing", &std::io::Error::other("task failed")))?,
         None => hasher.finalize().into(),
     };
+    let content = match (staged.take(), memory) {
+        (Some(s), _) => Content::Staged(s),
+        (None, Some(m)) => Content::Memory(m.freeze()),
+        (None, None) => unreachable!("a body is received into a staging file or memory"),
+    };
     Ok(Received {
-        staged,
+        content,
         size,
         sha256,
         digests,

@@ -2,8 +2,7 @@
 //! tiles and lookup answers enter the store only after their signatures
 //! and hashes check.
 
-use super::{meta_of, stage_bytes, AdmitError, Admitted};
-use crate::record::Staged;
+use super::{meta_of, AdmitError, Admitted};
 use gomod::note;
 use gomod::tlog::{self, CheckedTile, Hash, Tree};
 
@@ -24,7 +23,6 @@ pub fn open_tree(signed: &[u8], verifiers: &note::VerifierList) -> Result<Tree, 
 /// tree proof checked against both hashes otherwise). Returns the tree.
 pub fn sumdb_head(
     key: &str,
-    staged: Staged,
     signed: &[u8],
     verifiers: &note::VerifierList,
     last: Option<(Tree, &[Hash])>,
@@ -48,24 +46,19 @@ pub fn sumdb_head(
         }
     }
     let meta = meta_of(signed, origin);
-    Ok((tree, Admitted::new(key, stage_bytes(staged, signed)?, meta)))
+    Ok((tree, Admitted::in_memory(key, signed.to_vec(), meta)))
 }
 
 /// Admits a tile under `key` (which must end in the tile's path): only a
 /// [`CheckedTile`], whose hashes `gomod::tlog` checked against a signed
 /// tree, can be kept.
-pub fn sumdb_tile(
-    key: &str,
-    staged: Staged,
-    tile: &CheckedTile,
-    origin: &str,
-) -> Result<Admitted, AdmitError> {
+pub fn sumdb_tile(key: &str, tile: &CheckedTile, origin: &str) -> Result<Admitted, AdmitError> {
     let path = tile.tile().path();
     if !key.ends_with(&format!("/{path}")) {
         return Err(invalid(format!("tile {path} offered under key {key}")));
     }
     let meta = meta_of(tile.data(), origin);
-    Ok(Admitted::new(key, stage_bytes(staged, tile.data())?, meta))
+    Ok(Admitted::in_memory(key, tile.data().to_vec(), meta))
 }
 
 /// Checks a lookup answer (`<id>\n<record text>\n<signed tree note>`): the
@@ -90,7 +83,6 @@ pub fn check_answer<'a>(
 /// Admits a lookup answer under `key` once [`check_answer`] accepts it.
 pub fn sumdb_answer(
     key: &str,
-    staged: Staged,
     body: &[u8],
     verifiers: &note::VerifierList,
     proof: &[Hash],
@@ -98,5 +90,5 @@ pub fn sumdb_answer(
 ) -> Result<Admitted, AdmitError> {
     check_answer(body, verifiers, proof).map_err(invalid)?;
     let meta = meta_of(body, origin);
-    Ok(Admitted::new(key, stage_bytes(staged, body)?, meta))
+    Ok(Admitted::in_memory(key, body.to_vec(), meta))
 }

@@ -328,8 +328,15 @@ impl Mirror {
                         .live
                         .as_ref()
                         .filter(|_| self.room_for(body.declared_len));
+                    // A zip goes to a staging file as it arrives; anything
+                    // else is read whole to be checked, so it arrives in
+                    // memory (and is staged only when committed).
+                    let staged = match ctx.zip_of {
+                        Some(_) => Some(self.stage()?),
+                        None => None,
+                    };
                     admit::receive(
-                        self.stage()?,
+                        staged,
                         body,
                         limit,
                         self.client.policy.idle_timeout,

@@ -62,12 +62,10 @@ impl Mirror {
                     let (rel, k, ctx) = (rel.clone(), k.clone(), ctx.clone());
                     async move {
                         let received = this.fetch_body(&src, &rel, kind.limit(), &ctx).await?;
-                        let staged = this.stage()?;
                         let (key, origin) = (k.clone(), src.name().to_owned());
-                        let admitted =
-                            off_thread(move || kind.admit(&key, &received, staged, &origin))
-                                .await
-                                .map_err(|e| this.refuse(e, src.name(), &k))?;
+                        let admitted = off_thread(move || kind.admit(&key, &received, &origin))
+                            .await
+                            .map_err(|e| this.refuse(e, src.name(), &k))?;
                         this.verifier.forget(&k);
                         this.commit(admitted).await
                     }

@@ -708,13 +708,13 @@ impl Store for BucketStore {
     }
 
     async fn put(&self, obj: Admitted) -> Result<()> {
-        let (key, staged, meta) = obj.into_parts();
+        let (key, staged, meta) = super::staged_parts(obj, &self.staging)?;
         check_key(&key)?;
         self.commit(&key, staged.path(), &meta).await
     }
 
     async fn put_first(&self, obj: Admitted) -> Result<Commit> {
-        let (key, staged, meta) = obj.into_parts();
+        let (key, staged, meta) = super::staged_parts(obj, &self.staging)?;
         self.put_first_staged(&key, staged.path(), &meta).await
     }
 

@@ -901,9 +901,12 @@ impl Store for FsStore {
     }
 
     async fn put(&self, obj: Admitted) -> Result<()> {
-        let (key, staged, meta) = obj.into_parts();
-        check_key(&key)?;
-        blocking(self, move |s| s.put_blocking(&key, staged, meta)).await
+        check_key(obj.key())?;
+        blocking(self, move |s| {
+            let (key, staged, meta) = super::staged_parts(obj, &s.root.join("tmp"))?;
+            s.put_blocking(&key, staged, meta)
+        })
+        .await
     }
 
     async fn quarantine(&self, key: &str, reason: &str) -> Result<()> {

@@ -106,7 +106,7 @@ impl Store for MemStore {
     }
 
     async fn put(&self, obj: Admitted) -> Result<()> {
-        let (key, staged, meta) = obj.into_parts();
+        let (key, staged, meta) = super::staged_parts(obj, self.staging.path())?;
         let (key, meta) = (key.as_str(), &meta);
         check_key(key)?;
         let bytes = std::fs::read(staged.path()).map_err(|e| StoreError::Io {

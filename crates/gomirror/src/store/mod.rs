@@ -228,6 +228,19 @@ pub trait Store: Send + Sync + 'static {
     }
 }
 
+/// The parts of `obj` a backend commits: its key, its bytes in a staging
+/// file (a new one in `dir` when admission held them in memory) and its
+/// record.
+pub(crate) fn staged_parts(obj: Admitted, dir: &std::path::Path) -> Result<(String, Staged, Meta)> {
+    let key = obj.key().to_owned();
+    obj.into_parts(|| Staged::create_in(dir))
+        .map_err(|source| StoreError::Io {
+            op: "stage",
+            key,
+            source,
+        })
+}
+
 /// What [`Store::put_first`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Commit {

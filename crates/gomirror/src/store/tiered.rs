@@ -353,14 +353,14 @@ impl Store for TieredStore {
     }
 
     async fn put(&self, obj: Admitted) -> Result<()> {
-        let (key, staged, meta) = obj.into_parts();
+        let (key, staged, meta) = super::staged_parts(obj, &self.local.tmp_dir())?;
         self.bucket.put_staged(&key, staged.path(), &meta).await?;
         self.committed(&key, &meta, &staged);
         Ok(())
     }
 
     async fn put_first(&self, obj: Admitted) -> Result<Commit> {
-        let (key, staged, meta) = obj.into_parts();
+        let (key, staged, meta) = super::staged_parts(obj, &self.local.tmp_dir())?;
         let r = self
             .bucket
             .put_first_staged(&key, staged.path(), &meta)

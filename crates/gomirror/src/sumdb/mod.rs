@@ -85,6 +85,13 @@ pub struct Client {
     latest: tokio::sync::Mutex<Option<(Tree, Vec<u8>)>>,
     /// Recent lookups (module@version → vouch), so a .mod and a .zip share one.
     recent: Mutex<lru::LruCache<String, Vouch>>,
+    /// Tiles a [`tlog::TileHashReader`] checked against a verified tree
+    /// (tile path → data), as the go command keeps them: a tile's path
+    /// names its level, index and width, so its content never changes (a
+    /// log that changed it would fail every proof read through it: tiles
+    /// are checked again each time they are read). Lookups then read no
+    /// tile twice, from the database or the store.
+    checked_tiles: Mutex<lru::LruCache<String, Arc<Vec<u8>>>>,
     /// Fork alerts raised (also logged at error level).
     pub forks: std::sync::atomic::AtomicU64,
     /// Where forks are reported and the verified tree size is exported.
@@ -113,6 +120,11 @@ fn answer_cap(path: &str) -> u64 {
 /// The tile height the go command's client and sum.golang.org use.
 pub const TILE_HEIGHT: u32 = 8;
 
+/// Checked tiles kept in memory: a hash tile is 8 KiB, so at most 8 MiB
+/// (a proof in a tree of a billion records reads 4 levels of tiles; a few
+/// thousand lookups touch far fewer than this many tiles).
+const CHECKED_TILES: usize = 1024;
+
 impl Client {
     /// A client for the database `cfg`, keeping its state in `store`.
     pub fn new(
@@ -135,6 +147,9 @@ impl Client {
             latest: tokio::sync::Mutex::new(None),
             recent: Mutex::new(lru::LruCache::new(
                 std::num::NonZeroUsize::new(4096).expect("non-zero"),
+            )),
+            checked_tiles: Mutex::new(lru::LruCache::new(
+                std::num::NonZeroUsize::new(CHECKED_TILES).expect("non-zero"),
             )),
             forks: Default::default(),
             alerts: std::sync::OnceLock::new(),
@@ -238,10 +253,15 @@ impl Client {
     }
 
     /// The latest verified tree: the newer of the one this process holds
-    /// and the one in the store, read again each time (replicas of a fleet
-    /// share the store, so a head one of them verified is every replica's
-    /// reference: a fork is detected whichever replica sees it).
+    /// and the one in the store. On shared storage the store's is read
+    /// again each time (replicas of a fleet share the store, so a head one
+    /// of them verified is every replica's reference: a fork is detected
+    /// whichever replica sees it); on a store of its own, this process
+    /// wrote the stored head itself, so it is read once.
     async fn known_latest(&self, guard: &mut Option<(Tree, Vec<u8>)>) -> Option<Tree> {
+        if guard.is_some() && self.store.shared().is_none() {
+            return guard.as_ref().map(|(t, _)| *t);
+        }
         if let Some(b) = self.kept(&latest_key(&self.cfg.name)).await {
             match self.open_tree(&b) {
                 Ok(t) => {
@@ -304,13 +324,8 @@ impl Client {
             }
         }
         let key = latest_key(&self.cfg.name);
-        let staged = self
-            .store
-            .stage()
-            .map_err(|e| self.unreachable(format!("persisting the tree head: {e}")))?;
         let (_, admitted) = crate::admit::sumdb_head(
             &key,
-            staged,
             signed,
             &self.verifiers,
             old.map(|o| (o, proof.as_slice())),

@@ -144,9 +144,8 @@ impl Client {
 
     async fn keep_answer(self: &Arc<Self>, key: &str, body: &[u8]) -> Result<(), String> {
         let proof = self.answer_proof(body, false).await?;
-        let staged = self.store.stage().map_err(|e| e.to_string())?;
         let admitted =
-            crate::admit::sumdb_answer(key, staged, body, &self.verifiers, &proof, &self.cfg.url)
+            crate::admit::sumdb_answer(key, body, &self.verifiers, &proof, &self.cfg.url)
                 .map_err(|e| e.to_string())?;
         self.store.put(admitted).await.map_err(|e| e.to_string())
     }

@@ -57,24 +57,30 @@ impl tlog::TileReader for HttpTiles {
     }
     fn save_tiles(&self, tiles: &[tlog::CheckedTile]) {
         let c = self.client.clone();
-        let keep: Vec<tlog::CheckedTile> = tiles
+        // Remembered in memory (see `Client::checked_tiles`); a tile
+        // remembered before was kept then, or is partial.
+        let fresh: Vec<&tlog::CheckedTile> = tiles
             .iter()
+            .filter(|t| c.remember_tile(t.tile(), t.data()))
+            .collect();
+        let keep: Vec<tlog::CheckedTile> = fresh
+            .into_iter()
             .filter(|t| {
                 let t0 = t.tile();
                 t0.w == 1 << t0.h || self.keep_partial
             })
             .cloned()
             .collect();
+        if keep.is_empty() {
+            return;
+        }
         self.handle.block_on(async move {
             for t in keep {
                 let key = format!("sumdb/{}/{}", c.cfg.name, t.tile().path());
                 if let Ok(Some(_)) = c.store.meta(&key).await {
                     continue;
                 }
-                let admitted = c.store.stage().map_err(|e| e.to_string()).and_then(|st| {
-                    crate::admit::sumdb_tile(&key, st, &t, &c.cfg.url).map_err(|e| e.to_string())
-                });
-                match admitted {
+                match crate::admit::sumdb_tile(&key, &t, &c.cfg.url) {
                     Ok(a) => {
                         if let Err(e) = c.store.put(a).await {
                             tracing::warn!(key, "keeping a checked tile: {e}");
@@ -98,10 +104,36 @@ impl<R: tlog::TileReader + ?Sized> ReadChecked for tlog::TileHashReader<'_, R> {
 }
 
 impl Client {
-    /// The bytes of `tile`: full tiles (any tile when `offline`) from the
-    /// store when kept there, else from the database (never when
-    /// `offline`). Not trusted until a `TileHashReader` checked them.
+    /// A hash tile checked before (see `Client::checked_tiles`).
+    fn remembered_tile(&self, t: &Tile) -> Option<Arc<Vec<u8>>> {
+        if t.l < 0 {
+            return None;
+        }
+        self.checked_tiles.lock().unwrap().get(&t.path()).cloned()
+    }
+
+    /// Remembers a hash tile a `TileHashReader` checked; `false` when it
+    /// was remembered already (record-data tiles are not remembered).
+    fn remember_tile(&self, t: Tile, data: &[u8]) -> bool {
+        if t.l < 0 {
+            return true;
+        }
+        let mut m = self.checked_tiles.lock().unwrap();
+        if m.get(&t.path()).is_some() {
+            return false;
+        }
+        m.put(t.path(), Arc::new(data.to_vec()));
+        true
+    }
+
+    /// The bytes of `tile`: a hash tile checked before from memory; else
+    /// full tiles (any tile when `offline`) from the store when kept there,
+    /// else from the database (never when `offline`). Not trusted until a
+    /// `TileHashReader` checked them (again).
     pub(super) async fn tile(&self, t: &Tile, offline: bool) -> Result<Vec<u8>, SumdbError> {
+        if let Some(d) = self.remembered_tile(t) {
+            return Ok(d.to_vec());
+        }
         let full = t.w == 1 << t.h;
         let key = format!("sumdb/{}/{}", self.cfg.name, t.path());
         if full || offline {

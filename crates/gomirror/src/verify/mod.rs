@@ -161,7 +161,7 @@ impl Verified {
     /// `.info` is stored on its own; the answer itself is served as
     /// received).
     pub fn query_answer(key: &str, answer: crate::admit::QueryInfo) -> Verified {
-        Verified::computed(key, answer.into_data(), false)
+        Verified::computed(key, answer.into_data().into(), false)
     }
 
     /// The key it was read from.
