@@ -17,6 +17,7 @@ pub(crate) mod canary;
 pub mod cli;
 pub(crate) mod direct;
 pub(crate) mod egress;
+pub(crate) mod file_read;
 pub(crate) mod fleet;
 pub(crate) mod http;
 pub(crate) mod mirror;

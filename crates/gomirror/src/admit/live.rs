@@ -352,17 +352,24 @@ impl Live {
                     }
                     Step::Read(file, end) => {
                         let (from, len) = (st.sent, (end - st.sent) as usize);
-                        let read = tokio::task::spawn_blocking(move || {
-                            let mut buf = vec![0u8; len];
-                            file.read_exact_at(&mut buf, from).map(|()| buf)
-                        })
-                        .await
-                        .map_err(std::io::Error::other)
-                        .and_then(|r| r);
+                        // Bytes just written are in the page cache: read
+                        // in place, else on a blocking thread.
+                        let read = match crate::file_read::read_cached_at(&file, from, len)
+                            .filter(|b| b.len() == len)
+                        {
+                            Some(b) => Ok(b),
+                            None => tokio::task::spawn_blocking(move || {
+                                let mut buf = vec![0u8; len];
+                                file.read_exact_at(&mut buf, from).map(|()| Bytes::from(buf))
+                            })
+                            .await
+                            .map_err(std::io::Error::other)
+                            .and_then(|r| r),
+                        };
                         match read {
                             Ok(buf) => {
                                 st.sent = end;
-                                return Some((Ok(Bytes::from(buf)), st));
+                                return Some((Ok(buf), st));
                             }
                             Err(e) => {
                                 st.done = true;

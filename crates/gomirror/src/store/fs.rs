@@ -676,11 +676,11 @@ impl ObjectRead for FileRead {
         // Cached bytes are read here; the rest on the blocking pool.
         if let Some(b) = p
             .file_if_open()
-            .and_then(|f| super::open_files::read_cached_at(&f, pos, max))
+            .and_then(|f| crate::file_read::read_cached_at(&f, pos, max))
         {
             return Ok(b);
         }
-        tokio::task::spawn_blocking(move || super::open_files::read_full_at(&*p.file()?, pos, max))
+        tokio::task::spawn_blocking(move || crate::file_read::read_full_at(&*p.file()?, pos, max))
             .await
             .expect("store task panicked")
     }

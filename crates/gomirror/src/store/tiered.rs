@@ -298,11 +298,11 @@ impl ObjectRead for LocalRead {
 
     async fn read_at(&self, pos: u64, max: usize) -> std::io::Result<Bytes> {
         // Cached bytes are read here; the rest on the blocking pool.
-        if let Some(b) = super::open_files::read_cached_at(&self.0, pos, max) {
+        if let Some(b) = crate::file_read::read_cached_at(&self.0, pos, max) {
             return Ok(b);
         }
         let f = self.0.clone();
-        tokio::task::spawn_blocking(move || super::open_files::read_full_at(&f, pos, max))
+        tokio::task::spawn_blocking(move || crate::file_read::read_full_at(&f, pos, max))
             .await
             .expect("store task panicked")
     }
