@@ -77,3 +77,37 @@ pub(crate) fn read_cached_at(f: &std::fs::File, pos: u64, max: usize) -> Option<
     }
     Some(buf.freeze())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs::File;
+
+    /// A read of cached bytes without blocking gives exactly what the
+    /// blocking read gives, past the end of the file too.
+    #[test]
+    fn a_cached_read_matches_the_blocking_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("blob");
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let f = File::open(&path).unwrap();
+        // Read once: cached now.
+        let _ = read_full_at(&f, 0, data.len()).unwrap();
+        for (pos, max) in [
+            (0, 65536),
+            (1, 100),
+            (150_000, 65536),
+            (199_999, 10),
+            (200_000, 5),
+            (300_000, 5),
+        ] {
+            let cached = read_cached_at(&f, pos, max).expect("cached bytes read without blocking");
+            assert_eq!(
+                cached,
+                read_full_at(&f, pos, max).unwrap(),
+                "at {pos}+{max}"
+            );
+        }
+    }
+}

@@ -44,6 +44,10 @@ impl Staged {
     pub fn path(&self) -> &Path {
         self.file.path()
     }
+    /// The open file handle, for reading it (or cloning it).
+    pub fn file(&self) -> &std::fs::File {
+        self.file.as_file()
+    }
     /// The open file handle, for writing.
     pub fn file_mut(&mut self) -> &mut std::fs::File {
         self.file.as_file_mut()

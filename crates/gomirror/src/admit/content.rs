@@ -1,7 +1,7 @@
 //! The content rules, by kind of file: what an upstream's bytes must be
 //! before they may be committed.
 
-use super::{meta, meta_of, AdmitError, Admitted, Content, Received};
+use super::{meta, meta_of, AdmitError, Admitted, Content, Received, Sha};
 use crate::protocol::{versioned_key, FileKind};
 use crate::record::h1_matches;
 use crate::record::Meta;
@@ -129,8 +129,12 @@ impl Checked {
     /// files, modules under GONOSUMDB/GOPRIVATE, GOSUMDB=off, and (warn
     /// mode) content admitted while the database is unreachable, to be
     /// checked later.
-    pub fn admit_unvouched(self) -> Admitted {
-        Admitted::new(&self.key, self.received.content, self.meta)
+    pub fn admit_unvouched(self) -> Admissible {
+        Admissible {
+            key: self.key,
+            received: self.received,
+            meta: self.meta,
+        }
     }
 
     /// Admits content the checksum database vouches for: its hash for this
@@ -142,11 +146,11 @@ impl Checked {
         db: &str,
         want: Option<&str>,
         tree_size: u64,
-    ) -> Result<Admitted, AdmitError> {
+    ) -> Result<Admissible, AdmitError> {
         let h1 = self.meta.h1.clone().unwrap_or_default();
         if want.is_some_and(|w| h1_matches(Some(w), &h1)) {
             self.meta.sumdb_tree_size = Some(tree_size);
-            return Ok(Admitted::new(&self.key, self.received.content, self.meta));
+            return Ok(self.admit_unvouched());
         }
         Err(AdmitError::SumdbMismatch {
             what: self.what,
@@ -155,6 +159,48 @@ impl Checked {
             db: db.to_owned(),
             want: want.map(str::to_owned),
         })
+    }
+}
+
+/// A versioned file admission let in: every rule of its kind passed, and
+/// the checksum database's word when it was asked. Its bytes may be given
+/// to the clients waiting for them; what is left before it can be
+/// committed is its record's SHA-256, which may still be computing (a zip
+/// is hashed as it lands, on a thread no client waits for: see
+/// [`Admissible::admit`]).
+pub struct Admissible {
+    key: String,
+    received: Received,
+    meta: Meta,
+}
+
+impl Admissible {
+    /// The size of the admitted bytes.
+    pub fn size(&self) -> u64 {
+        self.meta.size
+    }
+
+    /// Its record as far as it is known: everything but the `sha256` of a
+    /// body still being hashed (which is empty until then).
+    pub fn record_so_far(&self) -> &Meta {
+        &self.meta
+    }
+
+    /// The admitted bytes when held in memory (everything but zips), with
+    /// their complete record: what waiting clients may be answered with
+    /// before the commit.
+    pub fn in_memory(&self) -> Option<(&Meta, &bytes::Bytes)> {
+        match (&self.received.content, &self.received.sha256) {
+            (Content::Memory(b), Sha::Done(_)) => Some((&self.meta, b)),
+            _ => None,
+        }
+    }
+
+    /// The value the store commits, once the body's SHA-256 is computed.
+    pub async fn admit(self) -> Result<Admitted, AdmitError> {
+        let mut meta = self.meta;
+        meta.sha256 = hex::encode(self.received.sha256.get().await?);
+        Ok(Admitted::new(&self.key, self.received.content, meta))
     }
 }
 

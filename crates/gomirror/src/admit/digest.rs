@@ -1,63 +1,176 @@
-//! A module zip checked while it arrives: the received chunks are handed to
-//! [`gomod::zip::digest_stream`] on a blocking thread, which inflates and
-//! digests every entry as the bytes land, so that when the last byte is in
-//! only the zip's central directory is left to read
-//! ([`gomod::zip::check_and_hash_zip_streamed`] decides, with the same
-//! rules and result as reading the zip again). Its SHA-256 is computed on
-//! a thread of its own too.
+//! A body staged to a file is digested while it lands: the receiver only
+//! writes it into its staging file, and threads read the file behind it
+//! (from the page cache, in large pieces; never faster than it lands):
+//!
+//! * for a module zip, [`gomod::zip::digest_stream`], which inflates and
+//!   digests every entry, so that when the last byte is in only the zip's
+//!   central directory is left to read
+//!   ([`gomod::zip::check_and_hash_zip_streamed`] decides, with the same
+//!   rules and result as reading the zip again); its progress is what live
+//!   clients may be sent ([`super::Live`]);
+//! * the body's SHA-256, for its record, on a thread of lower priority: no
+//!   client waits for it (admission decides without it), only the commit
+//!   does, so while the body lands it takes no CPU from what clients wait
+//!   for.
+//!
+//! Both read what is committed and served, the staging file itself; the
+//! receiver is never held back by them (no bytes are queued in memory).
 
-use bytes::{Buf, Bytes};
 use gomod::zip::StreamDigests;
-use tokio::sync::mpsc;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::{Arc, Condvar, Mutex};
 
-/// Chunks waiting for the digesting thread at most (back-pressure: the
-/// download goes no faster than the digest).
-const QUEUE: usize = 32;
-
-/// Work on the chunks of one upstream body, done on a blocking thread while
-/// the body arrives: the sending side.
-pub(super) struct Offload<T> {
-    tx: Option<mpsc::Sender<Bytes>>,
-    done: tokio::task::JoinHandle<T>,
+/// How far a body has landed in its staging file, shared by the receiver
+/// and the threads reading behind it.
+pub(super) struct Landing {
+    state: Mutex<Landed>,
+    moved: Condvar,
 }
 
-impl<T: Send + 'static> Offload<T> {
-    /// Starts `work` on a blocking thread, reading the chunks fed.
-    fn start(work: impl FnOnce(ChunkReader) -> T + Send + 'static) -> Offload<T> {
-        let (tx, rx) = mpsc::channel(QUEUE);
-        let done = tokio::task::spawn_blocking(move || {
-            work(ChunkReader {
-                rx,
-                current: Bytes::new(),
-            })
-        });
-        Offload { tx: Some(tx), done }
+#[derive(Default)]
+struct Landed {
+    /// Bytes written to the staging file (readable by others).
+    written: u64,
+    /// `Some(true)`: the body is complete; `Some(false)`: the transfer
+    /// failed (readers stop with an error).
+    end: Option<bool>,
+}
+
+impl Landing {
+    pub(super) fn new() -> Arc<Landing> {
+        Arc::new(Landing {
+            state: Mutex::default(),
+            moved: Condvar::new(),
+        })
     }
 
-    /// Hands over the next chunk (waits while the thread is behind). A
-    /// thread that has stopped is not an error: [`Offload::finish`] says.
-    pub(super) async fn feed(&self, chunk: &Bytes) {
-        if let Some(tx) = &self.tx {
-            let _ = tx.send(chunk.clone()).await;
+    /// `written` bytes of the body are in the staging file.
+    pub(super) fn advance(&self, written: u64) {
+        let mut s = self.state.lock().unwrap();
+        if written > s.written {
+            s.written = written;
+            self.moved.notify_all();
         }
     }
 
-    /// The work's result over the whole body (`None` if the thread failed).
-    pub(super) async fn finish(mut self) -> Option<T> {
-        self.tx.take();
-        (&mut self.done).await.ok()
+    /// The body is complete (`true`) or will never be (`false`); the first
+    /// word stands.
+    pub(super) fn end(&self, complete: bool) {
+        let mut s = self.state.lock().unwrap();
+        if s.end.is_none() {
+            s.end = Some(complete);
+            self.moved.notify_all();
+        }
     }
 }
 
-/// Starts digesting a zip of `module`@`version` (see the module's docs),
-/// telling `live` how far the content checked and how far the digest read.
+/// Ends a landing as failed when dropped before it was ended (every way
+/// out of receiving that is not its end).
+pub(super) struct EndOnDrop(pub(super) Arc<Landing>);
+
+impl Drop for EndOnDrop {
+    fn drop(&mut self) {
+        self.0.end(false);
+    }
+}
+
+/// The staging file as a `Read` that follows the receiver: it waits for
+/// bytes past its position to land, reads them from the file, and ends at
+/// the end of a complete body (an error if the transfer failed).
+struct Tail {
+    landing: Arc<Landing>,
+    file: Arc<File>,
+    pos: u64,
+}
+
+impl std::io::Read for Tail {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let avail = {
+            let mut s = self.landing.state.lock().unwrap();
+            loop {
+                if s.written > self.pos {
+                    break s.written - self.pos;
+                }
+                match s.end {
+                    Some(true) => return Ok(0),
+                    Some(false) => {
+                        return Err(std::io::Error::other("the transfer failed"));
+                    }
+                    None => s = self.landing.moved.wait(s).unwrap(),
+                }
+            }
+        };
+        let n = buf.len().min(usize::try_from(avail).unwrap_or(usize::MAX));
+        let k = self.file.read_at(&mut buf[..n], self.pos)?;
+        if k == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the staging file is shorter than what was written",
+            ));
+        }
+        self.pos += k as u64;
+        Ok(k)
+    }
+}
+
+/// A thread's work over a landing body; its result once the body ended.
+pub(super) struct Behind<T>(tokio::sync::oneshot::Receiver<T>);
+
+impl<T> Behind<T> {
+    /// The work's result (`None` if its thread failed).
+    pub(super) async fn finish(self) -> Option<T> {
+        self.0.await.ok()
+    }
+}
+
+/// Runs `work` on a thread of its own (named `name`, with nice value
+/// `nice` when above 0: a pooled thread is never reniced) over a reader
+/// of the landing body.
+fn behind<T: Send + 'static>(
+    name: &str,
+    nice: i32,
+    file: Arc<File>,
+    landing: Arc<Landing>,
+    work: impl FnOnce(Tail) -> T + Send + 'static,
+) -> std::io::Result<Behind<T>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let tail = Tail {
+        landing,
+        file,
+        pos: 0,
+    };
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            if nice > 0 {
+                // SAFETY: setpriority only changes this thread's nice value.
+                unsafe {
+                    libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice);
+                }
+            }
+            let _ = tx.send(work(tail));
+        })?;
+    Ok(Behind(rx))
+}
+
+/// Nice value of the thread hashing a body for its record (see the module
+/// documentation): it yields to what clients wait for, and still gets a
+/// share of a busy machine.
+const HASH_NICE: i32 = 10;
+
+/// Starts digesting the zip of `module`@`version` landing in `file` (see
+/// the module's docs), telling `live` how far the content checked and how
+/// far the digest read.
 pub(super) fn digesting(
+    file: Arc<File>,
+    landing: Arc<Landing>,
     module: &str,
     version: &str,
-    live: Option<std::sync::Arc<super::Live>>,
-) -> Offload<std::io::Result<StreamDigests>> {
+    live: Option<Arc<super::Live>>,
+) -> std::io::Result<Behind<std::io::Result<StreamDigests>>> {
     let (m, v) = (module.to_owned(), version.to_owned());
-    Offload::start(move |r| {
+    behind("gomirror-digest", 0, file, landing, move |r| {
         gomod::zip::digest_stream(r, &m, &v, |p| {
             if let Some(l) = &live {
                 l.digested(p.verified_end, p.consumed, p.parsing);
@@ -66,47 +179,23 @@ pub(super) fn digesting(
     })
 }
 
-/// Starts the SHA-256 of a body on its own thread (a large body's hash then
-/// runs beside its digest and its writing, on another core).
-pub(super) fn hashing() -> Offload<[u8; 32]> {
-    Offload::start(|mut r| {
+/// Starts the SHA-256 of the body landing in `file`.
+pub(super) fn hashing(
+    file: Arc<File>,
+    landing: Arc<Landing>,
+) -> std::io::Result<Behind<std::io::Result<[u8; 32]>>> {
+    behind("gomirror-hash", HASH_NICE, file, landing, |mut r| {
         use sha2::Digest;
+        use std::io::Read;
         let mut h = sha2::Sha256::new();
-        while let Some(c) = r.next_chunk() {
-            h.update(&c);
-        }
-        h.finalize().into()
-    })
-}
-
-/// The received chunks as a `Read`, for the digesting thread; the end of
-/// the channel is the end of the stream.
-struct ChunkReader {
-    rx: mpsc::Receiver<Bytes>,
-    current: Bytes,
-}
-
-impl ChunkReader {
-    /// The next whole chunk not yet read (`None` at the end).
-    fn next_chunk(&mut self) -> Option<Bytes> {
-        if !self.current.is_empty() {
-            return Some(std::mem::take(&mut self.current));
-        }
-        self.rx.blocking_recv()
-    }
-}
-
-impl std::io::Read for ChunkReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.current.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(c) => self.current = c,
-                None => return Ok(0),
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            match r.read(&mut buf) {
+                Ok(0) => return Ok(h.finalize().into()),
+                Ok(n) => h.update(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
         }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current[..n]);
-        self.current.advance(n);
-        Ok(n)
-    }
+    })
 }

@@ -31,7 +31,9 @@ mod sumdb;
 pub use error::{AdmitError, FailureKind};
 pub use live::Live;
 
-pub use content::{check_info, check_versioned, query_info, Checked, QueryInfo, Volatile};
+pub use content::{
+    check_info, check_versioned, query_info, Admissible, Checked, QueryInfo, Volatile,
+};
 pub use sumdb::{check_answer, open_tree, sumdb_answer, sumdb_head, sumdb_tile};
 
 /// Largest module zip, as the go command enforces (500 MiB).
@@ -67,12 +69,36 @@ enum Content {
     Memory(bytes::Bytes),
 }
 
+/// The SHA-256 of received bytes: computed, or still computing on a
+/// thread reading the staging file (see [`digest`]).
+enum Sha {
+    Done([u8; 32]),
+    Pending(digest::Behind<std::io::Result<[u8; 32]>>),
+}
+
+impl Sha {
+    /// The digest, once computed.
+    async fn get(self) -> Result<[u8; 32], AdmitError> {
+        match self {
+            Sha::Done(d) => Ok(d),
+            Sha::Pending(p) => match p.finish().await {
+                Some(Ok(d)) => Ok(d),
+                Some(Err(e)) => Err(AdmitError::staging("hashing the staged body", &e)),
+                None => Err(AdmitError::staging(
+                    "hashing the staged body",
+                    &std::io::Error::other("the hashing thread failed"),
+                )),
+            },
+        }
+    }
+}
+
 /// What was received: the bytes and their digest. Nothing about the
 /// content has been checked yet.
 pub struct Received {
     content: Content,
     size: u64,
-    sha256: [u8; 32],
+    sha256: Sha,
     /// A zip's entries, digested while it arrived (see [`digest`]).
     digests: Option<gomod::zip::StreamDigests>,
 }
@@ -114,15 +140,6 @@ impl Admitted {
     /// Admits bytes held in memory.
     fn in_memory(key: &str, bytes: impl Into<bytes::Bytes>, meta: Meta) -> Admitted {
         Admitted::new(key, Content::Memory(bytes.into()), meta)
-    }
-    /// The admitted bytes, when admission holds them in memory (everything
-    /// but zips): what waiting clients may be answered with before the
-    /// commit is durable.
-    pub fn bytes(&self) -> Option<&bytes::Bytes> {
-        match &self.content {
-            Content::Memory(b) => Some(b),
-            Content::Staged(_) => None,
-        }
     }
     /// The key it is admitted under.
     pub fn key(&self) -> &str {
@@ -185,9 +202,10 @@ pub(crate) mod testing {
 }
 
 /// Receives `body`: a module zip of `zip_of` (module, version) is streamed
-/// into `staged` (a new staging file of the store), hashed and digested on
-/// the way (see [`digest`]), and its bytes are shown to `live` clients as
-/// they land (see [`Live`]); any other body (`staged` is `None`) is
+/// into `staged` (a new staging file of the store), where threads digest
+/// it and hash it as it lands (see [`digest`]: its SHA-256 may still be
+/// computing when this returns), and its bytes are shown to `live` clients
+/// as they land (see [`Live`]); any other body (`staged` is `None`) is
 /// gathered in memory and hashed (it is read whole to be checked; at most
 /// [`MAX_MOD`] bytes).
 ///
@@ -204,45 +222,48 @@ pub async fn receive(
     live: Option<&std::sync::Arc<Live>>,
     zip_of: Option<(&str, &str)>,
 ) -> Result<Received, AdmitError> {
+    use std::sync::Arc;
     if let Some(d) = body.declared_len {
         if d > limit {
             return Err(AdmitError::DeclaredTooLong { declared: d, limit });
         }
     }
+    let staging = |e: std::io::Error| AdmitError::staging("staging", &e);
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;
-    let (mut staged, mut w, mut memory) = match staged {
-        Some(mut staged) => {
-            let file = staged
-                .file_mut()
-                .try_clone()
-                .map_err(|e| AdmitError::staging("staging", &e))?;
+    let mut memory = None;
+    let mut w = None;
+    let mut landing = None;
+    let mut digesting = None;
+    let mut hashing = None;
+    match &staged {
+        Some(staged) => {
+            let file = staged.file().try_clone().map_err(staging)?;
+            let reading = Arc::new(file.try_clone().map_err(staging)?);
             if let Some(live) = live {
-                let reading = file
-                    .try_clone()
-                    .map_err(|e| AdmitError::staging("staging", &e))?;
-                live.start(
-                    std::sync::Arc::new(reading),
-                    body.declared_len,
-                    zip_of.is_some(),
+                live.start(reading.clone(), body.declared_len, zip_of.is_some());
+            }
+            let l = digest::Landing::new();
+            if let Some((m, v)) = zip_of {
+                digesting = Some(
+                    digest::digesting(reading.clone(), l.clone(), m, v, live.cloned())
+                        .map_err(staging)?,
                 );
             }
-            let w = std::io::BufWriter::with_capacity(256 << 10, file);
-            (Some(staged), Some(w), None)
+            hashing = Some(digest::hashing(reading, l.clone()).map_err(staging)?);
+            landing = Some(digest::EndOnDrop(l));
+            w = Some(std::io::BufWriter::with_capacity(256 << 10, file));
         }
         None if limit <= MAX_MOD && live.is_none() && zip_of.is_none() => {
             let cap = body.declared_len.unwrap_or(0).min(limit) as usize;
-            (None, None, Some(bytes::BytesMut::with_capacity(cap)))
+            memory = Some(bytes::BytesMut::with_capacity(cap));
         }
         None => {
-            return Err(AdmitError::staging(
-                "receiving",
-                &std::io::Error::other("a module zip (or a body over 16 MiB) needs a staging file"),
-            ))
+            return Err(staging(std::io::Error::other(
+                "a module zip (or a body over 16 MiB) needs a staging file",
+            )))
         }
-    };
-    let digesting = zip_of.map(|(m, v)| digest::digesting(m, v, live.cloned()));
-    let hashing = zip_of.map(|_| digest::hashing());
+    }
     loop {
         let next = match tokio::time::timeout(idle, body.stream.next()).await {
             Err(_) => {
@@ -276,21 +297,19 @@ pub async fn receive(
                 return Err(AdmitError::OverDeclared { declared: d });
             }
         }
-        match &hashing {
-            Some(h) => h.feed(&chunk).await,
-            None => hasher.update(&chunk),
-        }
-        if let Some(d) = &digesting {
-            d.feed(&chunk).await;
-        }
         if let Some(m) = &mut memory {
+            hasher.update(&chunk);
             m.extend_from_slice(&chunk);
         }
         if let Some(w) = &mut w {
             w.write_all(&chunk)
                 .map_err(|e| AdmitError::staging("staging write", &e))?;
+            let written = size - w.buffer().len() as u64;
+            if let Some(l) = &landing {
+                l.0.advance(written);
+            }
             if let Some(live) = live {
-                live.written(size - w.buffer().len() as u64);
+                live.written(written);
             }
         }
     }
@@ -306,6 +325,10 @@ pub async fn receive(
         w.flush()
             .map_err(|e| AdmitError::staging("staging write", &e))?;
     }
+    if let Some(l) = &landing {
+        l.0.advance(size);
+        l.0.end(true);
+    }
     if let Some(live) = live {
         live.written(size);
     }
@@ -313,16 +336,12 @@ pub async fn receive(
         Some(d) => d.finish().await.and_then(Result::ok),
         None => None,
     };
-    let sha256 = match hashing {
-        Some(h) => h
-            .finish()
-            .await
-            .ok_or_else(|| AdmitError::staging("hashing", &std::io::Error::other("task failed")))?,
-        None => hasher.finalize().into(),
-    };
-    let content = match (staged.take(), memory) {
-        (Some(s), _) => Content::Staged(s),
-        (None, Some(m)) => Content::Memory(m.freeze()),
+    let (content, sha256) = match (staged, memory) {
+        (Some(s), _) => (
+            Content::Staged(s),
+            Sha::Pending(hashing.expect("a staged body is hashed")),
+        ),
+        (None, Some(m)) => (Content::Memory(m.freeze()), Sha::Done(hasher.finalize().into())),
         (None, None) => unreachable!("a body is received into a staging file or memory"),
     };
     Ok(Received {
@@ -337,7 +356,11 @@ pub async fn receive(
 fn meta(received: &Received, h1: Option<String>, origin: &str) -> Meta {
     Meta {
         size: received.size,
-        sha256: hex::encode(received.sha256),
+        // A body still being hashed gets its digest when admitted.
+        sha256: match &received.sha256 {
+            Sha::Done(d) => hex::encode(d),
+            Sha::Pending(_) => String::new(),
+        },
         h1,
         gomod_h1: None,
         origin: origin.to_owned(),

@@ -504,13 +504,13 @@ impl Mirror {
                 .await
                 .map_err(refuse)?;
         let checked_at = started.elapsed();
-        let admitted = if ext == FileKind::Info {
+        let admissible = if ext == FileKind::Info {
             checked.admit_unvouched()
         } else {
             self.vouch(module, version, ext, checked, src, key, early)
                 .await?
         };
-        let size = admitted.meta().size;
+        let size = admissible.size();
         let decided = started.elapsed();
         // Live clients get the end of the bytes once they are admitted; on
         // shared storage only once committed (a replica never serves bytes
@@ -518,10 +518,9 @@ impl Mirror {
         let live = ctx.live.as_deref().filter(|_| ext == FileKind::Zip);
         let shared = self.store.shared().is_some();
         // The same for a small object's bytes (answered from memory).
-        let early = admitted
-            .bytes()
-            .cloned()
-            .map(|b| (admitted.meta().clone(), b));
+        let early = admissible
+            .in_memory()
+            .map(|(m, b)| (m.clone(), b.clone()));
         let decide = || {
             if let Some(live) = live {
                 live.decide(size);
@@ -536,11 +535,19 @@ impl Mirror {
         let _committing = ctx.interest.join();
         // Until the commit ends, its record stands for the stored one where
         // the other half of the version is checked against it (a client
-        // answered early asks for that half next).
-        let _pending = Pending::note(self, key, admitted.meta());
+        // answered early asks for that half next; only its h1 lines are
+        // read, which are known).
+        let _pending = Pending::note(self, key, admissible.record_so_far());
         if !shared {
             decide();
         }
+        // A zip's SHA-256 (for its record) may still be computing: clients
+        // did not wait for it, the commit does.
+        let admitted = admissible
+            .admit()
+            .await
+            .map_err(|e| self.refuse(e, src.name(), key))?;
+        let hashed = started.elapsed();
         let ours = admitted.meta().sha256.clone();
         if !self.commit_first(admitted, src.name()).await? {
             if shared
@@ -567,7 +574,8 @@ impl Mirror {
             fetch_ms = fetched.as_millis() as u64,
             check_ms = (checked_at - fetched).as_millis() as u64,
             vouch_ms = (decided - checked_at).as_millis() as u64,
-            commit_ms = (started.elapsed() - decided).as_millis() as u64,
+            hash_wait_ms = (hashed - decided).as_millis() as u64,
+            commit_ms = (started.elapsed() - hashed).as_millis() as u64,
             "admitted"
         );
         Ok(())
@@ -592,7 +600,7 @@ impl Mirror {
         src: &Source,
         key: &str,
         early: Option<tokio::task::JoinHandle<Result<sumdb::Vouch, sumdb::SumdbError>>>,
-    ) -> Result<admit::Admitted, TryError> {
+    ) -> Result<admit::Admissible, TryError> {
         let Some(db) = self.sumdb_for(module).cloned() else {
             return Ok(checked.admit_unvouched());
         };
