@@ -177,6 +177,15 @@ fn a_cold_zip_streams_while_it_arrives_and_continues_from_the_next_upstream() {
     assert!(got.clean, "the stream completes once the zip is admitted");
     assert!(got.bytes == zip, "the client got exactly the zip");
     assert_eq!((stalling.count(&rel), good.count(&rel)), (1, 1));
+    // Its record is the zip's: the SHA-256 computed behind the download
+    // (after the client had its end) is of the bytes kept.
+    let (d, key) = (data.path().join("d"), rel.trim_start_matches('/'));
+    assert!(std::fs::read(support::stored_file(&d, key)).unwrap() == zip);
+    let rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(support::record_file(&d, key)).unwrap()).unwrap();
+    use sha2::Digest;
+    assert_eq!(rec["sha256"], hex::encode(sha2::Sha256::digest(&zip)));
+    assert_eq!(rec["size"], zip.len() as u64);
     // Admitted and stored: the next client is served from the cache.
     let (status, again) = support::get_blocking(&format!("{}{rel}", srv.url));
     assert_eq!(status, 200);

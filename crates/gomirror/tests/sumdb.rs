@@ -549,3 +549,21 @@ fn the_lookup_overlaps_the_download() {
     let (st, _) = client.join().unwrap();
     assert_ne!(st, 200);
 }
+
+/// Tiles a proof checked are remembered: a second lookup in the same tree
+/// reads no tile again from the database (its records sit in partial
+/// tiles at the right edge, which the store does not keep), as the go
+/// command's own client does.
+#[test]
+fn a_lookup_reads_no_tile_it_checked_before() {
+    let setup = Setup::start();
+    let (db, srv) = (&setup.db, &setup.srv);
+    let get = |p: &str| support::get_blocking(&format!("{}/{p}", srv.url)).0;
+    assert_eq!(get("example.com/plain/@v/v1.0.0.mod"), 200);
+    let (lookups, tiles) = (db.requests("/lookup/"), db.requests("/tile/"));
+    assert!(tiles > 0, "the first proof read tiles");
+    assert_eq!(get("example.com/plain/@v/v1.1.0.mod"), 200);
+    assert_eq!(get("example.com/other/@v/v0.1.0.mod"), 200);
+    assert_eq!(db.requests("/lookup/"), lookups + 2);
+    assert_eq!(db.requests("/tile/"), tiles, "tiles read again");
+}

@@ -19,6 +19,7 @@
 use gomod::zip::StreamDigests;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 /// How far a body has landed in its staging file, shared by the receiver
@@ -77,15 +78,20 @@ impl Drop for EndOnDrop {
 
 /// The staging file as a `Read` that follows the receiver: it waits for
 /// bytes past its position to land, reads them from the file, and ends at
-/// the end of a complete body (an error if the transfer failed).
+/// the end of a complete body (an error if the transfer failed, or once
+/// its result is no longer wanted).
 struct Tail {
     landing: Arc<Landing>,
     file: Arc<File>,
     pos: u64,
+    abandoned: Arc<AtomicBool>,
 }
 
 impl std::io::Read for Tail {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.abandoned.load(Ordering::Relaxed) {
+            return Err(std::io::Error::other("no longer wanted"));
+        }
         let avail = {
             let mut s = self.landing.state.lock().unwrap();
             loop {
@@ -115,12 +121,26 @@ impl std::io::Read for Tail {
 }
 
 /// A thread's work over a landing body; its result once the body ended.
-pub(super) struct Behind<T>(tokio::sync::oneshot::Receiver<T>);
+/// Dropped, it stops the work (a refused body is not hashed to its end).
+pub(super) struct Behind<T> {
+    result: Option<tokio::sync::oneshot::Receiver<T>>,
+    abandoned: Arc<AtomicBool>,
+}
 
 impl<T> Behind<T> {
     /// The work's result (`None` if its thread failed).
-    pub(super) async fn finish(self) -> Option<T> {
-        self.0.await.ok()
+    pub(super) async fn finish(mut self) -> Option<T> {
+        self.result.take()?.await.ok()
+    }
+}
+
+impl<T> Drop for Behind<T> {
+    fn drop(&mut self) {
+        // A reader waiting for bytes wakes when the receiver ends the
+        // landing (it always does), and then stops here.
+        if self.result.is_some() {
+            self.abandoned.store(true, Ordering::Relaxed);
+        }
     }
 }
 
@@ -135,10 +155,12 @@ fn behind<T: Send + 'static>(
     work: impl FnOnce(Tail) -> T + Send + 'static,
 ) -> std::io::Result<Behind<T>> {
     let (tx, rx) = tokio::sync::oneshot::channel();
+    let abandoned = Arc::new(AtomicBool::new(false));
     let tail = Tail {
         landing,
         file,
         pos: 0,
+        abandoned: abandoned.clone(),
     };
     std::thread::Builder::new()
         .name(name.to_owned())
@@ -151,7 +173,10 @@ fn behind<T: Send + 'static>(
             }
             let _ = tx.send(work(tail));
         })?;
-    Ok(Behind(rx))
+    Ok(Behind {
+        result: Some(rx),
+        abandoned,
+    })
 }
 
 /// Nice value of the thread hashing a body for its record (see the module
@@ -198,4 +223,75 @@ pub(super) fn hashing(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    fn landing_file() -> (tempfile::NamedTempFile, Arc<File>, Arc<Landing>) {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        let r = Arc::new(f.as_file().try_clone().unwrap());
+        (f, r, Landing::new())
+    }
+
+    /// The hash read behind the writer is the body's, however the body
+    /// lands (written in pieces while the thread reads).
+    #[tokio::test]
+    async fn the_hash_behind_the_writer_is_the_bodys() {
+        use sha2::Digest;
+        let (mut f, r, l) = landing_file();
+        let h = hashing(r, l.clone()).unwrap();
+        let body: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 253) as u8).collect();
+        let mut n = 0;
+        for piece in body.chunks(100_003) {
+            f.write_all(piece).unwrap();
+            n += piece.len() as u64;
+            l.advance(n);
+        }
+        l.end(true);
+        let got = h.finish().await.unwrap().unwrap();
+        assert_eq!(got, <[u8; 32]>::from(sha2::Sha256::digest(&body)));
+    }
+
+    /// A transfer that fails ends the readers behind it with an error,
+    /// never with a result over the bytes that did land.
+    #[tokio::test]
+    async fn a_failed_transfer_ends_the_readers_with_an_error() {
+        let (mut f, r, l) = landing_file();
+        let h = hashing(r, l.clone()).unwrap();
+        f.write_all(&[1u8; 5000]).unwrap();
+        l.advance(5000);
+        drop(EndOnDrop(l.clone()));
+        let r = tokio::time::timeout(std::time::Duration::from_secs(10), h.finish()).await;
+        assert!(r.expect("the reader ended").unwrap().is_err());
+    }
+
+    /// Work whose result is dropped stops at its next read.
+    #[tokio::test]
+    async fn a_dropped_result_stops_the_work() {
+        let (mut f, r, l) = landing_file();
+        f.write_all(&[1u8; 1 << 20]).unwrap();
+        l.advance(1 << 20);
+        l.end(true);
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let (read_tx, read_rx) = std::sync::mpsc::channel();
+        let b = behind("test", 0, r, l, move |mut t| {
+            let mut buf = [0u8; 4096];
+            let _ = read_tx.send(t.read(&mut buf).is_ok());
+            go_rx.recv().unwrap();
+            let _ = read_tx.send(t.read(&mut buf).is_ok());
+        })
+        .unwrap();
+        let wait = || {
+            read_rx
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .unwrap()
+        };
+        assert!(wait(), "the first read, while wanted");
+        drop(b);
+        go_tx.send(()).unwrap();
+        assert!(!wait(), "a read after the result was dropped");
+    }
 }

@@ -360,7 +360,8 @@ impl Live {
                             Some(b) => Ok(b),
                             None => tokio::task::spawn_blocking(move || {
                                 let mut buf = vec![0u8; len];
-                                file.read_exact_at(&mut buf, from).map(|()| Bytes::from(buf))
+                                file.read_exact_at(&mut buf, from)
+                                    .map(|()| Bytes::from(buf))
                             })
                             .await
                             .map_err(std::io::Error::other)

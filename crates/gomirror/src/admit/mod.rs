@@ -341,7 +341,10 @@ pub async fn receive(
             Content::Staged(s),
             Sha::Pending(hashing.expect("a staged body is hashed")),
         ),
-        (None, Some(m)) => (Content::Memory(m.freeze()), Sha::Done(hasher.finalize().into())),
+        (None, Some(m)) => (
+            Content::Memory(m.freeze()),
+            Sha::Done(hasher.finalize().into()),
+        ),
         (None, None) => unreachable!("a body is received into a staging file or memory"),
     };
     Ok(Received {

@@ -518,9 +518,7 @@ impl Mirror {
         let live = ctx.live.as_deref().filter(|_| ext == FileKind::Zip);
         let shared = self.store.shared().is_some();
         // The same for a small object's bytes (answered from memory).
-        let early = admissible
-            .in_memory()
-            .map(|(m, b)| (m.clone(), b.clone()));
+        let early = admissible.in_memory().map(|(m, b)| (m.clone(), b.clone()));
         let decide = || {
             if let Some(live) = live {
                 live.decide(size);

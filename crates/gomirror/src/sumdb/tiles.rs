@@ -57,20 +57,17 @@ impl tlog::TileReader for HttpTiles {
     }
     fn save_tiles(&self, tiles: &[tlog::CheckedTile]) {
         let c = self.client.clone();
-        // Remembered in memory (see `Client::checked_tiles`); a tile
-        // remembered before was kept then, or is partial.
-        let fresh: Vec<&tlog::CheckedTile> = tiles
-            .iter()
-            .filter(|t| c.remember_tile(t.tile(), t.data()))
-            .collect();
-        let keep: Vec<tlog::CheckedTile> = fresh
-            .into_iter()
-            .filter(|t| {
-                let t0 = t.tile();
-                t0.w == 1 << t0.h || self.keep_partial
-            })
-            .cloned()
-            .collect();
+        // Every checked tile is remembered in memory (see
+        // `Client::checked_tiles`); full tiles are kept in the store when
+        // first remembered, partial ones when asked for.
+        let mut keep: Vec<tlog::CheckedTile> = vec![];
+        for t in tiles {
+            let t0 = t.tile();
+            let fresh = c.remember_tile(t0, t.data());
+            if (t0.w == 1 << t0.h && fresh) || (t0.w != 1 << t0.h && self.keep_partial) {
+                keep.push(t.clone());
+            }
+        }
         if keep.is_empty() {
             return;
         }
