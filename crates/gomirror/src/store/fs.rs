@@ -769,6 +769,14 @@ impl Store for FsStore {
 
     async fn open(&self, key: &str) -> Result<Option<Opened>> {
         check_key(key)?;
+        // A miss (every cold request) is told here, without a hand-off to
+        // the blocking pool, when the file system knows the record is not
+        // there (from its cached directory entries, usually); anything
+        // else is read on a blocking thread.
+        let record = self.objects().join(locate(key).record_rel());
+        if std::fs::symlink_metadata(&record).is_err_and(|e| e.kind() == ErrorKind::NotFound) {
+            return Ok(None);
+        }
         let key = key.to_owned();
         let found = blocking(self, move |s| {
             s.with_bytes_id(&key, |(record, record_id), path, name| {

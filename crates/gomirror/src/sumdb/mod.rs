@@ -92,6 +92,10 @@ pub struct Client {
     /// are checked again each time they are read). Lookups then read no
     /// tile twice, from the database or the store.
     checked_tiles: Mutex<lru::LruCache<String, Arc<Vec<u8>>>>,
+    /// The last signed tree note whose signature verified, and its tree:
+    /// the very same bytes open without checking the signature again
+    /// (every lookup answer carries the current note).
+    opened: Mutex<Option<(Vec<u8>, Tree)>>,
     /// Fork alerts raised (also logged at error level).
     pub forks: std::sync::atomic::AtomicU64,
     /// Where forks are reported and the verified tree size is exported.
@@ -151,6 +155,7 @@ impl Client {
             checked_tiles: Mutex::new(lru::LruCache::new(
                 std::num::NonZeroUsize::new(CHECKED_TILES).expect("non-zero"),
             )),
+            opened: Mutex::new(None),
             forks: Default::default(),
             alerts: std::sync::OnceLock::new(),
         }))
@@ -247,9 +252,17 @@ impl Client {
         }
     }
 
-    /// Opens a signed tree note with the database's key.
+    /// Opens a signed tree note with the database's key (a note equal,
+    /// byte for byte, to the last one that verified is that tree).
     fn open_tree(&self, signed: &[u8]) -> Result<Tree, SumdbError> {
-        crate::admit::open_tree(signed, &self.verifiers).map_err(|e| self.invalid(e))
+        if let Some((b, t)) = &*self.opened.lock().unwrap() {
+            if b[..] == signed[..] {
+                return Ok(*t);
+            }
+        }
+        let t = crate::admit::open_tree(signed, &self.verifiers).map_err(|e| self.invalid(e))?;
+        *self.opened.lock().unwrap() = Some((signed.to_vec(), t));
+        Ok(t)
     }
 
     /// The latest verified tree: the newer of the one this process holds
@@ -412,17 +425,27 @@ impl Client {
             )));
         }
         self.merge(tree, &signed).await?;
-        // Prove the record is in the signed tree.
-        let tiles = HttpTiles::new(self.clone());
-        let rec = text.clone();
-        tokio::task::spawn_blocking(move || {
-            let r = tlog::TileHashReader::new(tree, &tiles);
-            let proof = tlog::prove_record(tree.n, id, &r)?;
-            tlog::check_record(&proof, tree.n, tree.hash, id, tlog::record_hash(&rec))
-        })
-        .await
-        .map_err(|e| self.invalid(format!("proof task: {e}")))?
-        .map_err(|e| self.invalid(format!("lookup {mv}: record proof: {e}")))?;
+        // Prove the record is in the signed tree: from the tiles in memory
+        // when they are all there (no I/O, read here), else from the store
+        // and the database on a blocking thread.
+        let prove = move |r: &dyn tlog::HashReader, rec: &[u8]| {
+            let proof = tlog::prove_record(tree.n, id, r)?;
+            tlog::check_record(&proof, tree.n, tree.hash, id, tlog::record_hash(rec))
+        };
+        let in_memory = prove(
+            &tlog::TileHashReader::new(tree, &tiles::MemTiles(self)),
+            &text,
+        );
+        if in_memory.is_err() {
+            let tiles = HttpTiles::new(self.clone());
+            let rec = text.clone();
+            tokio::task::spawn_blocking(move || {
+                prove(&tlog::TileHashReader::new(tree, &tiles), &rec)
+            })
+            .await
+            .map_err(|e| self.invalid(format!("proof task: {e}")))?
+            .map_err(|e| self.invalid(format!("lookup {mv}: record proof: {e}")))?;
+        }
         let lines =
             tlog::parse_sum_lines(&text).map_err(|e| self.invalid(format!("lookup {mv}: {e}")))?;
         let mut vouch = Vouch {

@@ -90,6 +90,33 @@ impl tlog::TileReader for HttpTiles {
     }
 }
 
+/// Reads only the tiles remembered in memory (see `Client::checked_tiles`):
+/// no I/O, so a proof can be read on an async thread; a tile not
+/// remembered is an error (then [`HttpTiles`] reads it).
+pub(super) struct MemTiles<'a>(pub(super) &'a Client);
+
+impl tlog::TileReader for MemTiles<'_> {
+    fn height(&self) -> u32 {
+        TILE_HEIGHT
+    }
+    fn read_tiles(&self, tiles: &[Tile]) -> Result<Vec<Vec<u8>>, tlog::Error> {
+        tiles
+            .iter()
+            .map(|t| {
+                self.0
+                    .remembered_tile(t)
+                    .map(|d| d.to_vec())
+                    .ok_or_else(|| tlog::Error::reader(format!("tile {} not in memory", t.path())))
+            })
+            .collect()
+    }
+    fn save_tiles(&self, tiles: &[tlog::CheckedTile]) {
+        for t in tiles {
+            self.0.remember_tile(t.tile(), t.data());
+        }
+    }
+}
+
 pub(super) trait ReadChecked {
     fn read_hashes_checked(&self, indexes: &[u64]) -> Result<Vec<tlog::Hash>, tlog::Error>;
 }
