@@ -745,6 +745,18 @@ fn lower_thread_priority() {
     }
 }
 
+impl FsStore {
+    /// Whether `key` has no record, as one `stat` on the calling (async)
+    /// thread tells: a miss (every cold request) is answered without a
+    /// hand-off to the blocking pool, the file system knowing the name is
+    /// not there from its cached directory entries, usually. `false` means
+    /// "read it" (on a blocking thread).
+    fn surely_absent(&self, key: &str) -> bool {
+        let record = self.objects().join(locate(key).record_rel());
+        std::fs::symlink_metadata(record).is_err_and(|e| e.kind() == ErrorKind::NotFound)
+    }
+}
+
 /// Runs a blocking store operation on the blocking pool.
 async fn blocking<T: Send + 'static>(
     this: &FsStore,
@@ -760,6 +772,9 @@ async fn blocking<T: Send + 'static>(
 impl Store for FsStore {
     async fn meta(&self, key: &str) -> Result<Option<Meta>> {
         check_key(key)?;
+        if self.surely_absent(key) {
+            return Ok(None);
+        }
         let key = key.to_owned();
         blocking(self, move |s| {
             Ok(s.read_record(&key, &locate(&key))?.map(|r| r.meta))
@@ -769,12 +784,7 @@ impl Store for FsStore {
 
     async fn open(&self, key: &str) -> Result<Option<Opened>> {
         check_key(key)?;
-        // A miss (every cold request) is told here, without a hand-off to
-        // the blocking pool, when the file system knows the record is not
-        // there (from its cached directory entries, usually); anything
-        // else is read on a blocking thread.
-        let record = self.objects().join(locate(key).record_rel());
-        if std::fs::symlink_metadata(&record).is_err_and(|e| e.kind() == ErrorKind::NotFound) {
+        if self.surely_absent(key) {
             return Ok(None);
         }
         let key = key.to_owned();

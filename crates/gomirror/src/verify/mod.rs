@@ -355,7 +355,7 @@ impl Verifier {
         if let Some(e) = hit {
             // The stored copy changed since it was read (rewritten, or
             // tampered with): verify it again rather than serve from memory.
-            if e.still_stored(store, key) {
+            if e.still_stored(store, key, memtier::CHECK_STANDS) {
                 let (meta, data) = (e.meta.clone(), e.data.clone());
                 return Ok(Loaded::Ok(Verified::memory(key, meta, data)));
             }
