@@ -178,8 +178,15 @@ fn go_command_verifies_through_the_mirror_and_tampered_zips_are_refused() {
         assert_eq!(j["Sum"].as_str(), Some(p.zip_h1.as_str()));
     }
     // The database name does not resolve: every lookup went through the
-    // mirror's /sumdb/ proxy.
-    assert_eq!(db.requests("/lookup/"), lookups + corpus.len() as u64);
+    // mirror's /sumdb/ proxy, which answered each with the answer it had
+    // proved itself to admit the version (step 1, a moment ago).
+    let asked = srv
+        .log()
+        .lines()
+        .filter(|l| l.contains(&format!("path=/sumdb/{NAME}/lookup/")))
+        .count();
+    assert_eq!(asked, corpus.len(), "{}", srv.log());
+    assert_eq!(db.requests("/lookup/"), lookups);
     let r = support::get_blocking(&format!("{}/sumdb/{NAME}/supported", srv.url));
     assert_eq!(r.0, 200);
     // Full tiles the mirror verified are cached: asking again costs the
@@ -566,4 +573,33 @@ fn a_lookup_reads_no_tile_it_checked_before() {
     assert_eq!(get("example.com/other/@v/v0.1.0.mod"), 200);
     assert_eq!(db.requests("/lookup/"), lookups + 2);
     assert_eq!(db.requests("/tile/"), tiles, "tiles read again");
+}
+
+/// The go command asks the `/sumdb/` proxy about a version right after the
+/// mirror asked the database to admit it: the answer the mirror proved is
+/// served, without asking the database again, and is kept, so that it is
+/// served (re-verified) when the database is down.
+#[test]
+fn the_go_commands_lookup_is_answered_from_the_mirrors_own() {
+    let setup = Setup::start();
+    let (db, srv) = (&setup.db, &setup.srv);
+    let (s, _) = support::get_blocking(&format!("{}/example.com/plain/@v/v1.0.0.mod", srv.url));
+    assert_eq!(s, 200);
+    let lookups = db.requests("/lookup/");
+    let url = format!("{}/sumdb/{NAME}/lookup/example.com/plain@v1.0.0", srv.url);
+    let (s, body) = support::get_blocking(&url);
+    assert_eq!(s, 200);
+    let (_, straight) =
+        support::get_blocking(&format!("{}/lookup/example.com/plain@v1.0.0", db.url()));
+    assert!(body == straight, "the database's own answer");
+    assert_eq!(
+        db.requests("/lookup/"),
+        lookups + 1,
+        "only the request above"
+    );
+    // Kept meanwhile: served when the database is down.
+    let key = format!("sumdb/{NAME}/lookup/example.com/plain@v1.0.0");
+    support::stored_file(&setup.data.path().join("d"), &key);
+    db.set_down(true);
+    assert_eq!(support::get_blocking(&url), (200, body));
 }

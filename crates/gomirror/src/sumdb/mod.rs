@@ -92,6 +92,11 @@ pub struct Client {
     /// are checked again each time they are read). Lookups then read no
     /// tile twice, from the database or the store.
     checked_tiles: Mutex<lru::LruCache<String, Arc<Vec<u8>>>>,
+    /// Lookup answers this client proved (`lookup/<module>@<version>` →
+    /// when, body): the go command asks the `/sumdb/` proxy the same
+    /// question right after the mirror asked it to admit the version, and
+    /// is answered from here for [`ANSWER_REUSED`].
+    answers: Mutex<lru::LruCache<String, (std::time::Instant, Arc<Vec<u8>>)>>,
     /// The last signed tree note whose signature verified, and its tree:
     /// the very same bytes open without checking the signature again
     /// (every lookup answer carries the current note).
@@ -123,6 +128,12 @@ fn answer_cap(path: &str) -> u64 {
 
 /// The tile height the go command's client and sum.golang.org use.
 pub const TILE_HEIGHT: u32 = 8;
+
+/// How long a lookup answer the mirror proved answers the same lookup
+/// through the `/sumdb/` proxy (as proxy.golang.org caches the database's
+/// answers): the go command checks it like any other (an older signed
+/// tree than its own is proven a prefix of it).
+const ANSWER_REUSED: Duration = Duration::from_secs(60);
 
 /// Checked tiles kept in memory: a hash tile is 8 KiB, so at most 8 MiB
 /// (a proof in a tree of a billion records reads 4 levels of tiles; a few
@@ -156,6 +167,9 @@ impl Client {
                 std::num::NonZeroUsize::new(CHECKED_TILES).expect("non-zero"),
             )),
             opened: Mutex::new(None),
+            answers: Mutex::new(lru::LruCache::new(
+                std::num::NonZeroUsize::new(4096).expect("non-zero"),
+            )),
             forks: Default::default(),
             alerts: std::sync::OnceLock::new(),
         }))
@@ -403,7 +417,8 @@ impl Client {
         let path = gomod::module::escape_path(module).map_err(|e| self.invalid(e.to_string()))?;
         let ver =
             gomod::module::escape_version(version).map_err(|e| self.invalid(e.to_string()))?;
-        let body = match self.get(&format!("lookup/{path}@{ver}")).await? {
+        let question = format!("lookup/{path}@{ver}");
+        let body = match self.get(&question).await? {
             Ok(b) => b,
             Err((_, msg)) => {
                 return Err(SumdbError::NotFound {
@@ -469,6 +484,20 @@ impl Client {
             }
         }
         self.recent.lock().unwrap().put(mv, vouch.clone());
+        // The proven answer serves the go command's same lookup through the
+        // proxy, and is kept (for when the database is down) meanwhile.
+        let body = Arc::new(body);
+        self.answers
+            .lock()
+            .unwrap()
+            .put(question.clone(), (std::time::Instant::now(), body.clone()));
+        let this = self.clone();
+        tokio::spawn(async move {
+            let key = format!("sumdb/{}/{question}", this.cfg.name);
+            if let Err(e) = this.keep_answer(&key, &body).await {
+                tracing::warn!(key, "lookup answer not kept: {e}");
+            }
+        });
         Ok(vouch)
     }
 

@@ -96,15 +96,26 @@ impl Client {
         self.open_tree(&b).ok().map(|_| b)
     }
 
-    /// A lookup for the `/sumdb/` proxy (`lookup/<module>@<version>`): the
-    /// database's answer, kept (through admission) once its signed tree
-    /// verifies, is consistent with the kept one and proves the record; an
-    /// answer that does not verify is passed through unkept (the go command
-    /// verifies it).
+    /// A lookup for the `/sumdb/` proxy (`lookup/<module>@<version>`): an
+    /// answer the mirror proved itself in the last minute (see
+    /// `Client::answers`), else the database's answer, kept (through
+    /// admission) once its signed tree verifies, is consistent with the
+    /// kept one and proves the record; an answer that does not verify is
+    /// passed through unkept (the go command verifies it).
     pub async fn proxy_lookup(
         self: &Arc<Self>,
         path: &str,
     ) -> Result<Result<Vec<u8>, (u16, String)>, SumdbError> {
+        let proven = self
+            .answers
+            .lock()
+            .unwrap()
+            .get(path)
+            .filter(|(at, _)| at.elapsed() < super::ANSWER_REUSED)
+            .map(|(_, b)| b.clone());
+        if let Some(b) = proven {
+            return Ok(Ok(b.to_vec()));
+        }
         let body = match self.get(path).await? {
             Ok(b) => b,
             Err(e) => return Ok(Err(e)),
@@ -142,7 +153,11 @@ impl Client {
         .map_err(|e| e.to_string())?
     }
 
-    async fn keep_answer(self: &Arc<Self>, key: &str, body: &[u8]) -> Result<(), String> {
+    pub(super) async fn keep_answer(
+        self: &Arc<Self>,
+        key: &str,
+        body: &[u8],
+    ) -> Result<(), String> {
         let proof = self.answer_proof(body, false).await?;
         let admitted =
             crate::admit::sumdb_answer(key, body, &self.verifiers, &proof, &self.cfg.url)
