@@ -96,7 +96,7 @@ pub struct Client {
     /// when, body): the go command asks the `/sumdb/` proxy the same
     /// question right after the mirror asked it to admit the version, and
     /// is answered from here for [`ANSWER_REUSED`].
-    answers: Mutex<lru::LruCache<String, (std::time::Instant, Arc<Vec<u8>>)>>,
+    answers: Mutex<lru::LruCache<String, ProvenAnswer>>,
     /// The last signed tree note whose signature verified, and its tree:
     /// the very same bytes open without checking the signature again
     /// (every lookup answer carries the current note).
@@ -128,6 +128,9 @@ fn answer_cap(path: &str) -> u64 {
 
 /// The tile height the go command's client and sum.golang.org use.
 pub const TILE_HEIGHT: u32 = 8;
+
+/// A lookup answer the mirror proved: when, and the body.
+type ProvenAnswer = (std::time::Instant, Arc<Vec<u8>>);
 
 /// How long a lookup answer the mirror proved answers the same lookup
 /// through the `/sumdb/` proxy (as proxy.golang.org caches the database's
