@@ -1,9 +1,10 @@
 //! Admission: the only door into the cache.
 //!
 //! Every byte the mirror stores passes through here first. An upstream body
-//! is streamed into a staging file while it is hashed, with a hard size
-//! limit, an idle timeout and a check of the declared length. Then the
-//! content is checked by kind:
+//! is received — a zip into a staging file, digested and hashed behind the
+//! receiver ([`digest`]); anything else into memory, hashed as it arrives —
+//! with a hard size limit, an idle timeout and a check of the declared
+//! length. Then the content is checked by kind:
 //!
 //! * `.zip`: the module zip rules (prefix, names, case-fold collisions, real
 //!   sizes), its `h1:`, and its go.mod against an already stored `.mod`;
