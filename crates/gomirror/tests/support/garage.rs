@@ -383,12 +383,26 @@ admin_token = "{admin_token}"
                 let _ = g.try_cli_on(j, &["node", "connect", &peer]);
             }
         };
-        let r = self
-            .spawn(i)
-            .and_then(|()| self.wait_connected(&format!("node {i} to rejoin the cluster"), connect))
-            .and_then(|()| self.wait_serving(i));
-        if let Err(e) = r {
-            panic!("{e}");
+        let start = |g: &mut Garage| {
+            g.spawn(i)
+                .and_then(|()| {
+                    g.wait_connected(&format!("node {i} to rejoin the cluster"), connect)
+                })
+                .and_then(|()| g.wait_serving(i))
+        };
+        // A restarted node has been seen (rarely, with several clusters
+        // running on two cores) to listen and still fail every S3 request
+        // for 30 s: its process is then started once more before the test
+        // fails.
+        if let Err(first) = start(self) {
+            eprintln!("node {i} did not come back; starting it once more: {first}");
+            if let Some(mut c) = self.nodes[i].child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            if let Err(e) = start(self) {
+                panic!("{e}\n(the first attempt: {first})");
+            }
         }
     }
 
