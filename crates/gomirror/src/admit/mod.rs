@@ -245,14 +245,16 @@ pub async fn receive(
                 live.start(reading.clone(), body.declared_len, zip_of.is_some());
             }
             let l = digest::Landing::new();
+            // Ended however receiving ends, also if a thread below cannot
+            // be started (one that was waits for the end).
+            landing = Some(digest::EndOnDrop(l.clone()));
             if let Some((m, v)) = zip_of {
                 digesting = Some(
                     digest::digesting(reading.clone(), l.clone(), m, v, live.cloned())
                         .map_err(staging)?,
                 );
             }
-            hashing = Some(digest::hashing(reading, l.clone()).map_err(staging)?);
-            landing = Some(digest::EndOnDrop(l));
+            hashing = Some(digest::hashing(reading, l).map_err(staging)?);
             w = Some(std::io::BufWriter::with_capacity(256 << 10, file));
         }
         None if limit <= MAX_MOD && live.is_none() && zip_of.is_none() => {
