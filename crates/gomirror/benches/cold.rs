@@ -121,15 +121,17 @@ struct Corpus {
     graph_mib: f64,
 }
 
-fn run(root: &Path, zip_reps: usize, small_reps: usize, graph_runs: usize, zip_mib: usize) {
+/// The 1, 5 and 15 minute load averages, as `/proc/loadavg` gives them.
+fn load_average() -> String {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!(
-        "load average at start: {}",
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    load.split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn run(root: &Path, zip_reps: usize, small_reps: usize, graph_runs: usize, zip_mib: usize) {
+    println!("load average at start: {}", load_average());
     // A copy of the binary: a rebuild in the shared target directory
     // cannot swap it during the run.
     let bin = root.join("gomirror");
@@ -334,14 +336,7 @@ fn run(root: &Path, zip_reps: usize, small_reps: usize, graph_runs: usize, zip_m
     ));
     drop(nginx);
     drop(axum);
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!(
-        "load average at end: {}",
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    println!("load average at end: {}", load_average());
     for r in rows {
         println!("{r}");
     }

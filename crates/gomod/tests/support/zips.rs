@@ -84,16 +84,22 @@ pub fn raw_zip_with_extra(entries: &[RawEntry<'_>]) -> Vec<u8> {
         central.extend_from_slice(name);
         central.extend_from_slice(extra);
     }
+    finish_directory(&mut out, &central, entries.len());
+    out
+}
+
+/// Appends the central directory `central` (of `count` entries) and the
+/// end-of-central-directory record that locates it.
+fn finish_directory(out: &mut Vec<u8>, central: &[u8], count: usize) {
     let dir_offset = out.len() as u32;
-    out.extend_from_slice(&central);
+    out.extend_from_slice(central);
     out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
     out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(count as u16).to_le_bytes());
+    out.extend_from_slice(&(count as u16).to_le_bytes());
     out.extend_from_slice(&(central.len() as u32).to_le_bytes());
     out.extend_from_slice(&dir_offset.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
-    out
 }
 
 pub fn txtar_zip(v: &Vector) -> Vec<u8> {
@@ -280,15 +286,7 @@ pub fn layout_zip(pieces: &[Piece<'_>]) -> Vec<u8> {
         central.extend_from_slice(&offset.to_le_bytes());
         central.extend_from_slice(p.name);
     }
-    let dir_offset = out.len() as u32;
-    out.extend_from_slice(&central);
-    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&(pieces.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(pieces.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
-    out.extend_from_slice(&dir_offset.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
+    finish_directory(&mut out, &central, pieces.len());
     out
 }
 
