@@ -73,3 +73,14 @@ pub fn free_space(path: &std::path::Path) -> Option<u64> {
     }
     Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
 }
+
+/// Gives the calling thread nice value `nice` (19: the lowest CPU
+/// priority), for work that must yield to serving. Only this thread: Linux
+/// keeps a nice value per thread, and an unprivileged thread cannot raise
+/// its priority again (so never lower a pooled thread's).
+pub fn lower_thread_priority(nice: i32) {
+    // SAFETY: setpriority only changes the calling thread's nice value.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice);
+    }
+}

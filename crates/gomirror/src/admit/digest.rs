@@ -166,10 +166,7 @@ fn behind<T: Send + 'static>(
         .name(name.to_owned())
         .spawn(move || {
             if nice > 0 {
-                // SAFETY: setpriority only changes this thread's nice value.
-                unsafe {
-                    libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice);
-                }
+                crate::util::lower_thread_priority(nice);
             }
             let _ = tx.send(work(tail));
         })?;

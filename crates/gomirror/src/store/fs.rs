@@ -378,6 +378,12 @@ impl FsStore {
         self.root.join("objects")
     }
 
+    /// The staging directory: new blobs and records are written here, then
+    /// renamed into place.
+    fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
     fn lock(&self, loc: &Loc) -> MutexGuard<'_, ()> {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -504,7 +510,7 @@ impl FsStore {
             .expect("records serialise");
             let mut t = tempfile::Builder::new()
                 .prefix("meta-")
-                .tempfile_in(self.root.join("tmp"))
+                .tempfile_in(self.tmp_dir())
                 .map_err(io_err("stage record", key))?;
             t.write_all(&record)
                 .and_then(|_| t.as_file().sync_all())
@@ -735,16 +741,6 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
-/// Gives the calling thread the lowest CPU priority (nice 19), for work
-/// that must yield to serving. Only this thread: Linux keeps a nice value
-/// per thread.
-fn lower_thread_priority() {
-    // SAFETY: setpriority only changes the calling thread's nice value.
-    unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 19);
-    }
-}
-
 impl FsStore {
     /// Whether `key` has no record, as one `stat` on the calling (async)
     /// thread tells: a miss (every cold request) is answered without a
@@ -862,7 +858,7 @@ impl Store for FsStore {
     }
 
     fn stage(&self) -> Result<Staged> {
-        Staged::create_in(&self.root.join("tmp")).map_err(io_err("stage", "tmp"))
+        Staged::create_in(&self.tmp_dir()).map_err(io_err("stage", "tmp"))
     }
 
     async fn visit_sizes(
@@ -879,7 +875,7 @@ impl Store for FsStore {
         let s = self.clone();
         let prefix = prefix.to_owned();
         let walk = move || {
-            lower_thread_priority();
+            crate::util::lower_thread_priority(19);
             s.walk(&prefix, |rel, scan| {
                 let batch: Vec<(String, u64)> = scan
                     .records
@@ -921,7 +917,7 @@ impl Store for FsStore {
     async fn put(&self, obj: Admitted) -> Result<()> {
         check_key(obj.key())?;
         blocking(self, move |s| {
-            let (key, staged, meta) = super::staged_parts(obj, &s.root.join("tmp"))?;
+            let (key, staged, meta) = super::staged_parts(obj, &s.tmp_dir())?;
             s.put_blocking(&key, staged, meta)
         })
         .await
@@ -1476,7 +1472,7 @@ mod tests {
         }
         let before = nice();
         let lowered = std::thread::spawn(|| {
-            lower_thread_priority();
+            crate::util::lower_thread_priority(19);
             nice()
         })
         .join()
