@@ -88,7 +88,16 @@ pub fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            let result = rt.block_on(crate::cli::serve::run(cfg));
+            // The listener runs on a worker thread, not this one: the
+            // thread blocked here sleeps on a futex, and a connection
+            // accepted on it costs a wake-up of its own before a worker
+            // sees the request.
+            let result = rt.block_on(async {
+                match tokio::spawn(crate::cli::serve::run(cfg)).await {
+                    Ok(r) => r,
+                    Err(e) => Err(anyhow::anyhow!("the server task ended: {e}")),
+                }
+            });
             // Whatever is still running (a cut connection's file read, a
             // git process) gets a second, not forever.
             rt.shutdown_timeout(std::time::Duration::from_secs(1));
