@@ -2,6 +2,7 @@
 //! checksum database's word.
 
 use super::gate::{FetchCtx, NoTurn};
+use super::lookahead::LookAhead;
 use super::{Answer, Attempt, Failure, LiveZip, Mirror, NotFound, TryError, Upstream, Walk};
 use crate::admit::{self, AdmitError, FailureKind};
 use crate::protocol::{versioned_key, FileKind};
@@ -467,18 +468,26 @@ impl Mirror {
         ext: FileKind,
         ctx: &FetchCtx,
     ) -> Result<(), TryError> {
-        // The checksum database is asked while the body downloads (its
-        // answer is cached: a second attempt asks nothing); a lookup whose
-        // answer is not needed finishes in the background.
-        let early = match ext {
+        // The checksum database is asked while the body downloads, by this
+        // task (its answer is cached: a second attempt asks nothing); a
+        // lookup whose answer is not needed finishes in the background.
+        let lookup = match ext {
             FileKind::Info => None,
             FileKind::Mod | FileKind::Zip => self.sumdb_for(module).cloned().map(|db| {
                 let (m, v) = (module.to_owned(), version.to_owned());
-                tokio::spawn(async move { db.lookup(&m, &v).await })
+                async move { db.lookup(&m, &v).await }.boxed()
             }),
         };
         let started = std::time::Instant::now();
-        let received = self.fetch_body(src, key, admit::max_size(ext), ctx).await?;
+        let download = self.fetch_body(src, key, admit::max_size(ext), ctx);
+        let (received, early) = match lookup {
+            Some(l) => {
+                let (r, ahead) = LookAhead::beside(l, download).await;
+                (r, Some(ahead))
+            }
+            None => (download.await, None),
+        };
+        let received = received?;
         let fetched = started.elapsed();
         let refuse = |e: AdmitError| self.refuse(e, src.name(), key);
         // The stored other half of this version, which the content must
@@ -538,6 +547,10 @@ impl Mirror {
         let _pending = Pending::note(self, key, admissible.record_so_far());
         if !shared {
             decide();
+            // The clients just answered wait in this worker's next-task
+            // slot (no other worker takes from it): they go first, the
+            // commit after them.
+            tokio::task::yield_now().await;
         }
         // A zip's SHA-256 (for its record) may still be computing: clients
         // did not wait for it, the commit does.
@@ -597,7 +610,7 @@ impl Mirror {
         checked: admit::Checked,
         src: &Source,
         key: &str,
-        early: Option<tokio::task::JoinHandle<Result<sumdb::Vouch, sumdb::SumdbError>>>,
+        early: Option<LookAhead>,
     ) -> Result<admit::Admissible, TryError> {
         let Some(db) = self.sumdb_for(module).cloned() else {
             return Ok(checked.admit_unvouched());
@@ -605,10 +618,7 @@ impl Mirror {
         let h1 = checked.h1().unwrap_or_default().to_owned();
         // The lookup started with the download, else one now.
         let looked = match early {
-            Some(h) => match h.await {
-                Ok(r) => r,
-                Err(_) => db.lookup(module, version).await,
-            },
+            Some(ahead) => ahead.answer().await,
             None => db.lookup(module, version).await,
         };
         match looked {

@@ -230,6 +230,7 @@ mod counters;
 mod failure;
 mod fetch;
 mod gate;
+mod lookahead;
 mod negative;
 mod usage;
 mod volatile;
