@@ -845,6 +845,15 @@ pub trait TileReader {
     /// Says the data [`TileReader::read_tiles`] returned for these tiles has
     /// been checked against a trusted tree hash and can be kept.
     fn save_tiles(&self, tiles: &[CheckedTile]);
+
+    /// The tiles as a [`TileHashReader`] of this very `tree` checked them
+    /// before (handed to [`TileReader::save_tiles`]), when the reader still
+    /// has every one of them: then nothing is read or hashed again. A tile
+    /// checked against any other tree does not count. `None` (the default)
+    /// reads and checks as usual.
+    fn checked_before(&self, _tiles: &[Tile], _tree: Tree) -> Option<Vec<CheckedTile>> {
+        None
+    }
 }
 
 /// A tile whose data a [`TileHashReader`] has checked against a trusted
@@ -854,12 +863,17 @@ pub trait TileReader {
 pub struct CheckedTile {
     tile: Tile,
     data: Vec<u8>,
+    tree: Tree,
 }
 
 impl CheckedTile {
     /// The tile.
     pub fn tile(&self) -> Tile {
         self.tile
+    }
+    /// The tree whose hash it was checked against.
+    pub fn tree(&self) -> Tree {
+        self.tree
     }
     /// Its checked data.
     pub fn data(&self) -> &[u8] {
@@ -982,6 +996,22 @@ impl<R: TileReader + ?Sized> HashReader for TileHashReader<'_, R> {
             wanted.push(plan.position[&t]);
         }
 
+        // The same tiles checked against this same tree before: the hashes
+        // are read from them as they are.
+        if let Some(c) = self.tiles.checked_before(&plan.tiles, self.tree) {
+            let same = c.len() == plan.tiles.len()
+                && c.iter().zip(&plan.tiles).all(|(c, t)| {
+                    c.tile == *t && c.tree == self.tree && c.data.len() == t.w as usize * HASH_SIZE
+                });
+            if same {
+                return indexes
+                    .iter()
+                    .zip(wanted)
+                    .map(|(&x, i)| hash_from_tile(&plan.tiles[i], &c[i].data, x))
+                    .collect();
+            }
+        }
+
         let data = self.tiles.read_tiles(&plan.tiles)?;
         if data.len() != plan.tiles.len() {
             return Err(Error::TileCount {
@@ -1036,6 +1066,7 @@ impl<R: TileReader + ?Sized> HashReader for TileHashReader<'_, R> {
             .map(|(t, d)| CheckedTile {
                 tile: *t,
                 data: d.clone(),
+                tree: self.tree,
             })
             .collect();
         self.tiles.save_tiles(&checked);

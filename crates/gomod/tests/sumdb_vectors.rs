@@ -1573,3 +1573,98 @@ fn read_count(tiles: &HashMap<Tile, Vec<u8>>, tree: Tree, index: u64) -> i64 {
         .unwrap();
     c.1.get()
 }
+
+/// A reader that keeps what a `TileHashReader` checked and offers it back
+/// through `checked_before`: for the tree asked about only, or (`any_tree`)
+/// whatever it kept, whichever tree it was checked against.
+struct Remembering {
+    store: TileStore,
+    kept: RefCell<HashMap<Tile, tlog::CheckedTile>>,
+    reads: Cell<usize>,
+    any_tree: bool,
+}
+
+impl tlog::TileReader for Remembering {
+    fn height(&self) -> u32 {
+        2
+    }
+    fn read_tiles(&self, tiles: &[Tile]) -> Result<Vec<Vec<u8>>, tlog::Error> {
+        self.reads.set(self.reads.get() + tiles.len());
+        self.store.read_tiles(tiles)
+    }
+    fn save_tiles(&self, tiles: &[tlog::CheckedTile]) {
+        let mut k = self.kept.borrow_mut();
+        for t in tiles {
+            k.insert(t.tile(), t.clone());
+        }
+    }
+    fn checked_before(&self, tiles: &[Tile], tree: Tree) -> Option<Vec<tlog::CheckedTile>> {
+        let k = self.kept.borrow();
+        tiles
+            .iter()
+            .map(|t| {
+                k.get(t)
+                    .filter(|c| self.any_tree || c.tree() == tree)
+                    .cloned()
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn tiles_checked_against_the_same_tree_are_not_read_or_checked_again() {
+    let (_, trees, leaves, tiles) = build_log(23);
+    let tree = |n: u64| Tree {
+        n,
+        hash: trees[n as usize - 1],
+    };
+    let r = Remembering {
+        store: TileStore::new(tiles.clone()),
+        kept: RefCell::new(HashMap::new()),
+        reads: Cell::new(0),
+        any_tree: false,
+    };
+    let index = tlog::stored_hash_index(0, 5);
+    let thr = tlog::TileHashReader::new(tree(23), &r);
+    assert_eq!(thr.read_hashes(&[index]).unwrap(), vec![leaves[5]]);
+    let first = r.reads.get();
+    assert!(first > 0);
+    // The same question in the same tree: answered from the checked tiles.
+    assert_eq!(thr.read_hashes(&[index]).unwrap(), vec![leaves[5]]);
+    assert_eq!(r.reads.get(), first, "tiles read again for the same tree");
+    // Another record whose tiles are not all kept yet (its bottom tile is
+    // not one of the tree's own): read and checked.
+    let other = tlog::stored_hash_index(0, 13);
+    assert_eq!(thr.read_hashes(&[other]).unwrap(), vec![leaves[13]]);
+    assert!(r.reads.get() > first);
+    // The same record in another tree: the tiles kept were checked against
+    // tree 23, not 22, so they are read and checked again.
+    let before = r.reads.get();
+    let thr22 = tlog::TileHashReader::new(tree(22), &r);
+    assert_eq!(thr22.read_hashes(&[index]).unwrap(), vec![leaves[5]]);
+    assert!(r.reads.get() > before, "tiles of tree 23 taken for tree 22");
+
+    // A reader offering tiles checked against another tree is not
+    // believed: the hash reader reads them and finds the lie.
+    let liar = Remembering {
+        store: TileStore::new(tiles.clone()),
+        kept: RefCell::new(HashMap::new()),
+        reads: Cell::new(0),
+        any_tree: true,
+    };
+    tlog::TileHashReader::new(tree(23), &liar)
+        .read_hashes(&[index])
+        .unwrap();
+    let read = liar.reads.get();
+    // A tree of the same size with another hash: the kept tiles do not
+    // make it, and reading them again shows it.
+    let forged = Tree {
+        n: 23,
+        hash: trees[21],
+    };
+    assert!(matches!(
+        tlog::TileHashReader::new(forged, &liar).read_hashes(&[index]),
+        Err(tlog::Error::InconsistentTile(None))
+    ));
+    assert!(liar.reads.get() > read);
+}

@@ -86,12 +86,13 @@ pub struct Client {
     /// Recent lookups (module@version → vouch), so a .mod and a .zip share one.
     recent: Mutex<lru::LruCache<String, Vouch>>,
     /// Tiles a [`tlog::TileHashReader`] checked against a verified tree
-    /// (tile path → data), as the go command keeps them: a tile's path
-    /// names its level, index and width, so its content never changes (a
-    /// log that changed it would fail every proof read through it: tiles
-    /// are checked again each time they are read). Lookups then read no
-    /// tile twice, from the database or the store.
-    checked_tiles: Mutex<lru::LruCache<String, Arc<Vec<u8>>>>,
+    /// (tile path → the tile as checked, with that tree), as the go
+    /// command keeps them: a tile's path names its level, index and width,
+    /// so its content never changes (a log that changed it would fail
+    /// every proof read through it). Lookups then read no tile twice, from
+    /// the database or the store; a proof in the tree the tile was last
+    /// checked against is read from it without hashing it again.
+    checked_tiles: Mutex<lru::LruCache<String, Arc<tlog::CheckedTile>>>,
     /// Lookup answers this client proved (`lookup/<module>@<version>` →
     /// when, body): the go command asks the `/sumdb/` proxy the same
     /// question right after the mirror asked it to admit the version, and

@@ -37,6 +37,13 @@ impl tlog::TileReader for HttpTiles {
     fn height(&self) -> u32 {
         TILE_HEIGHT
     }
+    fn checked_before(&self, tiles: &[Tile], tree: Tree) -> Option<Vec<tlog::CheckedTile>> {
+        // A tile handed in to be checked (`extra`) is read and checked.
+        if self.extra.as_ref().is_some_and(|(x, _)| tiles.contains(x)) {
+            return None;
+        }
+        self.client.checked_before(tiles, tree)
+    }
     fn read_tiles(&self, tiles: &[Tile]) -> Result<Vec<Vec<u8>>, tlog::Error> {
         let c = self.client.clone();
         let tiles = tiles.to_vec();
@@ -63,7 +70,7 @@ impl tlog::TileReader for HttpTiles {
         let mut keep: Vec<tlog::CheckedTile> = vec![];
         for t in tiles {
             let t0 = t.tile();
-            let fresh = c.remember_tile(t0, t.data());
+            let fresh = c.remember_tile(t);
             if (t0.w == 1 << t0.h && fresh) || (t0.w != 1 << t0.h && self.keep_partial) {
                 keep.push(t.clone());
             }
@@ -105,15 +112,18 @@ impl tlog::TileReader for MemTiles<'_> {
             .map(|t| {
                 self.0
                     .remembered_tile(t)
-                    .map(|d| d.to_vec())
+                    .map(|d| d.data().to_vec())
                     .ok_or_else(|| tlog::Error::reader(format!("tile {} not in memory", t.path())))
             })
             .collect()
     }
     fn save_tiles(&self, tiles: &[tlog::CheckedTile]) {
         for t in tiles {
-            self.0.remember_tile(t.tile(), t.data());
+            self.0.remember_tile(t);
         }
+    }
+    fn checked_before(&self, tiles: &[Tile], tree: Tree) -> Option<Vec<tlog::CheckedTile>> {
+        self.0.checked_before(tiles, tree)
     }
 }
 
@@ -129,25 +139,40 @@ impl<R: tlog::TileReader + ?Sized> ReadChecked for tlog::TileHashReader<'_, R> {
 
 impl Client {
     /// A hash tile checked before (see `Client::checked_tiles`).
-    fn remembered_tile(&self, t: &Tile) -> Option<Arc<Vec<u8>>> {
+    fn remembered_tile(&self, t: &Tile) -> Option<Arc<tlog::CheckedTile>> {
         if t.l < 0 {
             return None;
         }
         self.checked_tiles.lock().unwrap().get(&t.path()).cloned()
     }
 
-    /// Remembers a hash tile a `TileHashReader` checked; `false` when it
-    /// was remembered already (record-data tiles are not remembered).
-    fn remember_tile(&self, t: Tile, data: &[u8]) -> bool {
-        if t.l < 0 {
+    /// Remembers a hash tile a `TileHashReader` checked, with the tree it
+    /// was checked against (the newest check stands); `false` when the
+    /// tile was remembered already (record-data tiles are not remembered).
+    fn remember_tile(&self, t: &tlog::CheckedTile) -> bool {
+        if t.tile().l < 0 {
             return true;
         }
         let mut m = self.checked_tiles.lock().unwrap();
-        if m.get(&t.path()).is_some() {
-            return false;
-        }
-        m.put(t.path(), Arc::new(data.to_vec()));
-        true
+        let fresh = m.get(&t.tile().path()).is_none();
+        m.put(t.tile().path(), Arc::new(t.clone()));
+        fresh
+    }
+
+    /// `tiles` as last checked, when each is remembered and was checked
+    /// against `tree` itself (see [`tlog::TileReader::checked_before`]).
+    fn checked_before(&self, tiles: &[Tile], tree: Tree) -> Option<Vec<tlog::CheckedTile>> {
+        let mut m = self.checked_tiles.lock().unwrap();
+        tiles
+            .iter()
+            .map(|t| {
+                (t.l >= 0)
+                    .then(|| m.get(&t.path()))
+                    .flatten()
+                    .filter(|c| c.tree() == tree)
+                    .map(|c| (**c).clone())
+            })
+            .collect()
     }
 
     /// The bytes of `tile`: a hash tile checked before from memory; else
@@ -156,7 +181,7 @@ impl Client {
     /// `TileHashReader` checked them (again).
     pub(super) async fn tile(&self, t: &Tile, offline: bool) -> Result<Vec<u8>, SumdbError> {
         if let Some(d) = self.remembered_tile(t) {
-            return Ok(d.to_vec());
+            return Ok(d.data().to_vec());
         }
         let full = t.w == 1 << t.h;
         let key = format!("sumdb/{}/{}", self.cfg.name, t.path());
