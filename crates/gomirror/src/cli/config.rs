@@ -18,7 +18,7 @@ use std::time::Duration;
 /// Settings shared by every subcommand that touches the store.
 #[derive(Debug, Clone, Args, Default)]
 pub struct StoreFlags {
-    /// Directory holding the cache [env: GOMIRROR_DATA_DIR] [default: ./gomirror-data]
+    /// Directory holding the cache [env: GOMIRROR_DATA_DIR] [default: gomirror-data]
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// TOML configuration file [env: GOMIRROR_CONFIG]
@@ -259,7 +259,7 @@ pub struct ServeFlags {
 }
 
 /// The TOML file: every key optional, names as in [`ServeFlags`].
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     listen: Option<String>,
@@ -461,9 +461,21 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|s| !s.is_empty())
 }
 
+/// How an error names the setting read from environment variable `var`:
+/// its key in the TOML file, then the variable (`list_ttl
+/// (GOMIRROR_LIST_TTL)`).
+pub(crate) fn setting(var: &str) -> String {
+    let key = var.strip_prefix("GOMIRROR_").unwrap_or(var).to_lowercase();
+    format!("{key} ({var})")
+}
+
 fn duration(name: &str, s: &str) -> Result<Duration> {
-    humantime::parse_duration(s)
-        .map_err(|e| anyhow!("invalid {name} {s:?}: {e} (expected e.g. 30s, 5m)"))
+    humantime::parse_duration(s).map_err(|e| {
+        anyhow!(
+            "invalid {} {s:?}: {e} (expected e.g. 30s, 5m)",
+            setting(name)
+        )
+    })
 }
 
 /// Picks flag, else environment, else file, else default.
@@ -477,7 +489,7 @@ where
     let from_env = env(var)
         .map(|v| {
             v.parse::<T>()
-                .map_err(|e| anyhow!("invalid {var} {v:?}: {e}"))
+                .map_err(|e| anyhow!("invalid {} {v:?}: {e}", setting(var)))
         })
         .transpose()?;
     Ok(layer(flag, from_env, file))
@@ -557,8 +569,19 @@ impl Config {
         let gosumdb =
             s(&flags.gosumdb, "GOSUMDB", &file.gosumdb).unwrap_or_else(|| "sum.golang.org".into());
         let goinsecure = s(&flags.goinsecure, "GOINSECURE", &file.goinsecure).unwrap_or_default();
+        crate::upstream::Chain::parse(&goproxy)
+            .map_err(|e| anyhow!("invalid {} {goproxy:?}: {e}", setting("GOPROXY")))?;
+        for (name, v) in [
+            ("GONOPROXY", &gonoproxy),
+            ("GOPRIVATE", &goprivate),
+            ("GONOSUMDB", &gonosumdb),
+            ("GOINSECURE", &goinsecure),
+        ] {
+            gomod::glob::check_patterns(v)
+                .map_err(|e| anyhow!("invalid {} {v:?}: {e}", setting(name)))?;
+        }
         let sumdb = crate::sumdb::parse_gosumdb(&gosumdb)
-            .map_err(|e| anyhow!("GOSUMDB {gosumdb:?}: {e}"))?;
+            .map_err(|e| anyhow!("invalid {} {gosumdb:?}: {e}", setting("GOSUMDB")))?;
         let sumdb_unreachable = match s(&flags.sumdb_unreachable, "GOMIRROR_SUMDB_UNREACHABLE", &file.sumdb_unreachable)
             .as_deref()
         {
@@ -739,8 +762,12 @@ impl Config {
         }
         // Flag, then the environment's token, then the file's token file.
         let read_token = |path: &PathBuf| -> Result<String> {
-            let t = std::fs::read_to_string(path)
-                .with_context(|| format!("admin token file {}", path.display()))?;
+            let t = std::fs::read_to_string(path).with_context(|| {
+                format!(
+                    "admin_token_file (--admin-token-file): cannot read {}",
+                    path.display()
+                )
+            })?;
             Ok(t.trim().to_owned())
         };
         let admin_token = match (
@@ -968,5 +995,59 @@ impl Config {
             conns,
             log_format,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The commented configuration file the package installs
+    /// (`generate-assets`): every key the file accepts, each commented at
+    /// its default.
+    #[test]
+    fn the_generated_configuration_file_has_every_setting_at_its_default() {
+        let text = crate::cli::assets::config_file(None);
+        let settings: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix('#'))
+            .filter(|r| r.starts_with(|c: char| c.is_ascii_lowercase()))
+            .collect();
+        let keys: std::collections::BTreeSet<String> = settings
+            .iter()
+            .map(|r| r.split('=').next().unwrap_or("").trim().to_owned())
+            .collect();
+        let accepted: std::collections::BTreeSet<String> =
+            serde_json::to_value(FileConfig::default())
+                .unwrap()
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+        assert_eq!(
+            keys, accepted,
+            "settings in the file vs keys the file accepts"
+        );
+        // Every default written out, set: the same configuration as none.
+        let set: String = settings
+            .iter()
+            .filter(|r| !r.trim_end().ends_with('='))
+            .map(|r| format!("{r}\n"))
+            .collect();
+        assert!(set.lines().count() > 30, "{set}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gomirror.toml");
+        std::fs::write(&file, &set).unwrap();
+        let with = ServeFlags {
+            store: StoreFlags {
+                config: Some(file),
+                ..StoreFlags::default()
+            },
+            ..ServeFlags::default()
+        };
+        let a = Config::resolve(&with).unwrap();
+        let b = Config::resolve(&ServeFlags::default()).unwrap();
+        assert_eq!(format!("{a:?}"), format!("{b:?}"));
     }
 }

@@ -1,5 +1,7 @@
 //! Command-line interface: argument parsing and dispatch.
 
+mod assets;
+mod check_config;
 pub(crate) mod config;
 mod conn;
 mod doctor;
@@ -49,6 +51,22 @@ enum Command {
     /// Check the CDN: fetch cached objects through it (per edge) and compare
     /// them with the store's records; purge and re-check what is wrong.
     Watch(watch::WatchArgs),
+    /// Check the configuration `serve` would run with (file, environment,
+    /// flags) and exit: 0 when valid, 2 naming the offending setting.
+    CheckConfig {
+        #[command(flatten)]
+        flags: Box<ServeFlags>,
+    },
+    /// Write man pages, shell completions and the commented configuration
+    /// file into DIR (for packaging).
+    #[command(hide = true)]
+    GenerateAssets {
+        /// Output directory.
+        out: std::path::PathBuf,
+        /// The data directory the configuration file sets (the package's).
+        #[arg(long)]
+        data_dir: Option<String>,
+    },
 }
 
 /// Parses the command line, runs the command and maps its outcome to an
@@ -61,6 +79,8 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => verify::run(args),
         Command::Prefetch(args) => prefetch::run(args),
         Command::Watch(args) => watch::run(args),
+        Command::CheckConfig { flags } => check_config::run(&flags),
+        Command::GenerateAssets { out, data_dir } => assets::run(&out, data_dir.as_deref()),
         Command::Serve {
             flags,
             print_config,

@@ -303,7 +303,7 @@ fn open_store(cfg: &Config, beside: bool) -> Result<OpenedStore> {
     Ok((tiered, fleet))
 }
 
-fn tls_acceptor(
+pub(crate) fn tls_acceptor(
     cert: &std::path::Path,
     key: &std::path::Path,
 ) -> Result<tokio_rustls::TlsAcceptor> {
