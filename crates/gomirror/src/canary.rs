@@ -114,6 +114,15 @@ pub enum FindingKind {
 }
 
 impl FindingKind {
+    /// Every kind.
+    pub const ALL: [FindingKind; 5] = [
+        FindingKind::Truncated,
+        FindingKind::BodyDiffers,
+        FindingKind::WrongLength,
+        FindingKind::ErrorStatus,
+        FindingKind::Transport,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             FindingKind::Truncated => "truncated",
@@ -284,6 +293,19 @@ impl Canary {
             }
         }
         let limiter = cfg.rate.map(RateLimiter::new);
+        // Each edge's findings are series from the start (see Metrics::zero).
+        for e in &edges {
+            Metrics::zero(
+                &metrics.integrity_failures,
+                &[("kind", "cdn"), ("source", &e.label)],
+            );
+            for k in FindingKind::ALL {
+                Metrics::zero(
+                    &metrics.cdn_findings,
+                    &[("edge", &e.label), ("kind", k.as_str())],
+                );
+            }
+        }
         Ok(Canary {
             store,
             cfg,
@@ -362,6 +384,10 @@ impl Canary {
             }
         }
         report.seconds = start.elapsed().as_secs_f64();
+        self.metrics.cdn_fetches.inc_by(report.fetches as u64);
+        self.metrics
+            .cdn_last_pass
+            .set(chrono::Utc::now().timestamp());
         report
     }
 

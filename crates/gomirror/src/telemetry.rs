@@ -64,6 +64,8 @@ pub struct Metrics {
     pub events_dropped: Family<Labels, Counter>,
     pub webhook_failures: Counter,
     pub cdn_findings: Family<Labels, Counter>,
+    pub cdn_fetches: Counter,
+    pub cdn_last_pass: Gauge<i64, AtomicI64>,
     pub git_commands: Family<Labels, Counter>,
     pub git_duration: Family<Labels, Histogram, fn() -> Histogram>,
     pub git_processes: Gauge<i64, AtomicI64>,
@@ -140,6 +142,8 @@ impl Metrics {
             events_dropped: Family::default(),
             webhook_failures: Counter::default(),
             cdn_findings: Family::default(),
+            cdn_fetches: Counter::default(),
+            cdn_last_pass: Gauge::default(),
             git_commands: Family::default(),
             git_duration: Family::new_with_constructor(git_histogram),
             git_processes: Gauge::default(),
@@ -299,6 +303,16 @@ impl Metrics {
             "cdn_findings",
             "Objects the CDN canary found served wrong, by edge and kind",
             m.cdn_findings.clone(),
+        );
+        r.register(
+            "cdn_fetches",
+            "Objects the CDN canary fetched through the CDN (each edge's fetch counted)",
+            m.cdn_fetches.clone(),
+        );
+        r.register(
+            "cdn_last_pass_timestamp_seconds",
+            "When the last CDN canary pass finished (Unix time)",
+            m.cdn_last_pass.clone(),
         );
         r.register(
             "git_commands",
@@ -464,6 +478,14 @@ impl Metrics {
                     .clone()
             })
             .clone()
+    }
+
+    /// Creates the series at 0. A counter series born at 1 hides its first
+    /// event from `increase()` and `rate()` (Prometheus takes a series'
+    /// first sample as its start): series whose first increment matters
+    /// (an integrity failure) exist from the start.
+    pub fn zero(f: &Family<Labels, Counter>, pairs: &[(&str, &str)]) {
+        let _ = f.get_or_create(&labels(pairs));
     }
 
     pub fn inc(f: &Family<Labels, Counter>, pairs: &[(&str, &str)]) {

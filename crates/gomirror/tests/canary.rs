@@ -633,21 +633,30 @@ fn the_server_runs_the_canary_when_configured() {
             r.send().await.unwrap().text().await.unwrap()
         })
     };
+    // Every edge's series exist from the start (at 0): the finding is the
+    // one counted.
     let mut metrics = String::new();
+    let found = |m: &str| {
+        m.lines()
+            .any(|l| l.starts_with("gomirror_cdn_findings_total{") && !l.ends_with(" 0"))
+    };
     for _ in 0..100 {
         metrics = fetch("/metrics", None);
-        if metrics.contains("gomirror_cdn_findings_total{") {
+        if found(&metrics) {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let line = metrics
+    let lines: Vec<&str> = metrics
         .lines()
-        .find(|l| l.starts_with("gomirror_cdn_findings_total{"))
-        .unwrap_or_else(|| panic!("no canary finding exported:\n{metrics}\n{}", watcher.log()));
+        .filter(|l| l.starts_with("gomirror_cdn_findings_total{") && !l.ends_with(" 0"))
+        .collect();
     assert!(
-        line.contains("kind=\"truncated\"") && line.contains(&format!("edge=\"{}\"", cdn.addr())),
-        "{line}"
+        lines.len() == 1
+            && lines[0].contains("kind=\"truncated\"")
+            && lines[0].contains(&format!("edge=\"{}\"", cdn.addr())),
+        "canary findings exported: {lines:?}\n{}",
+        watcher.log()
     );
     let events = fetch("/-/events", Some("canary-admin-token-0123456789"));
     assert!(

@@ -28,6 +28,18 @@ pub enum FailureKind {
 }
 
 impl FailureKind {
+    /// Every kind.
+    pub const ALL: [FailureKind; 8] = [
+        FailureKind::Truncated,
+        FailureKind::Size,
+        FailureKind::Sha256,
+        FailureKind::H1,
+        FailureKind::ZipCheck,
+        FailureKind::GoModMismatch,
+        FailureKind::Info,
+        FailureKind::Sumdb,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             FailureKind::Truncated => "truncated",

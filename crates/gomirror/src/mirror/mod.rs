@@ -257,6 +257,46 @@ impl Mirror {
         if let Some(db) = &s.sumdb {
             db.set_alerts(metrics.clone(), events.clone());
         }
+        // Every kind of integrity failure from every source this mirror
+        // knows of (its upstreams, its store, its checksum database) is a
+        // series from the start, so the first failure shows in increase().
+        let mut sources: Vec<&str> = s
+            .chain
+            .entries
+            .iter()
+            .map(|(src, _)| src.name())
+            .filter(|n| *n != "off")
+            .collect();
+        sources.push("store");
+        if let Some(db) = &s.sumdb {
+            sources.push(&db.cfg.name);
+        }
+        for op in [
+            "stage",
+            "read",
+            "record",
+            "create",
+            "open",
+            "list",
+            "delete",
+            "quarantine",
+            "sync",
+        ] {
+            Metrics::zero(&metrics.store_errors, &[("op", op)]);
+        }
+        for (src, _) in &s.chain.entries {
+            if !matches!(src, upstream::Source::Off) {
+                Metrics::zero(&metrics.upstream_timeouts, &[("upstream", src.name())]);
+            }
+        }
+        for source in sources {
+            for kind in FailureKind::ALL {
+                Metrics::zero(
+                    &metrics.integrity_failures,
+                    &[("kind", kind.as_str()), ("source", source)],
+                );
+            }
+        }
         Ok(Arc::new(Mirror {
             store,
             chain: s.chain,
