@@ -592,6 +592,13 @@ impl Canary {
             &self.metrics.integrity_failures,
             &[("kind", "cdn"), ("source", &x.edge)],
         );
+        *self
+            .metrics
+            .cdn_findings_by_edge
+            .lock()
+            .unwrap()
+            .entry(x.edge.clone())
+            .or_default() += 1;
         tracing::warn!(
             edge = x.edge,
             url = x.url,

@@ -178,9 +178,18 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// The status page: version, uptime, cache size, hit ratio, upstream
-/// health, the last integrity events. Server-rendered, no scripts.
-pub async fn status_page(mirror: &Mirror) -> Response {
+/// The status page: the line that points the go command at this mirror,
+/// version, uptime, cache size, hit ratio, upstream health, charts of the
+/// last hour and day ([`crate::status`]), the last integrity events.
+/// Server-rendered, no scripts: it carries a Content-Security-Policy that
+/// allows nothing but its own inline style.
+pub async fn status_page(mirror: &Mirror, ops: &OpsConfig, headers: &HeaderMap) -> Response {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let tls = headers
+        .get("x-forwarded-proto")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    let goproxy = crate::status::goproxy_line(ops.public_url.as_deref(), host, tls);
+    let charts = crate::status::charts(mirror);
     let (objects, bytes) = match cache_stats(mirror) {
         Some((o, b)) => (o.to_string(), format!("{b} bytes")),
         None => ("counting…".to_owned(), "counting…".to_owned()),
@@ -223,10 +232,13 @@ pub async fn status_page(mirror: &Mirror) -> Response {
     let html = format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>gomirror status</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}.ok{{color:#070}}.bad{{color:#b00}}</style>
+<style>body{{font-family:sans-serif;margin:2em;max-width:1240px}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}.ok{{color:#070}}.bad{{color:#b00}}
+#use{{background:#f4f6f8;border:1px solid #ccd;padding:.6em 1em;font-size:1.1em}}
+section{{display:flex;flex-wrap:wrap;gap:8px}}section h2{{width:100%}}figure.chart{{margin:0;border:1px solid #ddd;padding:4px}}figcaption{{font-weight:bold;font-size:.9em}}ul.legend{{margin:2px 0;padding-left:1em;font-size:.8em;list-style:none;max-width:560px}}</style>
 </head><body>
 <h1>gomirror</h1>
-<p>A Go module mirror. Use it with <code>GOPROXY=&lt;this URL&gt;</code>.</p>
+<p>A Go module mirror that checks every module against the checksum database before it serves it. Use it:</p>
+<pre id="use"><code>{goproxy}</code></pre>
 <table id="summary">
 <tr><th>Version</th><td id="version">{version}</td></tr>
 <tr><th>Uptime</th><td id="uptime">{uptime} s</td></tr>
@@ -237,6 +249,7 @@ pub async fn status_page(mirror: &Mirror) -> Response {
 <h2>Upstreams</h2>
 <table id="upstreams"><tr><th>Upstream</th><th>State</th><th>Last error</th></tr>
 {upstream_rows}</table>
+{charts}
 <h2>Recent integrity events</h2>
 <table id="events"><tr><th>Time</th><th>Kind</th><th>Source</th><th>Object</th><th>Count</th><th>Message</th></tr>
 {event_rows}</table>
@@ -253,6 +266,10 @@ pub async fn status_page(mirror: &Mirror) -> Response {
     );
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+    );
     r
 }
 
@@ -485,7 +502,7 @@ pub async fn route(
         return None;
     }
     Some(match path {
-        "/" => status_page(mirror).await,
+        "/" => status_page(mirror, ops, headers).await,
         "/metrics" => metrics(mirror),
         "/healthz" => healthz(mirror),
         "/readyz" => readyz(mirror, ops.min_free_bytes).await,
@@ -569,7 +586,7 @@ mod tests {
     }
 
     async fn page(m: &Mirror) -> String {
-        let r = status_page(m).await;
+        let r = status_page(m, &OpsConfig::default(), &HeaderMap::new()).await;
         assert_eq!(r.status(), StatusCode::OK);
         let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
         String::from_utf8(body.to_vec()).unwrap()

@@ -89,6 +89,12 @@ pub struct Metrics {
     pub local_served_bucket_down: Counter,
     /// Handles of the per-request metrics, resolved once per label set.
     handles: RequestHandles,
+    /// Upstream time to response headers summed (µs) and counted, for the
+    /// status page's history (the histogram does not give its sum back).
+    pub upstream_micros: AtomicU64,
+    pub upstream_timed: AtomicU64,
+    /// CDN canary findings per edge, for the status page's history.
+    pub cdn_findings_by_edge: Mutex<std::collections::BTreeMap<String, u64>>,
 }
 
 /// Handles of the per-request metrics by label set: looking a label set up
@@ -166,6 +172,9 @@ impl Metrics {
             local_tier_budget: Gauge::default(),
             local_served_bucket_down: Counter::default(),
             handles: RequestHandles::default(),
+            upstream_micros: AtomicU64::new(0),
+            upstream_timed: AtomicU64::new(0),
+            cdn_findings_by_edge: Mutex::default(),
             registry: Registry::default(),
         };
         r.register(
@@ -497,6 +506,22 @@ impl Metrics {
         self.upstream_duration
             .get_or_create(&labels(&[("upstream", upstream)]))
             .observe(d.as_secs_f64());
+        use std::sync::atomic::Ordering::Relaxed;
+        self.upstream_micros
+            .fetch_add(d.as_micros() as u64, Relaxed);
+        self.upstream_timed.fetch_add(1, Relaxed);
+    }
+
+    /// Requests answered so far, all endpoints and statuses.
+    pub fn requests_total(&self) -> u64 {
+        let h = self.handles.requests.lock().unwrap();
+        h.values().map(|c| c.get()).sum()
+    }
+
+    /// Response bytes handed to connections so far, all endpoints.
+    pub fn served_total(&self) -> u64 {
+        let h = self.handles.served.lock().unwrap();
+        h.values().map(|c| c.get()).sum()
     }
 
     pub fn get(f: &Family<Labels, Counter>, pairs: &[(&str, &str)]) -> u64 {

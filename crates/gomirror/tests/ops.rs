@@ -615,6 +615,90 @@ fn status_page_in_a_headless_browser() {
         dom.contains("zip_check") && dom.contains("example.com/b/@v/v1.0.0.zip"),
         "event shown: {dom}"
     );
+    // The line a developer pastes: the address the browser asked.
+    assert!(
+        dom.contains(&format!(
+            "<pre id=\"use\"><code>go env -w GOPROXY={},direct</code></pre>",
+            srv.url
+        )),
+        "{dom}"
+    );
+    // Charts of the last hour and day, each an inline SVG.
+    let figure = |id: &str| -> String {
+        let start = dom
+            .find(&format!("<figure class=\"chart\" id=\"{id}\">"))
+            .unwrap_or_else(|| panic!("no chart {id}: {dom}"));
+        let end = start + dom[start..].find("</figure>").unwrap();
+        dom[start..end].to_owned()
+    };
+    for span in ["hour", "day"] {
+        for chart in [
+            "requests",
+            "hit-ratio",
+            "bytes",
+            "integrity",
+            "upstream-latency",
+            "upstream-errors",
+            "sumdb",
+            "scrub",
+            "canary",
+        ] {
+            let f = figure(&format!("{span}-{chart}"));
+            assert!(
+                f.contains("<svg") && f.contains("</svg>"),
+                "{span}-{chart}: {f}"
+            );
+        }
+        // The traffic and the refused zip, as they happened.
+        let req = figure(&format!("{span}-requests"));
+        assert!(
+            req.contains("class=\"series\" data-label=\"requests\""),
+            "{req}"
+        );
+        let integ = figure(&format!("{span}-integrity"));
+        let label = format!("zip_check from {}", up.url());
+        assert!(
+            integ.contains(&format!("data-label=\"{label}\""))
+                && integ.contains(&format!("{label}: 1")),
+            "the refused zip in the integrity chart: {integ}"
+        );
+        let lat = figure(&format!("{span}-upstream-latency"));
+        assert!(
+            lat.contains("class=\"series\" data-label=\"latency ms\""),
+            "upstream latency drawn: {lat}"
+        );
+    }
+    // A screenshot, as a person sees the page.
+    let shot = data.path().join("status.png");
+    let out = support::run(std::process::Command::new(chromium).args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        "--window-size=1280,2600",
+        &format!("--user-data-dir={}", profile.path().display()),
+        &format!("--screenshot={}", shot.display()),
+        &format!("{}/", srv.url),
+    ]));
+    assert!(
+        out.status.success(),
+        "chromium --screenshot failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "{} bytes",
+        png.len()
+    );
+    if let Some(keep) = std::env::var_os("GOMIRROR_KEEP_SCREENSHOT") {
+        std::fs::write(keep, &png).unwrap();
+    }
 }
 
 #[test]

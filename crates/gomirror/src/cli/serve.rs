@@ -358,6 +358,19 @@ pub async fn run(cfg: Config) -> Result<()> {
         ));
         tokio::spawn(export_scrub_stats(mirror.clone(), stats));
     }
+    {
+        // The status page's history: one sample a minute.
+        let m = Arc::downgrade(&mirror);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tick.tick().await;
+                let Some(m) = m.upgrade() else { return };
+                m.history.record(m.totals());
+            }
+        });
+    }
     if let Some(w) = &cfg.watch {
         let ccfg = crate::canary::CanaryConfig {
             edges: w.edges.clone(),

@@ -174,6 +174,8 @@ pub struct Mirror {
     fleet: Option<Arc<crate::fleet::Fleet>>,
     /// The last check of the shared bucket and Redis.
     shared: tokio::sync::Mutex<Option<(std::time::Instant, SharedHealth)>>,
+    /// Per-minute samples for the status page's charts.
+    pub history: crate::history::History,
 }
 
 /// How the shared parts of a fleet answer: `None` where there is no such
@@ -320,7 +322,44 @@ impl Mirror {
             probe: tokio::sync::Mutex::new(None),
             fleet: s.fleet,
             shared: tokio::sync::Mutex::new(None),
+            history: crate::history::History::default(),
         }))
+    }
+
+    /// The running totals the status page's history samples (see
+    /// [`crate::history`]).
+    pub fn totals(&self) -> crate::history::Totals {
+        let m = &self.counters.metrics;
+        let mut t = crate::history::Totals {
+            at: chrono::Utc::now().timestamp(),
+            requests: m.requests_total(),
+            hits: self.counters.get("cache", "hit"),
+            misses: self.counters.get("cache", "miss"),
+            bytes: m.served_total(),
+            upstream_micros: m.upstream_micros.load(std::sync::atomic::Ordering::Relaxed),
+            upstream_timed: m.upstream_timed.load(std::sync::atomic::Ordering::Relaxed),
+            tree_size: m.sumdb_tree_size.get(),
+            forks: m.sumdb_forks.get(),
+            scrub_done: m.scrub_objects_done.get(),
+            scrub_total: m.scrub_objects_total.get(),
+            scrub_bytes: m.scrub_bytes.get(),
+            cdn_fetches: m.cdn_fetches.get(),
+            ..Default::default()
+        };
+        for ((name, label), n) in self.counters.snapshot() {
+            match name {
+                "integrity_failures" => {
+                    t.failures.insert(label, n);
+                }
+                "upstream_requests" => t.upstream_requests += n,
+                "upstream_errors" => t.upstream_errors += n,
+                _ => {}
+            }
+        }
+        for (edge, n) in m.cdn_findings_by_edge.lock().unwrap().iter() {
+            t.failures.insert(format!("cdn|{edge}"), *n);
+        }
+        t
     }
 
     /// The fleet this replica belongs to, if any.
