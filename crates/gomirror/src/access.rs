@@ -39,6 +39,8 @@ struct Record {
     complete: bool,
     /// `gomirror_served_bytes_total` of this kind, once bytes are sent.
     served: Option<Counter>,
+    /// The OpenTelemetry trace this request is part of (traces on).
+    trace_id: Option<String>,
 }
 
 impl Drop for Record {
@@ -73,6 +75,7 @@ impl Drop for Record {
             declared_bytes = self.declared,
             outcome,
             duration_ms = elapsed.as_millis() as u64,
+            trace_id = self.trace_id.as_deref(),
             "request"
         );
     }
@@ -111,11 +114,35 @@ where
         sent: 0,
         complete: false,
         served: None,
+        trace_id: None,
     };
+    // The request's span: a child of the caller's (W3C `traceparent`), when
+    // traces are on.
+    let span = tracing::info_span!(
+        "request",
+        http.request.method = %rec.method,
+        url.path = %rec.path,
+        gomirror.endpoint = rec.kind,
+        request_id = %rec.id,
+        http.response.status_code = tracing::field::Empty,
+    );
+    if !span.is_disabled() {
+        use opentelemetry::trace::TraceContextExt;
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        let parent = opentelemetry::global::get_text_map_propagator(|p| {
+            p.extract(&opentelemetry_http::HeaderExtractor(req.headers()))
+        });
+        let _ = span.set_parent(parent);
+        let sc = span.context().span().span_context().clone();
+        if sc.is_valid() {
+            rec.trace_id = Some(sc.trace_id().to_string());
+        }
+    }
     // If this future is dropped here (the client went away), `rec` logs
     // and counts it.
-    let mut res = handle(req).await;
+    let mut res = tracing::Instrument::instrument(handle(req), span.clone()).await;
     let status = res.status().as_u16();
+    span.record("http.response.status_code", i64::from(status));
     rec.status = Some(status);
     rec.info = res
         .extensions_mut()

@@ -340,7 +340,16 @@ impl ProxyClient {
     ) -> Result<Body, FetchError> {
         let upstream = base.to_owned();
         let url = format!("{base}/{rel}");
-        let send = http.get(&url).send();
+        // The trace goes on at the upstream (W3C `traceparent`).
+        let mut headers = http::HeaderMap::new();
+        {
+            use tracing_opentelemetry::OpenTelemetrySpanExt;
+            let cx = tracing::Span::current().context();
+            opentelemetry::global::get_text_map_propagator(|p| {
+                p.inject_context(&cx, &mut opentelemetry_http::HeaderInjector(&mut headers))
+            });
+        }
+        let send = http.get(&url).headers(headers).send();
         let resp = match tokio::time::timeout(self.policy.first_byte_timeout, send).await {
             Err(_) => {
                 return Err(FetchError::Transient {

@@ -214,6 +214,7 @@ impl Admissible {
 ///
 /// `sibling` is the record of the stored other half (`.zip` for a `.mod`,
 /// `.mod` for a `.zip`), as the caller read it from the store.
+#[tracing::instrument(name = "admission", skip_all, fields(module = %module, version = %version, file = ext.as_str()))]
 pub async fn check_versioned(
     mut received: Received,
     module: &str,

@@ -7,6 +7,7 @@ mod conn;
 mod doctor;
 pub(crate) mod logsink;
 mod modcmd;
+mod otel;
 mod prefetch;
 pub(crate) mod serve;
 mod verify;
@@ -122,6 +123,7 @@ pub fn main() -> ExitCode {
             // git process) gets a second, not forever.
             rt.shutdown_timeout(std::time::Duration::from_secs(1));
             crate::cli::serve::flush_server_log(std::time::Duration::from_secs(5));
+            otel::shutdown();
             match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

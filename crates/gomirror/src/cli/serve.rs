@@ -86,17 +86,29 @@ fn init_logging_to<W>(format: LogFormat, writer: W)
 where
     W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
 {
+    use std::io::IsTerminal;
+    use tracing_subscriber::prelude::*;
     let filter = tracing_subscriber::EnvFilter::try_from_env("GOMIRROR_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    use std::io::IsTerminal;
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(writer)
         .with_ansi(std::io::stderr().is_terminal());
-    let _ = match format {
-        LogFormat::Human => b.try_init(),
-        LogFormat::Json => b.json().try_init(),
+    let fmt = match format {
+        LogFormat::Human => fmt.boxed(),
+        LogFormat::Json => fmt.json().boxed(),
     };
+    // Spans go to OpenTelemetry at INFO whatever the log level is.
+    let otel =
+        super::otel::layer().map(|l| l.with_filter(tracing_subscriber::filter::LevelFilter::INFO));
+    let _ = tracing_subscriber::registry()
+        // The log shows events only (spans are for traces: no span context
+        // in log lines, and no span bookkeeping per request without traces).
+        .with(fmt.with_filter(tracing_subscriber::filter::FilterExt::and(
+            filter,
+            tracing_subscriber::filter::filter_fn(|m| m.is_event()),
+        )))
+        .with(otel)
+        .try_init();
 }
 
 /// Builds the mirror core of the server from a configuration. Opening the

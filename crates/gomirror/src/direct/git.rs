@@ -67,6 +67,7 @@ impl Direct {
     /// is killed: [`Outcome::TooLarge`]), standard error up to
     /// [`MAX_ERR`]. While it runs, `over` is asked every 200 ms whether to
     /// stop it ([`Outcome::TooLarge`] too).
+    #[tracing::instrument(name = "git command", skip_all, fields(op = %git_op(args)))]
     pub(super) async fn git_process(
         &self,
         dir: Option<&Path>,
@@ -77,12 +78,7 @@ impl Direct {
         use std::sync::atomic::{AtomicBool, Ordering};
         use tokio::io::AsyncReadExt;
         let _permit = self.sem.acquire().await.expect("semaphore never closed");
-        let op = args
-            .iter()
-            .map(|a| a.to_string_lossy())
-            .find(|a| !a.starts_with('-') && !a.contains('='))
-            .unwrap_or_default()
-            .into_owned();
+        let op = git_op(args);
         let _running = self.metrics().map(|m| {
             m.git_processes.inc();
             Running(m)
@@ -295,4 +291,14 @@ impl Repo<'_> {
         }
         self.git(&["cat-file", "blob", &spec]).await
     }
+}
+
+/// The git subcommand of `args` (the first argument that is not an
+/// option), as metrics and traces name it.
+fn git_op(args: &[&std::ffi::OsStr]) -> String {
+    args.iter()
+        .map(|a| a.to_string_lossy())
+        .find(|a| !a.starts_with('-') && !a.contains('='))
+        .unwrap_or_default()
+        .into_owned()
 }

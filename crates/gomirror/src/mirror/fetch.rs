@@ -263,6 +263,7 @@ impl Mirror {
     /// waits for its turn at the [`Gate`](super::gate::Gate), and all of it
     /// must be over by the fetch's deadline (for `direct`, only the wait
     /// for a turn: git commands have their own timeout).
+    #[tracing::instrument(name = "upstream fetch", skip_all, fields(upstream = src.name(), object = rel))]
     pub(super) async fn fetch_body(
         &self,
         src: &Source,
@@ -284,6 +285,12 @@ impl Mirror {
                 return r;
             }
             attempt += 1;
+            tracing::info!(
+                attempt,
+                upstream = src.name(),
+                object = rel,
+                "upstream fetch retried"
+            );
             let pause = tokio::time::Instant::now() + upstream::backoff(attempt);
             tokio::time::sleep_until(if bounded {
                 pause.min(ctx.deadline)
@@ -406,6 +413,7 @@ impl Mirror {
     /// writer wins, fleet-wide): `true` when this content is committed,
     /// `false` when another writer's stays (waiting, up to a minute, for a
     /// writer that claimed the key first to finish its commit).
+    #[tracing::instrument(name = "store commit", skip_all, fields(object = obj.key(), size = obj.meta().size))]
     pub(super) async fn commit_first(
         &self,
         obj: admit::Admitted,

@@ -504,6 +504,7 @@ impl Mirror {
 
     /// Loads a stored object through the door out ([`Verifier::load`]);
     /// `None` when absent or rotten (a rotten object is quarantined first).
+    #[tracing::instrument(name = "store read", skip_all, fields(object = key))]
     async fn load(&self, key: &str) -> Result<Option<Verified>, Failure> {
         match self.verifier.load(self.store.as_ref(), key).await {
             Ok(Loaded::Ok(v)) => Ok(Some(v)),
@@ -603,17 +604,22 @@ impl Mirror {
         let k = key.to_owned();
         let work = fill(ctx);
         let shown = live.clone();
-        let handle = tokio::spawn(async move {
-            // Removed however the work ends, a panic included: a
-            // failed flight must not answer every later request.
-            let _done = FlightDone(this.clone(), k.clone(), id, shown);
-            let r = work.await;
-            this.negative.note(&k, &r);
-            if matches!(r, Err(Failure::Upstream(_))) {
-                this.note_refused(&k);
-            }
-            r
-        });
+        // The fetch's span: a child of the request that started it.
+        let span = tracing::info_span!("fetch", object = %k);
+        let handle = tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                // Removed however the work ends, a panic included: a
+                // failed flight must not answer every later request.
+                let _done = FlightDone(this.clone(), k.clone(), id, shown);
+                let r = work.await;
+                this.negative.note(&k, &r);
+                if matches!(r, Err(Failure::Upstream(_))) {
+                    this.note_refused(&k);
+                }
+                r
+            },
+            span,
+        ));
         let f: Flight = async move {
             handle
                 .await

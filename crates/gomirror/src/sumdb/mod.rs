@@ -409,6 +409,7 @@ impl Client {
 
     /// The database's `h1:` lines for `module@version`, proven: the signed
     /// tree verified and merged, the record proven in it.
+    #[tracing::instrument(name = "checksum database lookup", skip_all, fields(db = %self.cfg.name, module = %module, version = %version))]
     pub async fn lookup(
         self: &Arc<Self>,
         module: &str,

@@ -48,6 +48,8 @@ struct UpState {
     delay_ms: Mutex<u64>,
     /// Extra response headers per path (see `Upstream::set_headers`).
     headers: Mutex<HashMap<String, Vec<(String, String)>>>,
+    /// The request headers last received per path.
+    received: Mutex<HashMap<String, http::HeaderMap>>,
     /// Files served from memory (see `Upstream::serve_files`).
     files: Mutex<HashMap<String, Vec<u8>>>,
     /// Requests being answered now, and the most ever answered at once.
@@ -226,6 +228,11 @@ impl Upstream {
         self.state.counts.lock().unwrap().values().sum()
     }
 
+    /// The headers of the last request for `path`, if any came.
+    pub fn request_headers(&self, path: &str) -> Option<http::HeaderMap> {
+        self.state.received.lock().unwrap().get(path).cloned()
+    }
+
     /// Delays every answer (to widen race windows in singleflight tests).
     pub fn set_delay_ms(&self, ms: u64) {
         *self.state.delay_ms.lock().unwrap() = ms;
@@ -249,6 +256,10 @@ async fn add_headers(
     next: axum::middleware::Next,
 ) -> Response {
     let path = req.uri().path().to_owned();
+    st.received
+        .lock()
+        .unwrap()
+        .insert(path.clone(), req.headers().clone());
     let mut r = next.run(req).await;
     let extra = st.headers.lock().unwrap().get(&path).cloned();
     for (k, v) in extra.unwrap_or_default() {
