@@ -190,6 +190,7 @@ pub async fn status_page(mirror: &Mirror, ops: &OpsConfig, headers: &HeaderMap) 
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
     let goproxy = crate::status::goproxy_line(ops.public_url.as_deref(), host, tls);
     let charts = crate::status::charts(mirror);
+    let replicas = crate::status::replica_rows(mirror).await;
     let (objects, bytes) = match cache_stats(mirror) {
         Some((o, b)) => (o.to_string(), format!("{b} bytes")),
         None => ("counting…".to_owned(), "counting…".to_owned()),
@@ -249,7 +250,7 @@ section{{display:flex;flex-wrap:wrap;gap:8px}}section h2{{width:100%}}figure.cha
 <h2>Upstreams</h2>
 <table id="upstreams"><tr><th>Upstream</th><th>State</th><th>Last error</th></tr>
 {upstream_rows}</table>
-{charts}
+{replicas}{charts}
 <h2>Recent integrity events</h2>
 <table id="events"><tr><th>Time</th><th>Kind</th><th>Source</th><th>Object</th><th>Count</th><th>Message</th></tr>
 {event_rows}</table>

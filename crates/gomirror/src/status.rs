@@ -153,6 +153,74 @@ fn section(id: &str, span: &str, span_secs: i64, now: i64, p: &[Point]) -> Strin
     out
 }
 
+/// This replica's last hour in figures (its row of the fleet's table).
+pub fn summary(mirror: &Mirror) -> serde_json::Value {
+    let now = mirror.totals();
+    let p = mirror.history.points(&now, 60);
+    let sum = |f: &dyn Fn(&Point) -> u64| p.iter().map(f).sum::<u64>();
+    serde_json::json!({
+        "at": now.at,
+        "requests": sum(&|p| p.requests),
+        "hits": sum(&|p| p.hits),
+        "misses": sum(&|p| p.misses),
+        "bytes": sum(&|p| p.bytes),
+        "integrity_failures": sum(&|p| p.failures.values().sum()),
+        "upstream_errors": sum(&|p| p.upstream_errors),
+        "tree_size": now.tree_size,
+    })
+}
+
+/// With a fleet, a table (`#replicas`) with one row per replica, each from
+/// the summary it last published (this replica's is published first); an
+/// empty string without a fleet.
+pub async fn replica_rows(mirror: &Mirror) -> String {
+    let Some(fleet) = mirror.fleet() else {
+        return String::new();
+    };
+    let _ = fleet.publish_replica(&summary(mirror)).await;
+    let rows = match fleet.replicas().await {
+        Ok(r) => r,
+        Err(e) => {
+            return format!(
+                "<h2>Replicas</h2>\n<p id=\"replicas\" class=\"bad\">Redis unreachable: {}</p>\n",
+                esc(&e.to_string())
+            )
+        }
+    };
+    let now = chrono::Utc::now().timestamp();
+    let mut out = String::from(
+        "<h2>Replicas (last hour)</h2>\n<table id=\"replicas\"><tr><th>Replica</th><th>Last seen</th><th>Requests</th><th>Hit ratio</th><th>Bytes served</th><th>Integrity failures</th><th>Upstream errors</th><th>Checksum tree</th></tr>\n",
+    );
+    for (name, v) in rows {
+        let n = |k: &str| v[k].as_u64().unwrap_or(0);
+        let seen = now - v["at"].as_i64().unwrap_or(0);
+        let (hits, misses) = (n("hits"), n("misses"));
+        let ratio = if hits + misses > 0 {
+            format!("{:.1}%", 100.0 * hits as f64 / (hits + misses) as f64)
+        } else {
+            "-".to_owned()
+        };
+        let me = name == fleet.replica();
+        let _ = std::fmt::Write::write_fmt(
+            &mut out,
+            format_args!(
+                "<tr data-replica=\"{r}\"><td>{r}{me}</td><td class=\"{c}\">{seen} s ago</td><td>{q}</td><td>{ratio}</td><td>{b}</td><td class=\"{f}\">{fails}</td><td>{ue}</td><td>{t}</td></tr>\n",
+                r = esc(&name),
+                me = if me { " (this one)" } else { "" },
+                c = if seen > 180 { "bad" } else { "ok" },
+                q = n("requests"),
+                b = crate::chart::short(n("bytes") as f64),
+                f = if n("integrity_failures") > 0 { "bad" } else { "ok" },
+                fails = n("integrity_failures"),
+                ue = n("upstream_errors"),
+                t = n("tree_size"),
+            ),
+        );
+    }
+    out.push_str("</table>\n");
+    out
+}
+
 /// The line a developer pastes to use this mirror: `go env -w
 /// GOPROXY=<url>,direct`, with the configured public URL, else the address
 /// the request was made to.

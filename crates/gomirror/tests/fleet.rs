@@ -911,3 +911,39 @@ fn the_cdn_canary_runs_once_per_interval_fleet_wide() {
         started.elapsed()
     );
 }
+
+/// The status page of any replica has one row per replica, each from the
+/// summary that replica published last (through Redis).
+#[test]
+fn the_status_page_shows_one_row_per_replica() {
+    let mut f = Fleet::new();
+    let up = upstream(&f.dir.path().join("up"), "rows");
+    f.start_all(2, &up.url(), &[]);
+    let (st, _) = get(&format!("{}{ZIP}", f.r(0).url));
+    assert_eq!(st, 200);
+    // Replica 0 publishes its row when its page is asked (and every minute).
+    let (st, _) = get(&format!("{}/", f.r(0).url));
+    assert_eq!(st, 200);
+    let (st, page) = get(&format!("{}/", f.r(1).url));
+    assert_eq!(st, 200);
+    let page = String::from_utf8_lossy(&page).into_owned();
+    let row = |r: &str| -> String {
+        let start = page
+            .find(&format!("<tr data-replica=\"{r}\">"))
+            .unwrap_or_else(|| panic!("no row for {r}: {page}"));
+        let end = start + page[start..].find("</tr>").unwrap();
+        page[start..end].to_owned()
+    };
+    let r0 = row("r0");
+    let r1 = row("r1");
+    assert!(r1.contains("(this one)"), "{r1}");
+    assert!(!r0.contains("(this one)"), "{r0}");
+    // r0's row: its zip request (at least) and a miss, no hit yet.
+    let cells: Vec<&str> = r0
+        .split("<td")
+        .skip(1)
+        .map(|c| c.split_once('>').unwrap().1.trim_end_matches("</td>"))
+        .collect();
+    assert!(cells[2].parse::<u64>().unwrap() >= 1, "requests: {r0}");
+    assert_eq!(cells[3], "0.0%", "hit ratio: {r0}");
+}

@@ -380,6 +380,10 @@ pub async fn run(cfg: Config) -> Result<()> {
                 tick.tick().await;
                 let Some(m) = m.upgrade() else { return };
                 m.history.record(m.totals());
+                // A fleet's replicas show each other's rows.
+                if let Some(f) = m.fleet() {
+                    let _ = f.publish_replica(&crate::status::summary(&m)).await;
+                }
             }
         });
     }

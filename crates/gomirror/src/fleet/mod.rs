@@ -285,6 +285,33 @@ impl Fleet {
             .collect())
     }
 
+    /// Publishes this replica's summary (the status page's row), kept in
+    /// the fleet's `replicas` hash under its name.
+    pub async fn publish_replica(&self, summary: &serde_json::Value) -> Result<(), Unavailable> {
+        let (k, f, v) = (
+            self.key("replicas"),
+            self.cfg.replica.clone(),
+            summary.to_string(),
+        );
+        self.run(|mut c| async move { c.hset(k, f, v).await }).await
+    }
+
+    /// Every replica's last summary, by name (see [`Fleet::publish_replica`]).
+    pub async fn replicas(&self) -> Result<Vec<(String, serde_json::Value)>, Unavailable> {
+        let k = self.key("replicas");
+        let all: std::collections::BTreeMap<String, String> =
+            self.run(|mut c| async move { c.hgetall(k).await }).await?;
+        Ok(all
+            .into_iter()
+            .filter_map(|(name, v)| Some((name, serde_json::from_str(&v).ok()?)))
+            .collect())
+    }
+
+    /// This replica's name.
+    pub fn replica(&self) -> &str {
+        &self.cfg.replica
+    }
+
     /// A shared value (the scrubber's progress).
     pub async fn get(&self, name: &str) -> Result<Option<String>, Unavailable> {
         let k = self.key(name);
