@@ -84,3 +84,17 @@ pub fn lower_thread_priority(nice: i32) {
         libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice);
     }
 }
+
+/// The OpenTelemetry trace id of the current span, when traces are on and
+/// the span is part of one (log lines name it, to find their trace).
+pub fn trace_id() -> Option<String> {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let span = tracing::Span::current();
+    if span.is_disabled() {
+        return None;
+    }
+    let cx = span.context();
+    let sc = cx.span().span_context().clone();
+    sc.is_valid().then(|| sc.trace_id().to_string())
+}

@@ -199,6 +199,12 @@ fn a_cold_download_is_one_trace_continuing_the_clients() {
         .find(|l| l.contains(" request") && l.contains(zip))
         .unwrap_or_else(|| panic!("no request line: {log}"));
     assert!(line.contains(trace_id), "{line}");
+    // So does the admission's.
+    let admitted = log
+        .lines()
+        .find(|l| l.contains(" admitted ") && l.contains("example.com/traced/@v/v1.0.0.zip"))
+        .unwrap_or_else(|| panic!("no admitted line: {log}"));
+    assert!(admitted.contains(trace_id), "{admitted}");
 
     // A request without traceparent starts a trace of its own.
     let (s, _) = support::get_blocking(&format!("{}/example.com/traced/@v/v1.0.0.info", srv.url));

@@ -286,6 +286,7 @@ impl Mirror {
             }
             attempt += 1;
             tracing::info!(
+                trace_id = crate::util::trace_id().as_deref(),
                 attempt,
                 upstream = src.name(),
                 object = rel,
@@ -587,6 +588,7 @@ impl Mirror {
         }
         self.counters.inc("admitted", ext.as_str());
         tracing::info!(
+            trace_id = crate::util::trace_id().as_deref(),
             object = key,
             upstream = src.name(),
             size,

@@ -467,6 +467,7 @@ impl Mirror {
         self.events
             .record(kind.as_str(), source, what, msg, &self.counters.metrics);
         tracing::warn!(
+            trace_id = crate::util::trace_id().as_deref(),
             kind = kind.as_str(),
             source,
             object = what,
