@@ -578,19 +578,26 @@ fn status_page_in_a_headless_browser() {
         })
         .expect("chromium is not installed: run ./scripts/test, which installs it");
     let profile = tempfile::tempdir().unwrap();
-    let out = support::run(std::process::Command::new(chromium).args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        &format!("--user-data-dir={}", profile.path().display()),
-        "--dump-dom",
-        &format!("{}/", srv.url),
-    ]));
+    // Headless Chromium on the page, with `what` (--dump-dom, --screenshot).
+    let browse = |what: &[&str]| {
+        support::run(
+            std::process::Command::new(chromium)
+                .args([
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    &format!("--user-data-dir={}", profile.path().display()),
+                ])
+                .args(what)
+                .arg(format!("{}/", srv.url)),
+        )
+    };
+    let out = browse(&["--dump-dom"]);
     let dom = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -670,21 +677,11 @@ fn status_page_in_a_headless_browser() {
     }
     // A screenshot, as a person sees the page.
     let shot = data.path().join("status.png");
-    let out = support::run(std::process::Command::new(chromium).args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
+    let out = browse(&[
         "--hide-scrollbars",
         "--window-size=1280,2600",
-        &format!("--user-data-dir={}", profile.path().display()),
         &format!("--screenshot={}", shot.display()),
-        &format!("{}/", srv.url),
-    ]));
+    ]);
     assert!(
         out.status.success(),
         "chromium --screenshot failed: {}",
