@@ -96,7 +96,14 @@ pub async fn readyz(mirror: &Mirror, min_free_bytes: u64) -> Response {
     let free = mirror.store().free_space();
     let low_on_space = free.is_some_and(|f| f < min_free_bytes);
     let upstreams = upstream_health(mirror);
-    let any_usable = upstreams.iter().any(|u| u["usable"] == json!(true));
+    // A chain of `off` alone is a mirror offline by design: it needs no
+    // upstream to be ready.
+    let offline = mirror
+        .chain()
+        .entries
+        .iter()
+        .all(|(s, _)| matches!(s, crate::upstream::Source::Off));
+    let any_usable = offline || upstreams.iter().any(|u| u["usable"] == json!(true));
     let ready = store_err.is_none() && any_usable && !low_on_space;
     // The shared parts of a fleet fail for every replica at once: taking
     // every replica out of the load balancer would stop what still works

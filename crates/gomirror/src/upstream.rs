@@ -29,7 +29,7 @@ pub enum FetchError {
     /// A failure worth retrying: connection errors, timeouts, 5xx, 429.
     #[error("{upstream}: {msg}")]
     Transient { upstream: String, msg: String },
-    /// Any other failure (e.g. a 403, a redirect loop, GOPROXY=off).
+    /// Any other failure (e.g. a 403, a redirect loop).
     #[error("{upstream}: {msg}")]
     Failed { upstream: String, msg: String },
 }
@@ -280,9 +280,14 @@ impl ProxyClient {
     pub async fn get(&self, source: &Source, rel: &str) -> Result<Body, FetchError> {
         let upstream = source.name().to_owned();
         match source {
-            Source::Off => Err(FetchError::Failed {
+            // A mirror whose chain ends in `off` serves only what it has:
+            // anything else is not found here (404, so that a client's
+            // GOPROXY list falls through to its next entry).
+            Source::Off => Err(FetchError::NotFound {
                 upstream,
-                msg: "module lookup disabled by GOPROXY=off".into(),
+                status: 404,
+                msg: "module lookup disabled by GOPROXY=off: this mirror serves only what it has"
+                    .into(),
             }),
             Source::Direct => {
                 let Some(direct) = &self.direct else {

@@ -463,3 +463,31 @@ fn singleflight_fetches_a_missing_zip_once() {
         "exactly one upstream fetch"
     );
 }
+
+/// A mirror offline by design (`--goproxy off`) serves what it has and
+/// answers 404 for the rest, so that the go command falls through to the
+/// next entry of its GOPROXY list; it is ready without any upstream.
+#[test]
+fn an_offline_mirror_answers_404_and_the_go_command_falls_through() {
+    let up_dir = tempfile::tempdir().unwrap();
+    let sums = corpus(up_dir.path());
+    let up = Upstream::start(up_dir.path());
+    let data = tempfile::tempdir().unwrap();
+    let srv = Server::start(&data.path().join("d"), "off", &[]);
+    let (status, body) =
+        support::get_blocking(&format!("{}/example.com/plain/@v/v1.0.0.info", srv.url));
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("GOPROXY=off"), "{body}");
+    let (status, body) = support::get_blocking(&format!("{}/readyz", srv.url));
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    // The go command: the mirror first, then the upstream.
+    let env = GoEnv::new(&format!("{},{}", srv.url, up.url()));
+    let got = download_json(&env, env.dir.path(), "example.com/plain@v1.0.0");
+    let (_, _, h1) = sums
+        .iter()
+        .find(|(p, v, _)| *p == "example.com/plain" && *v == "v1.0.0")
+        .unwrap();
+    assert_eq!(got["Sum"], h1.as_str(), "{got}");
+    assert_eq!(up.count("/example.com/plain/@v/v1.0.0.zip"), 1);
+}
