@@ -333,7 +333,12 @@ pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub goproxy: String,
+    /// `goproxy`, parsed.
+    pub chain: crate::upstream::Chain,
     pub gonoproxy: String,
+    /// `GOPRIVATE` as given (shown by `--print-config`; it is what
+    /// `gonoproxy` and `gonosumdb` default to).
+    #[allow(dead_code)]
     pub goprivate: String,
     /// `GOSUMDB` as given (shown by `--print-config`; [`Config::sumdb`]
     /// is what it means).
@@ -569,7 +574,7 @@ impl Config {
         let gosumdb =
             s(&flags.gosumdb, "GOSUMDB", &file.gosumdb).unwrap_or_else(|| "sum.golang.org".into());
         let goinsecure = s(&flags.goinsecure, "GOINSECURE", &file.goinsecure).unwrap_or_default();
-        crate::upstream::Chain::parse(&goproxy)
+        let chain = crate::upstream::Chain::parse(&goproxy)
             .map_err(|e| anyhow!("invalid {} {goproxy:?}: {e}", setting("GOPROXY")))?;
         for (name, v) in [
             ("GONOPROXY", &gonoproxy),
@@ -954,6 +959,7 @@ impl Config {
             listen,
             data_dir,
             goproxy,
+            chain,
             gonoproxy,
             goprivate,
             gosumdb,

@@ -10,7 +10,7 @@ use crate::cli::config::{Config, LogFormat};
 use crate::mirror::{Mirror, Settings};
 use crate::server::AppState;
 use crate::store::FsStore;
-use crate::upstream::{Chain, Policy};
+use crate::upstream::Policy;
 use anyhow::{anyhow, Context, Result};
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -125,15 +125,9 @@ pub fn build_mirror_beside_server(cfg: &Config) -> Result<Arc<Mirror>> {
 }
 
 fn build_parts(cfg: &Config, beside: bool) -> Result<Arc<Mirror>> {
-    let chain = Chain::parse(&cfg.goproxy).map_err(|e| anyhow!("GOPROXY: {e}"))?;
-    for (name, v) in [
-        ("GONOPROXY", &cfg.gonoproxy),
-        ("GOPRIVATE", &cfg.goprivate),
-        ("GONOSUMDB", &cfg.gonosumdb),
-        ("GOINSECURE", &cfg.goinsecure),
-    ] {
-        gomod::glob::check_patterns(v).map_err(|e| anyhow!("{name}: {e}"))?;
-    }
+    // The chain and the glob lists were checked when the configuration
+    // was resolved.
+    let chain = cfg.chain.clone();
     let (store, fleet) = open_store(cfg, beside)?;
     let sumdb = match &cfg.sumdb {
         Some(db) => Some(
