@@ -127,16 +127,12 @@ where
         http.response.status_code = tracing::field::Empty,
     );
     if !span.is_disabled() {
-        use opentelemetry::trace::TraceContextExt;
         use tracing_opentelemetry::OpenTelemetrySpanExt;
         let parent = opentelemetry::global::get_text_map_propagator(|p| {
             p.extract(&opentelemetry_http::HeaderExtractor(req.headers()))
         });
         let _ = span.set_parent(parent);
-        let sc = span.context().span().span_context().clone();
-        if sc.is_valid() {
-            rec.trace_id = Some(sc.trace_id().to_string());
-        }
+        rec.trace_id = crate::util::trace_id_of(&span);
     }
     // If this future is dropped here (the client went away), `rec` logs
     // and counts it.

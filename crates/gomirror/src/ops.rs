@@ -1,6 +1,7 @@
 //! Operator endpoints: `/metrics`, `/healthz`, `/readyz`, the status page at
 //! `/`, and the admin API under `/-/` (bearer token).
 
+use crate::chart::esc;
 use crate::mirror::Mirror;
 use crate::protocol::FileKind;
 use crate::util::Secret;
@@ -176,13 +177,6 @@ fn hit_ratio(mirror: &Mirror) -> f64 {
     } else {
         hit / (hit + miss)
     }
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// The status page: the line that points the go command at this mirror,

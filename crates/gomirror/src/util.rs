@@ -88,9 +88,14 @@ pub fn lower_thread_priority(nice: i32) {
 /// The OpenTelemetry trace id of the current span, when traces are on and
 /// the span is part of one (log lines name it, to find their trace).
 pub fn trace_id() -> Option<String> {
+    trace_id_of(&tracing::Span::current())
+}
+
+/// The OpenTelemetry trace id of `span`, when traces are on and the span
+/// is part of one.
+pub fn trace_id_of(span: &tracing::Span) -> Option<String> {
     use opentelemetry::trace::TraceContextExt;
     use tracing_opentelemetry::OpenTelemetrySpanExt;
-    let span = tracing::Span::current();
     if span.is_disabled() {
         return None;
     }
