@@ -111,23 +111,19 @@ impl History {
     /// counts from zero (what happened since the process started).
     pub fn points(&self, now: &Totals, minutes: usize) -> Vec<Point> {
         let s = self.samples.lock().unwrap();
-        let mut all: Vec<&Totals> = s.iter().collect();
-        all.push(now);
+        // Zero before the first sample: within the window only while the
+        // ring still holds the process's first sample (it holds a minute
+        // more than any window).
         let zero = Totals::default();
+        let all: Vec<&Totals> = std::iter::once(&zero)
+            .chain(s.iter())
+            .chain(std::iter::once(now))
+            .collect();
         let first = all.len().saturating_sub(minutes + 1);
-        let mut out = Vec::with_capacity(minutes);
-        if first == 0 {
-            out.push(Point::between(&zero, all[0]));
-        }
-        for w in all[first..].windows(2) {
-            out.push(Point::between(w[0], w[1]));
-        }
-        // A point for the moments before the first sample counts from zero
-        // only when it is the process's first interval.
-        if out.len() > minutes {
-            out.remove(0);
-        }
-        out
+        all[first..]
+            .windows(2)
+            .map(|w| Point::between(w[0], w[1]))
+            .collect()
     }
 }
 

@@ -259,16 +259,21 @@ impl Mirror {
         if let Some(db) = &s.sumdb {
             db.set_alerts(metrics.clone(), events.clone());
         }
-        // Every kind of integrity failure from every source this mirror
-        // knows of (its upstreams, its store, its checksum database) is a
-        // series from the start, so the first failure shows in increase().
-        let mut sources: Vec<&str> = s
+        // Series whose first increment matters exist from the start (see
+        // Metrics::zero): every kind of integrity failure from every source
+        // this mirror knows of (its upstreams, its store, its checksum
+        // database), each upstream's timeouts, the store's failing ops.
+        let upstreams: Vec<&str> = s
             .chain
             .entries
             .iter()
+            .filter(|(src, _)| !matches!(src, upstream::Source::Off))
             .map(|(src, _)| src.name())
-            .filter(|n| *n != "off")
             .collect();
+        for u in &upstreams {
+            Metrics::zero(&metrics.upstream_timeouts, &[("upstream", u)]);
+        }
+        let mut sources = upstreams;
         sources.push("store");
         if let Some(db) = &s.sumdb {
             sources.push(&db.cfg.name);
@@ -285,11 +290,6 @@ impl Mirror {
             "sync",
         ] {
             Metrics::zero(&metrics.store_errors, &[("op", op)]);
-        }
-        for (src, _) in &s.chain.entries {
-            if !matches!(src, upstream::Source::Off) {
-                Metrics::zero(&metrics.upstream_timeouts, &[("upstream", src.name())]);
-            }
         }
         for source in sources {
             for kind in FailureKind::ALL {
