@@ -22,6 +22,73 @@ use base64::Engine as _;
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use std::sync::Arc;
 
+/// `GET /index?since=<RFC 3339>&limit=<n>`: a page of the index feed (see
+/// [`crate::index`]): 400 for a `since` or `limit` that does not parse,
+/// 503 while the start-up pass over the records runs.
+fn index_feed(mirror: &Mirror, query: Option<&str>, head: bool) -> Response {
+    use crate::index;
+    let (mut since, mut limit) = ((0, 0), index::DEFAULT_LIMIT);
+    for (k, v) in url_query(query.unwrap_or("")) {
+        match k.as_str() {
+            "since" => match index::parse_stamp(&v) {
+                Ok(s) => since = s,
+                Err(e) => return text(StatusCode::BAD_REQUEST, &format!("bad request: {e}")),
+            },
+            "limit" => match v.parse::<usize>() {
+                Ok(n) if n > 0 => limit = n,
+                _ => {
+                    return text(
+                        StatusCode::BAD_REQUEST,
+                        &format!("bad request: limit={v:?}: not a positive number"),
+                    )
+                }
+            },
+            _ => {}
+        }
+    }
+    let Some(page) = mirror.index.page(since, limit) else {
+        let mut r = text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the index feed is being built from the stored records: try again shortly",
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return r;
+    };
+    let mut body = String::with_capacity(page.len() * 96);
+    for e in &page {
+        body.push_str(&serde_json::to_string(e).expect("an entry serializes"));
+        body.push('\n');
+    }
+    let len = body.len();
+    let mut r = Response::new(if head {
+        Body::empty()
+    } else {
+        Body::from(body)
+    });
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    // A newer page is a moment away: caches ask again each time.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+/// The `key=value` pairs of a URL query, percent-decoded (`+` is a space).
+fn url_query(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            let dec = |s: &str| percent_decode(&s.replace('+', " ")).unwrap_or_default();
+            (dec(k), dec(v))
+        })
+        .collect()
+}
+
 fn text(status: StatusCode, msg: &str) -> Response {
     let mut line: String = msg
         .lines()
@@ -145,8 +212,18 @@ pub async fn handle(
             )
         }
     };
+    // `/cached-only/...` (no module path is `cached-only`: its first
+    // element has no dot): the same protocol, answered from the store only.
+    let (path, cached_only) = match path.strip_prefix("/cached-only/") {
+        Some(rest) => (format!("/{rest}"), true),
+        None => (path, false),
+    };
     if let Some(rest) = path.strip_prefix("/sumdb/") {
         return sumdb_proxy(mirror, rest, method == Method::HEAD).await;
+    }
+    // No module path is `index` (its first element has no dot).
+    if path == "/index" && !cached_only {
+        return index_feed(mirror, uri.query(), method == Method::HEAD);
     }
     let req = match parse_path(&path) {
         Ok(r) => r,
@@ -156,6 +233,7 @@ pub async fn handle(
     let head = method == Method::HEAD;
     let range = parse_range(&headers);
     let result = match &req {
+        _ if cached_only => mirror.cached_only(&req).await,
         ProxyRequest::List { module } => mirror.list(module).await,
         ProxyRequest::Latest { module } => mirror.latest(module).await,
         ProxyRequest::Query { module, query } => mirror.query_info(module, query).await,

@@ -22,6 +22,7 @@ pub(crate) mod file_read;
 pub(crate) mod fleet;
 pub(crate) mod history;
 pub(crate) mod http;
+pub(crate) mod index;
 pub(crate) mod mirror;
 pub(crate) mod ops;
 pub(crate) mod protocol;

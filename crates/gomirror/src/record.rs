@@ -28,9 +28,25 @@ pub struct Meta {
     pub origin: String,
     /// When the object was admitted (Unix seconds).
     pub admitted_at: u64,
+    /// The nanoseconds within `admitted_at`'s second (0 in records written
+    /// before it was kept): orders admissions within a second (the index
+    /// feed's timestamps).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub admitted_nanos: u32,
     /// The checksum-database tree size that vouched for the `h1:`, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sumdb_tree_size: Option<u64>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl Meta {
+    /// When the object was admitted: Unix seconds and nanoseconds.
+    pub fn admitted(&self) -> (u64, u32) {
+        (self.admitted_at, self.admitted_nanos)
+    }
 }
 
 /// A file fully written and synced in the store's staging area, waiting to

@@ -1,6 +1,5 @@
 //! Small helpers with no home of their own.
 
-/// Current time in Unix seconds (0 if the clock is before 1970).
 /// Milliseconds since the Unix epoch (0 before it).
 pub fn now_millis() -> u64 {
     std::time::SystemTime::now()
@@ -9,11 +8,18 @@ pub fn now_millis() -> u64 {
         .unwrap_or(0)
 }
 
+/// Current time in Unix seconds (0 if the clock is before 1970).
 pub fn now_unix() -> u64 {
+    now_unix_nanos().0
+}
+
+/// Current time as Unix seconds and the nanoseconds within that second
+/// (0, 0 if the clock is before 1970).
+pub fn now_unix_nanos() -> (u64, u32) {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+        .map(|d| (d.as_secs(), d.subsec_nanos()))
+        .unwrap_or((0, 0))
 }
 
 /// An error and its chain of sources, `: `-separated (reqwest and hyper

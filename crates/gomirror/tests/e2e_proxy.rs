@@ -491,3 +491,75 @@ fn an_offline_mirror_answers_404_and_the_go_command_falls_through() {
     assert_eq!(got["Sum"], h1.as_str(), "{got}");
     assert_eq!(up.count("/example.com/plain/@v/v1.0.0.zip"), 1);
 }
+
+/// `GOPROXY=<mirror>/cached-only` answers from the store alone: versions
+/// stored are served (list and `@latest` from them), anything else is 404
+/// so the go command falls through; the upstream is never asked.
+#[test]
+fn cached_only_never_asks_the_upstream() {
+    let up_dir = tempfile::tempdir().unwrap();
+    let sums = corpus(up_dir.path());
+    let up = Upstream::start(up_dir.path());
+    let data = tempfile::tempdir().unwrap();
+    let srv = Server::start(&data.path().join("d"), &up.url(), &[]);
+    // The cache holds example.com/plain v1.0.0 only (v1.1.0 exists upstream).
+    let env = GoEnv::new(&srv.url);
+    download_json(&env, env.dir.path(), "example.com/plain@v1.0.0");
+    let asked = up.total();
+    let cached = GoEnv::new(&format!("{}/cached-only", srv.url));
+    let got = download_json(&cached, cached.dir.path(), "example.com/plain@v1.0.0");
+    let h1 = &sums
+        .iter()
+        .find(|(p, v, _)| *p == "example.com/plain" && *v == "v1.0.0")
+        .unwrap()
+        .2;
+    assert_eq!(got["Sum"], h1.as_str(), "{got}");
+    // @latest and the list: from what is stored (v1.1.0 is not).
+    let latest = download_json(&cached, cached.dir.path(), "example.com/plain@latest");
+    assert_eq!(latest["Version"], "v1.0.0", "{latest}");
+    let (s, body) = support::get_blocking(&format!(
+        "{}/cached-only/example.com/plain/@v/list",
+        srv.url
+    ));
+    assert_eq!(
+        (s, String::from_utf8_lossy(&body).as_ref()),
+        (200, "v1.0.0\n")
+    );
+    // Not stored: 404, with the reason; the go command reports it.
+    for p in [
+        "/cached-only/example.com/plain/@v/v1.1.0.info",
+        "/cached-only/example.com/plain/@v/v1.1.0.zip",
+        "/cached-only/example.com/incompat/@v/list",
+        "/cached-only/example.com/incompat/@latest",
+        "/cached-only/example.com/plain/@v/master.info",
+    ] {
+        let (s, body) = support::get_blocking(&format!("{}{p}", srv.url));
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(s, 404, "{p}: {body}");
+        assert!(body.contains("not in this mirror's cache"), "{p}: {body}");
+    }
+    let out = support::run(cached.go(cached.dir.path()).args([
+        "mod",
+        "download",
+        "-json",
+        "example.com/plain@v1.1.0",
+    ]));
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("not in this mirror's cache"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        up.total(),
+        asked,
+        "the upstream was asked through /cached-only/"
+    );
+    // Falling through to the next GOPROXY entry, as the go command does.
+    let through = GoEnv::new(&format!("{}/cached-only,{}", srv.url, up.url()));
+    let got = download_json(&through, through.dir.path(), "example.com/plain@v1.1.0");
+    assert!(got["Error"].is_null(), "{got}");
+    // The normal door still fetches.
+    let (s, _) = support::get_blocking(&format!("{}/example.com/plain/@v/v1.1.0.info", srv.url));
+    assert_eq!(s, 200);
+}

@@ -132,6 +132,9 @@ pub enum AdmitError {
     /// consistency, a tile under another key).
     #[error("{0}")]
     SumdbState(String),
+    /// A sync cursor that is not well formed.
+    #[error("sync cursor: {0}")]
+    SyncCursor(String),
 }
 
 fn of(declared: Option<u64>) -> String {
@@ -145,7 +148,7 @@ impl AdmitError {
     pub fn kind(&self) -> Option<FailureKind> {
         use AdmitError::*;
         Some(match self {
-            Staging { .. } => return None,
+            Staging { .. } | SyncCursor(_) => return None,
             DeclaredTooLong { .. }
             | OverLimit { .. }
             | OverDeclared { .. }

@@ -24,11 +24,13 @@ use std::io::Write;
 use std::time::Duration;
 
 mod content;
+mod cursor;
 mod digest;
 mod error;
 mod live;
 mod sumdb;
 
+pub use cursor::{sync_cursor, SyncCursor};
 pub use error::{AdmitError, FailureKind};
 pub use live::Live;
 
@@ -172,13 +174,15 @@ impl Admitted {
 
 /// A record for bytes the mirror composes itself (lists, database state).
 fn meta_of(bytes: &[u8], origin: &str) -> Meta {
+    let (admitted_at, admitted_nanos) = crate::util::now_unix_nanos();
     Meta {
         size: bytes.len() as u64,
         sha256: hex::encode(Sha256::digest(bytes)),
         h1: None,
         gomod_h1: None,
         origin: origin.to_owned(),
-        admitted_at: crate::util::now_unix(),
+        admitted_at,
+        admitted_nanos,
         sumdb_tree_size: None,
     }
 }
@@ -360,6 +364,7 @@ pub async fn receive(
 
 /// The metadata record of received bytes.
 fn meta(received: &Received, h1: Option<String>, origin: &str) -> Meta {
+    let (admitted_at, admitted_nanos) = crate::util::now_unix_nanos();
     Meta {
         size: received.size,
         // A body still being hashed gets its digest when admitted.
@@ -370,7 +375,8 @@ fn meta(received: &Received, h1: Option<String>, origin: &str) -> Meta {
         h1,
         gomod_h1: None,
         origin: origin.to_owned(),
-        admitted_at: crate::util::now_unix(),
+        admitted_at,
+        admitted_nanos,
         sumdb_tree_size: None,
     }
 }

@@ -10,6 +10,7 @@ mod modcmd;
 mod otel;
 mod prefetch;
 pub(crate) mod serve;
+mod sync;
 mod verify;
 mod watch;
 
@@ -49,6 +50,8 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Warm the cache from a go.mod, a go.sum or a list of module@version.
     Prefetch(prefetch::PrefetchArgs),
+    /// Follow another mirror's index feed and admit every version it lists.
+    Sync(sync::SyncArgs),
     /// Check the CDN: fetch cached objects through it (per edge) and compare
     /// them with the store's records; purge and re-check what is wrong.
     Watch(watch::WatchArgs),
@@ -79,6 +82,7 @@ pub fn main() -> ExitCode {
         Command::Doctor(args) => doctor::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Prefetch(args) => prefetch::run(args),
+        Command::Sync(args) => sync::run(args),
         Command::Watch(args) => watch::run(args),
         Command::CheckConfig { flags } => check_config::run(&flags),
         Command::GenerateAssets { out, data_dir } => assets::run(&out, data_dir.as_deref()),

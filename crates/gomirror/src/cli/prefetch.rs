@@ -52,7 +52,7 @@ pub enum Format {
 
 /// One module version to warm.
 #[derive(Debug, Clone, Default)]
-struct Want {
+pub(super) struct Want {
     module: String,
     version: String,
     /// Fetch the zip too (not only .info and .mod).
@@ -67,28 +67,28 @@ struct Want {
 /// What happened to one file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-enum Status {
+pub(super) enum Status {
     Fetched,
     Cached,
     Failed,
 }
 
 #[derive(Debug, Clone, Serialize)]
-struct FileResult {
+pub(super) struct FileResult {
     file: &'static str,
-    status: Status,
+    pub(super) status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
-struct ModResult {
-    module: String,
-    version: String,
-    status: Status,
+pub(super) struct ModResult {
+    pub(super) module: String,
+    pub(super) version: String,
+    pub(super) status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-    files: Vec<FileResult>,
+    pub(super) error: Option<String>,
+    pub(super) files: Vec<FileResult>,
 }
 
 /// Runs `gomirror prefetch`.
@@ -228,7 +228,7 @@ fn prefetch(args: PrefetchArgs) -> Result<ExitCode> {
     })
 }
 
-fn progress_bar(json: bool, len: u64) -> ProgressBar {
+pub(super) fn progress_bar(json: bool, len: u64) -> ProgressBar {
     use std::io::IsTerminal;
     let bar = if json || !std::io::stderr().is_terminal() {
         ProgressBar::hidden()
@@ -249,7 +249,7 @@ fn progress_bar(json: bool, len: u64) -> ProgressBar {
 /// Warms one module version: .info, .mod, then (if wanted) .zip, stopping
 /// at the first failure. A file already in the store is `cached` (not read
 /// again); otherwise it is fetched through admission.
-async fn fetch_one(mirror: &Arc<Mirror>, w: Want) -> ModResult {
+pub(super) async fn fetch_one(mirror: &Arc<Mirror>, w: Want) -> ModResult {
     let mut r = ModResult {
         module: w.module.clone(),
         version: w.version.clone(),
@@ -375,7 +375,7 @@ fn check_version(module: &str, version: &str) -> Option<String> {
     None
 }
 
-fn want(module: &str, version: &str, zip: bool) -> Want {
+pub(super) fn want(module: &str, version: &str, zip: bool) -> Want {
     Want {
         module: module.to_owned(),
         version: version.to_owned(),

@@ -189,6 +189,9 @@ fn build_parts(cfg: &Config, beside: bool) -> Result<Arc<Mirror>> {
         f.on_change(Arc::new(move |key: &str| {
             if let Some(m) = m.upgrade() {
                 m.forget_cached(key);
+                // A version another replica admitted joins the index feed.
+                let key = key.to_owned();
+                tokio::spawn(async move { m.note_committed_elsewhere(&key).await });
             }
         }));
         f.start();

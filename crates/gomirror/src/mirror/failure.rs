@@ -37,6 +37,9 @@ pub enum NotFound {
     /// The checksum database has no such version.
     #[error("{0}")]
     Sumdb(SumdbError),
+    /// Asked through `/cached-only/`, and not stored.
+    #[error("{0}: not in this mirror's cache (/cached-only/ never asks an upstream)")]
+    NotCached(String),
 }
 
 /// What makes a request an upstream failure.

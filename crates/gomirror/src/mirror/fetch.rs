@@ -403,10 +403,11 @@ impl Mirror {
     /// Commits what admission let in.
     pub(super) async fn commit(&self, obj: admit::Admitted) -> Result<(), TryError> {
         let key = obj.key().to_owned();
-        let size = obj.meta().size;
+        let meta = obj.meta().clone();
         let old = self.stored_size(&key).await;
         self.store.put(obj).await.map_err(TryError::from)?;
-        self.usage.change(&key, old, Some(size));
+        self.usage.change(&key, old, Some(meta.size));
+        self.index.note(&key, &meta);
         Ok(())
     }
 
@@ -421,13 +422,14 @@ impl Mirror {
         source: &str,
     ) -> Result<bool, TryError> {
         let key = obj.key().to_owned();
-        let ours = obj.meta().sha256.clone();
-        let size = obj.meta().size;
+        let meta = obj.meta().clone();
+        let ours = meta.sha256.clone();
         match self.store.put_first(obj).await.map_err(TryError::from)? {
             crate::store::Commit::Written => {
                 // Written only where no object was: nothing it replaces
                 // (the store has just looked; no second read for usage).
-                self.usage.change(&key, None, Some(size));
+                self.usage.change(&key, None, Some(meta.size));
+                self.index.note(&key, &meta);
                 // Admission's hash of these bytes is their first
                 // verification (see Verifier::admitted).
                 if let Some(fp) = self.store.fingerprint(&key) {

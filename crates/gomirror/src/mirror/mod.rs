@@ -167,6 +167,8 @@ pub struct Mirror {
     pub upstream_health: Mutex<HashMap<String, UpstreamHealth>>,
     /// Objects and bytes in the store, kept up to date.
     pub usage: Usage,
+    /// The versions admitted, by first admission (the `/index` feed).
+    pub index: crate::index::Index,
     /// The last write probe of the store (readiness); held while a probe
     /// runs, so concurrent callers share it.
     probe: tokio::sync::Mutex<Option<Probe>>,
@@ -228,6 +230,7 @@ impl From<StoreError> for TryError {
         TryError::Store(StoreFailure::Store(e))
     }
 }
+mod cached_only;
 mod counters;
 mod failure;
 mod fetch;
@@ -319,6 +322,7 @@ impl Mirror {
             started: std::time::Instant::now(),
             upstream_health: Mutex::default(),
             usage: Usage::default(),
+            index: Default::default(),
             probe: tokio::sync::Mutex::new(None),
             fleet: s.fleet,
             shared: tokio::sync::Mutex::new(None),
@@ -751,9 +755,36 @@ impl Mirror {
 
     /// Counts the objects and bytes in the store once (start-up, in the
     /// background); from then on [`Mirror::usage`] is kept up to date.
+    /// The start-up pass over the stored records: counts them (the
+    /// status page's usage) and builds the index feed. A pass that fails
+    /// is tried again every 30 s until one succeeds (the feed answers 503
+    /// meanwhile).
     pub async fn count_usage(&self) {
-        if let Err(e) = self.usage.count(self.store.as_ref()).await {
-            tracing::warn!("counting the stored objects failed: {e}");
+        let index = &self.index;
+        loop {
+            match self
+                .usage
+                .count(self.store.as_ref(), &|k, m| index.note(k, m))
+                .await
+            {
+                Ok(()) => {
+                    index.set_loaded();
+                    tracing::info!(versions = index.len(), "index feed ready");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!("reading the stored records failed (tried again in 30 s): {e}")
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        }
+    }
+
+    /// Notes, for the index feed, an object another replica committed
+    /// (announced by the fleet's change feed).
+    pub async fn note_committed_elsewhere(&self, key: &str) {
+        if let Ok(Some(m)) = self.store.meta(key).await {
+            self.index.note(key, &m);
         }
     }
 

@@ -70,13 +70,19 @@ impl Usage {
         i.bytes += new.unwrap_or(0) as i64 - old.unwrap_or(0) as i64;
     }
 
-    /// Counts what the store holds in one pass ([`Store::visit_sizes`]:
+    /// Counts what the store holds in one pass ([`Store::visit_records`]:
     /// each record read once, no list of every key kept; only the first
     /// call counts). Each key is taken at its state before this
     /// process first changed it (the changes themselves are counted
     /// already), so writes before or during the count are neither lost nor
     /// counted twice.
-    pub async fn count(&self, store: &dyn Store) -> crate::store::Result<()> {
+    /// `also` sees every record the pass reads (the index feed is built
+    /// in the same pass).
+    pub async fn count(
+        &self,
+        store: &dyn Store,
+        also: &(dyn Fn(&str, &crate::record::Meta) + Sync),
+    ) -> crate::store::Result<()> {
         {
             let mut i = self.inner.lock().unwrap();
             if i.started {
@@ -87,7 +93,9 @@ impl Usage {
         let (mut objects, mut bytes) = (0i64, 0i64);
         // Keys changed before the count that the store holds.
         let mut seen = std::collections::HashSet::new();
-        let mut visit = |k: &str, size: u64| {
+        let mut visit = |k: &str, m: &crate::record::Meta| {
+            also(k, m);
+            let size = m.size;
             if !counts(k) {
                 return;
             }
@@ -105,7 +113,7 @@ impl Usage {
                 bytes += s as i64;
             }
         };
-        if let Err(e) = store.visit_sizes("", &mut visit).await {
+        if let Err(e) = store.visit_records("", &mut visit).await {
             self.inner.lock().unwrap().started = false;
             return Err(e);
         }
@@ -149,7 +157,7 @@ mod tests {
         store.delete("example.com/m/@v/v1.0.0.mod").await.unwrap();
         u.change("example.com/n/@v/v1.0.0.info", None, Some(5));
         put(&store, "example.com/n/@v/v1.0.0.info", 5).await;
-        u.count(&store).await.unwrap();
+        u.count(&store, &|_, _| {}).await.unwrap();
         assert_eq!(u.get(), Some((2, 105)));
         u.change("example.com/m/@v/v1.0.0.zip", Some(100), Some(40));
         u.change("example.com/m/@v/list", None, Some(1));

@@ -861,23 +861,23 @@ impl Store for FsStore {
         Staged::create_in(&self.tmp_dir()).map_err(io_err("stage", "tmp"))
     }
 
-    async fn visit_sizes(
+    async fn visit_records(
         &self,
         prefix: &str,
-        visit: &mut (dyn for<'k> FnMut(&'k str, u64) + Send),
+        visit: &mut (dyn for<'k> FnMut(&'k str, &'k Meta) + Send),
     ) -> Result<()> {
         // The walk runs in a thread of its own at the lowest CPU priority
         // (a count of the whole store must not slow requests down), and
         // hands over each directory's objects as it goes (a few
         // directories in flight).
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<(String, u64)>>(4);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<(String, Meta)>>(4);
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
         let s = self.clone();
         let prefix = prefix.to_owned();
         let walk = move || {
             crate::util::lower_thread_priority(19);
             s.walk(&prefix, |rel, scan| {
-                let batch: Vec<(String, u64)> = scan
+                let batch: Vec<(String, Meta)> = scan
                     .records
                     .iter()
                     .filter_map(|(stem, rec)| {
@@ -887,7 +887,7 @@ impl Store for FsStore {
                             return None;
                         }
                         let key = record_key(rel, stem, Some(rec))?;
-                        key.starts_with(&prefix).then_some((key, rec.meta.size))
+                        key.starts_with(&prefix).then(|| (key, rec.meta.clone()))
                     })
                     .collect();
                 if !batch.is_empty() {
@@ -903,8 +903,8 @@ impl Store for FsStore {
             .map_err(io_err("list", "objects"))?;
         // Ends when the walk is over (its sender dropped).
         while let Some(batch) = rx.recv().await {
-            for (k, n) in &batch {
-                visit(k, *n);
+            for (k, m) in &batch {
+                visit(k, m);
             }
         }
         done_rx.await.unwrap_or_else(|_| {
@@ -1447,7 +1447,7 @@ mod tests {
         for prefix in ["", "example.com/", "example.com/a/", "nothing/"] {
             let mut visited = vec![];
             store
-                .visit_sizes(prefix, &mut |k, n| visited.push((k.to_owned(), n)))
+                .visit_records(prefix, &mut |k, m| visited.push((k.to_owned(), m.size)))
                 .await
                 .unwrap();
             visited.sort();

@@ -159,20 +159,20 @@ pub trait Store: Send + Sync + 'static {
     /// Keys of committed objects whose key starts with `prefix`, sorted.
     async fn list(&self, prefix: &str) -> Result<Vec<String>>;
 
-    /// Calls `visit` with the key and recorded size of every committed
-    /// object whose key starts with `prefix`, each once, in no set order:
-    /// for counting them in one pass without holding every key (the file
+    /// Calls `visit` with the key and record of every committed object
+    /// whose key starts with `prefix`, each once, in no set order: for
+    /// going through them in one pass without holding every key (the file
     /// store reads each record once, and keeps one directory's records at
     /// a time). A record that cannot be read is skipped. The default lists
     /// the keys, then reads each record.
-    async fn visit_sizes(
+    async fn visit_records(
         &self,
         prefix: &str,
-        visit: &mut (dyn for<'k> FnMut(&'k str, u64) + Send),
+        visit: &mut (dyn for<'k> FnMut(&'k str, &'k Meta) + Send),
     ) -> Result<()> {
         for k in self.list(prefix).await? {
             if let Ok(Some(m)) = self.meta(&k).await {
-                visit(&k, m.size);
+                visit(&k, &m);
             }
         }
         Ok(())

@@ -121,6 +121,7 @@ impl Verified {
             gomod_h1: None,
             origin: "gomirror".to_owned(),
             admitted_at: crate::util::now_unix(),
+            admitted_nanos: 0,
             sumdb_tree_size: None,
         };
         Verified {
@@ -217,6 +218,9 @@ impl Verified {
 }
 
 /// What a load found.
+// Lived for one call, and `Ok` is by far the common case: boxing it would
+// cost an allocation per hit to save bytes on a stack for a moment.
+#[allow(clippy::large_enum_variant)]
 pub enum Loaded {
     /// No such object.
     Absent,

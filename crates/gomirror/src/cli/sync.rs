@@ -1,0 +1,400 @@
+//! `gomirror sync`: follow another mirror's index feed (gomirror's own
+//! `/index`, or any index.golang.org-compatible one) and admit every listed
+//! version — `.info`, `.mod`, `.zip` — through the normal door: the other
+//! mirror is this run's only upstream, and every object passes admission
+//! and the checksum database configured here, as a client's request would.
+//!
+//! Where the feed was followed to is kept in the store (a cursor under
+//! `sync/`, admitted like everything else) after every page, so a sync
+//! that is stopped continues where it stopped; versions that could not be
+//! admitted are kept in the cursor and tried again by the next sync.
+
+use crate::admit::{sync_cursor, SyncCursor};
+use crate::cli::config::{Config, ServeFlags, StoreFlags};
+use crate::cli::prefetch::{fetch_one, progress_bar, want, ModResult, Status};
+use crate::index::{next_stamp, parse_stamp, Entry};
+use crate::mirror::Mirror;
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Args;
+use futures_util::StreamExt;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Arguments of `gomirror sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The mirror to copy from (a GOPROXY URL): every object is fetched
+    /// from it and admitted here.
+    #[arg(long, value_name = "URL")]
+    pub from: String,
+    /// The index feed to follow [default: <--from>/index].
+    #[arg(long, value_name = "URL")]
+    pub index: Option<String>,
+    /// Start at this time (RFC 3339) instead of the kept cursor.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only module paths matching these globs (comma-separated, as GOPRIVATE).
+    #[arg(long, value_name = "GLOBS")]
+    pub include: Option<String>,
+    /// Never module paths matching these globs (comma-separated).
+    #[arg(long, value_name = "GLOBS")]
+    pub exclude: Option<String>,
+    /// Module versions fetched at the same time.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+    /// Versions asked of the feed per page (the cursor is kept after each).
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u16).range(1..=2000))]
+    pub batch: u16,
+    /// Print one JSON object instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub store: StoreFlags,
+}
+
+/// Runs `gomirror sync`.
+pub fn run(args: SyncArgs) -> ExitCode {
+    let json = args.json;
+    match sync(args) {
+        Ok(code) => code,
+        Err(e) => {
+            if json {
+                println!("{}", json!({ "error": format!("{e:#}") }));
+            } else {
+                eprintln!("gomirror sync: {e:#}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The store key of the cursor for a feed.
+fn cursor_key(index: &str) -> String {
+    let h = hex::encode(Sha256::digest(index.as_bytes()));
+    format!("sync/{}/cursor", &h[..16])
+}
+
+/// What one sync did.
+#[derive(Default)]
+struct Tally {
+    listed: usize,
+    skipped: usize,
+    results: Vec<ModResult>,
+    bytes: u64,
+}
+
+fn sync(args: SyncArgs) -> Result<ExitCode> {
+    let from = args.from.trim_end_matches('/').to_owned();
+    if !(from.starts_with("http://") || from.starts_with("https://")) {
+        bail!("--from {from:?}: an http(s) URL of a mirror is needed");
+    }
+    let index = args
+        .index
+        .clone()
+        .unwrap_or_else(|| format!("{from}/index"));
+    let cfg = Config::resolve(&ServeFlags {
+        store: args.store.clone(),
+        goproxy: Some(from.clone()),
+        ..Default::default()
+    })
+    .context("configuration")?;
+    if std::env::var_os("GOMIRROR_LOG").is_some() {
+        crate::cli::serve::init_logging(cfg.log_format);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let mirror = {
+        let _guard = rt.enter();
+        crate::cli::serve::build_mirror_beside_server(&cfg)?
+    };
+    let started = Instant::now();
+    let tally = rt.block_on(follow(&mirror, &args, &index))?;
+    let elapsed = started.elapsed();
+    report(&args, &index, &tally, elapsed);
+    let failed = tally
+        .results
+        .iter()
+        .filter(|r| r.status == Status::Failed)
+        .count();
+    Ok(if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Follows the feed page by page until a page is empty.
+async fn follow(mirror: &Arc<Mirror>, args: &SyncArgs, index: &str) -> Result<Tally> {
+    let key = cursor_key(index);
+    let mut cursor = read_cursor(mirror, &key).await?.unwrap_or(SyncCursor {
+        index: index.to_owned(),
+        ..Default::default()
+    });
+    if let Some(s) = &args.since {
+        parse_stamp(s).map_err(|e| anyhow!("--since: {e}"))?;
+        cursor.since = s.clone();
+    }
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let bar = progress_bar(args.json, 0);
+    let mut tally = Tally::default();
+    let selected = |path: &str| {
+        args.include
+            .as_deref()
+            .is_none_or(|g| gomod::glob::match_prefix_patterns(g, path))
+            && !args
+                .exclude
+                .as_deref()
+                .is_some_and(|g| gomod::glob::match_prefix_patterns(g, path))
+    };
+    // Versions a previous sync could not admit come first; the cursor
+    // keeps every version that still fails.
+    let retry: Vec<(String, String)> = std::mem::take(&mut cursor.retry)
+        .iter()
+        .filter_map(|mv| {
+            mv.rsplit_once('@')
+                .map(|(p, v)| (p.to_owned(), v.to_owned()))
+        })
+        .collect();
+    let mut failing = vec![];
+    if !retry.is_empty() {
+        batch(mirror, args, &bar, retry, &mut tally, &mut failing).await;
+        cursor.retry.clone_from(&failing);
+        save_cursor(mirror, &key, &cursor).await?;
+    }
+    loop {
+        let page = fetch_page(&http, index, &cursor.since, args.batch).await?;
+        let Some(last) = page.last() else { break };
+        let next = parse_stamp(&last.timestamp)
+            .map(next_stamp)
+            .map_err(|e| anyhow!("{index}: {e}"))?;
+        tally.listed += page.len();
+        let mut todo = vec![];
+        for e in page {
+            if selected(&e.path) {
+                todo.push((e.path, e.version));
+            } else {
+                tally.skipped += 1;
+            }
+        }
+        batch(mirror, args, &bar, todo, &mut tally, &mut failing).await;
+        cursor.since = crate::index::format_stamp(next);
+        cursor.retry.clone_from(&failing);
+        save_cursor(mirror, &key, &cursor).await?;
+    }
+    bar.finish_and_clear();
+    tally
+        .results
+        .sort_by(|a, b| (&a.module, &a.version).cmp(&(&b.module, &b.version)));
+    Ok(tally)
+}
+
+/// Admits `todo` (module, version) with bounded concurrency; what fails
+/// is added to `failing` (as `path@version`).
+async fn batch(
+    mirror: &Arc<Mirror>,
+    args: &SyncArgs,
+    bar: &indicatif::ProgressBar,
+    todo: Vec<(String, String)>,
+    tally: &mut Tally,
+    failing: &mut Vec<String>,
+) {
+    bar.inc_length(todo.len() as u64);
+    let results: Vec<ModResult> = futures_util::stream::iter(todo)
+        .map(|(p, v)| {
+            let (mirror, bar) = (mirror.clone(), bar.clone());
+            async move {
+                let r = fetch_one(&mirror, want(&p, &v, true)).await;
+                bar.set_message(format!("{}@{}", r.module, r.version));
+                if r.status == Status::Failed {
+                    bar.println(format!(
+                        "refused or failed: {}@{}: {}",
+                        r.module,
+                        r.version,
+                        r.error.as_deref().unwrap_or_default()
+                    ));
+                }
+                bar.inc(1);
+                r
+            }
+        })
+        .buffer_unordered(usize::from(args.concurrency))
+        .collect()
+        .await;
+    for r in &results {
+        match r.status {
+            Status::Fetched => tally.bytes += fetched_bytes(mirror, r).await,
+            Status::Failed => failing.push(format!("{}@{}", r.module, r.version)),
+            Status::Cached => {}
+        }
+    }
+    tally.results.extend(results);
+}
+
+/// The bytes stored for the files of `r` this sync fetched.
+async fn fetched_bytes(mirror: &Mirror, r: &ModResult) -> u64 {
+    let mut n = 0;
+    for (f, ext) in r.files.iter().zip([
+        crate::protocol::FileKind::Info,
+        crate::protocol::FileKind::Mod,
+        crate::protocol::FileKind::Zip,
+    ]) {
+        if f.status != Status::Fetched {
+            continue;
+        }
+        if let Ok(k) = crate::protocol::versioned_key(&r.module, &r.version, ext) {
+            if let Ok(Some(m)) = mirror.store().meta(&k).await {
+                n += m.size;
+            }
+        }
+    }
+    n
+}
+
+/// One page of the feed from `since` (tried up to 4 times: a feed still
+/// being built answers 503, a network hiccup is retried).
+async fn fetch_page(
+    http: &reqwest::Client,
+    index: &str,
+    since: &str,
+    limit: u16,
+) -> Result<Vec<Entry>> {
+    let mut url = reqwest::Url::parse(index).with_context(|| format!("--index {index:?}"))?;
+    {
+        let mut q = url.query_pairs_mut();
+        if !since.is_empty() {
+            q.append_pair("since", since);
+        }
+        q.append_pair("limit", &limit.to_string());
+    }
+    let mut last = String::new();
+    for attempt in 0..4u32 {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
+        }
+        let resp = match http.get(url.clone()).send().await {
+            Ok(r) => r,
+            Err(e) => {
+                last = crate::util::error_chain(&e);
+                continue;
+            }
+        };
+        let status = resp.status();
+        if status.is_server_error() {
+            last = format!("{status}");
+            continue;
+        }
+        if !status.is_success() {
+            bail!("GET {url}: {status}");
+        }
+        let body = resp.text().await.with_context(|| format!("GET {url}"))?;
+        return body
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                serde_json::from_str::<Entry>(l)
+                    .map_err(|e| anyhow!("GET {url}: not an index line ({e}): {l:.200}"))
+            })
+            .collect();
+    }
+    bail!("GET {url}: {last} (4 attempts)")
+}
+
+/// The kept cursor, verified against its record.
+async fn read_cursor(mirror: &Mirror, key: &str) -> Result<Option<SyncCursor>> {
+    use crate::verify::Loaded;
+    match crate::verify::read_whole(mirror.store().as_ref(), key).await {
+        Ok(Loaded::Ok(v)) => {
+            let bytes = v.into_bytes().unwrap_or_default();
+            Ok(Some(
+                serde_json::from_slice(&bytes).context("the kept sync cursor")?,
+            ))
+        }
+        Ok(Loaded::Absent) => Ok(None),
+        Ok(Loaded::Rotten(kind, msg)) => {
+            bail!(
+                "the kept sync cursor {key} does not match its record ({}: {msg}); start with --since",
+                kind.as_str()
+            )
+        }
+        Err(e) => Err(anyhow!("reading the sync cursor {key}: {e}")),
+    }
+}
+
+async fn save_cursor(mirror: &Mirror, key: &str, cursor: &SyncCursor) -> Result<()> {
+    let admitted = sync_cursor(key, cursor)?;
+    mirror
+        .store()
+        .put(admitted)
+        .await
+        .with_context(|| format!("keeping the sync cursor {key}"))
+}
+
+fn report(args: &SyncArgs, index: &str, t: &Tally, elapsed: Duration) {
+    let count = |s: Status| t.results.iter().filter(|r| r.status == s).count();
+    let files = |s: Status| {
+        t.results
+            .iter()
+            .flat_map(|r| &r.files)
+            .filter(|f| f.status == s)
+            .count()
+    };
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    let fetched = count(Status::Fetched);
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "index": index,
+                "listed": t.listed,
+                "skipped": t.skipped,
+                "fetched": fetched,
+                "cached": count(Status::Cached),
+                "failed": count(Status::Failed),
+                "files": {
+                    "fetched": files(Status::Fetched),
+                    "cached": files(Status::Cached),
+                    "failed": files(Status::Failed),
+                },
+                "bytes": t.bytes,
+                "seconds": secs,
+                "modules": t.results,
+            })
+        );
+        return;
+    }
+    println!("synced from {index} in {secs:.2} s");
+    println!("{:<10} {:>8} {:>8}", "", "versions", "files");
+    println!("{:<10} {:>8}", "listed", t.listed);
+    println!("{:<10} {:>8}", "skipped", t.skipped);
+    for (label, s) in [
+        ("fetched", Status::Fetched),
+        ("cached", Status::Cached),
+        ("failed", Status::Failed),
+    ] {
+        println!("{label:<10} {:>8} {:>8}", count(s.clone()), files(s));
+    }
+    println!(
+        "throughput {:.1} versions/s, {:.1} MB/s",
+        fetched as f64 / secs,
+        t.bytes as f64 / 1e6 / secs
+    );
+    if count(Status::Failed) > 0 {
+        println!("failed (tried again by the next sync):");
+        for r in t.results.iter().filter(|r| r.status == Status::Failed) {
+            println!(
+                "  {}@{}: {}",
+                r.module,
+                r.version,
+                r.error.as_deref().unwrap_or_default()
+            );
+        }
+    }
+}
