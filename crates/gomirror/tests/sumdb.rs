@@ -180,12 +180,19 @@ fn go_command_verifies_through_the_mirror_and_tampered_zips_are_refused() {
     // The database name does not resolve: every lookup went through the
     // mirror's /sumdb/ proxy, which answered each with the answer it had
     // proved itself to admit the version (step 1, a moment ago).
-    let asked = srv
-        .log()
-        .lines()
-        .filter(|l| l.contains(&format!("path=/sumdb/{NAME}/lookup/")))
-        .count();
-    assert_eq!(asked, corpus.len(), "{}", srv.log());
+    // (A request's line is logged once its answer went out: the go
+    // command may have exited a moment before; waited for, ≤ 5 s.)
+    let asked = || {
+        srv.log()
+            .lines()
+            .filter(|l| l.contains(&format!("path=/sumdb/{NAME}/lookup/")))
+            .count()
+    };
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while asked() < corpus.len() && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(asked(), corpus.len(), "{}", srv.log());
     assert_eq!(db.requests("/lookup/"), lookups);
     let r = support::get_blocking(&format!("{}/sumdb/{NAME}/supported", srv.url));
     assert_eq!(r.0, 200);
