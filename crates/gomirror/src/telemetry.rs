@@ -59,6 +59,11 @@ pub struct Metrics {
     pub scrub_objects_total: Gauge<i64, AtomicI64>,
     pub scrub_objects_done: Gauge<i64, AtomicI64>,
     pub scrub_bytes: Counter,
+    /// Zips evicted by the cache budget, and their bytes.
+    pub evictions: Counter,
+    pub evicted_bytes: Counter,
+    /// The cache budget in bytes (0: unbounded).
+    pub cache_budget: Gauge,
     pub scrub_rotten: Counter,
     pub scrub_last_pass: Gauge<i64, AtomicI64>,
     pub events_dropped: Family<Labels, Counter>,
@@ -143,6 +148,9 @@ impl Metrics {
             scrub_objects_total: Gauge::default(),
             scrub_objects_done: Gauge::default(),
             scrub_bytes: Counter::default(),
+            evictions: Counter::default(),
+            evicted_bytes: Counter::default(),
+            cache_budget: Gauge::default(),
             scrub_rotten: Counter::default(),
             scrub_last_pass: Gauge::default(),
             events_dropped: Family::default(),
@@ -287,6 +295,21 @@ impl Metrics {
             "scrub_bytes",
             "Bytes re-verified by the scrubber",
             m.scrub_bytes.clone(),
+        );
+        r.register(
+            "evictions",
+            "Zips evicted because the store was over its budget (GOMIRROR_CACHE_SIZE)",
+            m.evictions.clone(),
+        );
+        r.register(
+            "evicted_bytes",
+            "Bytes of the zips evicted by the cache budget",
+            m.evicted_bytes.clone(),
+        );
+        r.register(
+            "cache_budget_bytes",
+            "Bytes the store may hold (GOMIRROR_CACHE_SIZE; 0: unbounded)",
+            m.cache_budget.clone(),
         );
         r.register(
             "scrub_rotten",

@@ -132,6 +132,18 @@ pub enum AdmitError {
     /// consistency, a tile under another key).
     #[error("{0}")]
     SumdbState(String),
+    /// This zip was served before with another `h1:` (and evicted since):
+    /// once served, never different.
+    #[error("{what}: {h1} now, but {before} was served before (from {origin}): once served, never different")]
+    ServedBefore {
+        what: String,
+        h1: String,
+        before: String,
+        origin: String,
+    },
+    /// A kept record of an evicted zip that is not one.
+    #[error("{0}")]
+    ServedRecord(String),
     /// A sync cursor that is not well formed.
     #[error("sync cursor: {0}")]
     SyncCursor(String),
@@ -148,7 +160,8 @@ impl AdmitError {
     pub fn kind(&self) -> Option<FailureKind> {
         use AdmitError::*;
         Some(match self {
-            Staging { .. } | SyncCursor(_) => return None,
+            Staging { .. } | SyncCursor(_) | ServedRecord(_) => return None,
+            ServedBefore { .. } => FailureKind::H1,
             DeclaredTooLong { .. }
             | OverLimit { .. }
             | OverDeclared { .. }

@@ -28,11 +28,13 @@ mod cursor;
 mod digest;
 mod error;
 mod live;
+mod served;
 mod sumdb;
 
 pub use cursor::{sync_cursor, SyncCursor};
 pub use error::{AdmitError, FailureKind};
 pub use live::Live;
+pub use served::{check_served_before, served_key, served_record};
 
 pub use content::{
     check_info, check_versioned, query_info, Admissible, Checked, QueryInfo, Volatile,

@@ -188,6 +188,16 @@ pub struct ServeFlags {
     /// [env: GOMIRROR_GIT_CACHE_SIZE] [default: 21474836480]
     #[arg(long, value_name = "BYTES")]
     pub git_cache_size: Option<u64>,
+    /// Bytes the store may hold: past it, the zips served least recently
+    /// are evicted (their records kept: a version fetched again must be
+    /// what was served); 0 is unbounded; a data directory only
+    /// [env: GOMIRROR_CACHE_SIZE] [default: 0]
+    #[arg(long, value_name = "BYTES")]
+    pub cache_size: Option<u64>,
+    /// Module path globs (GOPRIVATE syntax) whose zips are never evicted
+    /// [env: GOMIRROR_PIN]
+    #[arg(long, value_name = "PATTERNS")]
+    pub pin: Option<String>,
     /// Longest run of one git command in direct mode
     /// [env: GOMIRROR_GIT_TIMEOUT] [default: 5m]
     #[arg(long, value_name = "DURATION")]
@@ -300,6 +310,8 @@ struct FileConfig {
     scrub_rate: Option<u64>,
     git_max_repo_size: Option<u64>,
     git_cache_size: Option<u64>,
+    cache_size: Option<u64>,
+    pin: Option<String>,
     git_timeout: Option<String>,
     git_max_processes: Option<usize>,
     direct_allow: Option<String>,
@@ -380,6 +392,9 @@ pub struct Config {
     pub scrub_rate: u64,
     pub git_max_repo_size: u64,
     pub git_cache_size: u64,
+    /// The cache budget in bytes (`None`: unbounded) and its pins.
+    pub cache_size: Option<u64>,
+    pub pins: String,
     pub git_timeout: Duration,
     pub git_max_processes: usize,
     /// Where direct mode may connect (`GOMIRROR_DIRECT_*`) and where
@@ -810,6 +825,12 @@ impl Config {
             &file.git_cache_size,
         )?
         .unwrap_or(20 << 30);
+        let cache_size =
+            number(&flags.cache_size, "GOMIRROR_CACHE_SIZE", &file.cache_size)?.filter(|&n| n > 0);
+        if cache_size.is_some() && matches!(store, StoreUrl::Remote(_)) {
+            bail!("invalid GOMIRROR_CACHE_SIZE (--cache-size): a budget is for a data directory; object storage shared by a fleet is not bounded by it (its replicas' local tiers are: GOMIRROR_LOCAL_CACHE_SIZE)");
+        }
+        let pins = s(&flags.pin, "GOMIRROR_PIN", &file.pin).unwrap_or_default();
         let git_timeout = dur(
             &flags.git_timeout,
             "GOMIRROR_GIT_TIMEOUT",
@@ -969,6 +990,8 @@ impl Config {
             goinsecure,
             git_max_repo_size,
             git_cache_size,
+            cache_size,
+            pins,
             git_timeout,
             git_max_processes,
             egress,

@@ -163,6 +163,8 @@ fn build_parts(cfg: &Config, beside: bool) -> Result<Arc<Mirror>> {
             },
             chain,
             gonoproxy: cfg.gonoproxy.clone(),
+            cache_size: cfg.cache_size,
+            pins: cfg.pins.clone(),
             list_ttl: cfg.list_ttl,
             negative_ttl: cfg.negative_ttl,
             memory_cache_bytes: cfg.memory_cache_bytes,

@@ -50,6 +50,9 @@ impl Mirror {
         let key = versioned_key(module, version, ext)?;
         if let Some(o) = self.load(&key).await? {
             self.counters.inc("cache", "hit");
+            if ext == FileKind::Zip {
+                self.budget.served(&key);
+            }
             return Ok(Answer::Whole(o));
         }
         // Not a miss when answered from the negative cache.
@@ -401,13 +404,13 @@ impl Mirror {
     }
 
     /// Commits what admission let in.
-    pub(super) async fn commit(&self, obj: admit::Admitted) -> Result<(), TryError> {
+    pub(super) async fn commit(self: &Arc<Self>, obj: admit::Admitted) -> Result<(), TryError> {
         let key = obj.key().to_owned();
         let meta = obj.meta().clone();
         let old = self.stored_size(&key).await;
         self.store.put(obj).await.map_err(TryError::from)?;
         self.usage.change(&key, old, Some(meta.size));
-        self.index.note(&key, &meta);
+        self.committed(&key, &meta);
         Ok(())
     }
 
@@ -417,7 +420,7 @@ impl Mirror {
     /// writer that claimed the key first to finish its commit).
     #[tracing::instrument(name = "store commit", skip_all, fields(object = obj.key(), size = obj.meta().size))]
     pub(super) async fn commit_first(
-        &self,
+        self: &Arc<Self>,
         obj: admit::Admitted,
         source: &str,
     ) -> Result<bool, TryError> {
@@ -429,7 +432,7 @@ impl Mirror {
                 // Written only where no object was: nothing it replaces
                 // (the store has just looked; no second read for usage).
                 self.usage.change(&key, None, Some(meta.size));
-                self.index.note(&key, &meta);
+                self.committed(&key, &meta);
                 // Admission's hash of these bytes is their first
                 // verification (see Verifier::admitted).
                 if let Some(fp) = self.store.fingerprint(&key) {
@@ -523,6 +526,13 @@ impl Mirror {
             admit::check_versioned(received, module, version, ext, sibling.as_ref(), src.name())
                 .await
                 .map_err(refuse)?;
+        // A zip served before and evicted since must come back the same.
+        if ext == FileKind::Zip {
+            if let Some(before) = self.served_before(key).await.map_err(TryError::Final)? {
+                admit::check_served_before(&checked, &format!("{module}@{version}.zip"), &before)
+                    .map_err(refuse)?;
+            }
+        }
         let checked_at = started.elapsed();
         let admissible = if ext == FileKind::Info {
             checked.admit_unvouched()

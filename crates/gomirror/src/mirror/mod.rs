@@ -99,6 +99,10 @@ pub struct Settings {
     pub alerts: AlertConfig,
     /// The fleet this replica belongs to (`None`: a single mirror).
     pub fleet: Option<Arc<crate::fleet::Fleet>>,
+    /// Bytes the store may hold (`None`: unbounded; see [`budget`]).
+    pub cache_size: Option<u64>,
+    /// Module path globs whose zips are never evicted.
+    pub pins: String,
 }
 
 #[cfg(test)]
@@ -131,6 +135,8 @@ impl Settings {
             egress: Default::default(),
             alerts: Default::default(),
             fleet: None,
+            cache_size: None,
+            pins: String::new(),
         }
     }
 }
@@ -169,6 +175,8 @@ pub struct Mirror {
     pub usage: Usage,
     /// The versions admitted, by first admission (the `/index` feed).
     pub index: crate::index::Index,
+    /// The cache budget and what was served when.
+    budget: budget::Budget,
     /// The last write probe of the store (readiness); held while a probe
     /// runs, so concurrent callers share it.
     probe: tokio::sync::Mutex<Option<Probe>>,
@@ -230,6 +238,7 @@ impl From<StoreError> for TryError {
         TryError::Store(StoreFailure::Store(e))
     }
 }
+mod budget;
 mod cached_only;
 mod counters;
 mod failure;
@@ -294,6 +303,9 @@ impl Mirror {
         ] {
             Metrics::zero(&metrics.store_errors, &[("op", op)]);
         }
+        metrics
+            .cache_budget
+            .set(i64::try_from(s.cache_size.unwrap_or(0)).unwrap_or(i64::MAX));
         for source in sources {
             for kind in FailureKind::ALL {
                 Metrics::zero(
@@ -323,6 +335,7 @@ impl Mirror {
             upstream_health: Mutex::default(),
             usage: Usage::default(),
             index: Default::default(),
+            budget: budget::Budget::new(s.cache_size, s.pins),
             probe: tokio::sync::Mutex::new(None),
             fleet: s.fleet,
             shared: tokio::sync::Mutex::new(None),
@@ -759,17 +772,18 @@ impl Mirror {
     /// status page's usage) and builds the index feed. A pass that fails
     /// is tried again every 30 s until one succeeds (the feed answers 503
     /// meanwhile).
-    pub async fn count_usage(&self) {
-        let index = &self.index;
+    pub async fn count_usage(self: &Arc<Self>) {
+        let (index, budget) = (&self.index, &self.budget);
         loop {
-            match self
-                .usage
-                .count(self.store.as_ref(), &|k, m| index.note(k, m))
-                .await
-            {
+            let also = |k: &str, m: &crate::record::Meta| {
+                index.note(k, m);
+                budget.note(k, m.size, m.admitted());
+            };
+            match self.usage.count(self.store.as_ref(), &also).await {
                 Ok(()) => {
                     index.set_loaded();
                     tracing::info!(versions = index.len(), "index feed ready");
+                    self.enforce_budget().await;
                     return;
                 }
                 Err(e) => {
@@ -803,7 +817,21 @@ impl Mirror {
         let old = self.stored_size(key).await;
         self.store.delete(key).await?;
         self.usage.change(key, old, None);
+        self.budget.forget(key);
         Ok(())
+    }
+
+    /// Notes a commit of this replica: the index feed, the cache budget
+    /// (a new zip counts as served now; a pass evicts if the store is
+    /// over budget).
+    fn committed(self: &Arc<Self>, key: &str, meta: &crate::record::Meta) {
+        self.index.note(key, meta);
+        if self.budget.limit().is_some() {
+            self.budget
+                .note(key, meta.size, crate::util::now_unix_nanos());
+            let m = self.clone();
+            tokio::spawn(async move { m.enforce_budget().await });
+        }
     }
 
     /// Re-verifies one stored file now, whole: `ok`, `absent`, or `healed`
