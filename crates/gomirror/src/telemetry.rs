@@ -70,6 +70,10 @@ pub struct Metrics {
     pub webhook_failures: Counter,
     pub cdn_findings: Family<Labels, Counter>,
     pub cdn_fetches: Counter,
+    /// Versions a sync pass inside `serve` handled, by outcome.
+    pub sync_versions: Family<Labels, Counter>,
+    /// When the last sync pass inside `serve` ended without error.
+    pub sync_last_pass: Gauge<i64, AtomicI64>,
     pub cdn_last_pass: Gauge<i64, AtomicI64>,
     pub git_commands: Family<Labels, Counter>,
     pub git_duration: Family<Labels, Histogram, fn() -> Histogram>,
@@ -157,6 +161,8 @@ impl Metrics {
             webhook_failures: Counter::default(),
             cdn_findings: Family::default(),
             cdn_fetches: Counter::default(),
+            sync_versions: Family::default(),
+            sync_last_pass: Gauge::default(),
             cdn_last_pass: Gauge::default(),
             git_commands: Family::default(),
             git_duration: Family::new_with_constructor(git_histogram),
@@ -342,6 +348,16 @@ impl Metrics {
             m.cdn_fetches.clone(),
         );
         r.register(
+            "sync_versions",
+            "Versions the sync loop (GOMIRROR_SYNC_FROM) handled, by outcome (fetched, cached, failed)",
+            m.sync_versions.clone(),
+        );
+        r.register(
+            "sync_last_pass_timestamp_seconds",
+            "When the last sync pass (GOMIRROR_SYNC_FROM) ended without error",
+            m.sync_last_pass.clone(),
+        );
+        r.register(
             "cdn_last_pass_timestamp_seconds",
             "When the last CDN canary pass finished (Unix time)",
             m.cdn_last_pass.clone(),
@@ -522,6 +538,10 @@ impl Metrics {
 
     pub fn inc(f: &Family<Labels, Counter>, pairs: &[(&str, &str)]) {
         f.get_or_create(&labels(pairs)).inc();
+    }
+
+    pub fn inc_by(f: &Family<Labels, Counter>, pairs: &[(&str, &str)], n: u64) {
+        f.get_or_create(&labels(pairs)).inc_by(n);
     }
 
     /// Records an upstream's time to response headers.

@@ -346,3 +346,59 @@ fn a_killed_sync_continues_where_it_stopped() {
         assert_eq!(s, 200, "{p}");
     }
 }
+
+/// `serve` with `GOMIRROR_SYNC_FROM`: a mirror offline by design follows
+/// another's feed while serving, and what A admits later reaches it.
+#[test]
+fn a_serving_mirror_follows_another_while_it_serves() {
+    let up_dir = tempfile::tempdir().unwrap();
+    let db = TestSumdb::start();
+    let gosumdb = format!("{} {}", db.vkey, db.url());
+    let mods = corpus(up_dir.path(), &db, 3);
+    let up = Upstream::start(up_dir.path());
+    let data = tempfile::tempdir().unwrap();
+    let a = Server::start(&data.path().join("a"), &up.url(), &[]);
+    let env = GoEnv::new(&a.url);
+    let work = env.new_module("app");
+    ok(env
+        .go(&work)
+        .args(["mod", "download", &format!("{}@v1.0.0", mods[0])]));
+    let b = Server::start(
+        &data.path().join("b"),
+        "off",
+        &[
+            "--gosumdb",
+            &gosumdb,
+            "--sync-from",
+            &a.url,
+            "--sync-interval",
+            "200ms",
+        ],
+    );
+    // A admits two more versions later; B, which has no upstream, gets
+    // all three through its sync loop.
+    for p in &mods[1..] {
+        ok(env
+            .go(&work)
+            .args(["mod", "download", &format!("{p}@v1.0.0")]));
+    }
+    let until = Instant::now() + Duration::from_secs(30);
+    for p in &mods {
+        loop {
+            let (s, _) = get(&format!("{}/{p}/@v/v1.0.0.zip", b.url));
+            if s == 200 {
+                break;
+            }
+            assert!(Instant::now() < until, "{p} never reached B:\n{}", b.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let (_, m) = get(&format!("{}/metrics", b.url));
+    let m = String::from_utf8_lossy(&m);
+    let fetched = m
+        .lines()
+        .find_map(|l| l.strip_prefix("gomirror_sync_versions_total{outcome=\"fetched\"} "))
+        .unwrap_or_else(|| panic!("no sync metric:\n{m}"));
+    assert_eq!(fetched, "3", "{m}");
+    assert!(b.log().contains("sync pass"), "{}", b.log());
+}

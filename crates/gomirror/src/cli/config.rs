@@ -198,6 +198,14 @@ pub struct ServeFlags {
     /// [env: GOMIRROR_PIN]
     #[arg(long, value_name = "PATTERNS")]
     pub pin: Option<String>,
+    /// Another mirror to follow while serving: its `/index` feed is read
+    /// every --sync-interval and every new version admitted from it (as
+    /// `gomirror sync`) [env: GOMIRROR_SYNC_FROM]
+    #[arg(long, value_name = "URL")]
+    pub sync_from: Option<String>,
+    /// Time between two sync passes [env: GOMIRROR_SYNC_INTERVAL] [default: 5m]
+    #[arg(long, value_name = "DURATION")]
+    pub sync_interval: Option<String>,
     /// Longest run of one git command in direct mode
     /// [env: GOMIRROR_GIT_TIMEOUT] [default: 5m]
     #[arg(long, value_name = "DURATION")]
@@ -312,6 +320,8 @@ struct FileConfig {
     git_cache_size: Option<u64>,
     cache_size: Option<u64>,
     pin: Option<String>,
+    sync_from: Option<String>,
+    sync_interval: Option<String>,
     git_timeout: Option<String>,
     git_max_processes: Option<usize>,
     direct_allow: Option<String>,
@@ -395,6 +405,9 @@ pub struct Config {
     /// The cache budget in bytes (`None`: unbounded) and its pins.
     pub cache_size: Option<u64>,
     pub pins: String,
+    /// The mirror followed while serving, and how often.
+    pub sync_from: Option<String>,
+    pub sync_interval: Duration,
     pub git_timeout: Duration,
     pub git_max_processes: usize,
     /// Where direct mode may connect (`GOMIRROR_DIRECT_*`) and where
@@ -831,6 +844,22 @@ impl Config {
             bail!("invalid GOMIRROR_CACHE_SIZE (--cache-size): a budget is for a data directory; object storage shared by a fleet is not bounded by it (its replicas' local tiers are: GOMIRROR_LOCAL_CACHE_SIZE)");
         }
         let pins = s(&flags.pin, "GOMIRROR_PIN", &file.pin).unwrap_or_default();
+        let sync_from =
+            s(&flags.sync_from, "GOMIRROR_SYNC_FROM", &file.sync_from).filter(|u| !u.is_empty());
+        if let Some(u) = &sync_from {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                bail!("invalid GOMIRROR_SYNC_FROM (--sync-from) {u:?}: the http(s) URL of a mirror is needed");
+            }
+        }
+        let sync_interval = dur(
+            &flags.sync_interval,
+            "GOMIRROR_SYNC_INTERVAL",
+            &file.sync_interval,
+            "5m",
+        )?;
+        if sync_interval.is_zero() {
+            bail!("invalid GOMIRROR_SYNC_INTERVAL (--sync-interval): must be more than 0s");
+        }
         let git_timeout = dur(
             &flags.git_timeout,
             "GOMIRROR_GIT_TIMEOUT",
@@ -992,6 +1021,8 @@ impl Config {
             git_cache_size,
             cache_size,
             pins,
+            sync_from,
+            sync_interval,
             git_timeout,
             git_max_processes,
             egress,

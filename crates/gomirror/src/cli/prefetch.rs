@@ -151,7 +151,7 @@ fn prefetch(args: PrefetchArgs) -> Result<ExitCode> {
                 let mirror = mirror.clone();
                 let bar = bar.clone();
                 async move {
-                    let r = fetch_one(&mirror, w).await;
+                    let r = fetch_one(&mirror, w, None).await;
                     bar.set_message(format!("{}@{}", r.module, r.version));
                     if r.status == Status::Failed {
                         bar.println(format!(
@@ -249,7 +249,11 @@ pub(super) fn progress_bar(json: bool, len: u64) -> ProgressBar {
 /// Warms one module version: .info, .mod, then (if wanted) .zip, stopping
 /// at the first failure. A file already in the store is `cached` (not read
 /// again); otherwise it is fetched through admission.
-pub(super) async fn fetch_one(mirror: &Arc<Mirror>, w: Want) -> ModResult {
+pub(super) async fn fetch_one(
+    mirror: &Arc<Mirror>,
+    w: Want,
+    via: Option<&crate::upstream::Chain>,
+) -> ModResult {
     let mut r = ModResult {
         module: w.module.clone(),
         version: w.version.clone(),
@@ -268,7 +272,7 @@ pub(super) async fn fetch_one(mirror: &Arc<Mirror>, w: Want) -> ModResult {
         &[FileKind::Info, FileKind::Mod]
     };
     for &ext in exts {
-        let (status, error) = fetch_file(mirror, &w, ext).await;
+        let (status, error) = fetch_file(mirror, &w, ext, via).await;
         if status == Status::Fetched && r.status == Status::Cached {
             r.status = Status::Fetched;
         }
@@ -289,14 +293,22 @@ pub(super) async fn fetch_one(mirror: &Arc<Mirror>, w: Want) -> ModResult {
     r
 }
 
-async fn fetch_file(mirror: &Arc<Mirror>, w: &Want, ext: FileKind) -> (Status, Option<String>) {
+async fn fetch_file(
+    mirror: &Arc<Mirror>,
+    w: &Want,
+    ext: FileKind,
+    via: Option<&crate::upstream::Chain>,
+) -> (Status, Option<String>) {
     let key = match versioned_key(&w.module, &w.version, ext) {
         Ok(k) => k,
         Err(e) => return (Status::Failed, Some(e.to_string())),
     };
     let (status, meta) = match mirror.store().meta(&key).await {
         Ok(Some(m)) => (Status::Cached, m),
-        _ => match mirror.versioned(&w.module, &w.version, ext).await {
+        _ => match mirror
+            .versioned_via(via.cloned(), &w.module, &w.version, ext)
+            .await
+        {
             Ok(o) => (Status::Fetched, o.meta().clone()),
             Err(e) => return (Status::Failed, Some(e.to_string())),
         },

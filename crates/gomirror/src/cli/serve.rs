@@ -346,6 +346,14 @@ pub async fn run(cfg: Config) -> Result<()> {
         let m = mirror.clone();
         tokio::spawn(async move { m.count_usage().await });
     }
+    if let Some(from) = cfg.sync_from.clone() {
+        tracing::info!(from = %from, every = ?cfg.sync_interval, "following another mirror's index feed");
+        tokio::spawn(crate::cli::sync::serve_loop(
+            mirror.clone(),
+            from,
+            cfg.sync_interval,
+        ));
+    }
     if mirror.store().shared().is_some() || mirror.fleet().is_some() {
         // The bucket and Redis gauges (and the local tier's), kept fresh for
         // the alert rules whether or not anyone asks /readyz.

@@ -14,6 +14,7 @@ use crate::cli::config::{Config, ServeFlags, StoreFlags};
 use crate::cli::prefetch::{fetch_one, progress_bar, want, ModResult, Status};
 use crate::index::{next_stamp, parse_stamp, Entry};
 use crate::mirror::Mirror;
+use crate::upstream::Chain;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use futures_util::StreamExt;
@@ -77,9 +78,23 @@ fn cursor_key(index: &str) -> String {
     format!("sync/{}/cursor", &h[..16])
 }
 
+/// What to follow, and how.
+pub(super) struct Follow {
+    /// The feed's URL.
+    pub index: String,
+    /// Start here instead of the kept cursor.
+    pub since: Option<String>,
+    pub include: Option<String>,
+    pub exclude: Option<String>,
+    pub concurrency: usize,
+    pub batch: u16,
+    /// Where objects are fetched from (the mirror followed).
+    pub via: Chain,
+}
+
 /// What one sync did.
 #[derive(Default)]
-struct Tally {
+pub(super) struct Tally {
     listed: usize,
     skipped: usize,
     results: Vec<ModResult>,
@@ -112,8 +127,20 @@ fn sync(args: SyncArgs) -> Result<ExitCode> {
         let _guard = rt.enter();
         crate::cli::serve::build_mirror_beside_server(&cfg)?
     };
+    let follow_args = Follow {
+        index: index.clone(),
+        since: args.since.clone(),
+        include: args.include.clone(),
+        exclude: args.exclude.clone(),
+        concurrency: usize::from(args.concurrency),
+        batch: args.batch,
+        via: Chain::parse(&from).map_err(|e| anyhow!("--from {from:?}: {e}"))?,
+    };
+    let bar = progress_bar(args.json, 0);
     let started = Instant::now();
-    let tally = rt.block_on(follow(&mirror, &args, &index))?;
+    let tally = rt.block_on(follow(&mirror, &follow_args, &bar));
+    bar.finish_and_clear();
+    let tally = tally?;
     let elapsed = started.elapsed();
     report(&args, &index, &tally, elapsed);
     let failed = tally
@@ -129,7 +156,12 @@ fn sync(args: SyncArgs) -> Result<ExitCode> {
 }
 
 /// Follows the feed page by page until a page is empty.
-async fn follow(mirror: &Arc<Mirror>, args: &SyncArgs, index: &str) -> Result<Tally> {
+pub(super) async fn follow(
+    mirror: &Arc<Mirror>,
+    args: &Follow,
+    bar: &indicatif::ProgressBar,
+) -> Result<Tally> {
+    let index = args.index.as_str();
     let key = cursor_key(index);
     let mut cursor = read_cursor(mirror, &key).await?.unwrap_or(SyncCursor {
         index: index.to_owned(),
@@ -143,7 +175,6 @@ async fn follow(mirror: &Arc<Mirror>, args: &SyncArgs, index: &str) -> Result<Ta
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(60))
         .build()?;
-    let bar = progress_bar(args.json, 0);
     let mut tally = Tally::default();
     let selected = |path: &str| {
         args.include
@@ -165,7 +196,7 @@ async fn follow(mirror: &Arc<Mirror>, args: &SyncArgs, index: &str) -> Result<Ta
         .collect();
     let mut failing = vec![];
     if !retry.is_empty() {
-        batch(mirror, args, &bar, retry, &mut tally, &mut failing).await;
+        batch(mirror, args, bar, retry, &mut tally, &mut failing).await;
         cursor.retry.clone_from(&failing);
         save_cursor(mirror, &key, &cursor).await?;
     }
@@ -184,12 +215,11 @@ async fn follow(mirror: &Arc<Mirror>, args: &SyncArgs, index: &str) -> Result<Ta
                 tally.skipped += 1;
             }
         }
-        batch(mirror, args, &bar, todo, &mut tally, &mut failing).await;
+        batch(mirror, args, bar, todo, &mut tally, &mut failing).await;
         cursor.since = crate::index::format_stamp(next);
         cursor.retry.clone_from(&failing);
         save_cursor(mirror, &key, &cursor).await?;
     }
-    bar.finish_and_clear();
     tally
         .results
         .sort_by(|a, b| (&a.module, &a.version).cmp(&(&b.module, &b.version)));
@@ -200,7 +230,7 @@ async fn follow(mirror: &Arc<Mirror>, args: &SyncArgs, index: &str) -> Result<Ta
 /// is added to `failing` (as `path@version`).
 async fn batch(
     mirror: &Arc<Mirror>,
-    args: &SyncArgs,
+    args: &Follow,
     bar: &indicatif::ProgressBar,
     todo: Vec<(String, String)>,
     tally: &mut Tally,
@@ -209,9 +239,9 @@ async fn batch(
     bar.inc_length(todo.len() as u64);
     let results: Vec<ModResult> = futures_util::stream::iter(todo)
         .map(|(p, v)| {
-            let (mirror, bar) = (mirror.clone(), bar.clone());
+            let (mirror, bar, via) = (mirror.clone(), bar.clone(), &args.via);
             async move {
-                let r = fetch_one(&mirror, want(&p, &v, true)).await;
+                let r = fetch_one(&mirror, want(&p, &v, true), Some(via)).await;
                 bar.set_message(format!("{}@{}", r.module, r.version));
                 if r.status == Status::Failed {
                     bar.println(format!(
@@ -225,7 +255,7 @@ async fn batch(
                 r
             }
         })
-        .buffer_unordered(usize::from(args.concurrency))
+        .buffer_unordered(args.concurrency)
         .collect()
         .await;
     for r in &results {
@@ -236,6 +266,68 @@ async fn batch(
         }
     }
     tally.results.extend(results);
+}
+
+/// The sync loop inside `serve` (`GOMIRROR_SYNC_FROM`): a pass every
+/// `interval`, each one counted and logged; a failed pass is logged and
+/// the next one tries again.
+pub(crate) async fn serve_loop(mirror: Arc<Mirror>, from: String, interval: Duration) {
+    let from = from.trim_end_matches('/').to_owned();
+    let via = match Chain::parse(&from) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("GOMIRROR_SYNC_FROM {from:?}: {e}: no sync");
+            return;
+        }
+    };
+    let f = Follow {
+        index: format!("{from}/index"),
+        since: None,
+        include: None,
+        exclude: None,
+        concurrency: 8,
+        batch: 2000,
+        via,
+    };
+    let m = mirror.counters.metrics.clone();
+    for outcome in ["fetched", "cached", "failed"] {
+        crate::telemetry::Metrics::zero(&m.sync_versions, &[("outcome", outcome)]);
+    }
+    loop {
+        let bar = indicatif::ProgressBar::hidden();
+        let started = Instant::now();
+        match follow(&mirror, &f, &bar).await {
+            Ok(t) => {
+                let count = |s: Status| t.results.iter().filter(|r| r.status == s).count();
+                let (fetched, cached, failed) = (
+                    count(Status::Fetched),
+                    count(Status::Cached),
+                    count(Status::Failed),
+                );
+                for (outcome, n) in [("fetched", fetched), ("cached", cached), ("failed", failed)] {
+                    crate::telemetry::Metrics::inc_by(
+                        &m.sync_versions,
+                        &[("outcome", outcome)],
+                        n as u64,
+                    );
+                }
+                m.sync_last_pass
+                    .set(i64::try_from(crate::util::now_unix()).unwrap_or(i64::MAX));
+                tracing::info!(
+                    from = %from,
+                    listed = t.listed,
+                    fetched,
+                    cached,
+                    failed,
+                    bytes = t.bytes,
+                    ms = started.elapsed().as_millis() as u64,
+                    "sync pass"
+                );
+            }
+            Err(e) => tracing::warn!(from = %from, "sync pass failed: {e:#}"),
+        }
+        tokio::time::sleep(interval).await;
+    }
 }
 
 /// The bytes stored for the files of `r` this sync fetched.

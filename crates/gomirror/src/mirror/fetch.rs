@@ -25,8 +25,22 @@ impl Mirror {
         version: &str,
         ext: FileKind,
     ) -> Result<Verified, Failure> {
+        self.versioned_via(None, module, version, ext).await
+    }
+
+    /// [`Mirror::versioned`], fetching (if it is not stored) from `via`
+    /// instead of the configured chain when given (`gomirror sync`: the
+    /// mirror followed is the only upstream); admission and the checksum
+    /// database are the same.
+    pub async fn versioned_via(
+        self: &Arc<Self>,
+        via: Option<Chain>,
+        module: &str,
+        version: &str,
+        ext: FileKind,
+    ) -> Result<Verified, Failure> {
         match self
-            .versioned_answer(module, version, ext, false, false)
+            .answer_via(via, module, version, ext, false, false)
             .await?
         {
             Answer::Whole(v) => Ok(v),
@@ -41,6 +55,19 @@ impl Mirror {
     /// admission decides ([`admit::Live`]).
     pub async fn versioned_answer(
         self: &Arc<Self>,
+        module: &str,
+        version: &str,
+        ext: FileKind,
+        early: bool,
+        live: bool,
+    ) -> Result<Answer, Failure> {
+        self.answer_via(None, module, version, ext, early, live)
+            .await
+    }
+
+    async fn answer_via(
+        self: &Arc<Self>,
+        via: Option<Chain>,
         module: &str,
         version: &str,
         ext: FileKind,
@@ -73,7 +100,7 @@ impl Mirror {
                 ctx.zip_of = Some(Arc::new((m.clone(), v.clone())));
             }
             async move {
-                this.fleet_singleflight(&k, ctx, |ctx| this.fetch_versioned(&m, &v, ext, ctx))
+                this.fleet_singleflight(&k, ctx, |ctx| this.fetch_versioned(&m, &v, ext, ctx, via))
                     .await
             }
         })?;
@@ -188,9 +215,10 @@ impl Mirror {
         version: &str,
         ext: FileKind,
         ctx: FetchCtx,
+        via: Option<Chain>,
     ) -> Result<(), Failure> {
         let key = versioned_key(module, version, ext)?;
-        let chain = self.chain_for(module);
+        let chain = via.unwrap_or_else(|| self.chain_for(module));
         self.walk_chain(
             &chain,
             &format!("{module}@{version}.{}", ext.as_str()),
