@@ -563,3 +563,93 @@ fn cached_only_never_asks_the_upstream() {
     let (s, _) = support::get_blocking(&format!("{}/example.com/plain/@v/v1.1.0.info", srv.url));
     assert_eq!(s, 200);
 }
+
+/// `GOTOOLCHAIN` switching through the mirror: the go command downloads
+/// the `golang.org/toolchain` module of the toolchain it is asked for (a
+/// tiny one built here, whose `bin/go` is a script), verified by the test
+/// checksum database, and runs it.
+#[test]
+fn the_go_command_switches_toolchains_through_the_mirror() {
+    let goos_goarch = ok(support::go_cmd().args(["env", "GOOS", "GOARCH"]));
+    let mut it = goos_goarch.split_whitespace();
+    let (goos, goarch) = (it.next().unwrap(), it.next().unwrap());
+    let version = format!("v0.0.1-go1.99.0.{goos}-{goarch}");
+    let up_dir = tempfile::tempdir().unwrap();
+    let script = b"#!/bin/sh\necho \"go version go1.99.0 (the toolchain from the mirror) $GOTOOLCHAIN_INTERNAL_SWITCH_VERSION\"\n";
+    // What the go command touches after unpacking a toolchain: bin/go
+    // (run), and bin/gofmt, pkg/tool and lib (made executable).
+    let h1 = publish(
+        up_dir.path(),
+        &ModVersion {
+            path: "golang.org/toolchain",
+            version: &version,
+            files: vec![
+                ("bin/go", script.to_vec()),
+                ("bin/gofmt", b"#!/bin/sh\n".to_vec()),
+                (
+                    &format!("pkg/tool/{goos}_{goarch}/placeholder"),
+                    b"#!/bin/sh\n".to_vec(),
+                ),
+                ("lib/README", b"placeholder\n".to_vec()),
+            ],
+        },
+    );
+    let db = support::sumdb::TestSumdb::start();
+    db.add(
+        "golang.org/toolchain",
+        &version,
+        &h1,
+        &gomod::dirhash::hash_go_mod(&gomod::modfile::synthesize_go_mod("golang.org/toolchain")),
+    );
+    let gosumdb = format!("{} {}", db.vkey, db.url());
+    let up = Upstream::start(up_dir.path());
+    let data = tempfile::tempdir().unwrap();
+    let srv = Server::start(&data.path().join("d"), &up.url(), &["--gosumdb", &gosumdb]);
+    let mut env = GoEnv::new(&srv.url);
+    env.gosumdb = db.vkey.clone();
+    let out = ok(env
+        .go(env.dir.path())
+        .env("GOTOOLCHAIN", "go1.99.0")
+        .args(["version"]));
+    assert!(
+        out.contains("go version go1.99.0 (the toolchain from the mirror) go1.99.0"),
+        "{out}"
+    );
+    // Fetched through the mirror (once), vouched for by the database
+    // (through the mirror's /sumdb/ proxy: the key alone names no URL).
+    assert_eq!(
+        up.count(&format!("/golang.org/toolchain/@v/{version}.zip")),
+        1
+    );
+    assert!(srv.log().contains("path=/sumdb/"), "{}", srv.log());
+    // A toolchain zip that differs from what the database recorded is
+    // refused: the go command does not switch.
+    let other = format!("v0.0.1-go1.98.0.{goos}-{goarch}");
+    let good = publish(
+        up_dir.path(),
+        &ModVersion {
+            path: "golang.org/toolchain",
+            version: &other,
+            files: vec![("bin/go", script.to_vec())],
+        },
+    );
+    assert!(!good.is_empty());
+    db.add(
+        "golang.org/toolchain",
+        &other,
+        "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        &gomod::dirhash::hash_go_mod(&gomod::modfile::synthesize_go_mod("golang.org/toolchain")),
+    );
+    let out = support::run(
+        env.go(env.dir.path())
+            .env("GOTOOLCHAIN", "go1.98.0")
+            .args(["version"]),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(stderr.contains("checksum database"), "{stderr}");
+}
