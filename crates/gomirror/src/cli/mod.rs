@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and dispatch.
 
 mod assets;
+mod bundle;
 mod check_config;
 pub(crate) mod config;
 mod conn;
@@ -52,6 +53,12 @@ enum Command {
     Prefetch(prefetch::PrefetchArgs),
     /// Follow another mirror's index feed and admit every version it lists.
     Sync(sync::SyncArgs),
+    /// Write stored versions and the checksum-database proofs that verify
+    /// them offline into one bundle (for an air-gapped mirror).
+    Export(bundle::ExportArgs),
+    /// Check a bundle (proofs, every object against its proven h1:) and
+    /// admit what it holds; refuse an altered one, naming what changed.
+    Import(bundle::ImportArgs),
     /// Check the CDN: fetch cached objects through it (per edge) and compare
     /// them with the store's records; purge and re-check what is wrong.
     Watch(watch::WatchArgs),
@@ -83,6 +90,8 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => verify::run(args),
         Command::Prefetch(args) => prefetch::run(args),
         Command::Sync(args) => sync::run(args),
+        Command::Export(args) => bundle::export(args),
+        Command::Import(args) => bundle::import(args),
         Command::Watch(args) => watch::run(args),
         Command::CheckConfig { flags } => check_config::run(&flags),
         Command::GenerateAssets { out, data_dir } => assets::run(&out, data_dir.as_deref()),

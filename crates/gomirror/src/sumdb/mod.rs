@@ -16,10 +16,12 @@ use gomod::tlog::{self, Tree};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod bundle;
 mod config;
 mod proxy;
 mod tiles;
 
+pub use bundle::Proofs;
 pub use config::{parse_gosumdb, DbConfig, Unreachable};
 use tiles::HttpTiles;
 
@@ -85,6 +87,10 @@ pub struct Client {
     latest: tokio::sync::Mutex<Option<(Tree, Vec<u8>)>>,
     /// Recent lookups (module@version → vouch), so a .mod and a .zip share one.
     recent: Mutex<lru::LruCache<String, Vouch>>,
+    /// What an imported bundle's proofs vouch for (module@version →
+    /// vouch), checked offline (`gomirror import`): lookups are answered
+    /// from it without the database.
+    imported: Mutex<std::collections::HashMap<String, Vouch>>,
     /// Tiles a [`tlog::TileHashReader`] checked against a verified tree
     /// (tile path → the tile as checked, with that tree), as the go
     /// command keeps them: a tile's path names its level, index and width,
@@ -167,6 +173,7 @@ impl Client {
             recent: Mutex::new(lru::LruCache::new(
                 std::num::NonZeroUsize::new(4096).expect("non-zero"),
             )),
+            imported: Mutex::default(),
             checked_tiles: Mutex::new(lru::LruCache::new(
                 std::num::NonZeroUsize::new(CHECKED_TILES).expect("non-zero"),
             )),
@@ -419,6 +426,9 @@ impl Client {
         if let Some(v) = self.recent.lock().unwrap().get(&mv) {
             return Ok(v.clone());
         }
+        if let Some(v) = self.imported.lock().unwrap().get(&mv) {
+            return Ok(v.clone());
+        }
         let path = gomod::module::escape_path(module).map_err(|e| self.invalid(e.to_string()))?;
         let ver =
             gomod::module::escape_version(version).map_err(|e| self.invalid(e.to_string()))?;
@@ -466,28 +476,8 @@ impl Client {
             .map_err(|e| self.invalid(format!("proof task: {e}")))?
             .map_err(|e| self.invalid(format!("lookup {mv}: record proof: {e}")))?;
         }
-        let lines =
-            tlog::parse_sum_lines(&text).map_err(|e| self.invalid(format!("lookup {mv}: {e}")))?;
-        let mut vouch = Vouch {
-            zip: None,
-            gomod: None,
-            tree_size: tree.n,
-        };
-        let gomod_version = format!("{version}/go.mod");
-        for l in lines {
-            if l.path != module {
-                return Err(self.invalid(format!("lookup {mv}: record is for {}", l.path)));
-            }
-            if l.version == version {
-                vouch.zip = Some(l.hash.to_owned());
-            } else if l.version == gomod_version {
-                vouch.gomod = Some(l.hash.to_owned());
-            } else {
-                return Err(
-                    self.invalid(format!("lookup {mv}: record is for version {}", l.version))
-                );
-            }
-        }
+        let vouch =
+            bundle::vouch_of(module, version, &text, tree.n).map_err(|e| self.invalid(e))?;
         self.recent.lock().unwrap().put(mv, vouch.clone());
         // The proven answer serves the go command's same lookup through the
         // proxy, and is kept (for when the database is down) meanwhile.
