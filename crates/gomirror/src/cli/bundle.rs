@@ -493,26 +493,43 @@ fn run_import(args: ImportArgs) -> Result<bool> {
         }
         let root = u.objects.path().canonicalize()?;
         let via = Chain::parse(&format!("file://{}", root.display()))?;
-        let (mut admitted, mut cached, mut failed) = (0, 0, vec![]);
-        for e in &u.manifest.versions {
-            for (kind, ext) in kinds() {
-                if !e.files.contains_key(ext) {
-                    continue;
-                }
-                let key = versioned_key(&e.path, &e.version, kind)?;
-                if mirror.store().meta(&key).await?.is_some() {
-                    cached += 1;
-                    continue;
-                }
-                match mirror
-                    .versioned_via(Some(via.clone()), &e.path, &e.version, kind)
-                    .await
-                {
-                    Ok(_) => admitted += 1,
-                    Err(err) => failed.push(format!("{}@{}.{ext}: {err}", e.path, e.version)),
-                }
-            }
-        }
+        // Versions in parallel (8 at a time), each version's files in order.
+        let results: Vec<(usize, usize, Vec<String>)> =
+            futures_util::stream::iter(u.manifest.versions.iter().cloned())
+                .map(|e| {
+                    let (mirror, via) = (mirror.clone(), via.clone());
+                    async move {
+                        let (mut admitted, mut cached, mut failed) = (0, 0, vec![]);
+                        for (kind, ext) in kinds() {
+                            if !e.files.contains_key(ext) {
+                                continue;
+                            }
+                            let Ok(key) = versioned_key(&e.path, &e.version, kind) else {
+                                continue;
+                            };
+                            if let Ok(Some(_)) = mirror.store().meta(&key).await {
+                                cached += 1;
+                                continue;
+                            }
+                            match mirror
+                                .versioned_via(Some(via.clone()), &e.path, &e.version, kind)
+                                .await
+                            {
+                                Ok(_) => admitted += 1,
+                                Err(err) => {
+                                    failed.push(format!("{}@{}.{ext}: {err}", e.path, e.version))
+                                }
+                            }
+                        }
+                        (admitted, cached, failed)
+                    }
+                })
+                .buffer_unordered(8)
+                .collect()
+                .await;
+        let admitted: usize = results.iter().map(|r| r.0).sum();
+        let cached: usize = results.iter().map(|r| r.1).sum();
+        let failed: Vec<String> = results.into_iter().flat_map(|r| r.2).collect();
         println!(
             "imported {} versions from {}: {admitted} objects admitted, {cached} already stored, {} refused ({:.2} s)",
             u.manifest.versions.len(),
