@@ -947,3 +947,42 @@ fn the_status_page_shows_one_row_per_replica() {
     assert!(cells[2].parse::<u64>().unwrap() >= 1, "requests: {r0}");
     assert_eq!(cells[3], "0.0%", "hit ratio: {r0}");
 }
+
+/// The index feed on a fleet: a version one replica admitted is listed by
+/// every replica (the change feed announces it), with the same timestamp,
+/// and a restarted replica lists the same from the bucket's records.
+#[test]
+fn every_replica_lists_the_same_index_feed() {
+    let mut f = Fleet::new();
+    let up = upstream(&f.dir.path().join("up"), "feed");
+    f.start_all(2, &up.url(), &[]);
+    let feed = |s: &Server| -> Option<String> {
+        let (st, body) = get(&format!("{}/index", s.url));
+        (st == 200).then(|| String::from_utf8(body).unwrap())
+    };
+    wait_for(Duration::from_secs(30), || {
+        feed(f.r(0)).is_some() && feed(f.r(1)).is_some()
+    })
+    .expect("the feeds never became ready");
+    assert_eq!(feed(f.r(1)).unwrap(), "", "an empty bucket lists nothing");
+    for ext in ["info", "mod", "zip"] {
+        let (st, _) = get(&format!("{}/{MODULE}/@v/{VERSION}.{ext}", f.r(0).url));
+        assert_eq!(st, 200);
+    }
+    let first = feed(f.r(0)).unwrap();
+    assert!(
+        first.contains(&format!("\"Path\":\"{MODULE}\",\"Version\":\"{VERSION}\"")),
+        "{first}"
+    );
+    assert_eq!(first.lines().count(), 1, "{first}");
+    wait_for(Duration::from_secs(10), || {
+        feed(f.r(1)).as_deref() == Some(first.as_str())
+    })
+    .unwrap_or_else(|| panic!("replica 1 lists {:?}, replica 0 {first:?}", feed(f.r(1))));
+    // Restarted: the same feed, rebuilt from the bucket.
+    f.replicas[1] = None;
+    f.start(1, &up.url(), &[]);
+    wait_for(Duration::from_secs(30), || feed(f.r(1)).is_some())
+        .expect("feed not ready after the restart");
+    assert_eq!(feed(f.r(1)).unwrap(), first);
+}
