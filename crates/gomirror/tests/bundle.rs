@@ -195,6 +195,85 @@ fn an_air_gapped_mirror_serves_a_bundle_the_go_command_verifies() {
         "nobody asked the database"
     );
 
+    // A second bundle, after the database grew far (its proofs alone do not
+    // show that its tree extends the one C keeps): refused until exported
+    // with that proof; then the go command that verified
+    // the first modules (its cached tree head is C's old one) verifies the
+    // new one, and a fresh go command the old ones.
+    let path = "example.com/gap/later";
+    db.add_filler(2000);
+    let h1 = publish(
+        up_dir.path(),
+        &ModVersion {
+            path,
+            version: "v1.0.0",
+            files: vec![
+                ("go.mod", gomod(path)),
+                ("x.go", b"package later\n".to_vec()),
+            ],
+        },
+    );
+    db.add(
+        path,
+        "v1.0.0",
+        &h1,
+        &gomod::dirhash::hash_go_mod(&gomod(path)),
+    );
+    db.add_filler(300);
+    ok(env
+        .go(&work)
+        .args(["mod", "download", &format!("{path}@v1.0.0")]));
+    let second = data.path().join("second.tar");
+    let export2 = |extra: &[&str]| {
+        let out = gomirror("export", &a_dir, &online)
+            .arg("-o")
+            .arg(&second)
+            .args(["--modules", path])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+    };
+    export2(&[]);
+    drop(c);
+    let out = gomirror("import", &c_dir, &offline)
+        .arg(&second)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{}", text(&out));
+    let kept_size = err
+        .split("--consistent-with ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("the refusal names no size: {err}"))
+        .to_owned();
+    export2(&["--consistent-with", &kept_size]);
+    let out = gomirror("import", &c_dir, &offline)
+        .arg(&second)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let c = Server::start(&c_dir, "off", &["--gosumdb", &offline]);
+    // The same module cache and GOPATH (its cached tree head), C's new port.
+    genv.goproxy = c.url.clone();
+    let out = ok(genv
+        .go(&gwork)
+        .args(["mod", "download", "-json", &format!("{path}@v1.0.0")]));
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["Sum"].as_str(), Some(h1.as_str()), "{j}");
+    let mut fresh = GoEnv::new(&c.url);
+    fresh.gosumdb = db.vkey.clone();
+    let fwork = fresh.new_module("app");
+    for (p, h1) in &sums {
+        let out = ok(fresh
+            .go(&fwork)
+            .args(["mod", "download", "-json", &format!("{p}@v1.0.0")]));
+        let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(j["Sum"].as_str(), Some(h1.as_str()), "{j}");
+    }
+    drop(c);
+
     // Altered bundles are refused, naming what changed; nothing is kept.
     let refused = |name: &str, entries: Vec<(String, Vec<u8>)>, want: &str| {
         let p = data.path().join(format!("{name}.tar"));

@@ -43,6 +43,11 @@ pub struct ExportArgs {
     /// Only module paths matching these globs (comma-separated, as GOPRIVATE).
     #[arg(long, value_name = "GLOBS")]
     pub modules: Option<String>,
+    /// The size of the checksum-database tree the importing mirror keeps
+    /// (`gomirror import` names it when it needs it): the bundle then
+    /// proves its tree extends that one.
+    #[arg(long, value_name = "SIZE")]
+    pub consistent_with: Option<u64>,
     #[command(flatten)]
     pub store: StoreFlags,
 }
@@ -192,7 +197,7 @@ fn run_export(args: ExportArgs) -> Result<()> {
                     })
                     .map(|e| (e.path.clone(), e.version.clone()))
                     .collect();
-                Some(db.bundle_proofs(&wanted).await?)
+                Some(db.bundle_proofs(&wanted, args.consistent_with).await?)
             }
             None => None,
         };
@@ -440,8 +445,9 @@ fn run_import(args: ImportArgs) -> Result<bool> {
         let mut checked = None;
         if let Some(db) = &db {
             if !u.proofs.latest.is_empty() || !u.proofs.answers.is_empty() {
+                let kept = db.kept_tree().await;
                 let (vouches, c) = db
-                    .check_proofs(&u.proofs)
+                    .check_proofs(&u.proofs, kept)
                     .map_err(|e| anyhow!("refused: {e}"))?;
                 checked = Some((vouches, c));
             }

@@ -90,9 +90,14 @@ impl Client {
     /// The proofs of `versions` (module, version) for a bundle: each
     /// record looked up, then proven, with the tiles it takes, in the
     /// latest signed tree (fetched after the lookups, so it holds them all).
+    ///
+    /// With `consistent_with` (the tree size an importing mirror already
+    /// keeps), the tiles that prove the latest tree extends that one are
+    /// included too.
     pub async fn bundle_proofs(
         self: &Arc<Self>,
         versions: &[(String, String)],
+        consistent_with: Option<u64>,
     ) -> Result<Proofs, SumdbError> {
         let mut records = vec![];
         for (m, v) in versions {
@@ -119,7 +124,20 @@ impl Client {
             seen: Mutex::default(),
         };
         let ids: Vec<(String, u64, Vec<u8>)> = records.clone();
+        if let Some(m) = consistent_with {
+            if m > tree.n {
+                return Err(self.invalid(format!(
+                    "--consistent-with {m}: the database's latest tree has {} records",
+                    tree.n
+                )));
+            }
+        }
         let rec = tokio::task::spawn_blocking(move || {
+            if let Some(m) = consistent_with.filter(|&m| m > 0 && m < tree.n) {
+                let r = tlog::TileHashReader::new(tree, &rec);
+                tlog::prove_tree(tree.n, m, &r)
+                    .map_err(|e| format!("proof that tree {} extends tree {m}: {e}", tree.n))?;
+            }
             for (q, id, text) in &ids {
                 let r = tlog::TileHashReader::new(tree, &rec);
                 let proof = tlog::prove_record(tree.n, *id, &r)
@@ -151,7 +169,16 @@ impl Client {
     /// in that head's tree from the bundle's tiles. Returns what each
     /// answer vouches for (`module@version` → hashes), or why the bundle
     /// is refused (naming the answer or tile). Nothing is kept.
-    pub fn check_proofs(&self, p: &Proofs) -> Result<(HashMap<String, Vouch>, Checked), String> {
+    ///
+    /// `kept`: the signed tree this mirror keeps, if any. The bundle's must
+    /// be that one, or extend it — proven by the bundle's tiles (exported
+    /// with `--consistent-with <kept size>`); a bundle whose tree does not
+    /// extend it is a fork of the log, refused.
+    pub fn check_proofs(
+        &self,
+        p: &Proofs,
+        kept: Option<Tree>,
+    ) -> Result<(HashMap<String, Vouch>, Checked), String> {
         let tree = self
             .open_tree(&p.latest)
             .map_err(|e| format!("the bundle's signed tree head: {e}"))?;
@@ -159,6 +186,40 @@ impl Client {
             tiles: &p.tiles,
             checked: Mutex::default(),
         };
+        let mut extends = None;
+        match kept {
+            Some(old) if old.n > tree.n => {
+                return Err(format!(
+                    "the bundle's signed tree ({} records) is older than the one this mirror keeps ({}): export again",
+                    tree.n, old.n
+                ))
+            }
+            Some(old) if old.n == tree.n => {
+                if old.hash != tree.hash {
+                    return Err(format!(
+                        "FORK: the bundle's signed tree of {} records has hash {}, the one this mirror keeps has {}",
+                        tree.n, tree.hash, old.hash
+                    ));
+                }
+            }
+            Some(old) => {
+                let r = tlog::TileHashReader::new(tree, &tiles);
+                let proof = tlog::prove_tree(tree.n, old.n, &r).map_err(|e| {
+                    format!(
+                        "this mirror keeps the signed tree of {} records; the bundle holds no proof that its tree ({}) extends it ({e}): export it with --consistent-with {}",
+                        old.n, tree.n, old.n
+                    )
+                })?;
+                tlog::check_tree(&proof, tree.n, tree.hash, old.n, old.hash).map_err(|e| {
+                    format!(
+                        "FORK: the bundle's signed tree ({} records) does not extend the one this mirror keeps ({}): {e}",
+                        tree.n, old.n
+                    )
+                })?;
+                extends = Some((old, proof));
+            }
+            None => {}
+        }
         let mut vouches = HashMap::new();
         let mut proofs = HashMap::new();
         for (q, body) in &p.answers {
@@ -195,6 +256,7 @@ impl Client {
                 tree,
                 tiles: checked.into_values().collect(),
                 proofs,
+                extends,
             },
         ))
     }
@@ -210,35 +272,20 @@ impl Client {
         vouches: HashMap<String, Vouch>,
         origin: &str,
     ) -> Result<(), String> {
-        let kept = self.kept(&latest_key(&self.cfg.name)).await;
-        let kept_tree = kept.as_deref().and_then(|b| self.open_tree(b).ok());
-        match kept_tree {
-            Some(t) if t.n > checked.tree.n => {
-                tracing::info!(
-                    kept = t.n,
-                    bundle = checked.tree.n,
-                    "a newer signed tree head is kept: the bundle's is not kept"
-                );
-            }
-            Some(t) if t == checked.tree => {}
-            Some(t) => {
-                return Err(format!(
-                    "a signed tree head of size {} is kept; the bundle's ({}) cannot be proven consistent with it offline",
-                    t.n, checked.tree.n
-                ))
-            }
-            None => {
-                let (_, head) = crate::admit::sumdb_head(
-                    &latest_key(&self.cfg.name),
-                    &p.latest,
-                    &self.verifiers,
-                    None,
-                    origin,
-                )
-                .map_err(|e| e.to_string())?;
-                self.store.put(head).await.map_err(|e| e.to_string())?;
-                *self.latest.lock().await = Some((checked.tree, p.latest.clone()));
-            }
+        // The bundle's head, unless it is the one kept (check_proofs proved
+        // it extends the kept one otherwise).
+        if self.kept_tree().await != Some(checked.tree) {
+            let last = checked.extends.as_ref().map(|(t, p)| (*t, p.as_slice()));
+            let (_, head) = crate::admit::sumdb_head(
+                &latest_key(&self.cfg.name),
+                &p.latest,
+                &self.verifiers,
+                last,
+                origin,
+            )
+            .map_err(|e| e.to_string())?;
+            self.store.put(head).await.map_err(|e| e.to_string())?;
+            *self.latest.lock().await = Some((checked.tree, p.latest.clone()));
         }
         for t in &checked.tiles {
             let key = format!("sumdb/{}/{}", self.cfg.name, t.tile().path());
@@ -260,11 +307,21 @@ impl Client {
     }
 }
 
+impl Client {
+    /// The signed tree this mirror keeps, verified with the key.
+    pub async fn kept_tree(&self) -> Option<Tree> {
+        let b = self.kept(&latest_key(&self.cfg.name)).await?;
+        self.open_tree(&b).ok()
+    }
+}
+
 /// Proofs checked by [`Client::check_proofs`], to keep.
 pub struct Checked {
     tree: Tree,
     tiles: Vec<CheckedTile>,
     proofs: HashMap<String, tlog::RecordProof>,
+    /// The kept tree the bundle's extends, and the proof.
+    extends: Option<(Tree, tlog::TreeProof)>,
 }
 
 /// `lookup/<escaped module>@<escaped version>`.
