@@ -194,14 +194,13 @@ impl Client {
                     tree.n, old.n
                 ))
             }
-            Some(old) if old.n == tree.n => {
-                if old.hash != tree.hash {
-                    return Err(format!(
-                        "FORK: the bundle's signed tree of {} records has hash {}, the one this mirror keeps has {}",
-                        tree.n, tree.hash, old.hash
-                    ));
-                }
+            Some(old) if old.n == tree.n && old.hash != tree.hash => {
+                return Err(format!(
+                    "FORK: the bundle's signed tree of {} records has hash {}, the one this mirror keeps has {}",
+                    tree.n, tree.hash, old.hash
+                ))
             }
+            Some(old) if old.n == tree.n => {}
             Some(old) => {
                 let r = tlog::TileHashReader::new(tree, &tiles);
                 let proof = tlog::prove_tree(tree.n, old.n, &r).map_err(|e| {
