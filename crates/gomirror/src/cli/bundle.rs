@@ -78,10 +78,22 @@ struct VersionEntry {
     files: BTreeMap<String, FileEntry>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct FileEntry {
     size: u64,
     sha256: String,
+    /// The exporting mirror's record of the file (where it came from, when
+    /// it was admitted, its `h1:`): for the reader; the importing mirror
+    /// makes its own records through admission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    record: Option<crate::record::Meta>,
+}
+
+impl FileEntry {
+    /// The same bytes as `other` says (size and sha256).
+    fn same_bytes(&self, other: &FileEntry) -> bool {
+        self.size == other.size && self.sha256 == other.sha256
+    }
 }
 
 fn runtime_and_mirror(
@@ -169,6 +181,7 @@ fn run_export(args: ExportArgs) -> Result<()> {
                 FileEntry {
                     size: m.size,
                     sha256: m.sha256.clone(),
+                    record: Some(m.clone()),
                 },
             );
             let t = first.entry((p, v)).or_insert(m.admitted());
@@ -370,6 +383,7 @@ fn unpack(path: &Path, staging: &Path) -> Result<Unpacked> {
                 FileEntry {
                     size,
                     sha256: hex::encode(h.finalize()),
+                    record: None,
                 },
             );
         } else {
@@ -413,7 +427,7 @@ fn unpack(path: &Path, staging: &Path) -> Result<Unpacked> {
     for (name, (e, ext, f)) in &listed {
         match got.get(name) {
             None => bail!("{}@{}.{ext}: missing from the bundle", e.path, e.version),
-            Some(g) if g != *f => bail!(
+            Some(g) if !g.same_bytes(f) => bail!(
                 "{}@{}.{ext}: {} bytes with sha256 {}, the manifest says {} bytes with sha256 {} (altered)",
                 e.path,
                 e.version,
