@@ -60,20 +60,12 @@ fn index_feed(mirror: &Mirror, query: Option<&str>, head: bool) -> Response {
         body.push_str(&serde_json::to_string(e).expect("an entry serializes"));
         body.push('\n');
     }
-    let len = body.len();
-    let mut r = Response::new(if head {
-        Body::empty()
-    } else {
-        Body::from(body)
-    });
-    let h = r.headers_mut();
-    h.insert(
+    // A newer page is a moment away: caches ask again each time.
+    let mut r = plain(StatusCode::OK, body.into_bytes(), "no-cache", false, head);
+    r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json; charset=utf-8"),
     );
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    // A newer page is a moment away: caches ask again each time.
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     r
 }
 

@@ -20,18 +20,12 @@ fn gomod(p: &str) -> Vec<u8> {
 }
 
 fn gomirror(cmd: &str, data: &Path, gosumdb: &str) -> Command {
-    let mut c = support::gomirror();
+    let mut c = support::gomirror_tool();
     c.arg(cmd)
         .arg("--data-dir")
         .arg(data)
         .env("GOSUMDB", gosumdb)
-        .env("GOPROXY", "off")
-        .env_remove("GOMIRROR_CONFIG")
-        .env_remove("GOMIRROR_DATA_DIR")
-        .env_remove("GOMIRROR_LOG")
-        .env_remove("GONOPROXY")
-        .env_remove("GOPRIVATE")
-        .env_remove("GONOSUMDB");
+        .env("GOPROXY", "off");
     c
 }
 

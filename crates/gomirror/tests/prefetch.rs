@@ -4,6 +4,8 @@
 
 mod support;
 
+use support::json_of;
+
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -12,16 +14,10 @@ use support::upstream::{publish, ModVersion, Upstream};
 /// `gomirror` with the test upstream as GOPROXY, no checksum database, and
 /// nothing from the developer's environment.
 fn gomirror_env(up: &Upstream) -> Command {
-    let mut c = support::gomirror();
+    let mut c = support::gomirror_tool();
     c.env("GOPROXY", up.url())
         .env("GOSUMDB", "off")
-        .env("GOMIRROR_UPSTREAM_RETRIES", "0")
-        .env_remove("GOMIRROR_CONFIG")
-        .env_remove("GOMIRROR_DATA_DIR")
-        .env_remove("GOMIRROR_LOG")
-        .env_remove("GONOPROXY")
-        .env_remove("GOPRIVATE")
-        .env_remove("GONOSUMDB");
+        .env("GOMIRROR_UPSTREAM_RETRIES", "0");
     c
 }
 
@@ -39,16 +35,6 @@ fn prefetch(up: &Upstream, data: &Path, args: &[&str], stdin: Option<&str>) -> O
     si.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
     drop(si);
     child.wait_with_output().unwrap()
-}
-
-fn json_of(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}):\nstdout: {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
 }
 
 fn gomod(p: &str) -> Vec<u8> {

@@ -8,8 +8,10 @@
 
 mod support;
 
+use support::json_of;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use support::server::{ok, GoEnv, Server};
 use support::sumdb::TestSumdb;
@@ -49,7 +51,7 @@ fn corpus(root: &Path, db: &TestSumdb, n: usize) -> Vec<String> {
 }
 
 fn sync_cmd(from: &str, data: &Path, gosumdb: &str, args: &[&str]) -> Command {
-    let mut c = support::gomirror();
+    let mut c = support::gomirror_tool();
     c.arg("sync")
         .args(["--from", from, "--json", "--data-dir"])
         .arg(data)
@@ -57,25 +59,9 @@ fn sync_cmd(from: &str, data: &Path, gosumdb: &str, args: &[&str]) -> Command {
         .env("GOSUMDB", gosumdb)
         .env("GOMIRROR_UPSTREAM_RETRIES", "0")
         .env_remove("GOPROXY")
-        .env_remove("GOMIRROR_CONFIG")
-        .env_remove("GOMIRROR_DATA_DIR")
-        .env_remove("GOMIRROR_LOG")
-        .env_remove("GONOPROXY")
-        .env_remove("GOPRIVATE")
-        .env_remove("GONOSUMDB")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     c
-}
-
-fn json_of(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}):\nstdout: {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
 }
 
 /// The feed's lines from `url` (`/index?...`).
@@ -395,10 +381,11 @@ fn a_serving_mirror_follows_another_while_it_serves() {
     }
     let (_, m) = get(&format!("{}/metrics", b.url));
     let m = String::from_utf8_lossy(&m);
-    let fetched = m
-        .lines()
-        .find_map(|l| l.strip_prefix("gomirror_sync_versions_total{outcome=\"fetched\"} "))
-        .unwrap_or_else(|| panic!("no sync metric:\n{m}"));
-    assert_eq!(fetched, "3", "{m}");
+    let fetched = support::metric(
+        &m,
+        "gomirror_sync_versions_total",
+        &[("outcome", "fetched")],
+    );
+    assert_eq!(fetched, 3.0, "{m}");
     assert!(b.log().contains("sync pass"), "{}", b.log());
 }

@@ -5,22 +5,18 @@
 
 mod support;
 
+use support::json_of;
+
 use sha2::Digest;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use support::upstream::{publish, ModVersion, Upstream};
 
 fn gomirror_env(up: &Upstream) -> Command {
-    let mut c = support::gomirror();
+    let mut c = support::gomirror_tool();
     c.env("GOPROXY", up.url())
         .env("GOSUMDB", "off")
-        .env("GOMIRROR_UPSTREAM_RETRIES", "0")
-        .env_remove("GOMIRROR_CONFIG")
-        .env_remove("GOMIRROR_DATA_DIR")
-        .env_remove("GOMIRROR_LOG")
-        .env_remove("GONOPROXY")
-        .env_remove("GOPRIVATE")
-        .env_remove("GONOSUMDB");
+        .env("GOMIRROR_UPSTREAM_RETRIES", "0");
     c
 }
 
@@ -32,16 +28,6 @@ fn verify(up: &Upstream, data: &Path, args: &[&str]) -> Output {
             .arg("--data-dir")
             .arg(data),
     )
-}
-
-fn json_of(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}):\nstdout: {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
 }
 
 /// An upstream with two modules (one with a zip of a few MiB), and a cache

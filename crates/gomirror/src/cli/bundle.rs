@@ -11,7 +11,7 @@
 //! `sumdb/tile/8/...`, `objects/<module>/@v/<version>.<ext>` (escaped
 //! paths, a GOPROXY tree).
 
-use crate::cli::config::{Config, ServeFlags, StoreFlags};
+use crate::cli::config::{ServeFlags, StoreFlags};
 use crate::mirror::Mirror;
 use crate::protocol::{versioned_key, FileKind};
 use crate::sumdb::Proofs;
@@ -99,22 +99,10 @@ impl FileEntry {
 fn runtime_and_mirror(
     store: &StoreFlags,
 ) -> Result<(tokio::runtime::Runtime, Arc<Mirror>, PathBuf)> {
-    let cfg = Config::resolve(&ServeFlags {
+    let (rt, mirror, cfg) = crate::cli::serve::tool_mirror(&ServeFlags {
         store: store.clone(),
         ..Default::default()
-    })
-    .context("configuration")?;
-    if std::env::var_os("GOMIRROR_LOG").is_some() {
-        crate::cli::serve::init_logging(cfg.log_format);
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
-    let mirror = {
-        let _guard = rt.enter();
-        crate::cli::serve::build_mirror_beside_server(&cfg)?
-    };
+    })?;
     Ok((rt, mirror, cfg.data_dir))
 }
 

@@ -2,7 +2,7 @@
 //! module versions, through admission (in-process: the same upstream
 //! chain, checks and checksum database as `serve`).
 
-use crate::cli::config::{Config, ServeFlags, StoreFlags};
+use crate::cli::config::{ServeFlags, StoreFlags};
 use crate::mirror::Mirror;
 use crate::protocol::{versioned_key, FileKind};
 use anyhow::{Context, Result};
@@ -126,22 +126,10 @@ fn prefetch(args: PrefetchArgs) -> Result<ExitCode> {
         Format::Gomod => parse_gomod(&name, &data)?,
     };
 
-    let cfg = Config::resolve(&ServeFlags {
+    let (rt, mirror, _) = crate::cli::serve::tool_mirror(&ServeFlags {
         store: args.store.clone(),
         ..Default::default()
-    })
-    .context("configuration")?;
-    if std::env::var_os("GOMIRROR_LOG").is_some() {
-        crate::cli::serve::init_logging(cfg.log_format);
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
-    let mirror = {
-        let _guard = rt.enter();
-        crate::cli::serve::build_mirror_beside_server(&cfg)?
-    };
+    })?;
 
     let bar = progress_bar(args.json, wants.len() as u64);
     let concurrency = usize::from(args.concurrency);

