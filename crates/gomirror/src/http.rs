@@ -476,6 +476,28 @@ fn plain(
 /// against the verified tree and kept; data tiles passed through).
 async fn sumdb_proxy(mirror: &Arc<Mirror>, rest: &str, head: bool) -> Response {
     use crate::sumdb::SumdbError;
+    if let Some(log) = mirror.ownlog() {
+        if let Some(sub) = rest
+            .strip_prefix(log.name())
+            .and_then(|r| r.strip_prefix('/'))
+        {
+            return own_sumdb(mirror, sub, head).await;
+        }
+    }
+    if let Some((name, why)) = mirror.ownlog_failed() {
+        if rest
+            .strip_prefix(name.as_str())
+            .is_some_and(|r| r.starts_with('/'))
+        {
+            let mut r = text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("checksum database {name} is not served: {why}"),
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+            return r;
+        }
+    }
     let Some(db) = mirror.sumdb() else {
         return text(
             StatusCode::NOT_FOUND,
@@ -538,6 +560,54 @@ async fn sumdb_proxy(mirror: &Arc<Mirror>, rest: &str, head: bool) -> Response {
                 );
             }
             sumdb_tile(db, tile, &short, head).await
+        }
+        _ => text(
+            StatusCode::NOT_FOUND,
+            "not found: unknown checksum database path",
+        ),
+    }
+}
+
+/// The mirror's own checksum database (see [`crate::ownlog`]): its
+/// signed head, lookups (a version not logged yet is admitted first) and
+/// tiles.
+async fn own_sumdb(mirror: &Arc<Mirror>, sub: &str, head: bool) -> Response {
+    let log = mirror
+        .ownlog()
+        .expect("routed here only when configured")
+        .clone();
+    match sub {
+        "supported" => plain(StatusCode::OK, vec![], "public, max-age=3600", false, head),
+        "latest" => plain(StatusCode::OK, log.latest(), "no-cache", false, head),
+        s if s.starts_with("lookup/") => {
+            let lookup = match crate::protocol::parse_sumdb_lookup(s) {
+                Ok(l) => l,
+                Err(e) => return text(StatusCode::NOT_FOUND, &e.to_string()),
+            };
+            match mirror.own_lookup(&lookup.module, &lookup.version).await {
+                Ok(b) => plain(StatusCode::OK, b, "no-cache", false, head),
+                Err(f) => failure_response(&f),
+            }
+        }
+        s if s.starts_with("tile/") => {
+            let Ok(tile) = gomod::tlog::parse_tile_path(s) else {
+                return text(StatusCode::NOT_FOUND, "not found: malformed tile path");
+            };
+            let full = tile.w == 1 << tile.h;
+            match log.tile(&tile) {
+                Some(b) => plain(
+                    StatusCode::OK,
+                    b,
+                    if full {
+                        "public, max-age=31536000, immutable"
+                    } else {
+                        "no-cache"
+                    },
+                    false,
+                    head,
+                ),
+                None => text(StatusCode::NOT_FOUND, "not found: no such tile in the log"),
+            }
         }
         _ => text(
             StatusCode::NOT_FOUND,

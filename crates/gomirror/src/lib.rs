@@ -25,6 +25,7 @@ pub(crate) mod http;
 pub(crate) mod index;
 pub(crate) mod mirror;
 pub(crate) mod ops;
+pub(crate) mod ownlog;
 pub(crate) mod protocol;
 pub(crate) mod record;
 pub(crate) mod scrub;

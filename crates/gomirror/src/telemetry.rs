@@ -70,6 +70,8 @@ pub struct Metrics {
     pub webhook_failures: Counter,
     pub cdn_findings: Family<Labels, Counter>,
     pub cdn_fetches: Counter,
+    /// Records in the own checksum database's signed tree.
+    pub own_sumdb_tree_size: Gauge<i64, AtomicI64>,
     /// Versions a sync pass inside `serve` handled, by outcome.
     pub sync_versions: Family<Labels, Counter>,
     /// When the last sync pass inside `serve` ended without error.
@@ -161,6 +163,7 @@ impl Metrics {
             webhook_failures: Counter::default(),
             cdn_findings: Family::default(),
             cdn_fetches: Counter::default(),
+            own_sumdb_tree_size: Gauge::default(),
             sync_versions: Family::default(),
             sync_last_pass: Gauge::default(),
             cdn_last_pass: Gauge::default(),
@@ -346,6 +349,11 @@ impl Metrics {
             "cdn_fetches",
             "Objects the CDN canary fetched through the CDN (each edge's fetch counted)",
             m.cdn_fetches.clone(),
+        );
+        r.register(
+            "own_sumdb_tree_size",
+            "Records in the signed tree of the mirror's own checksum database (GOMIRROR_SUMDB_NAME)",
+            m.own_sumdb_tree_size.clone(),
         );
         r.register(
             "sync_versions",

@@ -141,6 +141,10 @@ pub enum AdmitError {
         before: String,
         origin: String,
     },
+    /// The mirror's own checksum database refuses it (a malformed record
+    /// or head, or content other than what it logged).
+    #[error("{0}")]
+    OwnLog(String),
     /// A kept record of an evicted zip that is not one.
     #[error("{0}")]
     ServedRecord(String),
@@ -161,7 +165,7 @@ impl AdmitError {
         use AdmitError::*;
         Some(match self {
             Staging { .. } | SyncCursor(_) | ServedRecord(_) => return None,
-            ServedBefore { .. } => FailureKind::H1,
+            ServedBefore { .. } | OwnLog(_) => FailureKind::H1,
             DeclaredTooLong { .. }
             | OverLimit { .. }
             | OverDeclared { .. }

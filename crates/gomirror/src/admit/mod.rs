@@ -28,12 +28,14 @@ mod cursor;
 mod digest;
 mod error;
 mod live;
+mod ownlog;
 mod served;
 mod sumdb;
 
 pub use cursor::{sync_cursor, SyncCursor};
 pub use error::{AdmitError, FailureKind};
 pub use live::Live;
+pub use ownlog::{check_logged, own_head, own_record, own_record_text};
 pub use served::{check_served_before, served_key, served_record};
 
 pub use content::{

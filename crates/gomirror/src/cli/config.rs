@@ -206,6 +206,15 @@ pub struct ServeFlags {
     /// Time between two sync passes [env: GOMIRROR_SYNC_INTERVAL] [default: 5m]
     #[arg(long, value_name = "DURATION")]
     pub sync_interval: Option<String>,
+    /// Name of the mirror's own checksum database (e.g. sum.corp.example):
+    /// every admitted version is logged and served under /sumdb/<name>/
+    /// [env: GOMIRROR_SUMDB_NAME]
+    #[arg(long, value_name = "NAME")]
+    pub sumdb_name: Option<String>,
+    /// Its signer key (written by `gomirror sumdb keygen`)
+    /// [env: GOMIRROR_SUMDB_KEY_FILE]
+    #[arg(long, value_name = "FILE")]
+    pub sumdb_key_file: Option<PathBuf>,
     /// Longest run of one git command in direct mode
     /// [env: GOMIRROR_GIT_TIMEOUT] [default: 5m]
     #[arg(long, value_name = "DURATION")]
@@ -322,6 +331,8 @@ struct FileConfig {
     pin: Option<String>,
     sync_from: Option<String>,
     sync_interval: Option<String>,
+    sumdb_name: Option<String>,
+    sumdb_key_file: Option<PathBuf>,
     git_timeout: Option<String>,
     git_max_processes: Option<usize>,
     direct_allow: Option<String>,
@@ -408,6 +419,8 @@ pub struct Config {
     /// The mirror followed while serving, and how often.
     pub sync_from: Option<String>,
     pub sync_interval: Duration,
+    /// The own checksum database: its name and signer key (read at start).
+    pub own_sumdb: Option<(String, String)>,
     pub git_timeout: Duration,
     pub git_max_processes: usize,
     /// Where direct mode may connect (`GOMIRROR_DIRECT_*`) and where
@@ -860,6 +873,31 @@ impl Config {
         if sync_interval.is_zero() {
             bail!("invalid GOMIRROR_SYNC_INTERVAL (--sync-interval): must be more than 0s");
         }
+        let own_name =
+            s(&flags.sumdb_name, "GOMIRROR_SUMDB_NAME", &file.sumdb_name).filter(|n| !n.is_empty());
+        let own_key = layer(
+            &flags.sumdb_key_file,
+            env("GOMIRROR_SUMDB_KEY_FILE").map(PathBuf::from),
+            &file.sumdb_key_file,
+        );
+        let own_sumdb = match (own_name, own_key) {
+            (None, None) => None,
+            (Some(_), None) | (None, Some(_)) => bail!(
+                "invalid GOMIRROR_SUMDB_NAME / GOMIRROR_SUMDB_KEY_FILE: the own checksum database needs both"
+            ),
+            (Some(name), Some(file)) => {
+                if !gomod::note::is_valid_name(&name) {
+                    bail!("invalid GOMIRROR_SUMDB_NAME (--sumdb-name) {name:?}: not a note key name");
+                }
+                if matches!(store, StoreUrl::Remote(_)) {
+                    bail!("invalid GOMIRROR_SUMDB_NAME (--sumdb-name): the own checksum database runs on a data directory (one appender); shared storage is not supported yet");
+                }
+                let skey = std::fs::read_to_string(&file).with_context(|| {
+                    format!("invalid GOMIRROR_SUMDB_KEY_FILE (--sumdb-key-file): reading {}", file.display())
+                })?;
+                Some((name, skey.trim().to_owned()))
+            }
+        };
         let git_timeout = dur(
             &flags.git_timeout,
             "GOMIRROR_GIT_TIMEOUT",
@@ -1023,6 +1061,7 @@ impl Config {
             pins,
             sync_from,
             sync_interval,
+            own_sumdb,
             git_timeout,
             git_max_processes,
             egress,

@@ -11,6 +11,7 @@ mod modcmd;
 mod otel;
 mod prefetch;
 pub(crate) mod serve;
+mod sumdbcmd;
 mod sync;
 mod verify;
 mod watch;
@@ -53,6 +54,9 @@ enum Command {
     Prefetch(prefetch::PrefetchArgs),
     /// Follow another mirror's index feed and admit every version it lists.
     Sync(sync::SyncArgs),
+    /// The mirror's own checksum database: key generation.
+    #[command(subcommand)]
+    Sumdb(sumdbcmd::SumdbCommand),
     /// Write stored versions and the checksum-database proofs that verify
     /// them offline into one bundle (for an air-gapped mirror).
     Export(bundle::ExportArgs),
@@ -90,6 +94,7 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => verify::run(args),
         Command::Prefetch(args) => prefetch::run(args),
         Command::Sync(args) => sync::run(args),
+        Command::Sumdb(cmd) => sumdbcmd::run(cmd),
         Command::Export(args) => bundle::export(args),
         Command::Import(args) => bundle::import(args),
         Command::Watch(args) => watch::run(args),

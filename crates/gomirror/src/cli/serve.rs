@@ -363,6 +363,20 @@ pub(crate) fn tls_acceptor(
 /// Runs the server until SIGTERM/SIGINT, then drains in-flight requests.
 pub async fn run(cfg: Config) -> Result<()> {
     let mirror = build_mirror(&cfg)?;
+    if let Some((name, skey)) = &cfg.own_sumdb {
+        match crate::ownlog::OwnLog::open(mirror.store().clone(), name, skey).await {
+            Ok(log) => {
+                tracing::info!(db = %name, vkey = log.vkey(), records = log.size(), "own checksum database open");
+                mirror.set_ownlog(log);
+            }
+            // Served by nobody, and said loudly: a log that does not
+            // verify is never handed out.
+            Err(e) => {
+                tracing::error!(db = %name, alert = "own_sumdb_broken", "the own checksum database is not served: {e}");
+                mirror.set_ownlog_failed(name, e.to_string());
+            }
+        }
+    }
     {
         // The status page's object count: once, in the background.
         let m = mirror.clone();

@@ -554,6 +554,22 @@ impl Mirror {
             admit::check_versioned(received, module, version, ext, sibling.as_ref(), src.name())
                 .await
                 .map_err(refuse)?;
+        // Once logged in the mirror's own checksum database, never
+        // different.
+        if let Some(log) = self.ownlog() {
+            if let Some((zip, gomod)) = log.logged(module, version) {
+                let want = if ext == FileKind::Zip { zip } else { gomod };
+                if ext != FileKind::Info {
+                    admit::check_logged(
+                        &checked,
+                        &format!("{module}@{version}.{}", ext.as_str()),
+                        &want,
+                        log.name(),
+                    )
+                    .map_err(refuse)?;
+                }
+            }
+        }
         // A zip served before and evicted since must come back the same.
         if ext == FileKind::Zip {
             if let Some(before) = self.served_before(key).await.map_err(TryError::Final)? {
@@ -609,6 +625,7 @@ impl Mirror {
             .map_err(|e| self.refuse(e, src.name(), key))?;
         let hashed = started.elapsed();
         let ours = admitted.meta().sha256.clone();
+        let ours_meta = admitted.meta().clone();
         if !self.commit_first(admitted, src.name()).await? {
             if shared
                 && self
@@ -625,6 +642,11 @@ impl Mirror {
         }
         if shared {
             decide();
+        }
+        if ext == FileKind::Zip {
+            if let Err(e) = self.log_zip(module, version, &ours_meta).await {
+                tracing::warn!(object = key, "not logged in the own checksum database: {e}");
+            }
         }
         self.counters.inc("admitted", ext.as_str());
         tracing::info!(

@@ -177,6 +177,11 @@ pub struct Mirror {
     pub index: crate::index::Index,
     /// The cache budget and what was served when.
     budget: budget::Budget,
+    /// The mirror's own checksum database, when configured (set once at
+    /// start: opening it reads the store).
+    ownlog: std::sync::OnceLock<Arc<crate::ownlog::OwnLog>>,
+    /// The own checksum database that could not be opened: its name, why.
+    ownlog_failed: std::sync::OnceLock<(String, String)>,
     /// The last write probe of the store (readiness); held while a probe
     /// runs, so concurrent callers share it.
     probe: tokio::sync::Mutex<Option<Probe>>,
@@ -336,6 +341,8 @@ impl Mirror {
             usage: Usage::default(),
             index: Default::default(),
             budget: budget::Budget::new(s.cache_size, s.pins),
+            ownlog: std::sync::OnceLock::new(),
+            ownlog_failed: std::sync::OnceLock::new(),
             probe: tokio::sync::Mutex::new(None),
             fleet: s.fleet,
             shared: tokio::sync::Mutex::new(None),
@@ -446,6 +453,80 @@ impl Mirror {
     /// The configured checksum database, if any.
     pub fn sumdb(&self) -> Option<&Arc<sumdb::Client>> {
         self.sumdb.as_ref()
+    }
+
+    /// The mirror's own checksum database, if configured.
+    pub fn ownlog(&self) -> Option<&Arc<crate::ownlog::OwnLog>> {
+        self.ownlog.get()
+    }
+
+    /// The own checksum database that is configured but not served: its
+    /// name and why.
+    pub fn ownlog_failed(&self) -> Option<&(String, String)> {
+        self.ownlog_failed.get()
+    }
+
+    /// Notes that the own checksum database `name` cannot be served.
+    pub fn set_ownlog_failed(&self, name: &str, why: String) {
+        let _ = self.ownlog_failed.set((name.to_owned(), why));
+    }
+
+    /// Makes `log` the mirror's own checksum database: from now on every
+    /// admitted zip is logged, and content must match what is logged.
+    pub fn set_ownlog(&self, log: Arc<crate::ownlog::OwnLog>) {
+        self.counters
+            .metrics
+            .own_sumdb_tree_size
+            .set(i64::try_from(log.size()).unwrap_or(i64::MAX));
+        let _ = self.ownlog.set(log);
+    }
+
+    /// The own log's lookup answer for `module@version`; a version not
+    /// logged yet is admitted first (its zip, through the normal door),
+    /// then logged.
+    pub async fn own_lookup(
+        self: &Arc<Self>,
+        module: &str,
+        version: &str,
+    ) -> Result<Vec<u8>, Failure> {
+        let log = self
+            .ownlog()
+            .cloned()
+            .ok_or_else(|| Failure::Upstream(Upstream::Task("no own checksum database".into())))?;
+        if let Some(b) = log.lookup(module, version) {
+            return Ok(b);
+        }
+        let zip = self.versioned(module, version, FileKind::Zip).await?;
+        self.log_zip(module, version, zip.meta()).await?;
+        log.lookup(module, version).ok_or_else(|| {
+            Failure::Upstream(Upstream::Task(format!("{module}@{version} was not logged")))
+        })
+    }
+
+    /// Appends an admitted zip's version to the own log (its zip's and its
+    /// go.mod's `h1:`).
+    pub(super) async fn log_zip(
+        &self,
+        module: &str,
+        version: &str,
+        meta: &crate::record::Meta,
+    ) -> Result<(), Failure> {
+        let Some(log) = self.ownlog() else {
+            return Ok(());
+        };
+        let (Some(zip), Some(gomod)) = (meta.h1.as_deref(), meta.gomod_h1.as_deref()) else {
+            return Err(Failure::Upstream(Upstream::Task(format!(
+                "{module}@{version}: the zip's record has no h1: to log"
+            ))));
+        };
+        log.append(module, version, zip, gomod)
+            .await
+            .map_err(|e| Failure::Upstream(Upstream::Task(e.to_string())))?;
+        self.counters
+            .metrics
+            .own_sumdb_tree_size
+            .set(i64::try_from(log.size()).unwrap_or(i64::MAX));
+        Ok(())
     }
 
     /// The list time-to-live, for `Cache-Control`.

@@ -1,0 +1,440 @@
+//! The mirror's own checksum database (`GOMIRROR_SUMDB_NAME`,
+//! `GOMIRROR_SUMDB_KEY_FILE`): a transparency log, in sum.golang.org's
+//! format, of every module version the mirror admitted — private ones too
+//! — served under `/sumdb/<name>/` (`supported`, `latest`,
+//! `lookup/<module>@<version>`, `tile/8/...` with partial tiles), so that
+//! go clients with `GOSUMDB=<the log's verifier key>` check every module
+//! with the go command's own proofs.
+//!
+//! State in the store, each piece through admission: record `i` under
+//! `ownlog/<name>/record/<i>` (the version's two go.sum lines), then the
+//! signed head under `ownlog/<name>/latest`. An append writes the record
+//! first and the head after; an answer is given only from a head, so a
+//! crash between the two loses nothing that was answered: at start the
+//! records past the head are signed into a new head. The stored hashes
+//! (what tiles are made of) and the version → record index are rebuilt in
+//! memory from the records at start. One process appends at a time (this
+//! one: the log is refused on shared storage for now).
+
+use crate::admit;
+use crate::store::Store;
+use gomod::note;
+use gomod::tlog::{self, Hash, Tile, Tree};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Tile height of the log (the go command's).
+const HEIGHT: u32 = 8;
+
+/// Why the log cannot do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum OwnLogError {
+    #[error("checksum database {name}: {msg}")]
+    Failed { name: String, msg: String },
+    /// The version is logged with other hashes (once logged, never
+    /// different).
+    #[error("checksum database {name}: {mv} is logged with {logged}, not {offered}: once logged, never different")]
+    Different {
+        name: String,
+        mv: String,
+        logged: String,
+        offered: String,
+    },
+}
+
+/// The log.
+pub struct OwnLog {
+    name: String,
+    signer: note::Ed25519Signer,
+    verifiers: note::VerifierList,
+    vkey: String,
+    store: Arc<dyn Store>,
+    state: tokio::sync::Mutex<State>,
+    /// A copy of what readers need, replaced after each append.
+    view: std::sync::RwLock<Arc<View>>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Every stored hash of the tree, in order (`tlog::stored_hash_index`).
+    hashes: Vec<Hash>,
+    n: u64,
+    /// `module@version` → record id.
+    index: HashMap<String, u64>,
+    /// Record texts, by id.
+    records: Vec<Arc<Vec<u8>>>,
+    signed: Vec<u8>,
+    tree: Option<Tree>,
+}
+
+/// What readers see: one signed tree and what it holds.
+#[derive(Default)]
+struct View {
+    tree: Option<Tree>,
+    signed: Vec<u8>,
+    hashes: Arc<Vec<Hash>>,
+    index: HashMap<String, u64>,
+    records: Vec<Arc<Vec<u8>>>,
+}
+
+impl OwnLog {
+    /// Opens the log `name` with the signer key `skey` on `store`: reads its
+    /// records and head; signs the records past the head (a crash between
+    /// a record and its head) into a new head.
+    pub async fn open(
+        store: Arc<dyn Store>,
+        name: &str,
+        skey: &str,
+    ) -> Result<Arc<OwnLog>, OwnLogError> {
+        let fail = |msg: String| OwnLogError::Failed {
+            name: name.to_owned(),
+            msg,
+        };
+        let signer = note::new_signer(skey).map_err(|e| fail(format!("signer key: {e}")))?;
+        let vkey = signer.verifier().vkey();
+        if !vkey.starts_with(&format!("{name}+")) {
+            return Err(fail(format!(
+                "the key file's key is for another name ({vkey})"
+            )));
+        }
+        let verifiers =
+            note::VerifierList::from_keys([vkey.as_str()]).map_err(|e| fail(e.to_string()))?;
+        let log = Arc::new(OwnLog {
+            name: name.to_owned(),
+            signer,
+            verifiers,
+            vkey,
+            store,
+            state: tokio::sync::Mutex::default(),
+            view: Default::default(),
+        });
+        log.load().await?;
+        Ok(log)
+    }
+
+    fn fail(&self, msg: impl Into<String>) -> OwnLogError {
+        OwnLogError::Failed {
+            name: self.name.clone(),
+            msg: msg.into(),
+        }
+    }
+
+    fn record_key(&self, id: u64) -> String {
+        format!("ownlog/{}/record/{id:020}", self.name)
+    }
+
+    fn head_key(&self) -> String {
+        format!("ownlog/{}/latest", self.name)
+    }
+
+    /// A stored object, verified against its record.
+    async fn read(&self, key: &str) -> Result<Option<Vec<u8>>, OwnLogError> {
+        use crate::verify::Loaded;
+        match crate::verify::read_whole(self.store.as_ref(), key).await {
+            Ok(Loaded::Ok(v)) => Ok(v.into_bytes().map(|b| b.to_vec())),
+            Ok(Loaded::Absent) => Ok(None),
+            Ok(Loaded::Rotten(kind, msg)) => Err(self.fail(format!(
+                "{key} does not match its record ({}: {msg}): the log is not served",
+                kind.as_str()
+            ))),
+            Err(e) => Err(self.fail(format!("reading {key}: {e}"))),
+        }
+    }
+
+    async fn load(&self) -> Result<(), OwnLogError> {
+        let mut st = self.state.lock().await;
+        let keys = self
+            .store
+            .list(&format!("ownlog/{}/record/", self.name))
+            .await
+            .map_err(|e| self.fail(e.to_string()))?;
+        for (i, key) in keys.iter().enumerate() {
+            if *key != self.record_key(i as u64) {
+                return Err(self.fail(format!("record {i} is missing (found {key})")));
+            }
+            let text = self
+                .read(key)
+                .await?
+                .ok_or_else(|| self.fail(format!("{key} vanished")))?;
+            self.add(&mut st, text)?;
+        }
+        if let Some(signed) = self.read(&self.head_key()).await? {
+            let n = note::open(&signed, &self.verifiers)
+                .map_err(|e| self.fail(format!("kept head: {e}")))?;
+            let tree = tlog::parse_tree(n.text.as_bytes())
+                .map_err(|e| self.fail(format!("kept head: {e}")))?;
+            if tree.n > st.n {
+                return Err(self.fail(format!(
+                    "the kept head has {} records, the store {}",
+                    tree.n, st.n
+                )));
+            }
+            let h = tlog::tree_hash(tree.n, &st.hashes).map_err(|e| self.fail(e.to_string()))?;
+            if h != tree.hash {
+                return Err(self.fail(format!(
+                    "the records do not hash to the kept head of {} records",
+                    tree.n
+                )));
+            }
+            st.tree = Some(tree);
+            st.signed = signed;
+        }
+        if st.tree.map(|t| t.n) != Some(st.n) && st.n > 0 || st.tree.is_none() {
+            self.sign(&mut st).await?;
+        }
+        self.publish(&st);
+        Ok(())
+    }
+
+    /// Adds record `text` (the next id) to the in-memory tree.
+    fn add(&self, st: &mut State, text: Vec<u8>) -> Result<u64, OwnLogError> {
+        let id = st.n;
+        let lines = tlog::parse_sum_lines(&text).map_err(|e| self.fail(e.to_string()))?;
+        let first = lines.first().ok_or_else(|| self.fail("empty record"))?;
+        let mv = format!("{}@{}", first.path, first.version);
+        let new =
+            tlog::stored_hashes(id, &text, &st.hashes).map_err(|e| self.fail(e.to_string()))?;
+        st.hashes.extend(new);
+        st.index.insert(mv, id);
+        st.records.push(Arc::new(text));
+        st.n += 1;
+        Ok(id)
+    }
+
+    /// Signs the tree of every record held, and keeps the head (consistent
+    /// with the one kept before: same log, longer).
+    async fn sign(&self, st: &mut State) -> Result<(), OwnLogError> {
+        let hash = tlog::tree_hash(st.n, &st.hashes).map_err(|e| self.fail(e.to_string()))?;
+        let tree = Tree { n: st.n, hash };
+        let text = tlog::format_tree(&tree);
+        let signed = note::sign(
+            &note::Note {
+                text,
+                ..Default::default()
+            },
+            &[&self.signer],
+        )
+        .map_err(|e| self.fail(e.to_string()))?;
+        let proof;
+        let last = match st.tree {
+            Some(old) if old.n > 0 && old.n < tree.n => {
+                proof = tlog::prove_tree(tree.n, old.n, &st.hashes)
+                    .map_err(|e| self.fail(e.to_string()))?;
+                Some((old, proof.as_slice()))
+            }
+            Some(old) if old.n == tree.n => Some((old, &[][..])),
+            _ => None,
+        };
+        let (_, head) = admit::own_head(&self.head_key(), &signed, &self.verifiers, last)
+            .map_err(|e| self.fail(e.to_string()))?;
+        self.store
+            .put(head)
+            .await
+            .map_err(|e| self.fail(format!("keeping the head: {e}")))?;
+        st.tree = Some(tree);
+        st.signed = signed;
+        Ok(())
+    }
+
+    fn publish(&self, st: &State) {
+        *self.view.write().unwrap() = Arc::new(View {
+            tree: st.tree,
+            signed: st.signed.clone(),
+            hashes: Arc::new(st.hashes.clone()),
+            index: st.index.clone(),
+            records: st.records.clone(),
+        });
+    }
+
+    fn view(&self) -> Arc<View> {
+        self.view.read().unwrap().clone()
+    }
+
+    /// The log's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The verifier key clients put in `GOSUMDB`.
+    pub fn vkey(&self) -> &str {
+        &self.vkey
+    }
+
+    /// Records in the signed tree.
+    pub fn size(&self) -> u64 {
+        self.view().tree.map_or(0, |t| t.n)
+    }
+
+    /// The hashes the log holds for `module@version` (zip, go.mod), if
+    /// logged.
+    pub fn logged(&self, module: &str, version: &str) -> Option<(String, String)> {
+        let v = self.view();
+        let id = *v.index.get(&format!("{module}@{version}"))?;
+        let text = v.records.get(id as usize)?;
+        let lines = tlog::parse_sum_lines(text).ok()?;
+        let zip = lines.iter().find(|l| l.version == version)?.hash.to_owned();
+        let gomod = lines
+            .iter()
+            .find(|l| l.version.ends_with("/go.mod"))?
+            .hash
+            .to_owned();
+        Some((zip, gomod))
+    }
+
+    /// Appends `module@version` with its zip's and go.mod's `h1:` (nothing
+    /// when it is logged with these; refused when logged with others) and
+    /// signs the new tree; returns the record id.
+    pub async fn append(
+        &self,
+        module: &str,
+        version: &str,
+        zip_h1: &str,
+        mod_h1: &str,
+    ) -> Result<u64, OwnLogError> {
+        let mut st = self.state.lock().await;
+        let mv = format!("{module}@{version}");
+        let text = admit::own_record_text(module, version, zip_h1, mod_h1);
+        if let Some(&id) = st.index.get(&mv) {
+            let logged = &st.records[id as usize];
+            if logged.as_slice() == text.as_bytes() {
+                return Ok(id);
+            }
+            return Err(OwnLogError::Different {
+                name: self.name.clone(),
+                mv,
+                logged: String::from_utf8_lossy(logged).replace('\n', " "),
+                offered: text.replace('\n', " "),
+            });
+        }
+        let id = st.n;
+        let record = admit::own_record(&self.record_key(id), text.as_bytes())
+            .map_err(|e| self.fail(e.to_string()))?;
+        self.store
+            .put(record)
+            .await
+            .map_err(|e| self.fail(format!("keeping record {id}: {e}")))?;
+        self.add(&mut st, text.into_bytes())?;
+        self.sign(&mut st).await?;
+        self.publish(&st);
+        tracing::info!(db = %self.name, module, version, id, "logged");
+        Ok(id)
+    }
+
+    /// The signed head.
+    pub fn latest(&self) -> Vec<u8> {
+        self.view().signed.clone()
+    }
+
+    /// The lookup answer for `module@version` (the record, then the signed
+    /// head), if logged.
+    pub fn lookup(&self, module: &str, version: &str) -> Option<Vec<u8>> {
+        let v = self.view();
+        let id = *v.index.get(&format!("{module}@{version}"))?;
+        if v.tree.is_none_or(|t| id >= t.n) {
+            return None;
+        }
+        let mut body = tlog::format_record(id, v.records.get(id as usize)?).ok()?;
+        body.extend_from_slice(&v.signed);
+        Some(body)
+    }
+
+    /// Tile `t` of the signed tree: hash tiles (full, or partial at the
+    /// right edge) and data tiles; `None` past the tree.
+    pub fn tile(&self, t: &Tile) -> Option<Vec<u8>> {
+        let v = self.view();
+        let tree = v.tree?;
+        if t.h != HEIGHT {
+            return None;
+        }
+        let width = u64::from(t.w);
+        if t.l == -1 {
+            // Data tile: the records' texts, one after another.
+            let first = t.n << t.h;
+            if first + width > tree.n {
+                return None;
+            }
+            let mut out = vec![];
+            for id in first..first + width {
+                out.extend_from_slice(v.records.get(id as usize)?);
+            }
+            return Some(out);
+        }
+        let level = t.l as u32 * t.h;
+        let last = ((t.n << t.h) + width).checked_shl(level)?;
+        if last > tree.n {
+            return None;
+        }
+        tlog::read_tile_data(t, v.hashes.as_slice()).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H1: &str = "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    const H2: &str = "h1:BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB=";
+
+    async fn open(store: &Arc<dyn Store>, skey: &str) -> Arc<OwnLog> {
+        OwnLog::open(store.clone(), "sum.test", skey).await.unwrap()
+    }
+
+    /// Appends, reopens, survives a crash between a record and its head,
+    /// and refuses other hashes for a logged version.
+    #[tokio::test]
+    async fn the_log_continues_across_restarts_and_crashes() {
+        let (skey, _) = note::generate_key("sum.test").unwrap();
+        let store: Arc<dyn Store> = Arc::new(crate::store::MemStore::new().unwrap());
+        let log = open(&store, &skey).await;
+        assert_eq!(log.size(), 0);
+        assert_eq!(
+            log.append("example.com/a", "v1.0.0", H1, H2).await.unwrap(),
+            0
+        );
+        assert_eq!(
+            log.append("example.com/b", "v1.0.0", H1, H2).await.unwrap(),
+            1
+        );
+        // Logged again with the same hashes: the same record.
+        assert_eq!(
+            log.append("example.com/a", "v1.0.0", H1, H2).await.unwrap(),
+            0
+        );
+        assert!(matches!(
+            log.append("example.com/a", "v1.0.0", H2, H2).await,
+            Err(OwnLogError::Different { .. })
+        ));
+        let head2 = log.latest();
+        let answer = log.lookup("example.com/b", "v1.0.0").unwrap();
+        assert!(answer.ends_with(&head2));
+        // Reopened: the same tree.
+        let log = open(&store, &skey).await;
+        assert_eq!(log.size(), 2);
+        assert_eq!(log.latest(), head2);
+        // A record kept, then a crash before its head: reopening signs it
+        // into a new head that extends the old one.
+        let text = admit::own_record_text("example.com/c", "v1.0.0", H1, H2);
+        let rec = admit::own_record(&log.record_key(2), text.as_bytes()).unwrap();
+        store.put(rec).await.unwrap();
+        let log = open(&store, &skey).await;
+        assert_eq!(log.size(), 3);
+        assert_eq!(
+            log.logged("example.com/c", "v1.0.0"),
+            Some((H1.into(), H2.into()))
+        );
+        // Tiles: the partial level-0 tile of 3 hashes, and the data tile.
+        let t = tlog::parse_tile_path("tile/8/0/000.p/3").unwrap();
+        assert_eq!(log.tile(&t).unwrap().len(), 3 * tlog::HASH_SIZE);
+        let t = tlog::parse_tile_path("tile/8/0/000.p/4").unwrap();
+        assert!(log.tile(&t).is_none(), "past the tree");
+        let d = tlog::parse_tile_path("tile/8/data/000.p/3").unwrap();
+        assert!(String::from_utf8(log.tile(&d).unwrap())
+            .unwrap()
+            .contains("example.com/c v1.0.0 "));
+        // Another key for the name is refused.
+        let (other, _) = note::generate_key("sum.test").unwrap();
+        assert!(OwnLog::open(store.clone(), "sum.test", &other)
+            .await
+            .is_err());
+    }
+}

@@ -1,0 +1,202 @@
+//! The mirror's own checksum database (issue 17), with the real go command
+//! on loopback: `gomirror sumdb keygen`; a go client whose GOSUMDB is the
+//! mirror's key alone (no GONOSUMDB) verifies a private module and a public
+//! one (the public one first checked by the mirror against the upstream
+//! checksum database) through the mirror's log; the tree continues across
+//! a restart (the client's cached head is proven a prefix); a version
+//! logged once is never admitted with other bytes; a record altered in the
+//! store is not served.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+use support::server::{ok, GoEnv, Server};
+use support::sumdb::TestSumdb;
+use support::upstream::{module_files, publish, Fault, ModVersion, Upstream};
+
+const OWN: &str = "sum.corp.test";
+
+fn gomod(p: &str) -> Vec<u8> {
+    format!("module {p}\n\ngo 1.21\n").into_bytes()
+}
+
+fn module<'a>(path: &'a str, body: &str) -> ModVersion<'a> {
+    ModVersion {
+        path,
+        version: "v1.0.0",
+        files: vec![
+            ("go.mod", gomod(path)),
+            ("x.go", format!("package x // {body}\n").into_bytes()),
+        ],
+    }
+}
+
+fn keygen(dir: &Path) -> (std::path::PathBuf, String) {
+    let key = dir.join("own.key");
+    let out = ok(support::gomirror_tool()
+        .args(["sumdb", "keygen", "--name", OWN, "--out"])
+        .arg(&key));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert!(lines[0].starts_with(&format!("{OWN}+")), "{out}");
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    (key, lines[0].to_owned())
+}
+
+fn start(data: &Path, up: &Upstream, db: &TestSumdb, key: &Path) -> Server {
+    let gosumdb = format!("{} {}", db.vkey, db.url());
+    let k = key.as_os_str();
+    Server::start_with_env(
+        data,
+        &up.url(),
+        &["--gosumdb", &gosumdb],
+        &[
+            ("GOMIRROR_SUMDB_NAME", std::ffi::OsStr::new(OWN)),
+            ("GOMIRROR_SUMDB_KEY_FILE", k),
+            ("GONOSUMDB", std::ffi::OsStr::new("corp.example")),
+        ],
+    )
+}
+
+fn download(env: &GoEnv, work: &Path, mv: &str) -> serde_json::Value {
+    let out = ok(env.go(work).args(["mod", "download", "-json", mv]));
+    serde_json::from_str(&out).unwrap()
+}
+
+fn latest_size(url: &str) -> u64 {
+    let (s, body) = support::get_blocking(&format!("{url}/sumdb/{OWN}/latest"));
+    assert_eq!(s, 200);
+    let text = String::from_utf8_lossy(&body).into_owned();
+    text.lines().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn the_mirrors_own_checksum_database_vouches_for_private_modules_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, vkey) = keygen(dir.path());
+    // keygen never replaces a key.
+    let again = support::run(
+        support::gomirror_tool()
+            .args(["sumdb", "keygen", "--name", OWN, "--out"])
+            .arg(&key),
+    );
+    assert!(!again.status.success());
+
+    let up_dir = dir.path().join("up");
+    let db = TestSumdb::start();
+    let private = "corp.example/priv";
+    let public = "example.com/pub";
+    let later = "example.com/later";
+    let h_priv = publish(&up_dir, &module(private, "private"));
+    let h_pub = publish(&up_dir, &module(public, "public"));
+    db.add(
+        public,
+        "v1.0.0",
+        &h_pub,
+        &gomod::dirhash::hash_go_mod(&gomod(public)),
+    );
+    let h_later = publish(&up_dir, &module(later, "later"));
+    db.add(
+        later,
+        "v1.0.0",
+        &h_later,
+        &gomod::dirhash::hash_go_mod(&gomod(later)),
+    );
+    let up = Upstream::start(&up_dir);
+    let data = dir.path().join("d");
+    let mut m = start(&data, &up, &db, &key);
+    assert_eq!(latest_size(&m.url), 0);
+
+    // A go client that knows only the mirror's key.
+    let mut env = GoEnv::new(&m.url);
+    env.gosumdb = vkey.clone();
+    let work = env.new_module("app");
+    let j = download(&env, &work, &format!("{private}@v1.0.0"));
+    assert_eq!(j["Sum"].as_str(), Some(h_priv.as_str()), "{j}");
+    let j = download(&env, &work, &format!("{public}@v1.0.0"));
+    assert_eq!(j["Sum"].as_str(), Some(h_pub.as_str()), "{j}");
+    assert_eq!(latest_size(&m.url), 2);
+    // The go command asked the mirror's log (lookups, then tiles).
+    let log = m.log();
+    assert!(
+        log.contains(&format!("path=/sumdb/{OWN}/lookup/{private}@v1.0.0")),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("path=/sumdb/{OWN}/tile/8/0/000.p/")),
+        "{log}"
+    );
+    // The log's records are the go.sum lines.
+    for (p, h) in [(private, &h_priv), (public, &h_pub)] {
+        let (s, body) = support::get_blocking(&format!("{}/sumdb/{OWN}/lookup/{p}@v1.0.0", m.url));
+        assert_eq!(s, 200);
+        let body = String::from_utf8_lossy(&body);
+        assert!(body.contains(&format!("{p} v1.0.0 {h}\n")), "{body}");
+        let mod_h1 = gomod::dirhash::hash_go_mod(&gomod(p));
+        assert!(
+            body.contains(&format!("{p} v1.0.0/go.mod {mod_h1}\n")),
+            "{body}"
+        );
+    }
+    // The public module was checked against the upstream database too.
+    assert!(db.requests("/lookup/") >= 1);
+
+    // Restarted: the same tree continues; the client's cached head (2
+    // records) is proven a prefix of the new one.
+    m.terminate(Duration::from_secs(10));
+    let mut m = start(&data, &up, &db, &key);
+    assert_eq!(latest_size(&m.url), 2);
+    env.goproxy = m.url.clone();
+    let j = download(&env, &work, &format!("{later}@v1.0.0"));
+    assert_eq!(j["Sum"].as_str(), Some(h_later.as_str()), "{j}");
+    assert_eq!(latest_size(&m.url), 3);
+    let (_, metrics) = support::get_blocking(&format!("{}/metrics", m.url));
+    let size = support::metric(
+        &String::from_utf8_lossy(&metrics),
+        "gomirror_own_sumdb_tree_size",
+        &[],
+    );
+    assert_eq!(size, 3.0);
+
+    // Once logged, never different: the private module's zip gone from
+    // the cache, its upstream now serving other bytes → refused.
+    let (files, _) = module_files(&module(private, "rewritten"));
+    let other = files
+        .into_iter()
+        .find(|(p, _)| p.ends_with(".zip"))
+        .unwrap()
+        .1;
+    up.set_fault(&format!("/{private}/@v/v1.0.0.zip"), Fault::Replace(other));
+    std::fs::remove_file(data.join(format!("objects/{private}/@v/v1.0.0.zip.gmeta"))).unwrap();
+    let (s, body) = support::get_blocking(&format!("{}/{private}/@v/v1.0.0.zip", m.url));
+    let body = String::from_utf8_lossy(&body);
+    assert!(s >= 400, "{s} {body:.200}");
+    assert!(body.contains("once logged, never different"), "{body:.300}");
+    let (_, metrics) = support::get_blocking(&format!("{}/metrics", m.url));
+    let failures = support::metric(
+        &String::from_utf8_lossy(&metrics),
+        "gomirror_integrity_failures_total",
+        &[("kind", "h1")],
+    );
+    assert!(failures >= 1.0);
+
+    // A record altered in the store: the mirror does not serve the log.
+    m.terminate(Duration::from_secs(10));
+    let rec = support::files_under(&data.join(format!("objects/ownlog/{OWN}/record")))
+        .into_iter()
+        .find(|p| !p.to_string_lossy().ends_with(".gmeta"))
+        .expect("a record's bytes");
+    let mut perm = std::fs::metadata(&rec).unwrap().permissions();
+    perm.set_mode(0o644);
+    std::fs::set_permissions(&rec, perm).unwrap();
+    let mut b = std::fs::read(&rec).unwrap();
+    b[0] ^= 1;
+    std::fs::write(&rec, b).unwrap();
+    let m = start(&data, &up, &db, &key);
+    let (s, body) = support::get_blocking(&format!("{}/sumdb/{OWN}/latest", m.url));
+    assert_eq!(s, 503, "{}", String::from_utf8_lossy(&body));
+    assert!(m.log().contains("own checksum database"), "{}", m.log());
+}
