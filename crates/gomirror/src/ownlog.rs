@@ -348,7 +348,8 @@ impl OwnLog {
         }
         let width = u64::from(t.w);
         if t.l == -1 {
-            // Data tile: the records' texts, one after another.
+            // Data tile: each record's text and a blank line (as
+            // x/mod's sumdb server writes them).
             let first = t.n << t.h;
             if first + width > tree.n {
                 return None;
@@ -356,6 +357,7 @@ impl OwnLog {
             let mut out = vec![];
             for id in first..first + width {
                 out.extend_from_slice(v.records.get(id as usize)?);
+                out.push(b'\n');
             }
             return Some(out);
         }

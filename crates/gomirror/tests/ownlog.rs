@@ -161,6 +161,53 @@ fn the_mirrors_own_checksum_database_vouches_for_private_modules_too() {
     );
     assert_eq!(size, 3.0);
 
+    // Audit: the head verifies, a sample of records matches what is
+    // served; the head is kept, and the next audit proves the log extends
+    // it.
+    let state = dir.path().join("audit.state");
+    let audit = |url: &str| {
+        support::run(
+            support::gomirror_tool()
+                .args(["sumdb", "audit", "--url", url, "--key", &vkey, "--state"])
+                .arg(&state),
+        )
+    };
+    let out = audit(&m.url);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("3 records match"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = audit(&m.url);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A fork: another log under the same key (a rewritten history).
+    let fork_dir = dir.path().join("fork");
+    let f = start(&fork_dir, &up, &db, &key);
+    let mut fenv = GoEnv::new(&f.url);
+    fenv.gosumdb = vkey.clone();
+    let fwork = fenv.new_module("app");
+    for p in [later, public, private] {
+        download(&fenv, &fwork, &format!("{p}@v1.0.0"));
+    }
+    assert_eq!(latest_size(&f.url), 3);
+    let out = audit(&f.url);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("FORK") && err.matches("3 records, hash").count() == 2,
+        "{err}"
+    );
+    drop(f);
+
     // Once logged, never different: the private module's zip gone from
     // the cache, its upstream now serving other bytes → refused.
     let (files, _) = module_files(&module(private, "rewritten"));
