@@ -208,6 +208,59 @@ fn the_mirrors_own_checksum_database_vouches_for_private_modules_too() {
     );
     drop(f);
 
+    // Forced past the mirror: its log and a module copied to a plain file
+    // server. As copied, the go command accepts it; with one tile or the
+    // record altered, the go command refuses it too.
+    let get200 = |p: &str| {
+        let (st, b) = support::get_blocking(&format!("{}{p}", m.url));
+        assert_eq!(st, 200, "{p}");
+        (p.to_owned(), b)
+    };
+    let db_paths = [
+        format!("/sumdb/{OWN}/latest"),
+        format!("/sumdb/{OWN}/lookup/{later}@v1.0.0"),
+        format!("/sumdb/{OWN}/tile/8/0/000.p/3"),
+    ];
+    let mut copied: Vec<(String, Vec<u8>)> = db_paths.iter().map(|p| get200(p)).collect();
+    copied.push((format!("/sumdb/{OWN}/supported"), vec![]));
+    for ext in ["info", "mod", "zip"] {
+        copied.push(get200(&format!("/{later}/@v/v1.0.0.{ext}")));
+    }
+    let plain = |alter: Option<(usize, usize)>| {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Upstream::start(dir.path());
+        let mut files = copied.clone();
+        if let Some((i, at)) = alter {
+            files[i].1[at] ^= 1;
+        }
+        server.serve_files(files);
+        let mut env = GoEnv::new(&server.url());
+        env.gosumdb = vkey.clone();
+        let work = env.new_module("app");
+        let out = support::run(env.go(&work).args([
+            "mod",
+            "download",
+            "-json",
+            &format!("{later}@v1.0.0"),
+        ]));
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            server,
+            dir,
+        )
+    };
+    let (accepted, out, _s, _d) = plain(None);
+    assert!(accepted, "the plain copy is complete: {out}");
+    let (accepted, out, _s, _d) = plain(Some((2, 5)));
+    assert!(
+        !accepted && out.contains("verifying"),
+        "an altered tile: {out}"
+    );
+    let record_at = copied[1].1.iter().position(|&b| b == b'h').unwrap() + 4;
+    let (accepted, out, _s, _d) = plain(Some((1, record_at)));
+    assert!(!accepted, "an altered record: {out}");
+
     // Once logged, never different: the private module's zip gone from
     // the cache, its upstream now serving other bytes → refused.
     let (files, _) = module_files(&module(private, "rewritten"));
