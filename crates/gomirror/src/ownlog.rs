@@ -13,8 +13,12 @@
 //! crash between the two loses nothing that was answered: at start the
 //! records past the head are signed into a new head. The stored hashes
 //! (what tiles are made of) and the version → record index are rebuilt in
-//! memory from the records at start. One process appends at a time (this
-//! one: the log is refused on shared storage for now).
+//! memory from the records at start. One appender at a time: in a fleet,
+//! an append takes the Redis lease `ownlog/<name>` (the sequencer), first
+//! reads the records other replicas appended (so every replica serves one
+//! tree, and a version is logged once), and writes its record and head
+//! only while the lease holds; other replicas catch up when the change
+//! feed announces a new head, or at their next append or lookup.
 
 use crate::admit;
 use crate::store::Store;
@@ -49,6 +53,8 @@ pub struct OwnLog {
     verifiers: note::VerifierList,
     vkey: String,
     store: Arc<dyn Store>,
+    /// The fleet whose replicas share the log (the appender's lease).
+    fleet: Option<Arc<crate::fleet::Fleet>>,
     state: tokio::sync::Mutex<State>,
     /// A copy of what readers need, replaced after each append.
     view: std::sync::RwLock<Arc<View>>,
@@ -83,6 +89,7 @@ impl OwnLog {
     /// a record and its head) into a new head.
     pub async fn open(
         store: Arc<dyn Store>,
+        fleet: Option<Arc<crate::fleet::Fleet>>,
         name: &str,
         skey: &str,
     ) -> Result<Arc<OwnLog>, OwnLogError> {
@@ -105,6 +112,7 @@ impl OwnLog {
             verifiers,
             vkey,
             store,
+            fleet,
             state: tokio::sync::Mutex::default(),
             view: Default::default(),
         });
@@ -143,12 +151,34 @@ impl OwnLog {
 
     async fn load(&self) -> Result<(), OwnLogError> {
         let mut st = self.state.lock().await;
+        self.catch_up(&mut st).await?;
+        let behind = st.tree.map(|t| t.n) != Some(st.n);
+        if behind {
+            // Records past the head (a crash between a record and its
+            // head): signed into a new head, by the appender.
+            match self.sequencer().await? {
+                Some(_lease) => {
+                    self.catch_up(&mut st).await?;
+                    if st.tree.map(|t| t.n) != Some(st.n) {
+                        self.sign(&mut st).await?;
+                    }
+                }
+                None => self.sign(&mut st).await?,
+            }
+        }
+        self.publish(&st);
+        Ok(())
+    }
+
+    /// Reads the records and the head other appenders (or an earlier run)
+    /// kept beyond what `st` holds.
+    async fn catch_up(&self, st: &mut State) -> Result<(), OwnLogError> {
         let keys = self
             .store
             .list(&format!("ownlog/{}/record/", self.name))
             .await
             .map_err(|e| self.fail(e.to_string()))?;
-        for (i, key) in keys.iter().enumerate() {
+        for (i, key) in keys.iter().enumerate().skip(st.n as usize) {
             if *key != self.record_key(i as u64) {
                 return Err(self.fail(format!("record {i} is missing (found {key})")));
             }
@@ -156,9 +186,12 @@ impl OwnLog {
                 .read(key)
                 .await?
                 .ok_or_else(|| self.fail(format!("{key} vanished")))?;
-            self.add(&mut st, text)?;
+            self.add(st, text)?;
         }
         if let Some(signed) = self.read(&self.head_key()).await? {
+            if signed == st.signed {
+                return Ok(());
+            }
             let n = note::open(&signed, &self.verifiers)
                 .map_err(|e| self.fail(format!("kept head: {e}")))?;
             let tree = tlog::parse_tree(n.text.as_bytes())
@@ -176,14 +209,57 @@ impl OwnLog {
                     tree.n
                 )));
             }
-            st.tree = Some(tree);
-            st.signed = signed;
+            if st.tree.is_none_or(|t| t.n <= tree.n) {
+                st.tree = Some(tree);
+                st.signed = signed;
+            }
         }
-        if st.tree.map(|t| t.n) != Some(st.n) && st.n > 0 || st.tree.is_none() {
-            self.sign(&mut st).await?;
-        }
-        self.publish(&st);
         Ok(())
+    }
+
+    /// Catches up with what other replicas appended (on a change notice).
+    pub async fn refresh(&self) {
+        let mut st = self.state.lock().await;
+        match self.catch_up(&mut st).await {
+            Ok(()) => self.publish(&st),
+            Err(e) => {
+                tracing::error!(db = %self.name, "reading the log another replica appended to: {e}")
+            }
+        }
+    }
+
+    /// In a fleet, the appender's lease (`Some`), waited for up to 10 s;
+    /// alone, `None` (this process is the only appender).
+    async fn sequencer(&self) -> Result<Option<crate::fleet::Lease>, OwnLogError> {
+        use crate::fleet::LeaseOutcome;
+        let Some(fleet) = &self.fleet else {
+            return Ok(None);
+        };
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut pause = std::time::Duration::from_millis(10);
+        loop {
+            match fleet
+                .lease(
+                    &format!("ownlog/{}", self.name),
+                    std::time::Duration::from_secs(10),
+                )
+                .await
+            {
+                LeaseOutcome::Acquired(l) => return Ok(Some(l)),
+                LeaseOutcome::Down => {
+                    return Err(
+                        self.fail("Redis is down: no replica may append (one appender at a time)")
+                    )
+                }
+                LeaseOutcome::Held if std::time::Instant::now() < until => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_millis(200));
+                }
+                LeaseOutcome::Held => {
+                    return Err(self.fail("another replica has been appending for 10 s"))
+                }
+            }
+        }
     }
 
     /// Adds record `text` (the next id) to the in-memory tree.
@@ -294,7 +370,18 @@ impl OwnLog {
         let mut st = self.state.lock().await;
         let mv = format!("{module}@{version}");
         let text = admit::own_record_text(module, version, zip_h1, mod_h1);
+        let lease = if st.index.contains_key(&mv) {
+            None
+        } else {
+            // The sequencer's turn, then what others appended meanwhile.
+            let lease = self.sequencer().await?;
+            if lease.is_some() {
+                self.catch_up(&mut st).await?;
+            }
+            lease
+        };
         if let Some(&id) = st.index.get(&mv) {
+            self.publish(&st);
             let logged = &st.records[id as usize];
             if logged.as_slice() == text.as_bytes() {
                 return Ok(id);
@@ -307,6 +394,10 @@ impl OwnLog {
             });
         }
         let id = st.n;
+        let lost = || lease.as_ref().is_some_and(|l| l.lost());
+        if lost() {
+            return Err(self.fail("the appender's lease was lost: nothing appended"));
+        }
         let record = admit::own_record(&self.record_key(id), text.as_bytes())
             .map_err(|e| self.fail(e.to_string()))?;
         self.store
@@ -314,8 +405,14 @@ impl OwnLog {
             .await
             .map_err(|e| self.fail(format!("keeping record {id}: {e}")))?;
         self.add(&mut st, text.into_bytes())?;
+        if lost() {
+            return Err(self.fail(format!(
+                "the appender's lease was lost after record {id}: its head is left to the next appender"
+            )));
+        }
         self.sign(&mut st).await?;
         self.publish(&st);
+        drop(lease);
         tracing::info!(db = %self.name, module, version, id, "logged");
         Ok(id)
     }
@@ -378,7 +475,9 @@ mod tests {
     const H2: &str = "h1:BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB=";
 
     async fn open(store: &Arc<dyn Store>, skey: &str) -> Arc<OwnLog> {
-        OwnLog::open(store.clone(), "sum.test", skey).await.unwrap()
+        OwnLog::open(store.clone(), None, "sum.test", skey)
+            .await
+            .unwrap()
     }
 
     /// Appends, reopens, survives a crash between a record and its head,
@@ -435,7 +534,7 @@ mod tests {
             .contains("example.com/c v1.0.0 "));
         // Another key for the name is refused.
         let (other, _) = note::generate_key("sum.test").unwrap();
-        assert!(OwnLog::open(store.clone(), "sum.test", &other)
+        assert!(OwnLog::open(store.clone(), None, "sum.test", &other)
             .await
             .is_err());
     }

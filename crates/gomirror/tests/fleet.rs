@@ -986,3 +986,75 @@ fn every_replica_lists_the_same_index_feed() {
         .expect("feed not ready after the restart");
     assert_eq!(feed(f.r(1)).unwrap(), first);
 }
+
+/// The own checksum database on a fleet: versions logged through either
+/// replica land in one tree (one appender at a time, each catching up
+/// first), which every replica serves; a go client that knows only the
+/// log's key verifies through any replica.
+#[test]
+fn every_replica_serves_one_own_checksum_database() {
+    const OWN: &str = "sum.fleet.test";
+    let mut f = Fleet::new();
+    let key = f.dir.path().join("own.key");
+    let vkey = ok(support::gomirror_tool()
+        .args(["sumdb", "keygen", "--name", OWN, "--out"])
+        .arg(&key))
+    .trim()
+    .to_owned();
+    let up_dir = f.dir.path().join("up");
+    let gomod = |p: &str| format!("module {p}\n\ngo 1.21\n").into_bytes();
+    let mods = ["example.com/own/a", "example.com/own/b"];
+    for p in mods {
+        publish(
+            &up_dir,
+            &ModVersion {
+                path: p,
+                version: VERSION,
+                files: vec![("go.mod", gomod(p)), ("x.go", b"package x\n".to_vec())],
+            },
+        );
+    }
+    let up = Upstream::start(&up_dir);
+    let k = key.to_string_lossy().into_owned();
+    f.start_all(
+        2,
+        &up.url(),
+        &[
+            ("GOMIRROR_SUMDB_NAME", OWN),
+            ("GOMIRROR_SUMDB_KEY_FILE", &k),
+        ],
+    );
+    let client = |i: usize| {
+        let mut env = GoEnv::new(&f.r(i).url);
+        env.gosumdb = vkey.clone();
+        env
+    };
+    // One version through each replica.
+    for (i, p) in mods.iter().enumerate() {
+        let env = client(i);
+        let work = env.new_module("app");
+        ok(env
+            .go(&work)
+            .args(["mod", "download", &format!("{p}@{VERSION}")]));
+    }
+    let latest = |i: usize| get(&format!("{}/sumdb/{OWN}/latest", f.r(i).url)).1;
+    wait_for(Duration::from_secs(10), || {
+        latest(0) == latest(1) && String::from_utf8_lossy(&latest(0)).lines().nth(1) == Some("2")
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the replicas serve {:?} and {:?}",
+            String::from_utf8_lossy(&latest(0)),
+            String::from_utf8_lossy(&latest(1))
+        )
+    });
+    // The version logged through replica 1, verified through replica 0.
+    let env = client(0);
+    let work = env.new_module("app");
+    ok(env
+        .go(&work)
+        .args(["mod", "download", &format!("{}@{VERSION}", mods[1])]));
+    ok(env
+        .go(&work)
+        .args(["mod", "download", &format!("{}@{VERSION}", mods[0])]));
+}

@@ -889,8 +889,8 @@ impl Config {
                 if !gomod::note::is_valid_name(&name) {
                     bail!("invalid GOMIRROR_SUMDB_NAME (--sumdb-name) {name:?}: not a note key name");
                 }
-                if matches!(store, StoreUrl::Remote(_)) {
-                    bail!("invalid GOMIRROR_SUMDB_NAME (--sumdb-name): the own checksum database runs on a data directory (one appender); shared storage is not supported yet");
+                if matches!(store, StoreUrl::Remote(_)) && fleet.is_none() {
+                    bail!("invalid GOMIRROR_SUMDB_NAME (--sumdb-name): on shared storage the own checksum database needs the fleet's Redis (GOMIRROR_REDIS_URL): one appender at a time");
                 }
                 let skey = std::fs::read_to_string(&file).with_context(|| {
                     format!("invalid GOMIRROR_SUMDB_KEY_FILE (--sumdb-key-file): reading {}", file.display())

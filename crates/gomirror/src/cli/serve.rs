@@ -364,9 +364,28 @@ pub(crate) fn tls_acceptor(
 pub async fn run(cfg: Config) -> Result<()> {
     let mirror = build_mirror(&cfg)?;
     if let Some((name, skey)) = &cfg.own_sumdb {
-        match crate::ownlog::OwnLog::open(mirror.store().clone(), name, skey).await {
+        match crate::ownlog::OwnLog::open(
+            mirror.store().clone(),
+            mirror.fleet().cloned(),
+            name,
+            skey,
+        )
+        .await
+        {
             Ok(log) => {
                 tracing::info!(db = %name, vkey = log.vkey(), records = log.size(), "own checksum database open");
+                if let Some(f) = mirror.fleet() {
+                    // Another replica appended: serve its tree too.
+                    let head = format!("ownlog/{name}/latest");
+                    let l = Arc::downgrade(&log);
+                    f.on_change(Arc::new(move |key: &str| {
+                        if key == head {
+                            if let Some(l) = l.upgrade() {
+                                tokio::spawn(async move { l.refresh().await });
+                            }
+                        }
+                    }));
+                }
                 mirror.set_ownlog(log);
             }
             // Served by nobody, and said loudly: a log that does not

@@ -24,7 +24,7 @@
 mod feed;
 mod lease;
 
-pub use lease::LeaseOutcome;
+pub use lease::{Lease, LeaseOutcome};
 
 use crate::store::Coordination;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
