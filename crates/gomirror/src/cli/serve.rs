@@ -392,6 +392,13 @@ pub async fn run(cfg: Config) -> Result<()> {
             // verify is never handed out.
             Err(e) => {
                 tracing::error!(db = %name, alert = "own_sumdb_broken", "the own checksum database is not served: {e}");
+                mirror.events.record(
+                    "own_sumdb_broken",
+                    crate::telemetry::STORE_SOURCE,
+                    name,
+                    &e.to_string(),
+                    &mirror.counters.metrics,
+                );
                 mirror.set_ownlog_failed(name, e.to_string());
             }
         }
