@@ -1,11 +1,14 @@
 //! The mirror's own checksum database (issue 17), with the real go command
 //! on loopback: `gomirror sumdb keygen`; a go client whose GOSUMDB is the
-//! mirror's key alone (no GONOSUMDB) verifies a private module and a public
-//! one (the public one first checked by the mirror against the upstream
-//! checksum database) through the mirror's log; the tree continues across
-//! a restart (the client's cached head is proven a prefix); a version
-//! logged once is never admitted with other bytes; a record altered in the
-//! store is not served.
+//! mirror's key alone (no GONOSUMDB) verifies a private module (built by
+//! the mirror from git, in direct mode) and a public one (first checked by
+//! the mirror against the upstream checksum database) through the mirror's
+//! log; the tree continues across a restart (the client's cached head is
+//! proven a prefix); `sumdb audit` passes, then names both heads of a
+//! fork; the log copied to a plain file server with a tile or a record
+//! altered is refused by the go command; a tag moved on the git server is
+//! refused at admission (once logged, never different); a record altered
+//! in the store is not served.
 
 mod support;
 
@@ -14,9 +17,13 @@ use std::path::Path;
 use std::time::Duration;
 use support::server::{ok, GoEnv, Server};
 use support::sumdb::TestSumdb;
-use support::upstream::{module_files, publish, Fault, ModVersion, Upstream};
+use support::upstream::{publish, ModVersion, Upstream};
 
 const OWN: &str = "sum.corp.test";
+/// A private module, served from git in direct mode (github.com paths
+/// need no go-import discovery; git's config maps them to local
+/// repositories).
+const PRIVATE: &str = "github.com/corp/priv";
 
 fn gomod(p: &str) -> Vec<u8> {
     format!("module {p}\n\ngo 1.21\n").into_bytes()
@@ -31,6 +38,34 @@ fn module<'a>(path: &'a str, body: &str) -> ModVersion<'a> {
             ("x.go", format!("package x // {body}\n").into_bytes()),
         ],
     }
+}
+
+/// `git` in `dir`, as a fixed author at a fixed time.
+fn git(dir: &Path, args: &[&str]) {
+    ok(std::process::Command::new("git")
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .env("GIT_AUTHOR_DATE", "@1700000000 +0000")
+        .env("GIT_COMMITTER_DATE", "@1700000000 +0000")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .args(args));
+}
+
+/// Commits `body` to the private repository and tags it v1.0.0 (moving
+/// the tag if it exists).
+fn tag_private(repo: &Path, body: &str) {
+    std::fs::create_dir_all(repo).unwrap();
+    if !repo.join(".git").exists() {
+        git(repo, &["init", "--quiet", "--initial-branch=main"]);
+    }
+    std::fs::write(repo.join("go.mod"), gomod(PRIVATE)).unwrap();
+    std::fs::write(repo.join("x.go"), format!("package priv // {body}\n")).unwrap();
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "--quiet", "-m", body]);
+    git(repo, &["tag", "-f", "v1.0.0"]);
 }
 
 fn keygen(dir: &Path) -> (std::path::PathBuf, String) {
@@ -48,15 +83,30 @@ fn keygen(dir: &Path) -> (std::path::PathBuf, String) {
 
 fn start(data: &Path, up: &Upstream, db: &TestSumdb, key: &Path) -> Server {
     let gosumdb = format!("{} {}", db.vkey, db.url());
-    let k = key.as_os_str();
+    let root = key.parent().unwrap();
+    let gitconfig = root.join("gitconfig");
+    std::fs::write(
+        &gitconfig,
+        format!(
+            "[url \"file://{}/\"]\n\tinsteadOf = https://github.com/\n",
+            root.join("repos").display()
+        ),
+    )
+    .unwrap();
+    let gitdir = data.with_extension("git");
+    let os = std::ffi::OsStr::new;
     Server::start_with_env(
         data,
-        &up.url(),
+        &format!("{},direct", up.url()),
         &["--gosumdb", &gosumdb],
         &[
-            ("GOMIRROR_SUMDB_NAME", std::ffi::OsStr::new(OWN)),
-            ("GOMIRROR_SUMDB_KEY_FILE", k),
-            ("GONOSUMDB", std::ffi::OsStr::new("corp.example")),
+            ("GOMIRROR_SUMDB_NAME", os(OWN)),
+            ("GOMIRROR_SUMDB_KEY_FILE", key.as_os_str()),
+            ("GOPRIVATE", os("github.com/corp")),
+            ("GIT_CONFIG_GLOBAL", gitconfig.as_os_str()),
+            ("GIT_CONFIG_NOSYSTEM", os("1")),
+            ("GIT_TERMINAL_PROMPT", os("0")),
+            ("GOMIRROR_GIT_DIR", gitdir.as_os_str()),
         ],
     )
 }
@@ -87,10 +137,11 @@ fn the_mirrors_own_checksum_database_vouches_for_private_modules_too() {
 
     let up_dir = dir.path().join("up");
     let db = TestSumdb::start();
-    let private = "corp.example/priv";
+    let private = PRIVATE;
     let public = "example.com/pub";
     let later = "example.com/later";
-    let h_priv = publish(&up_dir, &module(private, "private"));
+    let repo = dir.path().join("repos/corp/priv");
+    tag_private(&repo, "private");
     let h_pub = publish(&up_dir, &module(public, "public"));
     db.add(
         public,
@@ -115,7 +166,10 @@ fn the_mirrors_own_checksum_database_vouches_for_private_modules_too() {
     env.gosumdb = vkey.clone();
     let work = env.new_module("app");
     let j = download(&env, &work, &format!("{private}@v1.0.0"));
-    assert_eq!(j["Sum"].as_str(), Some(h_priv.as_str()), "{j}");
+    let h_priv = j["Sum"].as_str().unwrap().to_owned();
+    assert!(h_priv.starts_with("h1:"), "{j}");
+    // Built from git by the mirror (no upstream has it).
+    assert_eq!(up.count(&format!("/{private}/@v/v1.0.0.zip")), 0);
     let j = download(&env, &work, &format!("{public}@v1.0.0"));
     assert_eq!(j["Sum"].as_str(), Some(h_pub.as_str()), "{j}");
     assert_eq!(latest_size(&m.url), 2);
@@ -261,15 +315,11 @@ fn the_mirrors_own_checksum_database_vouches_for_private_modules_too() {
     let (accepted, out, _s, _d) = plain(Some((1, record_at)));
     assert!(!accepted, "an altered record: {out}");
 
-    // Once logged, never different: the private module's zip gone from
-    // the cache, its upstream now serving other bytes → refused.
-    let (files, _) = module_files(&module(private, "rewritten"));
-    let other = files
-        .into_iter()
-        .find(|(p, _)| p.ends_with(".zip"))
-        .unwrap()
-        .1;
-    up.set_fault(&format!("/{private}/@v/v1.0.0.zip"), Fault::Replace(other));
+    // Once logged, never different: the tag moved on the git server, the
+    // zip gone from the cache and the mirror's clone with it (a new
+    // replica, a wiped disk) → the new build is refused.
+    tag_private(&repo, "rewritten");
+    support::remove_tree(&data.with_extension("git"));
     std::fs::remove_file(data.join(format!("objects/{private}/@v/v1.0.0.zip.gmeta"))).unwrap();
     let (s, body) = support::get_blocking(&format!("{}/{private}/@v/v1.0.0.zip", m.url));
     let body = String::from_utf8_lossy(&body);
