@@ -889,6 +889,9 @@ impl Config {
                 if !gomod::note::is_valid_name(&name) {
                     bail!("invalid GOMIRROR_SUMDB_NAME (--sumdb-name) {name:?}: not a note key name");
                 }
+                if sumdb.as_ref().is_some_and(|d| d.name == name) {
+                    bail!("invalid GOMIRROR_SUMDB_NAME (--sumdb-name) {name:?}: it is the upstream checksum database's name (GOSUMDB); the mirror's own log needs a name of its own");
+                }
                 if matches!(store, StoreUrl::Remote(_)) && fleet.is_none() {
                     bail!("invalid GOMIRROR_SUMDB_NAME (--sumdb-name): on shared storage the own checksum database needs the fleet's Redis (GOMIRROR_REDIS_URL): one appender at a time");
                 }
@@ -1148,5 +1151,38 @@ mod tests {
         let a = Config::resolve(&with).unwrap();
         let b = Config::resolve(&ServeFlags::default()).unwrap();
         assert_eq!(format!("{a:?}"), format!("{b:?}"));
+    }
+
+    /// The own checksum database needs both its settings, a name of its
+    /// own, and a readable key.
+    #[test]
+    fn the_own_checksum_database_settings_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("k");
+        let (skey, _) = gomod::note::generate_key("sum.own.test").unwrap();
+        std::fs::write(&key, skey).unwrap();
+        let flags = |name: Option<&str>, key: Option<&std::path::Path>| ServeFlags {
+            gosumdb: Some("off".into()),
+            sumdb_name: name.map(str::to_owned),
+            sumdb_key_file: key.map(|p| p.to_owned()),
+            ..ServeFlags::default()
+        };
+        let c = Config::resolve(&flags(Some("sum.own.test"), Some(&key))).unwrap();
+        assert_eq!(
+            c.own_sumdb.as_ref().map(|(n, _)| n.as_str()),
+            Some("sum.own.test")
+        );
+        let err = |f: ServeFlags| format!("{:#}", Config::resolve(&f).unwrap_err());
+        assert!(err(flags(Some("sum.own.test"), None)).contains("needs both"));
+        assert!(err(flags(None, Some(&key))).contains("needs both"));
+        assert!(
+            err(flags(Some("sum.own.test"), Some(&dir.path().join("none"))))
+                .contains("GOMIRROR_SUMDB_KEY_FILE")
+        );
+        let same = ServeFlags {
+            gosumdb: Some("sum.golang.org".into()),
+            ..flags(Some("sum.golang.org"), Some(&key))
+        };
+        assert!(err(same).contains("upstream checksum database's name"));
     }
 }
