@@ -55,14 +55,20 @@ pub struct OwnLog {
     store: Arc<dyn Store>,
     /// The fleet whose replicas share the log (the appender's lease).
     fleet: Option<Arc<crate::fleet::Fleet>>,
-    state: tokio::sync::Mutex<State>,
-    /// A copy of what readers need, replaced after each append.
-    view: std::sync::RwLock<Arc<View>>,
+    /// Held by whoever reads the store's log or appends to it in this
+    /// process (one at a time); readers of `data` do not wait for it.
+    turn: tokio::sync::Mutex<()>,
+    /// The tree as held in memory, changed only under `turn` and only
+    /// for a moment (never across an await).
+    data: std::sync::RwLock<Data>,
 }
 
+/// What the log holds. Records past `tree` (read or appended, not signed
+/// yet) may be held; answers are given only from `tree`.
 #[derive(Default)]
-struct State {
-    /// Every stored hash of the tree, in order (`tlog::stored_hash_index`).
+struct Data {
+    /// Every stored hash of the records held, in order
+    /// (`tlog::stored_hash_index`).
     hashes: Vec<Hash>,
     n: u64,
     /// `module@version` → record id.
@@ -71,16 +77,6 @@ struct State {
     records: Vec<Arc<Vec<u8>>>,
     signed: Vec<u8>,
     tree: Option<Tree>,
-}
-
-/// What readers see: one signed tree and what it holds.
-#[derive(Default)]
-struct View {
-    tree: Option<Tree>,
-    signed: Vec<u8>,
-    hashes: Arc<Vec<Hash>>,
-    index: HashMap<String, u64>,
-    records: Vec<Arc<Vec<u8>>>,
 }
 
 impl OwnLog {
@@ -113,8 +109,8 @@ impl OwnLog {
             vkey,
             store,
             fleet,
-            state: tokio::sync::Mutex::default(),
-            view: Default::default(),
+            turn: tokio::sync::Mutex::default(),
+            data: Default::default(),
         });
         log.load().await?;
         Ok(log)
@@ -150,35 +146,40 @@ impl OwnLog {
     }
 
     async fn load(&self) -> Result<(), OwnLogError> {
-        let mut st = self.state.lock().await;
-        self.catch_up(&mut st).await?;
-        let behind = st.tree.map(|t| t.n) != Some(st.n);
-        if behind {
+        let _turn = self.turn.lock().await;
+        self.catch_up().await?;
+        if self.behind() {
             // Records past the head (a crash between a record and its
             // head): signed into a new head, by the appender.
             match self.sequencer().await? {
                 Some(_lease) => {
-                    self.catch_up(&mut st).await?;
-                    if st.tree.map(|t| t.n) != Some(st.n) {
-                        self.sign(&mut st).await?;
+                    self.catch_up().await?;
+                    if self.behind() {
+                        self.sign().await?;
                     }
                 }
-                None => self.sign(&mut st).await?,
+                None => self.sign().await?,
             }
         }
-        self.publish(&st);
         Ok(())
     }
 
+    /// Whether records are held that no signed head covers.
+    fn behind(&self) -> bool {
+        let d = self.data.read().unwrap();
+        d.tree.map(|t| t.n) != Some(d.n)
+    }
+
     /// Reads the records and the head other appenders (or an earlier run)
-    /// kept beyond what `st` holds.
-    async fn catch_up(&self, st: &mut State) -> Result<(), OwnLogError> {
+    /// kept beyond what is held (the caller holds `turn`).
+    async fn catch_up(&self) -> Result<(), OwnLogError> {
         let keys = self
             .store
             .list(&format!("ownlog/{}/record/", self.name))
             .await
             .map_err(|e| self.fail(e.to_string()))?;
-        for (i, key) in keys.iter().enumerate().skip(st.n as usize) {
+        let held = self.data.read().unwrap().n as usize;
+        for (i, key) in keys.iter().enumerate().skip(held) {
             if *key != self.record_key(i as u64) {
                 return Err(self.fail(format!("record {i} is missing (found {key})")));
             }
@@ -186,45 +187,44 @@ impl OwnLog {
                 .read(key)
                 .await?
                 .ok_or_else(|| self.fail(format!("{key} vanished")))?;
-            self.add(st, text)?;
+            self.add(text)?;
         }
-        if let Some(signed) = self.read(&self.head_key()).await? {
-            if signed == st.signed {
-                return Ok(());
-            }
-            let n = note::open(&signed, &self.verifiers)
-                .map_err(|e| self.fail(format!("kept head: {e}")))?;
-            let tree = tlog::parse_tree(n.text.as_bytes())
-                .map_err(|e| self.fail(format!("kept head: {e}")))?;
-            if tree.n > st.n {
-                return Err(self.fail(format!(
-                    "the kept head has {} records, the store {}",
-                    tree.n, st.n
-                )));
-            }
-            let h = tlog::tree_hash(tree.n, &st.hashes).map_err(|e| self.fail(e.to_string()))?;
-            if h != tree.hash {
-                return Err(self.fail(format!(
-                    "the records do not hash to the kept head of {} records",
-                    tree.n
-                )));
-            }
-            if st.tree.is_none_or(|t| t.n <= tree.n) {
-                st.tree = Some(tree);
-                st.signed = signed;
-            }
+        let Some(signed) = self.read(&self.head_key()).await? else {
+            return Ok(());
+        };
+        let mut d = self.data.write().unwrap();
+        if signed == d.signed {
+            return Ok(());
+        }
+        let n = note::open(&signed, &self.verifiers)
+            .map_err(|e| self.fail(format!("kept head: {e}")))?;
+        let tree = tlog::parse_tree(n.text.as_bytes())
+            .map_err(|e| self.fail(format!("kept head: {e}")))?;
+        if tree.n > d.n {
+            return Err(self.fail(format!(
+                "the kept head has {} records, the store {}",
+                tree.n, d.n
+            )));
+        }
+        let h = tlog::tree_hash(tree.n, &d.hashes).map_err(|e| self.fail(e.to_string()))?;
+        if h != tree.hash {
+            return Err(self.fail(format!(
+                "the records do not hash to the kept head of {} records",
+                tree.n
+            )));
+        }
+        if d.tree.is_none_or(|t| t.n <= tree.n) {
+            d.tree = Some(tree);
+            d.signed = signed;
         }
         Ok(())
     }
 
     /// Catches up with what other replicas appended (on a change notice).
     pub async fn refresh(&self) {
-        let mut st = self.state.lock().await;
-        match self.catch_up(&mut st).await {
-            Ok(()) => self.publish(&st),
-            Err(e) => {
-                tracing::error!(db = %self.name, "reading the log another replica appended to: {e}")
-            }
+        let _turn = self.turn.lock().await;
+        if let Err(e) = self.catch_up().await {
+            tracing::error!(db = %self.name, "reading the log another replica appended to: {e}")
         }
     }
 
@@ -263,25 +263,38 @@ impl OwnLog {
     }
 
     /// Adds record `text` (the next id) to the in-memory tree.
-    fn add(&self, st: &mut State, text: Vec<u8>) -> Result<u64, OwnLogError> {
-        let id = st.n;
+    fn add(&self, text: Vec<u8>) -> Result<u64, OwnLogError> {
         let lines = tlog::parse_sum_lines(&text).map_err(|e| self.fail(e.to_string()))?;
         let first = lines.first().ok_or_else(|| self.fail("empty record"))?;
         let mv = format!("{}@{}", first.path, first.version);
+        let mut d = self.data.write().unwrap();
+        let id = d.n;
         let new =
-            tlog::stored_hashes(id, &text, &st.hashes).map_err(|e| self.fail(e.to_string()))?;
-        st.hashes.extend(new);
-        st.index.insert(mv, id);
-        st.records.push(Arc::new(text));
-        st.n += 1;
+            tlog::stored_hashes(id, &text, &d.hashes).map_err(|e| self.fail(e.to_string()))?;
+        d.hashes.extend(new);
+        d.index.insert(mv, id);
+        d.records.push(Arc::new(text));
+        d.n += 1;
         Ok(id)
     }
 
     /// Signs the tree of every record held, and keeps the head (consistent
-    /// with the one kept before: same log, longer).
-    async fn sign(&self, st: &mut State) -> Result<(), OwnLogError> {
-        let hash = tlog::tree_hash(st.n, &st.hashes).map_err(|e| self.fail(e.to_string()))?;
-        let tree = Tree { n: st.n, hash };
+    /// with the one kept before: same log, longer). The caller holds
+    /// `turn`.
+    async fn sign(&self) -> Result<(), OwnLogError> {
+        let (tree, old, proof) = {
+            let d = self.data.read().unwrap();
+            let hash = tlog::tree_hash(d.n, &d.hashes).map_err(|e| self.fail(e.to_string()))?;
+            let tree = Tree { n: d.n, hash };
+            let proof = match d.tree {
+                Some(old) if old.n > 0 && old.n < tree.n => {
+                    tlog::prove_tree(tree.n, old.n, &d.hashes)
+                        .map_err(|e| self.fail(e.to_string()))?
+                }
+                _ => vec![],
+            };
+            (tree, d.tree, proof)
+        };
         let text = tlog::format_tree(&tree);
         let signed = note::sign(
             &note::Note {
@@ -291,39 +304,19 @@ impl OwnLog {
             &[&self.signer],
         )
         .map_err(|e| self.fail(e.to_string()))?;
-        let proof;
-        let last = match st.tree {
-            Some(old) if old.n > 0 && old.n < tree.n => {
-                proof = tlog::prove_tree(tree.n, old.n, &st.hashes)
-                    .map_err(|e| self.fail(e.to_string()))?;
-                Some((old, proof.as_slice()))
-            }
-            Some(old) if old.n == tree.n => Some((old, &[][..])),
-            _ => None,
-        };
+        let last = old
+            .filter(|o| o.n > 0 || o.n == tree.n)
+            .map(|o| (o, proof.as_slice()));
         let (_, head) = admit::own_head(&self.head_key(), &signed, &self.verifiers, last)
             .map_err(|e| self.fail(e.to_string()))?;
         self.store
             .put(head)
             .await
             .map_err(|e| self.fail(format!("keeping the head: {e}")))?;
-        st.tree = Some(tree);
-        st.signed = signed;
+        let mut d = self.data.write().unwrap();
+        d.tree = Some(tree);
+        d.signed = signed;
         Ok(())
-    }
-
-    fn publish(&self, st: &State) {
-        *self.view.write().unwrap() = Arc::new(View {
-            tree: st.tree,
-            signed: st.signed.clone(),
-            hashes: Arc::new(st.hashes.clone()),
-            index: st.index.clone(),
-            records: st.records.clone(),
-        });
-    }
-
-    fn view(&self) -> Arc<View> {
-        self.view.read().unwrap().clone()
     }
 
     /// The log's name.
@@ -338,23 +331,22 @@ impl OwnLog {
 
     /// Records in the signed tree.
     pub fn size(&self) -> u64 {
-        self.view().tree.map_or(0, |t| t.n)
+        self.data.read().unwrap().tree.map_or(0, |t| t.n)
+    }
+
+    /// The record of `module@version`, if held: its id and text.
+    fn record(&self, module: &str, version: &str) -> Option<(u64, Arc<Vec<u8>>)> {
+        let d = self.data.read().unwrap();
+        let id = *d.index.get(&format!("{module}@{version}"))?;
+        Some((id, d.records.get(id as usize)?.clone()))
     }
 
     /// The hashes the log holds for `module@version` (zip, go.mod), if
     /// logged.
     pub fn logged(&self, module: &str, version: &str) -> Option<(String, String)> {
-        let v = self.view();
-        let id = *v.index.get(&format!("{module}@{version}"))?;
-        let text = v.records.get(id as usize)?;
-        let lines = tlog::parse_sum_lines(text).ok()?;
-        let zip = lines.iter().find(|l| l.version == version)?.hash.to_owned();
-        let gomod = lines
-            .iter()
-            .find(|l| l.version.ends_with("/go.mod"))?
-            .hash
-            .to_owned();
-        Some((zip, gomod))
+        let (_, text) = self.record(module, version)?;
+        let v = crate::sumdb::vouch_of(module, version, &text, 0).ok()?;
+        Some((v.zip?, v.gomod?))
     }
 
     /// Appends `module@version` with its zip's and go.mod's `h1:` (nothing
@@ -367,33 +359,31 @@ impl OwnLog {
         zip_h1: &str,
         mod_h1: &str,
     ) -> Result<u64, OwnLogError> {
-        let mut st = self.state.lock().await;
+        let _turn = self.turn.lock().await;
         let mv = format!("{module}@{version}");
         let text = admit::own_record_text(module, version, zip_h1, mod_h1);
-        let lease = if st.index.contains_key(&mv) {
+        let lease = if self.record(module, version).is_some() {
             None
         } else {
             // The sequencer's turn, then what others appended meanwhile.
             let lease = self.sequencer().await?;
             if lease.is_some() {
-                self.catch_up(&mut st).await?;
+                self.catch_up().await?;
             }
             lease
         };
-        if let Some(&id) = st.index.get(&mv) {
-            self.publish(&st);
-            let logged = &st.records[id as usize];
+        if let Some((id, logged)) = self.record(module, version) {
             if logged.as_slice() == text.as_bytes() {
                 return Ok(id);
             }
             return Err(OwnLogError::Different {
                 name: self.name.clone(),
                 mv,
-                logged: String::from_utf8_lossy(logged).replace('\n', " "),
+                logged: String::from_utf8_lossy(&logged).replace('\n', " "),
                 offered: text.replace('\n', " "),
             });
         }
-        let id = st.n;
+        let id = self.data.read().unwrap().n;
         let lost = || lease.as_ref().is_some_and(|l| l.lost());
         if lost() {
             return Err(self.fail("the appender's lease was lost: nothing appended"));
@@ -404,14 +394,13 @@ impl OwnLog {
             .put(record)
             .await
             .map_err(|e| self.fail(format!("keeping record {id}: {e}")))?;
-        self.add(&mut st, text.into_bytes())?;
+        self.add(text.into_bytes())?;
         if lost() {
             return Err(self.fail(format!(
                 "the appender's lease was lost after record {id}: its head is left to the next appender"
             )));
         }
-        self.sign(&mut st).await?;
-        self.publish(&st);
+        self.sign().await?;
         drop(lease);
         tracing::info!(db = %self.name, module, version, id, "logged");
         Ok(id)
@@ -419,27 +408,27 @@ impl OwnLog {
 
     /// The signed head.
     pub fn latest(&self) -> Vec<u8> {
-        self.view().signed.clone()
+        self.data.read().unwrap().signed.clone()
     }
 
     /// The lookup answer for `module@version` (the record, then the signed
     /// head), if logged.
     pub fn lookup(&self, module: &str, version: &str) -> Option<Vec<u8>> {
-        let v = self.view();
-        let id = *v.index.get(&format!("{module}@{version}"))?;
-        if v.tree.is_none_or(|t| id >= t.n) {
+        let d = self.data.read().unwrap();
+        let id = *d.index.get(&format!("{module}@{version}"))?;
+        if d.tree.is_none_or(|t| id >= t.n) {
             return None;
         }
-        let mut body = tlog::format_record(id, v.records.get(id as usize)?).ok()?;
-        body.extend_from_slice(&v.signed);
+        let mut body = tlog::format_record(id, d.records.get(id as usize)?).ok()?;
+        body.extend_from_slice(&d.signed);
         Some(body)
     }
 
     /// Tile `t` of the signed tree: hash tiles (full, or partial at the
     /// right edge) and data tiles; `None` past the tree.
     pub fn tile(&self, t: &Tile) -> Option<Vec<u8>> {
-        let v = self.view();
-        let tree = v.tree?;
+        let d = self.data.read().unwrap();
+        let tree = d.tree?;
         if t.h != HEIGHT {
             return None;
         }
@@ -453,7 +442,7 @@ impl OwnLog {
             }
             let mut out = vec![];
             for id in first..first + width {
-                out.extend_from_slice(v.records.get(id as usize)?);
+                out.extend_from_slice(d.records.get(id as usize)?);
                 out.push(b'\n');
             }
             return Some(out);
@@ -463,7 +452,7 @@ impl OwnLog {
         if last > tree.n {
             return None;
         }
-        tlog::read_tile_data(t, v.hashes.as_slice()).ok()
+        tlog::read_tile_data(t, d.hashes.as_slice()).ok()
     }
 }
 

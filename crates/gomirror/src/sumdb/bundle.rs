@@ -343,12 +343,7 @@ fn parse_lookup_path(q: &str) -> Result<(String, String), String> {
 
 /// What a record's go.sum lines vouch for `module@version`: the lines must
 /// all be about that version (its zip, its go.mod).
-pub(super) fn vouch_of(
-    module: &str,
-    version: &str,
-    text: &[u8],
-    tree_size: u64,
-) -> Result<Vouch, String> {
+pub fn vouch_of(module: &str, version: &str, text: &[u8], tree_size: u64) -> Result<Vouch, String> {
     let mv = format!("{module}@{version}");
     let lines = tlog::parse_sum_lines(text).map_err(|e| format!("lookup {mv}: {e}"))?;
     let mut vouch = Vouch {

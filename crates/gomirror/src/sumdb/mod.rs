@@ -21,7 +21,7 @@ mod config;
 mod proxy;
 mod tiles;
 
-pub use bundle::Proofs;
+pub use bundle::{vouch_of, Proofs};
 pub use config::{parse_gosumdb, DbConfig, Unreachable};
 use tiles::HttpTiles;
 
