@@ -69,7 +69,7 @@ impl Index {
     /// makes its version's timestamp the earlier of the one known and this
     /// record's admission time. Other keys are ignored.
     pub fn note(&self, key: &str, meta: &Meta) {
-        let Some((path, version)) = version_of(key) else {
+        let Some((path, version, _)) = crate::protocol::parse_versioned_key(key) else {
             return;
         };
         let at = meta.admitted();
@@ -147,17 +147,6 @@ impl Index {
                 .collect(),
         )
     }
-}
-
-/// The module path and version a store key of a versioned file names.
-fn version_of(key: &str) -> Option<(String, String)> {
-    let (module, file) = key.rsplit_once("/@v/")?;
-    let version = [".info", ".mod", ".zip"]
-        .iter()
-        .find_map(|ext| file.strip_suffix(ext))?;
-    let path = gomod::module::unescape_path(module).ok()?;
-    let version = gomod::module::unescape_version(version).ok()?;
-    Some((path, version))
 }
 
 /// RFC 3339 in UTC with as many fraction digits as needed (as Go's

@@ -13,7 +13,7 @@
 
 use crate::cli::config::{ServeFlags, StoreFlags};
 use crate::mirror::Mirror;
-use crate::protocol::{versioned_key, FileKind};
+use crate::protocol::{parse_versioned_key, versioned_key, FileKind};
 use crate::sumdb::Proofs;
 use crate::upstream::Chain;
 use anyhow::{anyhow, bail, Context, Result};
@@ -144,19 +144,7 @@ fn run_export(args: ExportArgs) -> Result<()> {
         let mut found: BTreeMap<(String, String), VersionEntry> = BTreeMap::new();
         let mut first: BTreeMap<(String, String), crate::index::Stamp> = BTreeMap::new();
         let mut visit = |key: &str, m: &crate::record::Meta| {
-            let Some((module, file)) = key.rsplit_once("/@v/") else {
-                return;
-            };
-            let Some((v, ext)) = file.rsplit_once('.') else {
-                return;
-            };
-            if !matches!(ext, "info" | "mod" | "zip") {
-                return;
-            }
-            let (Ok(p), Ok(v)) = (
-                gomod::module::unescape_path(module),
-                gomod::module::unescape_version(v),
-            ) else {
+            let Some((p, v, kind)) = parse_versioned_key(key) else {
                 return;
             };
             let e = found.entry((p.clone(), v.clone())).or_insert(VersionEntry {
@@ -165,7 +153,7 @@ fn run_export(args: ExportArgs) -> Result<()> {
                 files: BTreeMap::new(),
             });
             e.files.insert(
-                ext.to_owned(),
+                kind.as_str().to_owned(),
                 FileEntry {
                     size: m.size,
                     sha256: m.sha256.clone(),
@@ -344,14 +332,9 @@ fn unpack(path: &Path, staging: &Path) -> Result<Unpacked> {
                 bail!("{name}: an unexpected entry (not a checksum-database answer or tile)");
             }
         } else if let Some(key) = name.strip_prefix("objects/") {
-            crate::store::check_key(key).map_err(|_| anyhow!("{name}: not an object path"))?;
-            let kind = kinds()
-                .into_iter()
-                .map(|(k, _)| k)
-                .find(|k| key.ends_with(&format!(".{}", k.as_str())))
-                .ok_or_else(|| {
-                    anyhow!("{name}: an unexpected entry (not a .info, .mod or .zip)")
-                })?;
+            let (_, _, kind) = parse_versioned_key(key).ok_or_else(|| {
+                anyhow!("{name}: an unexpected entry (not a module's .info, .mod or .zip)")
+            })?;
             small(crate::admit::max_size(kind))?;
             let dest = objects.path().join(key);
             std::fs::create_dir_all(dest.parent().expect("under the staging directory"))?;

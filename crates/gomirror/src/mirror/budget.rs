@@ -15,6 +15,7 @@
 use super::Mirror;
 use crate::admit;
 use crate::index::Stamp;
+use crate::protocol::{parse_versioned_key, FileKind};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -51,7 +52,8 @@ impl Budget {
     /// Notes a stored zip (from the start-up pass, or a commit) with the
     /// time it counts as last served, unless a later one is known.
     pub fn note(&self, key: &str, size: u64, at: Stamp) {
-        if self.limit.is_none() || !key.ends_with(".zip") || !key.contains("/@v/") {
+        let zip = matches!(parse_versioned_key(key), Some((_, _, FileKind::Zip)));
+        if self.limit.is_none() || !zip {
             return;
         }
         let mut z = self.zips.lock().unwrap();
@@ -88,9 +90,8 @@ impl Budget {
         if self.pins.is_empty() {
             return false;
         }
-        let module = key.rsplit_once("/@v/").map(|(m, _)| m).unwrap_or(key);
-        gomod::module::unescape_path(module)
-            .is_ok_and(|p| gomod::glob::match_prefix_patterns(&self.pins, &p))
+        parse_versioned_key(key)
+            .is_some_and(|(m, _, _)| gomod::glob::match_prefix_patterns(&self.pins, &m))
     }
 }
 
