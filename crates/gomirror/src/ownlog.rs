@@ -133,14 +133,12 @@ impl OwnLog {
 
     /// A stored object, verified against its record.
     async fn read(&self, key: &str) -> Result<Option<Vec<u8>>, OwnLogError> {
-        use crate::verify::Loaded;
-        match crate::verify::read_whole(self.store.as_ref(), key).await {
-            Ok(Loaded::Ok(v)) => Ok(v.into_bytes().map(|b| b.to_vec())),
-            Ok(Loaded::Absent) => Ok(None),
-            Ok(Loaded::Rotten(kind, msg)) => Err(self.fail(format!(
-                "{key} does not match its record ({}: {msg}): the log is not served",
-                kind.as_str()
-            ))),
+        use crate::verify::KeptError;
+        match crate::verify::read_kept(self.store.as_ref(), key).await {
+            Ok(b) => Ok(b.map(|b| b.to_vec())),
+            Err(e @ KeptError::Rotten { .. }) => {
+                Err(self.fail(format!("{e}: the log is not served")))
+            }
             Err(e) => Err(self.fail(format!("reading {key}: {e}"))),
         }
     }

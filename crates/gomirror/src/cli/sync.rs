@@ -389,21 +389,13 @@ async fn fetch_page(
 
 /// The kept cursor, verified against its record.
 async fn read_cursor(mirror: &Mirror, key: &str) -> Result<Option<SyncCursor>> {
-    use crate::verify::Loaded;
-    match crate::verify::read_whole(mirror.store().as_ref(), key).await {
-        Ok(Loaded::Ok(v)) => {
-            let bytes = v.into_bytes().unwrap_or_default();
-            Ok(Some(
-                serde_json::from_slice(&bytes).context("the kept sync cursor")?,
-            ))
-        }
-        Ok(Loaded::Absent) => Ok(None),
-        Ok(Loaded::Rotten(kind, msg)) => {
-            bail!(
-                "the kept sync cursor {key} does not match its record ({}: {msg}); start with --since",
-                kind.as_str()
-            )
-        }
+    use crate::verify::KeptError;
+    match crate::verify::read_kept(mirror.store().as_ref(), key).await {
+        Ok(Some(bytes)) => Ok(Some(
+            serde_json::from_slice(&bytes).context("the kept sync cursor")?,
+        )),
+        Ok(None) => Ok(None),
+        Err(e @ KeptError::Rotten { .. }) => bail!("the kept sync cursor {e}; start with --since"),
         Err(e) => Err(anyhow!("reading the sync cursor {key}: {e}")),
     }
 }

@@ -156,23 +156,20 @@ impl Mirror {
         &self,
         zip_key: &str,
     ) -> Result<Option<crate::record::Meta>, super::Failure> {
-        use crate::verify::Loaded;
+        use crate::verify::KeptError;
         let key = admit::served_key(zip_key);
-        match crate::verify::read_whole(self.store.as_ref(), &key).await {
-            Ok(Loaded::Ok(v)) => {
-                let bytes = v.into_bytes().unwrap_or_default();
-                serde_json::from_slice(&bytes)
-                    .map(Some)
-                    .map_err(|source| crate::store::StoreError::BadMeta { key, source }.into())
-            }
-            Ok(Loaded::Absent) => Ok(None),
-            Ok(Loaded::Rotten(kind, msg)) => Err(crate::store::StoreError::Io {
+        match crate::verify::read_kept(self.store.as_ref(), &key).await {
+            Ok(Some(bytes)) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|source| crate::store::StoreError::BadMeta { key, source }.into()),
+            Ok(None) => Ok(None),
+            Err(e @ KeptError::Rotten { .. }) => Err(crate::store::StoreError::Io {
                 op: "read",
                 key,
-                source: std::io::Error::other(format!("rotten ({}: {msg})", kind.as_str())),
+                source: std::io::Error::other(e.to_string()),
             }
             .into()),
-            Err(e) => Err(e.into()),
+            Err(KeptError::Read(e)) => Err(e.into()),
         }
     }
 }

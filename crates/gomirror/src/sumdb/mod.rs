@@ -262,15 +262,15 @@ impl Client {
     /// A kept object, verified against its record; `None` when absent or
     /// rotten (a rotten copy is logged and not used).
     async fn kept(&self, key: &str) -> Option<Vec<u8>> {
-        match crate::verify::read_whole(self.store.as_ref(), key).await {
-            Ok(crate::verify::Loaded::Ok(v)) => v.into_bytes().map(|b| b.to_vec()),
-            Ok(crate::verify::Loaded::Absent) => None,
-            Ok(crate::verify::Loaded::Rotten(kind, msg)) => {
+        use crate::verify::KeptError;
+        match crate::verify::read_kept(self.store.as_ref(), key).await {
+            Ok(b) => b.map(|b| b.to_vec()),
+            Err(KeptError::Rotten { kind, msg, .. }) => {
                 self.set_aside(key, &format!("{}: {msg}", kind.as_str()))
                     .await;
                 None
             }
-            Err(e) => {
+            Err(KeptError::Read(e)) => {
                 tracing::warn!(key, "reading kept checksum-database state: {e}");
                 None
             }

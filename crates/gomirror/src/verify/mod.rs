@@ -243,6 +243,35 @@ pub enum ReadError {
     },
 }
 
+/// Why a kept object (state the mirror keeps for itself: a cursor, a
+/// record, a log) could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum KeptError {
+    /// The stored copy does not match its record.
+    #[error("{key} does not match its record ({}: {msg})", kind.as_str())]
+    Rotten {
+        key: String,
+        kind: FailureKind,
+        msg: String,
+    },
+    #[error(transparent)]
+    Read(#[from] ReadError),
+}
+
+/// The whole of a kept object, verified against its record ([`read_whole`]):
+/// `None` when absent, an error when rotten or unreadable.
+pub async fn read_kept(store: &dyn Store, key: &str) -> Result<Option<Bytes>, KeptError> {
+    match read_whole(store, key).await? {
+        Loaded::Ok(v) => Ok(Some(v.into_bytes().unwrap_or_default())),
+        Loaded::Absent => Ok(None),
+        Loaded::Rotten(kind, msg) => Err(KeptError::Rotten {
+            key: key.to_owned(),
+            kind,
+            msg,
+        }),
+    }
+}
+
 fn io_err(key: &str) -> impl Fn(std::io::Error) -> ReadError + '_ {
     move |source| ReadError::Io {
         key: key.to_owned(),
