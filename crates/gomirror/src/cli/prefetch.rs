@@ -77,6 +77,9 @@ pub(super) enum Status {
 pub(super) struct FileResult {
     file: &'static str,
     pub(super) status: Status,
+    /// The file's size when this run fetched it (for throughput).
+    #[serde(skip)]
+    pub(super) fetched_bytes: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
 }
@@ -136,22 +139,8 @@ fn prefetch(args: PrefetchArgs) -> Result<ExitCode> {
     let mut results: Vec<ModResult> = rt.block_on(async {
         futures_util::stream::iter(wants)
             .map(|w| {
-                let mirror = mirror.clone();
-                let bar = bar.clone();
-                async move {
-                    let r = fetch_one(&mirror, w, None).await;
-                    bar.set_message(format!("{}@{}", r.module, r.version));
-                    if r.status == Status::Failed {
-                        bar.println(format!(
-                            "failed: {}@{}: {}",
-                            r.module,
-                            r.version,
-                            r.error.as_deref().unwrap_or_default()
-                        ));
-                    }
-                    bar.inc(1);
-                    r
-                }
+                let (mirror, bar) = (mirror.clone(), bar.clone());
+                async move { fetch_shown(&mirror, w, None, &bar).await }
             })
             .buffer_unordered(concurrency)
             .collect()
@@ -234,6 +223,28 @@ pub(super) fn progress_bar(json: bool, len: u64) -> ProgressBar {
     bar
 }
 
+/// [`fetch_one`], shown on `bar`: the version as its message, a failure
+/// printed above it, one step done.
+pub(super) async fn fetch_shown(
+    mirror: &Arc<Mirror>,
+    w: Want,
+    via: Option<&crate::upstream::Chain>,
+    bar: &ProgressBar,
+) -> ModResult {
+    let r = fetch_one(mirror, w, via).await;
+    bar.set_message(format!("{}@{}", r.module, r.version));
+    if r.status == Status::Failed {
+        bar.println(format!(
+            "failed: {}@{}: {}",
+            r.module,
+            r.version,
+            r.error.as_deref().unwrap_or_default()
+        ));
+    }
+    bar.inc(1);
+    r
+}
+
 /// Warms one module version: .info, .mod, then (if wanted) .zip, stopping
 /// at the first failure. A file already in the store is `cached` (not read
 /// again); otherwise it is fetched through admission.
@@ -260,7 +271,7 @@ pub(super) async fn fetch_one(
         &[FileKind::Info, FileKind::Mod]
     };
     for &ext in exts {
-        let (status, error) = fetch_file(mirror, &w, ext, via).await;
+        let (status, error, fetched_bytes) = fetch_file(mirror, &w, ext, via).await;
         if status == Status::Fetched && r.status == Status::Cached {
             r.status = Status::Fetched;
         }
@@ -272,6 +283,7 @@ pub(super) async fn fetch_one(
         r.files.push(FileResult {
             file: ext.as_str(),
             status,
+            fetched_bytes,
             error,
         });
         if failed {
@@ -286,10 +298,10 @@ async fn fetch_file(
     w: &Want,
     ext: FileKind,
     via: Option<&crate::upstream::Chain>,
-) -> (Status, Option<String>) {
+) -> (Status, Option<String>, u64) {
     let key = match versioned_key(&w.module, &w.version, ext) {
         Ok(k) => k,
-        Err(e) => return (Status::Failed, Some(e.to_string())),
+        Err(e) => return (Status::Failed, Some(e.to_string()), 0),
     };
     let (status, meta) = match mirror.store().meta(&key).await {
         Ok(Some(m)) => (Status::Cached, m),
@@ -298,7 +310,7 @@ async fn fetch_file(
             .await
         {
             Ok(o) => (Status::Fetched, o.meta().clone()),
-            Err(e) => return (Status::Failed, Some(e.to_string())),
+            Err(e) => return (Status::Failed, Some(e.to_string()), 0),
         },
     };
     let want = match ext {
@@ -319,10 +331,16 @@ async fn fetch_file(
                 Some(format!(
                     "the mirror's {what} is {got}, go.sum says {want}: one of them is wrong"
                 )),
+                0,
             );
         }
     }
-    (status, None)
+    let fetched = if status == Status::Fetched {
+        meta.size
+    } else {
+        0
+    };
+    (status, None, fetched)
 }
 
 /// Guesses the format: by the file name, else by the content.

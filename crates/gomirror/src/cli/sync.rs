@@ -11,7 +11,7 @@
 
 use crate::admit::{sync_cursor, SyncCursor};
 use crate::cli::config::{ServeFlags, StoreFlags};
-use crate::cli::prefetch::{fetch_one, progress_bar, want, ModResult, Status};
+use crate::cli::prefetch::{fetch_shown, progress_bar, want, ModResult, Status};
 use crate::index::{next_stamp, parse_stamp, Entry};
 use crate::mirror::Mirror;
 use crate::upstream::Chain;
@@ -228,29 +228,15 @@ async fn batch(
     let results: Vec<ModResult> = futures_util::stream::iter(todo)
         .map(|(p, v)| {
             let (mirror, bar, via) = (mirror.clone(), bar.clone(), &args.via);
-            async move {
-                let r = fetch_one(&mirror, want(&p, &v, true), Some(via)).await;
-                bar.set_message(format!("{}@{}", r.module, r.version));
-                if r.status == Status::Failed {
-                    bar.println(format!(
-                        "refused or failed: {}@{}: {}",
-                        r.module,
-                        r.version,
-                        r.error.as_deref().unwrap_or_default()
-                    ));
-                }
-                bar.inc(1);
-                r
-            }
+            async move { fetch_shown(&mirror, want(&p, &v, true), Some(via), &bar).await }
         })
         .buffer_unordered(args.concurrency)
         .collect()
         .await;
     for r in &results {
-        match r.status {
-            Status::Fetched => tally.bytes += fetched_bytes(mirror, r).await,
-            Status::Failed => failing.push(format!("{}@{}", r.module, r.version)),
-            Status::Cached => {}
+        tally.bytes += r.files.iter().map(|f| f.fetched_bytes).sum::<u64>();
+        if r.status == Status::Failed {
+            failing.push(format!("{}@{}", r.module, r.version));
         }
     }
     tally.results.extend(results);
@@ -316,26 +302,6 @@ pub(crate) async fn serve_loop(mirror: Arc<Mirror>, from: String, interval: Dura
         }
         tokio::time::sleep(interval).await;
     }
-}
-
-/// The bytes stored for the files of `r` this sync fetched.
-async fn fetched_bytes(mirror: &Mirror, r: &ModResult) -> u64 {
-    let mut n = 0;
-    for (f, ext) in r.files.iter().zip([
-        crate::protocol::FileKind::Info,
-        crate::protocol::FileKind::Mod,
-        crate::protocol::FileKind::Zip,
-    ]) {
-        if f.status != Status::Fetched {
-            continue;
-        }
-        if let Ok(k) = crate::protocol::versioned_key(&r.module, &r.version, ext) {
-            if let Ok(Some(m)) = mirror.store().meta(&k).await {
-                n += m.size;
-            }
-        }
-    }
-    n
 }
 
 /// One page of the feed from `since` (tried up to 4 times: a feed still
