@@ -178,10 +178,9 @@ pub struct Mirror {
     /// The cache budget and what was served when.
     budget: budget::Budget,
     /// The mirror's own checksum database, when configured (set once at
-    /// start: opening it reads the store).
-    ownlog: std::sync::OnceLock<Arc<crate::ownlog::OwnLog>>,
-    /// The own checksum database that could not be opened: its name, why.
-    ownlog_failed: std::sync::OnceLock<(String, String)>,
+    /// start: opening it reads the store): the log, or its name and why it
+    /// could not be opened.
+    ownlog: std::sync::OnceLock<Result<Arc<crate::ownlog::OwnLog>, (String, String)>>,
     /// The last write probe of the store (readiness); held while a probe
     /// runs, so concurrent callers share it.
     probe: tokio::sync::Mutex<Option<Probe>>,
@@ -342,7 +341,6 @@ impl Mirror {
             index: Default::default(),
             budget: budget::Budget::new(s.cache_size, s.pins),
             ownlog: std::sync::OnceLock::new(),
-            ownlog_failed: std::sync::OnceLock::new(),
             probe: tokio::sync::Mutex::new(None),
             fleet: s.fleet,
             shared: tokio::sync::Mutex::new(None),
@@ -457,18 +455,18 @@ impl Mirror {
 
     /// The mirror's own checksum database, if configured.
     pub fn ownlog(&self) -> Option<&Arc<crate::ownlog::OwnLog>> {
-        self.ownlog.get()
+        self.ownlog.get()?.as_ref().ok()
     }
 
     /// The own checksum database that is configured but not served: its
     /// name and why.
     pub fn ownlog_failed(&self) -> Option<&(String, String)> {
-        self.ownlog_failed.get()
+        self.ownlog.get()?.as_ref().err()
     }
 
     /// Notes that the own checksum database `name` cannot be served.
     pub fn set_ownlog_failed(&self, name: &str, why: String) {
-        let _ = self.ownlog_failed.set((name.to_owned(), why));
+        let _ = self.ownlog.set(Err((name.to_owned(), why)));
     }
 
     /// Makes `log` the mirror's own checksum database: from now on every
@@ -478,7 +476,7 @@ impl Mirror {
             .metrics
             .own_sumdb_tree_size
             .set(i64::try_from(log.size()).unwrap_or(i64::MAX));
-        let _ = self.ownlog.set(log);
+        let _ = self.ownlog.set(Ok(log));
     }
 
     /// The own log's lookup answer for `module@version`; a version not
@@ -847,12 +845,11 @@ impl Mirror {
         }
     }
 
-    /// Counts the objects and bytes in the store once (start-up, in the
-    /// background); from then on [`Mirror::usage`] is kept up to date.
-    /// The start-up pass over the stored records: counts them (the
-    /// status page's usage) and builds the index feed. A pass that fails
-    /// is tried again every 30 s until one succeeds (the feed answers 503
-    /// meanwhile).
+    /// The start-up pass over the stored records, in the background: counts
+    /// them (the status page's usage; from then on [`Mirror::usage`] is kept
+    /// up to date), builds the index feed and the cache budget's view, then
+    /// enforces the budget. A pass that fails is tried again every 30 s
+    /// until one succeeds (the feed answers 503 meanwhile).
     pub async fn count_usage(self: &Arc<Self>) {
         let (index, budget) = (&self.index, &self.budget);
         loop {
