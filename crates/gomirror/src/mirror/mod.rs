@@ -904,11 +904,13 @@ impl Mirror {
     /// over budget).
     fn committed(self: &Arc<Self>, key: &str, meta: &crate::record::Meta) {
         self.index.note(key, meta);
-        if self.budget.limit().is_some() {
+        if let Some(limit) = self.budget.limit() {
             self.budget
                 .note(key, meta.size, crate::util::now_unix_nanos());
-            let m = self.clone();
-            tokio::spawn(async move { m.enforce_budget().await });
+            if self.usage.get().is_some_and(|(_, bytes)| bytes > limit) {
+                let m = self.clone();
+                tokio::spawn(async move { m.enforce_budget().await });
+            }
         }
     }
 
